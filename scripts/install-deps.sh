@@ -14,6 +14,7 @@ PACKAGES=(
   clang-16 libclang-rt-16-dev
   # the lab: authoritative servers, zone signing and checks
   knot knot-dnsutils ldnsutils bind9-dnsutils openssl iproute2 procps
+  python3-cryptography  # dnspython's DNSSEC checks in tests/lab/selfcheck (only Recommended)
   # clients and peers for integration tests and benchmarks
   dnsperf unbound python3 python3-dnspython python3-httpx python3-h2
   nghttp2-client curl
