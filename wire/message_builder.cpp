@@ -17,8 +17,8 @@ constexpr size_t kMaxPointerTarget = 0x3FFF;
 // hashed in one pass over it. Case-insensitive (c | 0x20 folds ASCII case,
 // and merely collides a few punctuation octets), so an entry serves both
 // matching modes. It only filters candidates for suffix_matches(), so it is
-// kept cheap: a plain sum over each label's octets, which has no
-// multiply chain per octet (this loop was half the cost of a build).
+// kept cheap: a plain sum over each label's octets, with no multiply chain
+// per octet.
 uint16_t extend_hash(uint32_t suffix_hash, const uint8_t* label) noexcept {
   uint32_t sum = 0;
   for (size_t i = 1; i <= label[0]; ++i) sum += label[i] | 0x20u;

@@ -1,0 +1,30 @@
+#!/bin/sh
+# ctest's fuzz_wire_smoke: builds the libFuzzer target with clang++-16 in its
+# own build tree and runs it on the committed seed corpus.
+# Usage: run_smoke.sh SOURCE_DIR BUILD_DIR SECONDS [CLANGXX]
+# Exits 77 (ctest SKIP_RETURN_CODE) when clang++-16 is not installed.
+set -eu
+source_dir=$1
+build_dir=$2
+seconds=$3
+clangxx=${4:-/usr/bin/clang++-16}
+
+if [ ! -x "$clangxx" ]; then
+  echo "clang++-16 not found ($clangxx): skipping the fuzz smoke test"
+  exit 77
+fi
+
+cmake -S "$source_dir/tests/fuzz/standalone" -B "$build_dir" \
+  -DSEXTANT_ROOT="$source_dir" -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build_dir" -j2
+
+# A scratch copy of the seeds, so that new inputs found during the run do not
+# land in the source tree.
+work_corpus="$build_dir/corpus-work"
+rm -rf "$work_corpus"
+mkdir -p "$work_corpus"
+cp "$source_dir"/tests/fuzz/corpus/* "$work_corpus"/
+
+cd "$build_dir"
+exec ./fuzz_wire -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
+  -print_final_stats=1 "$work_corpus"
