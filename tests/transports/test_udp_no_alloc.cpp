@@ -1,0 +1,62 @@
+// The cache-hit path must not touch the heap: a query read with recvmmsg,
+// handed to the handler in place, answered inside handle() with
+// uv_udp_try_send.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+
+#include "test_support.h"
+#include "transports/udp_listener.h"
+
+using namespace sextant::transports;
+using namespace sextant::transports::plain_test;
+
+namespace {
+
+// Answers inside handle() from a stack buffer: allocates nothing itself.
+struct StackEchoHandler final : QueryHandler {
+  void handle(const Request& request, Responder responder) override {
+    std::array<uint8_t, 512> answer;
+    const size_t n = std::min(request.query.size(), answer.size());
+    std::copy_n(request.query.begin(), n, answer.begin());
+    answer[2] |= 0x80;
+    responder.respond({answer.data(), n});
+    ++handled;
+  }
+  size_t handled = 0;
+};
+
+}  // namespace
+
+TEST_CASE("udp: the synchronous answer path makes no heap allocation", "[udp][alloc]") {
+  if (!AllocationCounter::available()) {
+    WARN("allocation hooks need a sanitizer build; skipped");
+    return;
+  }
+  TestLoop loop;
+  StackEchoHandler handler;
+  UdpListenerConfig config;
+  config.address = SocketAddress::ipv4_loopback(0);
+  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  UdpClient client;
+  REQUIRE(client.send_to(listener->local_address(), make_query(1)));  // warm-up
+  REQUIRE(run_loop_until(loop.get(), [&] { return handler.handled == 1; }));
+  REQUIRE(client.receive(1000));
+
+  constexpr size_t kQueries = 40;
+  for (uint16_t i = 0; i < kQueries; ++i) REQUIRE(client.send_to(listener->local_address(), make_query(i)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // all queued in the socket
+
+  AllocationCounter::count = 0;
+  AllocationCounter::active = true;
+  for (int spins = 0; handler.handled < 1 + kQueries && spins < 100000; ++spins) uv_run(loop.get(), UV_RUN_NOWAIT);
+  AllocationCounter::active = false;
+
+  CHECK(handler.handled == 1 + kQueries);
+  CHECK(AllocationCounter::count == 0);
+  for (size_t i = 0; i < kQueries; ++i) REQUIRE(client.receive(1000));
+  CHECK(listener->counters().answers_queued.get() == 0);
+  listener.reset();
+  loop.drain();
+}
