@@ -1,0 +1,116 @@
+// The answer (packet) cache in front of everything: ready wire answers keyed
+// by (question name, type, class, DO, CD). A hit copies the stored answer
+// into the caller's buffer and patches the ID, the question name's case
+// (0x20) and every TTL, without building a message, without allocating and
+// under one shard lock only.
+//
+// Stored answers carry no OPT record: the resolver appends its own (payload
+// size, cookies, padding, EDE) after the copy, so one entry serves clients
+// with different EDNS parameters. The RD bit is the stored one too; the
+// resolver copies the client's RD into out[2] if it differs.
+//
+// Consistency with the RRset store: an entry expires at the smallest TTL of
+// its answer and authority records (and of the TTL the resolver passes, the
+// minimum over the RRsets it used), so no answer outlives its RRsets;
+// flushing a name removes every answer that mentions it as an owner.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "cache/cache_config.h"
+#include "cache/cache_entry.h"
+#include "cache/cache_key.h"
+#include "cache/sharded_store.h"
+#include "wire/name.h"
+#include "wire/types.h"
+
+namespace sextant::cache {
+
+struct AnswerKey {
+  wire::Name qname;
+  wire::RRType qtype = wire::RRType::A;
+  wire::RRClass qclass = wire::RRClass::IN;
+  bool dnssec_ok = false;           // EDNS DO
+  bool checking_disabled = false;   // CD
+};
+
+struct AnswerEntry : CacheEntry {
+  uint16_t packet_size = 0;
+  uint16_t ttl_count = 0;   // TTL offsets stored before the packet
+  uint8_t rcode = 0;        // low 4 bits of the header
+  bool negative = false;    // NXDOMAIN, or NOERROR without answer records
+};
+
+struct AnswerHit {
+  Freshness freshness = Freshness::fresh;
+  bool refresh_claimed = false;  // this caller refreshes the key (prefetch / stale)
+  uint32_t ttl = 0;              // the smallest TTL written into the answer
+  uint8_t rcode = 0;
+  bool negative = false;
+  DnssecStatus status = DnssecStatus::indeterminate;
+  // Set by a fresh_only lookup that found only stale data: the resolver may
+  // fall back to it (allow_stale) if its refresh fails or times out.
+  bool stale_available = false;
+
+  // The EDE a stale answer must carry (RFC 8914): 19 for NXDOMAIN, else 3.
+  wire::EdeCode stale_ede() const noexcept {
+    return rcode == 3 ? wire::EdeCode::StaleNxdomainAnswer : wire::EdeCode::StaleAnswer;
+  }
+};
+
+class AnswerCache {
+ public:
+  explicit AnswerCache(const CacheConfig& config);
+
+  enum class Result : uint8_t { stored, too_large, rejected };
+
+  // Stores a complete wire answer for `key`. `ttl` is the minimum TTL of
+  // the RRsets (or negative entry) the answer was built from. The packet
+  // must have exactly one question, uncompressed, equal to key's (case-
+  // insensitively); an OPT record, if present, must be last and is dropped.
+  // TC answers are rejected. TTL fields are clamped as the RRset store
+  // clamps (negative answers with negative_max_ttl; an SOA in a negative
+  // answer gets min(TTL, MINIMUM)).
+  Result insert(const AnswerKey& key, std::span<const uint8_t> packet, uint32_t ttl,
+                DnssecStatus status, uint32_t now);
+
+  // The hit path. On a hit copies the answer into `out` (which must hold
+  // the whole answer, else it is a miss), sets the ID to `id`, writes
+  // `qname_as_sent` over the question name and every TTL to its remaining
+  // value (stale_answer_ttl when stale) and returns true.
+  bool lookup(const AnswerKey& key, uint16_t id, const wire::Name& qname_as_sent, uint32_t now,
+              std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
+              StalePolicy policy = StalePolicy::fresh_only);
+
+  // Same, with a key the caller built once with make_answer_key().
+  bool lookup(const CacheKey& key, uint16_t id, const wire::Name& qname_as_sent, uint32_t now,
+              std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
+              StalePolicy policy = StalePolicy::fresh_only);
+
+  void finish_refresh(const AnswerKey& key);
+  bool erase(const AnswerKey& key);
+  // Every answer whose question or any record owner is `name` (or, for
+  // flush_subtree, at or below `apex`). Scans all entries: an operator
+  // command, not a hot path.
+  size_t flush_name(const wire::Name& name);
+  size_t flush_subtree(const wire::Name& apex);
+  void clear() { store_.clear(); }
+  void dump(std::string& out, uint32_t now) const;
+
+  const ShardedStore<AnswerEntry>& store() const noexcept { return store_; }
+
+ private:
+  const CacheConfig& config_;
+  ShardedStore<AnswerEntry> store_;
+};
+
+CacheKey make_answer_key(const AnswerKey& key) noexcept;
+// The same without copying the name into an AnswerKey (the server's hot
+// path builds the key straight from the parsed query).
+CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,
+                         bool dnssec_ok, bool checking_disabled) noexcept;
+
+}  // namespace sextant::cache

@@ -1,0 +1,100 @@
+// Delegations the walker has learned: zone cut -> NS names and the
+// addresses known for them, with the rank of the NS set and of each
+// server's addresses (glue vs. authoritative). Kept apart from answers so a
+// flood of answers cannot push out the referral data resolution depends on.
+//
+// The closest cached cut for a name is found by walking up the name's
+// ancestors with hash look-ups (at most 128, usually 2-4), so no ordered
+// index is needed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cache/cache_config.h"
+#include "cache/cache_entry.h"
+#include "cache/cache_key.h"
+#include "cache/ip_address.h"
+#include "cache/sharded_store.h"
+#include "wire/name.h"
+#include "wire/types.h"
+
+namespace sextant::cache {
+
+struct DelegationServer {
+  wire::Name name;
+  std::vector<IpAddress> addresses;  // at most 255 are kept
+  Rank address_rank = Rank::additional;  // glue by default
+};
+
+struct Delegation {
+  wire::Name zone;
+  wire::RRClass rclass = wire::RRClass::IN;
+  uint32_t ttl = 0;  // of the NS RRset
+  std::vector<DelegationServer> servers;
+};
+
+struct DelegationHit {
+  Delegation delegation;  // ttl = remaining (stale_answer_ttl when stale)
+  Rank rank = Rank::authority;
+  DnssecStatus status = DnssecStatus::indeterminate;
+  Freshness freshness = Freshness::fresh;
+  bool refresh_claimed = false;
+};
+
+struct DelegationEntry : CacheEntry {
+  wire::RRClass rclass = wire::RRClass::IN;
+  uint16_t server_count = 0;
+};
+
+class DelegationCache {
+ public:
+  explicit DelegationCache(const CacheConfig& config);
+
+  enum class Result : uint8_t { stored, kept, too_large, rejected };
+
+  // Stores the NS set of `d.zone` (rank: authority for a referral,
+  // answer_authoritative for the child's own NS set). TTL clamped like
+  // RRsets. Rejected when it has no servers or more than 65535.
+  Result insert(const Delegation& d, Rank rank, DnssecStatus status, uint32_t now);
+
+  // The cut for `zone` itself.
+  std::optional<DelegationHit> find(const wire::Name& zone, wire::RRClass rclass, uint32_t now,
+                                    StalePolicy policy = StalePolicy::fresh_only);
+
+  // The closest cached cut at or above `name` (strictly above when
+  // `strictly_above`, as a DS query needs the parent's servers).
+  std::optional<DelegationHit> find_closest(const wire::Name& name, wire::RRClass rclass,
+                                            uint32_t now,
+                                            StalePolicy policy = StalePolicy::fresh_only,
+                                            bool strictly_above = false);
+
+  // Records addresses learned for one of the zone's servers (e.g. after a
+  // glueless lookup). Replaces the server's addresses when `rank` is at
+  // least their rank, else keeps them. Returns false if the zone or the
+  // server is not cached.
+  bool set_addresses(const wire::Name& zone, wire::RRClass rclass, const wire::Name& server,
+                     std::span<const IpAddress> addresses, Rank rank, uint32_t now);
+
+  void finish_refresh(const wire::Name& zone, wire::RRClass rclass);
+  bool erase(const wire::Name& zone, wire::RRClass rclass);
+  size_t flush_name(const wire::Name& zone);
+  size_t flush_subtree(const wire::Name& apex);
+  void clear() { store_.clear(); }
+  void dump(std::string& out, uint32_t now) const;
+
+  const ShardedStore<DelegationEntry>& store() const noexcept { return store_; }
+
+ private:
+  DelegationEntry* build(const CacheKey& key, const Delegation& d);
+  bool try_zone(const wire::Name& zone, wire::RRClass rclass, uint32_t now, StalePolicy policy,
+                DelegationHit& hit);
+
+  const CacheConfig& config_;
+  ShardedStore<DelegationEntry> store_;
+};
+
+}  // namespace sextant::cache

@@ -1,0 +1,145 @@
+// The RRset store: per (owner, type, class) the records, absolute expiry,
+// original TTL, trust rank (RFC 2181 §5.4.1) and DNSSEC status with the
+// covering RRSIGs.
+//
+// Each RRset is one allocation: the entry header, the key (lower-cased
+// owner + type + class), then the rdatas and RRSIG rdatas, each prefixed by
+// a 2-octet length. Lookups hand out a CachedRRset, a counted reference to
+// that immutable block, so reading costs no copy and no allocation.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "cache/cache_config.h"
+#include "cache/cache_entry.h"
+#include "cache/cache_key.h"
+#include "cache/sharded_store.h"
+#include "wire/name.h"
+#include "wire/record.h"
+#include "wire/types.h"
+
+namespace sextant::cache {
+
+struct RRsetEntry : CacheEntry {
+  wire::RRType type = wire::RRType::A;
+  wire::RRClass rclass = wire::RRClass::IN;
+  uint16_t rdata_count = 0;
+  uint16_t signature_count = 0;
+};
+
+// A sequence of (2-octet length, octets) items, iterated as spans.
+class LengthPrefixedRange {
+ public:
+  class iterator {
+   public:
+    using value_type = std::span<const uint8_t>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(const uint8_t* p, uint16_t left) noexcept : p_(p), left_(left) {}
+    std::span<const uint8_t> operator*() const noexcept { return {p_ + 2, read_u16(p_)}; }
+    iterator& operator++() noexcept {
+      p_ += 2 + read_u16(p_);
+      --left_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator old = *this;
+      ++*this;
+      return old;
+    }
+    bool operator==(const iterator& o) const noexcept { return left_ == o.left_; }
+
+   private:
+    const uint8_t* p_ = nullptr;
+    uint16_t left_ = 0;
+  };
+  LengthPrefixedRange(const uint8_t* first, uint16_t count) noexcept : first_(first), count_(count) {}
+  iterator begin() const noexcept { return {first_, count_}; }
+  iterator end() const noexcept { return {nullptr, 0}; }
+  size_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+
+ private:
+  const uint8_t* first_;
+  uint16_t count_;
+};
+
+// A read-only view of a cached RRset that keeps it alive.
+class CachedRRset {
+ public:
+  CachedRRset() = default;
+  explicit CachedRRset(EntryRef<RRsetEntry> ref) noexcept : ref_(std::move(ref)) {}
+  explicit operator bool() const noexcept { return static_cast<bool>(ref_); }
+
+  wire::Name owner() const noexcept;  // lower-cased
+  wire::RRType type() const noexcept { return ref_->type; }
+  wire::RRClass rclass() const noexcept { return ref_->rclass; }
+  Rank rank() const noexcept { return ref_->rank; }
+  DnssecStatus status() const noexcept { return ref_->status; }
+  uint32_t original_ttl() const noexcept { return ref_->original_ttl; }
+  uint32_t expires() const noexcept { return ref_->expires; }
+  uint32_t ttl_left(uint32_t now) const noexcept { return ref_->ttl_left(now); }
+  bool expired(uint32_t now) const noexcept { return ref_->expired(now); }
+
+  LengthPrefixedRange rdatas() const noexcept;
+  LengthPrefixedRange signatures() const noexcept;  // RRSIG rdata covering this set
+
+  // A copy as a wire::RRset with TTL `ttl` (for building messages).
+  wire::RRset to_rrset(uint32_t ttl) const;
+
+  // Octets charged to the cache for this entry.
+  size_t charge() const noexcept { return ref_->charge; }
+
+ private:
+  EntryRef<RRsetEntry> ref_;
+};
+
+struct RRsetHit {
+  CachedRRset rrset;
+  Freshness freshness = Freshness::fresh;
+  // This caller owns the refresh (prefetch or stale refresh) of this key and
+  // calls finish_refresh() or re-inserts when done.
+  bool refresh_claimed = false;
+  // TTL to put on the wire: the remaining TTL, or stale_answer_ttl if stale.
+  uint32_t ttl = 0;
+};
+
+class RRsetCache {
+ public:
+  explicit RRsetCache(const CacheConfig& config);
+
+  // Stores `rrset` (its ttl is clamped to [min_ttl, max_ttl]; bogus data to
+  // bogus_ttl). Returns kept when the cached copy outranks it (see
+  // may_replace in rank.h), too_large if it can never fit, rejected for
+  // meta types, empty sets or oversized rdata.
+  enum class Result : uint8_t { stored, kept, too_large, rejected };
+  Result insert(const wire::RRset& rrset, Rank rank, DnssecStatus status, uint32_t now);
+
+  // `min_rank` lets callers that answer clients skip glue.
+  std::optional<RRsetHit> lookup(const wire::Name& owner, wire::RRType type, wire::RRClass rclass,
+                                 uint32_t now, StalePolicy policy = StalePolicy::fresh_only,
+                                 Rank min_rank = Rank::additional);
+
+  // Releases a refresh claim (the refresh failed or brought nothing new).
+  void finish_refresh(const wire::Name& owner, wire::RRType type, wire::RRClass rclass);
+
+  bool erase(const wire::Name& owner, wire::RRType type, wire::RRClass rclass);
+  size_t flush_name(const wire::Name& name);
+  size_t flush_subtree(const wire::Name& apex);
+  void clear() { store_.clear(); }
+
+  // One line per record and per RRSIG: "owner ttl class type rdata", with a
+  // comment line per set giving rank, status and freshness.
+  void dump(std::string& out, uint32_t now) const;
+
+  const ShardedStore<RRsetEntry>& store() const noexcept { return store_; }
+
+ private:
+  const CacheConfig& config_;
+  ShardedStore<RRsetEntry> store_;
+};
+
+}  // namespace sextant::cache

@@ -1,0 +1,111 @@
+#include "transports/quic_tls.h"
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace sextant::transports {
+
+namespace {
+
+// TLS 1.3 only (QUIC requires it); no middlebox compatibility mode.
+constexpr const char* kPriority =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:"
+    "-GROUP-ALL:+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP521R1:%DISABLE_TLS13_COMPAT_MODE";
+
+// After the ClientHello: refuse any connection whose negotiated ALPN is not
+// one of ours (including a client that sent no ALPN at all; RFC 9250 §4.1.1).
+int check_alpn_hook(gnutls_session_t session, unsigned, unsigned, unsigned, const gnutls_datum_t*) {
+  gnutls_datum_t selected{};
+  if (gnutls_alpn_get_selected_protocol(session, &selected) != 0) return GNUTLS_E_NO_APPLICATION_PROTOCOL;
+  std::string_view chosen(reinterpret_cast<const char*>(selected.data), selected.size);
+  // gnutls only ever selects from the list we gave it, so any selection is
+  // acceptable; the hook exists to reject the "no ALPN" case.
+  return chosen.empty() ? GNUTLS_E_NO_APPLICATION_PROTOCOL : 0;
+}
+
+}  // namespace
+
+std::string quic_selected_alpn(gnutls_session_t session) {
+  gnutls_datum_t selected{};
+  if (gnutls_alpn_get_selected_protocol(session, &selected) != 0) return {};
+  return std::string(reinterpret_cast<const char*>(selected.data), selected.size);
+}
+
+QuicTlsContext::QuicTlsContext(TlsFiles files, std::vector<std::string> alpn)
+    : files_(std::move(files)), alpn_(std::move(alpn)) {
+  if (alpn_.empty()) throw std::runtime_error("QUIC TLS: at least one ALPN protocol is required");
+  for (auto& protocol : alpn_) {
+    alpn_datums_.push_back(
+        gnutls_datum_t{reinterpret_cast<unsigned char*>(protocol.data()), static_cast<unsigned>(protocol.size())});
+  }
+  if (gnutls_rnd(GNUTLS_RND_KEY, secret_.data(), secret_.size()) != 0) {
+    throw std::runtime_error("QUIC TLS: cannot generate the token secret");
+  }
+  std::string error;
+  auto credentials = load(error);
+  if (!credentials) throw std::runtime_error(error);
+  current_.store(std::move(credentials));
+  generation_.store(1);
+}
+
+QuicTlsContext::Credentials QuicTlsContext::load(std::string& error) const {
+  gnutls_certificate_credentials_t raw = nullptr;
+  if (int rc = gnutls_certificate_allocate_credentials(&raw); rc != 0) {
+    error = fmt::format("QUIC TLS: cannot allocate credentials: {}", gnutls_strerror(rc));
+    return nullptr;
+  }
+  Credentials credentials(raw, gnutls_certificate_free_credentials);
+  if (int rc = gnutls_certificate_set_x509_key_file(raw, files_.certificate_file.c_str(), files_.key_file.c_str(),
+                                                    GNUTLS_X509_FMT_PEM);
+      rc < 0) {
+    error = fmt::format("QUIC TLS: cannot load certificate '{}' / key '{}': {}", files_.certificate_file,
+                        files_.key_file, gnutls_strerror(rc));
+    return nullptr;
+  }
+  return credentials;
+}
+
+TlsReloadResult QuicTlsContext::reload() {
+  std::string error;
+  auto credentials = load(error);
+  if (!credentials) return {false, error};
+  current_.store(std::move(credentials));
+  generation_.fetch_add(1, std::memory_order_relaxed);
+  return {true, {}};
+}
+
+gnutls_session_t QuicTlsContext::new_session(ngtcp2_crypto_conn_ref* ref, const Credentials& credentials,
+                                             std::string& error) const {
+  gnutls_session_t session = nullptr;
+  if (int rc = gnutls_init(&session, GNUTLS_SERVER | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_AUTO_SEND_TICKET |
+                                         GNUTLS_NO_END_OF_EARLY_DATA);
+      rc != 0) {
+    error = fmt::format("QUIC TLS: gnutls_init: {}", gnutls_strerror(rc));
+    return nullptr;
+  }
+  auto fail = [&](const char* step, int rc) {
+    error = fmt::format("QUIC TLS: {}: {}", step, gnutls_strerror(rc));
+    gnutls_deinit(session);
+    return nullptr;
+  };
+  if (int rc = gnutls_priority_set_direct(session, kPriority, nullptr); rc != 0) return fail("priority", rc);
+  if (ngtcp2_crypto_gnutls_configure_server_session(session) != 0) return fail("configure for QUIC", GNUTLS_E_INTERNAL_ERROR);
+  gnutls_session_set_ptr(session, ref);
+  if (int rc = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials.get()); rc != 0) {
+    return fail("credentials", rc);
+  }
+  if (int rc = gnutls_alpn_set_protocols(session, alpn_datums_.data(), static_cast<unsigned>(alpn_datums_.size()),
+                                         GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
+      rc != 0) {
+    return fail("ALPN", rc);
+  }
+  gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST, check_alpn_hook);
+  return session;
+}
+
+}  // namespace sextant::transports

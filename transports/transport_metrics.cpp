@@ -1,0 +1,42 @@
+#include "transports/transport_metrics.h"
+
+#include <array>
+
+namespace sextant::transports {
+
+TransportCounters& transport_counters(Transport t) noexcept {
+  static std::array<TransportCounters, 5> all;
+  auto index = static_cast<size_t>(t);
+  if (index >= all.size()) index = 0;
+  return all[index];
+}
+
+TransportCountersSnapshot snapshot(const TransportCounters& c) noexcept {
+  auto load = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  TransportCountersSnapshot s;
+  s.connections_accepted = load(c.connections_accepted);
+  s.connections_refused = load(c.connections_refused);
+  s.connections_active = load(c.connections_active);
+  s.handshakes_completed = load(c.handshakes_completed);
+  s.handshakes_failed = load(c.handshakes_failed);
+  s.queries = load(c.queries);
+  s.responses = load(c.responses);
+  s.errors = load(c.errors);
+  s.idle_timeouts = load(c.idle_timeouts);
+  s.retries_sent = load(c.retries_sent);
+  return s;
+}
+
+void connection_opened(TransportCounters& c) noexcept {
+  c.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  c.connections_active.fetch_add(1, std::memory_order_relaxed);
+}
+
+void connection_closed(TransportCounters& c) noexcept {
+  uint64_t current = c.connections_active.load(std::memory_order_relaxed);
+  while (current > 0 &&
+         !c.connections_active.compare_exchange_weak(current, current - 1, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace sextant::transports

@@ -1,0 +1,57 @@
+// Per-transport counters for the encrypted front-ends (DoT, DoH, DoQ).
+//
+// One process-wide set of counters per Transport. Listeners on every worker
+// increment them with relaxed atomics; the metrics exporter and tests read
+// them from any thread. Relaxed ordering is enough: each counter is an
+// independent monotonic tally, nobody derives control flow from them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "transports/query_handler.h"
+
+namespace sextant::transports {
+
+struct TransportCounters {
+  std::atomic<uint64_t> connections_accepted{0};  // TCP accepts / QUIC connections created
+  std::atomic<uint64_t> connections_refused{0};   // over the per-worker connection limit
+  std::atomic<uint64_t> connections_active{0};    // currently open (gauge)
+  std::atomic<uint64_t> handshakes_completed{0};
+  std::atomic<uint64_t> handshakes_failed{0};     // TLS errors, wrong ALPN, handshake timeout
+  std::atomic<uint64_t> queries{0};               // requests handed to the QueryHandler
+  std::atomic<uint64_t> responses{0};             // answers written back
+  std::atomic<uint64_t> errors{0};                // malformed input, protocol errors, HTTP 4xx
+  std::atomic<uint64_t> idle_timeouts{0};
+  std::atomic<uint64_t> retries_sent{0};          // QUIC Retry packets (DoQ only)
+
+  void add(std::atomic<uint64_t>& counter, uint64_t n = 1) noexcept {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
+// A plain copy of the counters, for reporting.
+struct TransportCountersSnapshot {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_refused = 0;
+  uint64_t connections_active = 0;
+  uint64_t handshakes_completed = 0;
+  uint64_t handshakes_failed = 0;
+  uint64_t queries = 0;
+  uint64_t responses = 0;
+  uint64_t errors = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t retries_sent = 0;
+};
+
+// The process-wide counters of one transport (only dot, doh and doq are fed
+// by this library's encrypted listeners; udp/tcp exist so callers need no
+// special case).
+TransportCounters& transport_counters(Transport t) noexcept;
+TransportCountersSnapshot snapshot(const TransportCounters& c) noexcept;
+
+// Adjusts the connections_active gauge without going below zero.
+void connection_opened(TransportCounters& c) noexcept;
+void connection_closed(TransportCounters& c) noexcept;
+
+}  // namespace sextant::transports
