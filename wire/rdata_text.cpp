@@ -198,11 +198,16 @@ std::string svc_params_to_text(std::span<const uint8_t> params) {
         }
         break;
       case SvcParamKey::ech:
-        out += "=" + base64_encode(value);
+        // Two appends, not operator+: GCC 12 -O2 misreads the temporary (-Wrestrict).
+        out.push_back('=');
+        out += base64_encode(value);
         break;
       case SvcParamKey::dohpath:
       default:
-        if (len != 0) out += "=" + quoted(value);
+        if (len != 0) {
+          out.push_back('=');
+          out += quoted(value);
+        }
         break;
     }
   }

@@ -1,0 +1,227 @@
+#include "resolver/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cache/cache.h"
+#include "resolver/access_control.h"
+#include "resolver/log.h"
+#include "resolver/loop_timer_service.h"
+#include "resolver/query_pipeline.h"
+#include "resolver/root_hints.h"
+#include "resolver/upstream_adapter.h"
+#include "resolver/walker.h"
+#include "transports/doh_listener.h"
+#include "transports/doq_listener.h"
+#include "transports/dot_listener.h"
+#include "transports/loop_clock.h"
+#include "transports/proxy_protocol.h"
+#include "transports/socket_util.h"
+#include "transports/tcp_listener.h"
+#include "transports/udp_listener.h"
+#include "transports/upstream.h"
+#include "transports/worker_pool.h"
+
+namespace sextant::resolver {
+
+namespace {
+
+cache::CacheConfig cache_config_from(const Config& c) {
+  cache::CacheConfig cc;
+  cc.max_ttl = c.cache_max_ttl;
+  cc.min_ttl = c.cache_min_ttl;
+  cc.negative_max_ttl = c.cache_negative_max_ttl;
+  cc.bogus_ttl = c.bogus_ttl;
+  cc.serve_stale = c.serve_stale;
+  cc.stale_max = c.stale_max_ttl;
+  cc.stale_client_timeout_ms = c.stale_client_timeout_ms;
+  cc.prefetch = c.prefetch;
+  cc.prefetch_percent = c.prefetch_threshold_percent;
+  cc.server_state_max_entries = c.server_state_entries;
+  // Split the byte budget the way the stores are used: RRsets carry most,
+  // then ready answers, then negative entries and delegations.
+  uint64_t total = c.cache_memory_bytes;
+  cc.rrset_max_bytes = total * 45 / 100;
+  cc.answer_max_bytes = total * 35 / 100;
+  cc.negative_max_bytes = total * 12 / 100;
+  cc.delegation_max_bytes = total * 8 / 100;
+  return cc;
+}
+
+WalkerOptions walker_options_from(const Config& c) {
+  WalkerOptions o;
+  o.limits.max_upstream_queries = c.max_upstream_queries;
+  o.limits.max_subquery_depth = c.max_subquery_depth;
+  o.limits.max_cname_hops = c.max_cname_hops;
+  o.limits.resolution_deadline = std::chrono::milliseconds(c.resolution_timeout_ms);
+  o.timeouts.initial_rto = std::chrono::milliseconds(c.upstream_initial_timeout_ms);
+  o.qname_minimisation = c.qname_minimisation;
+  o.allow_private_servers = c.query_private_addresses;
+  o.edns_udp_size = c.edns_buffer_size;
+  o.max_ttl = c.cache_max_ttl;
+  o.max_negative_ttl = c.cache_negative_max_ttl;
+  return o;
+}
+
+// Everything one worker owns, created and destroyed on its own thread.
+struct WorkerState {
+  std::unique_ptr<transports::NetworkUpstream> upstream;
+  std::unique_ptr<UpstreamAdapter> network;
+  std::unique_ptr<LoopTimerService> timers;
+  std::unique_ptr<Walker> walker;
+  std::unique_ptr<QueryPipeline> pipeline;
+};
+
+// DoT, DoH and DoQ share one certificate; each transport gets its own TLS
+// context (ALPN differs) shared by every worker.
+void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories) {
+  transports::TlsFiles files{c.tls_certificate, c.tls_key};
+  auto stream_options = [&c](const Endpoint& ep) {
+    transports::StreamServerOptions o;
+    o.address = ep.address;
+    o.port = ep.port;
+    o.idle_timeout_ms = c.tcp_idle_timeout_ms;
+    o.max_connections = c.tcp_connections_per_worker;
+    return o;
+  };
+  if (!c.dot_listen.empty()) {
+    auto tls = transports::make_dot_tls_context(files);
+    for (const auto& ep : c.dot_listen)
+      factories.push_back(transports::make_dot_listener_factory({.stream = stream_options(ep)}, tls));
+  }
+  if (!c.doh_listen.empty()) {
+    std::shared_ptr<transports::TlsServerContext> tls;
+    if (!c.doh_h2c) tls = transports::make_doh_tls_context(files);
+    std::vector<std::string> proxies;
+    for (const auto& p : c.doh_trusted_proxies) proxies.push_back(p.to_text());
+    auto trusted = std::make_shared<const transports::TrustedProxies>(proxies);
+    for (const auto& ep : c.doh_listen) {
+      transports::DohListenerConfig dc;
+      dc.stream = stream_options(ep);
+      dc.stream.trusted_proxies = trusted;
+      dc.path = c.doh_path;
+      dc.tls = !c.doh_h2c;
+      factories.push_back(transports::make_doh_listener_factory(dc, tls));
+    }
+  }
+  if (!c.doq_listen.empty()) {
+    auto tls = transports::make_doq_tls_context(files);
+    for (const auto& ep : c.doq_listen) {
+      transports::DoqListenerConfig qc;
+      qc.address = ep.address;
+      qc.port = ep.port;
+      qc.idle_timeout_ms = c.tcp_idle_timeout_ms;
+      qc.max_connections = c.tcp_connections_per_worker;
+      factories.push_back(transports::make_doq_listener_factory(qc, tls));
+    }
+  }
+}
+
+}  // namespace
+
+struct Daemon::State {
+  Config config;
+  RootHints hints;
+  cache::CacheConfig cache_config;
+  cache::Cache cache;
+  AccessControl acl;
+  PipelineStats stats;
+  PipelineSettings pipeline_settings;
+  std::vector<WorkerState> workers;
+  std::atomic<bool> stop{false};
+
+  explicit State(Config c)
+      : config(std::move(c)),
+        hints(config.root_hints.empty() ? RootHints::embedded() : RootHints::load_file(config.root_hints)),
+        cache_config(cache_config_from(config)),
+        cache(cache_config),
+        acl(config.access_control) {
+    pipeline_settings.edns_buffer_size = config.edns_buffer_size;
+    pipeline_settings.serve_stale = config.serve_stale;
+    pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
+    pipeline_settings.prefetch = config.prefetch;
+  }
+};
+
+Daemon::Daemon(Config config) : state_(std::make_unique<State>(std::move(config))) {}
+
+Daemon::~Daemon() = default;
+
+void Daemon::request_stop() noexcept { state_->stop.store(true); }
+
+void Daemon::run() {
+  State& s = *state_;
+  const Config& c = s.config;
+  log::set_level(c.log_level);
+
+  std::vector<transports::ListenerFactory> factories;
+  for (const auto& ep : c.listen) {
+    transports::SocketAddress address = transports::parse_address_or_throw(ep.to_text(), 53);
+    transports::UdpListenerConfig udp;
+    udp.address = address;
+    factories.push_back(transports::make_udp_listener_factory(udp));
+    transports::TcpListenerConfig tcp;
+    tcp.address = address;
+    tcp.idle_timeout_ms = c.tcp_idle_timeout_ms;
+    tcp.max_connections = c.tcp_connections_per_worker;
+    factories.push_back(transports::make_tcp_listener_factory(tcp));
+  }
+  add_encrypted_listeners(c, factories);
+  if (c.dnssec)
+    log::warning("DNSSEC validation is not yet wired into the walker: answers are not validated (AD never set)");
+
+  unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  s.workers.resize(threads);
+
+  transports::WorkerHooks hooks;
+  hooks.start = [&s](const transports::WorkerContext& ctx) -> transports::QueryHandler* {
+    WorkerState& w = s.workers[ctx.index];
+    w.upstream = std::make_unique<transports::NetworkUpstream>(ctx.loop);
+    w.timers = std::make_unique<LoopTimerService>(ctx.loop, *transports::LoopClock::current());
+    w.network = std::make_unique<UpstreamAdapter>(*w.upstream, *w.timers);
+    w.walker = std::make_unique<Walker>(*w.network, *w.timers, walker_options_from(s.config), s.hints, &s.cache);
+    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, s.acl, s.cache, *w.walker, *w.timers, s.stats);
+    return w.pipeline.get();
+  };
+  hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
+    WorkerState& w = s.workers[ctx.index];
+    // Pipeline and walker first (they cancel their timers and packets),
+    // then the upstream sockets, which close asynchronously.
+    w.pipeline.reset();
+    w.walker.reset();
+    w.network.reset();
+    w.timers.reset();
+    transports::NetworkUpstream* up = w.upstream.get();
+    up->shutdown([&w, done = std::move(done)] {
+      w.upstream.reset();
+      done();
+    });
+  };
+
+  transports::WorkerPool pool(transports::WorkerPoolConfig{.workers = threads, .shutdown_grace_ms = 1000},
+                              std::move(factories), std::move(hooks));
+  pool.start();
+  auto describe = [](const std::vector<Endpoint>& eps, const char* what) {
+    std::string out;
+    for (const auto& ep : eps) out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", ep.to_text(), what);
+    return out;
+  };
+  std::string where = describe(c.listen, "udp+tcp");
+  for (auto [eps, what] : {std::pair{&c.dot_listen, "dot"}, {&c.doh_listen, c.doh_h2c ? "doh h2c" : "doh"},
+                           {&c.doq_listen, "doq"}})
+    if (!eps->empty()) where += ", " + describe(*eps, what);
+  log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
+            c.root_hints.empty() ? "embedded" : c.root_hints);
+
+  while (!s.stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  log::info("stopping: answering in-flight queries for up to 1 s");
+  pool.stop();
+  const PipelineStats& st = s.stats;
+  log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),
+            st.cache_hits.load(), st.cache_misses.load(), st.servfail.load());
+}
+
+}  // namespace sextant::resolver

@@ -1,0 +1,85 @@
+// sextant: a recursive, caching, validating DNS resolver.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "resolver/config.h"
+#include "resolver/daemon.h"
+#include "resolver/log.h"
+
+namespace {
+
+sextant::resolver::Daemon* g_daemon = nullptr;
+
+void on_signal(int) {
+  if (g_daemon) g_daemon->request_stop();
+}
+
+int usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: sextant [-c FILE]            run the resolver (no file: embedded defaults)\n"
+               "       sextant --check-config FILE  validate a configuration file and exit\n"
+               "       sextant --config-reference   print every setting with its default\n"
+               "       sextant --version\n");
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sextant::resolver;
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-c" || a == "--config") && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "--check-config" && i + 1 < argc) {
+      try {
+        load_config_file(argv[++i]);
+        std::printf("%s: configuration is valid\n", argv[i]);
+        return 0;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+      }
+    } else if (a == "--config-reference") {
+      std::fputs(config_reference().c_str(), stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("sextant 0.1.0\n");
+      return 0;
+    } else if (a == "-h" || a == "--help") {
+      return usage(0);
+    } else {
+      std::fprintf(stderr, "sextant: unknown argument '%s'\n", a.c_str());
+      return usage(2);
+    }
+  }
+
+  Config config;
+  try {
+    config = config_path.empty() ? default_config() : load_config_file(config_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+
+  try {
+    Daemon daemon(std::move(config));
+    g_daemon = &daemon;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    daemon.run();
+    g_daemon = nullptr;
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

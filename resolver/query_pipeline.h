@@ -1,0 +1,103 @@
+// The front pipeline every client query goes through, whatever transport
+// brought it: parse → access control → sanity (opcode, class, EDNS version)
+// → answer cache → walker. One QueryPipeline per worker thread; it runs on
+// that worker's event loop only.
+//
+// The cache-hit path copies a stored wire answer into a per-worker buffer,
+// patches it and appends this client's OPT record: no message is built and
+// nothing is allocated. A miss hands the question to the walker; its result
+// is rendered once into a wire answer (without OPT), stored in the answer
+// cache, and then delivered to each waiting client through the same
+// patch-and-append path as a hit, so hits and misses cannot drift apart.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "cache/cache.h"
+#include "resolver/access_control.h"
+#include "resolver/resolution_result.h"
+#include "resolver/timer_service.h"
+#include "resolver/walker.h"
+#include "transports/query_handler.h"
+#include "wire/query.h"
+
+namespace sextant::resolver {
+
+struct PipelineSettings {
+  uint16_t edns_buffer_size = 1232;  // our UDP answer ceiling and advertised size
+  uint16_t padding_block = 468;      // RFC 8467 response block on encrypted transports
+  bool serve_stale = true;
+  std::chrono::milliseconds stale_client_timeout{1800};
+  bool prefetch = true;
+};
+
+// Counters shared by every worker's pipeline (relaxed atomics: statistics).
+struct PipelineStats {
+  std::atomic<uint64_t> queries{0};
+  std::atomic<uint64_t> cache_hits{0};
+  std::atomic<uint64_t> cache_misses{0};
+  std::atomic<uint64_t> stale_served{0};
+  std::atomic<uint64_t> prefetches{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> formerr{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> notimp{0};
+  std::atomic<uint64_t> servfail{0};
+  std::atomic<uint64_t> truncated{0};
+};
+
+class QueryPipeline final : public transports::QueryHandler {
+ public:
+  QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
+                Walker& walker, TimerService& timers, PipelineStats& stats);
+  ~QueryPipeline() override;
+
+  void handle(const transports::Request& request, transports::Responder responder) override;
+
+  // What the pipeline remembers of a client query once its packet is gone.
+  struct Client {
+    wire::Header query_header;
+    wire::Name qname;  // as the client wrote it (0x20 echo)
+    wire::RRType qtype = wire::RRType::A;
+    wire::RRClass qclass = wire::RRClass::IN;
+    bool has_edns = false;
+    bool dnssec_ok = false;
+    bool wants_padding = false;  // padded query on an encrypted transport
+    size_t limit = 512;          // the largest answer this client can take
+  };
+
+ private:
+  struct Pending;
+
+  // Answers from the cache into `responder`; false on a miss.
+  bool answer_from_cache(const Client& client, cache::StalePolicy policy, transports::Responder& responder,
+                         bool* stale_available = nullptr);
+  void resolve(const Client& client, transports::Responder responder, bool stale_available);
+  void start_refresh(const Client& client);
+  void on_resolved(const std::shared_ptr<Pending>& pending, const ResolutionResult& result);
+  // Renders a result as a cacheable wire answer (no OPT) into buffer_ and
+  // stores it; returns its length, 0 if it could not be rendered.
+  size_t render_and_store(const Client& client, const ResolutionResult& result);
+  // Adds this client's RD/AD/OPT (EDE, padding) to the answer in buffer_
+  // and sends it, falling back to an empty TC answer if it does not fit.
+  void deliver(const Client& client, size_t length, transports::Responder& responder, bool secure,
+               const wire::ExtendedErrorOption* ede);
+  void respond_error(const Client& client, wire::Rcode rcode, transports::Responder& responder,
+                     const wire::ExtendedErrorOption* ede);
+
+  PipelineSettings settings_;
+  const AccessControl& acl_;
+  cache::Cache& cache_;
+  Walker& walker_;
+  TimerService& timers_;
+  PipelineStats& stats_;
+  // Answers are assembled here; every use is synchronous within one call.
+  std::array<uint8_t, 65535> buffer_{};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace sextant::resolver

@@ -1,0 +1,50 @@
+// What the walker hands back for one client question, and what the caller
+// tells it about the question. The server handler turns a ResolutionResult
+// into a response message: RA set, RD echoed, AA clear, this rcode, these
+// sections, EDNS echoed when the client used it, the EDE option when set,
+// RRSIGs (RRset::signatures) only when the client set DO, and TC when the
+// answer exceeds the client's UDP size.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wire/edns.h"
+#include "wire/record.h"
+#include "wire/types.h"
+
+namespace sextant::resolver {
+
+// DNSSEC status of the answer (RFC 4035 §4.3). The walker does not
+// validate yet: every result is `unchecked`; the dnssec/ integration sets
+// secure (AD), insecure, bogus (SERVFAIL + EDE 6..12) or indeterminate.
+enum class ValidationState : uint8_t { unchecked, secure, insecure, bogus, indeterminate };
+const char* to_string(ValidationState v) noexcept;
+
+struct ResolveOptions {
+  bool dnssec_ok = false;          // client DO: keep RRSIGs in the response (presentation only)
+  bool checking_disabled = false;  // client CD: part of the dedup key (validation differs)
+};
+
+struct ResolutionResult {
+  wire::Rcode rcode = wire::Rcode::SERVFAIL;
+  // CNAME/DNAME chain first (DNAME followed by its synthesised CNAME), then
+  // the RRset(s) answering the question at the chain's end. TTLs are those
+  // received, capped by WalkerOptions::max_ttl.
+  std::vector<wire::RRset> answer;
+  // For NXDOMAIN/NODATA: the zone's SOA with TTL min(SOA TTL, MINIMUM)
+  // (RFC 2308 §3), when the authority sent one.
+  std::vector<wire::RRset> authority;
+  // Why a SERVFAIL (or other failure) happened (RFC 8914).
+  std::optional<wire::ExtendedErrorOption> ede;
+  ValidationState validation = ValidationState::unchecked;
+
+  // Diagnostics.
+  uint32_t upstream_queries = 0;
+  std::chrono::milliseconds elapsed{0};
+};
+
+}  // namespace sextant::resolver

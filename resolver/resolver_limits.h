@@ -1,0 +1,79 @@
+// Every knob of the walker with its default. The coordinator maps YAML keys
+// onto this struct; the walker reads nothing else.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace sextant::resolver {
+
+struct WalkerLimits {
+  // Per client question (the whole plan of sub-queries shares these).
+  uint32_t max_upstream_queries = 48;   // packets sent, retries included
+  uint32_t max_subquery_depth = 5;      // glueless NS → its NS → ... (priming not counted)
+  uint32_t max_cname_hops = 12;         // CNAME + DNAME links followed
+  uint32_t max_referrals = 20;          // zone cuts descended per name
+  uint32_t max_glueless_per_cut = 4;    // NS names resolved for one zone cut
+  // Wall time before the client gets SERVFAIL (later: stale data).
+  std::chrono::milliseconds resolution_deadline{3000};
+
+  // Per zone cut: how often one server address is tried, and the total.
+  uint32_t max_tries_per_server = 2;
+  uint32_t max_sends_per_cut = 8;
+};
+
+struct WalkerTimeouts {
+  // Retransmission timer for a server never heard from. Short, because the
+  // first attempt stays open: a late answer is still accepted while the
+  // next server is already being asked (RFC 8767-style "don't wait").
+  std::chrono::milliseconds initial_rto{300};
+  std::chrono::milliseconds min_rto{50};
+  std::chrono::milliseconds max_rto{1500};
+  // Hard limit of one exchange given to the network (UDP wait, TCP connect +
+  // answer); capped by the time left in the resolution.
+  std::chrono::milliseconds exchange_timeout{2000};
+  // A server that timed out this many times in a row is held down...
+  uint32_t dead_after_timeouts = 2;
+  // ...for this long, then probed again with one query.
+  std::chrono::milliseconds dead_hold_down{5000};
+  // How long a server's learned RTT/EDNS/0x20 facts are trusted.
+  std::chrono::seconds server_state_lifetime{900};
+};
+
+struct WalkerOptions {
+  WalkerLimits limits;
+  WalkerTimeouts timeouts;
+
+  bool qname_minimisation = true;     // RFC 9156, relaxed mode
+  uint32_t qmin_max_minimise_count = 10;  // RFC 9156 MAX_MINIMISE_COUNT
+  uint32_t qmin_minimise_one_label = 4;   // RFC 9156 MINIMISE_ONE_LAB
+
+  bool use_ipv4 = true;
+  bool use_ipv6 = true;
+  // Name servers on loopback/private addresses are skipped unless allowed
+  // (the lab runs its authorities on 127.0.0.0/8).
+  bool allow_private_servers = false;
+  // Destination port of every authoritative query (53; the lab may run its
+  // authorities on another port).
+  uint16_t upstream_port = 53;
+
+  bool case_randomisation = true;     // 0x20, with TCP fallback on mismatch
+  uint16_t edns_udp_size = 1232;
+  bool upstream_dnssec_ok = true;     // DO=1 upstream, so signatures come along
+
+  // ANY (RFC 8482): answer with one RRset of what the authority returned.
+  bool minimal_any = true;
+
+  // Root priming (RFC 8109): re-primed when the primed NS set expires;
+  // after a failed priming the hints are used and priming retried after this.
+  std::chrono::seconds priming_retry{60};
+  // TTL cap of answer data handed out (the cache applies its own clamps).
+  uint32_t max_ttl = 86400;
+  uint32_t max_negative_ttl = 3600;
+
+  // Exploration: 1 in `explore_one_in` server choices picks a random usable
+  // server instead of the fastest, so RTT estimates stay current. 0 = never.
+  uint32_t explore_one_in = 20;
+};
+
+}  // namespace sextant::resolver
