@@ -16,7 +16,7 @@ PACKAGES=(
   knot knot-dnsutils ldnsutils bind9-dnsutils openssl iproute2 procps
   python3-cryptography  # dnspython's DNSSEC checks in tests/lab/selfcheck (only Recommended)
   # clients and peers for integration tests and benchmarks
-  dnsperf unbound python3 python3-dnspython python3-httpx python3-h2
+  dnsperf unbound python3 python3-dnspython python3-httpx python3-h2 python3-yaml
   nghttp2-client curl
 )
 

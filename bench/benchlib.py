@@ -1,0 +1,625 @@
+"""Shared plumbing for the load benchmarks in bench/ (see bench/README.md).
+
+Everything a benchmark script needs besides its own measurement: finding and
+bringing up the lab, free ports, the servers under test (Sextant from a
+command line, Debian's Unbound, the trivial responder) with generated
+configs in a private temporary directory, CPU and memory readings from
+/proc, dnsperf runs and the parsing of their output, and plain-text tables.
+
+Runs with Debian's /usr/bin/python3. No packets leave 127.0.0.0/8: every
+server listens on 127.0.0.1 and resolves from the lab on 127.53.0.0/16.
+"""
+
+import atexit
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+CONFIGS = BENCH_DIR / "configs"
+LAB_DIR = REPO / "tests" / "lab"
+LAB_RUN = Path(os.environ.get("SEXTANT_LAB_RUN", LAB_DIR / "run"))
+DEFAULT_SEXTANT = str(REPO / "build" / "release" / "resolver" / "sextant")
+DEFAULT_TRIVIAL = str(REPO / "build" / "release" / "bench" / "trivial_responder")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+# Two cores: servers run on one, the load generator on the other by default.
+# "any" leaves the scheduler free (--server-cpu / --client-cpu / --no-pin).
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+DNSPERF_THREADS = 1
+
+
+def log(message):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), file=sys.stderr, flush=True)
+
+
+class BenchError(RuntimeError):
+    """A benchmark cannot go on (server did not start, lab down, tool missing)."""
+
+
+# --------------------------------------------------------------------------
+# Cleanup: every process a benchmark starts is registered here and stopped
+# on exit, on an exception, and on SIGTERM/SIGINT.
+
+_cleanups = []
+
+
+def on_exit(function):
+    _cleanups.append(function)
+
+
+def _run_cleanups():
+    while _cleanups:
+        function = _cleanups.pop()
+        try:
+            function()
+        except Exception as error:  # cleanup must go on with the others
+            log("cleanup: %s" % error)
+
+
+def _on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_run_cleanups)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def private_dir(prefix):
+    """A temporary directory removed at exit (unless BENCH_KEEP_TMP is set)."""
+    path = Path(tempfile.mkdtemp(prefix="sextant-bench-%s-" % prefix))
+    if not os.environ.get("BENCH_KEEP_TMP"):
+        on_exit(lambda: shutil.rmtree(path, ignore_errors=True))
+    else:
+        log("keeping %s (BENCH_KEEP_TMP)" % path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# The lab
+
+class Lab:
+    """Brings the lab up if needed; stops it at the end only if it started it."""
+
+    def __init__(self, keep=False):
+        self.keep = keep
+        self.started_by_us = False
+
+    def _all_up(self):
+        result = subprocess.run([str(LAB_DIR / "status")], capture_output=True, text=True,
+                                timeout=60)
+        lines = [l.split() for l in result.stdout.splitlines() if l.strip()]
+        servers = [l for l in lines if l and l[0] != "unbound"]
+        return bool(servers) and all(l[-1] == "ok" for l in servers)
+
+    def ensure_up(self):
+        if not self._all_up():
+            self.started_by_us = True
+            if not self.keep:
+                on_exit(self.down)
+        log("lab: tests/lab/up --wait")
+        # `up --wait` also waits for big-signed.test., which is signed in the
+        # background on a fresh lab; when everything is up it starts nothing.
+        result = subprocess.run([str(LAB_DIR / "up"), "--wait"], capture_output=True, text=True,
+                                timeout=400)
+        if result.returncode != 0:
+            raise BenchError("tests/lab/up failed:\n%s%s" % (result.stdout, result.stderr))
+        for needed in ("root.hints", "root-anchor.ds"):
+            if not (LAB_RUN / needed).exists():
+                raise BenchError("lab run dir lacks %s" % (LAB_RUN / needed))
+
+    def check_still_up(self):
+        """Another user's `tests/lab/down` would silently spoil the figures."""
+        if not self._all_up():
+            raise BenchError("the lab went down during the benchmark (someone ran tests/lab/down?)")
+
+    def down(self):
+        log("lab: tests/lab/down (this benchmark brought it up)")
+        subprocess.run([str(LAB_DIR / "down")], capture_output=True, timeout=120)
+
+    @staticmethod
+    def query_file(zone):
+        path = LAB_RUN / {"big.test.": "big-queries.txt",
+                          "big-signed.test.": "big-signed-queries.txt"}[zone]
+        if not path.exists():
+            raise BenchError("lab query file %s missing" % path)
+        return path
+
+
+def head_lines(source, count, destination):
+    """The first `count` lines of `source` into `destination`; returns the count written."""
+    written = 0
+    with open(source) as src, open(destination, "w") as dst:
+        for line in src:
+            if written == count:
+                break
+            if line.strip():
+                dst.write(line)
+                written += 1
+    if written < count:
+        raise BenchError("%s has only %d lines, %d wanted" % (source, written, count))
+    return written
+
+
+# --------------------------------------------------------------------------
+# Ports and readiness
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (a small race remains)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                    tcp.bind(("127.0.0.1", port))
+                    return port
+            except OSError:
+                continue
+    raise BenchError("no free port found")
+
+
+def _bound_ports(table, listen_only):
+    ports = set()
+    try:
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, state = fields[1], fields[3]
+                if listen_only and state != "0A":
+                    continue
+                address, port = local.split(":")
+                if address in ("0100007F", "00000000"):  # 127.0.0.1 or 0.0.0.0
+                    ports.add(int(port, 16))
+    except OSError:
+        pass
+    return ports
+
+
+def ports_ready(udp_ports=(), tcp_ports=()):
+    """True when every port has a socket bound (UDP) or listening (TCP) on 127.0.0.1.
+
+    Reads /proc/net rather than sending a query, so that checking readiness
+    puts nothing in the cache and sends nothing upstream."""
+    udp = _bound_ports("/proc/net/udp", False) if udp_ports else set()
+    tcp = _bound_ports("/proc/net/tcp", True) if tcp_ports else set()
+    return all(p in udp for p in udp_ports) and all(p in tcp for p in tcp_ports)
+
+
+# --------------------------------------------------------------------------
+# /proc readings
+
+def cpu_seconds(pid):
+    """utime + stime of the whole process (all threads), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        # The command name may contain spaces: split after its closing paren.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise BenchError("no VmRSS for pid %d" % pid)
+
+
+def thread_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/task" % pid))
+    except OSError:
+        return 0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+def pin(argv, cpu, enabled):
+    if not enabled or cpu == "any" or not shutil.which("taskset"):
+        return argv
+    return ["taskset", "-c", cpu] + argv
+
+
+class ServerProcess:
+    """One server under test. `argv` must exec the server itself (not fork a
+    child), because CPU and memory are read from this PID."""
+
+    def __init__(self, name, argv, workdir, udp_ports=(), tcp_ports=(), pin_cpu=True,
+                 optional_udp_ports=(), optional_tcp_ports=()):
+        self.name = name
+        self.argv = pin(list(argv), SERVER_CPU, pin_cpu)
+        self.workdir = Path(workdir)
+        self.udp_ports = tuple(udp_ports)
+        self.tcp_ports = tuple(tcp_ports)
+        # Listeners the benchmark can do without (a transport not built yet):
+        # start() waits a little for them and lists the absent ones in `missing`.
+        self.optional_udp_ports = tuple(optional_udp_ports)
+        self.optional_tcp_ports = tuple(optional_tcp_ports)
+        self.missing = set()
+        self.process = None
+        self.stdout_path = self.workdir / ("%s.out" % name)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def start(self, timeout=20.0):
+        log("%s: %s" % (self.name, " ".join(shlex.quote(a) for a in self.argv)))
+        self.output = open(self.stdout_path, "w")
+        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.output,
+                                        stderr=subprocess.STDOUT, cwd=str(self.workdir),
+                                        start_new_session=True)
+        on_exit(self.stop)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError("%s exited at start (status %s):\n%s"
+                                 % (self.name, self.process.returncode, self.tail()))
+            if ports_ready(self.udp_ports, self.tcp_ports):
+                self._wait_optional(time.monotonic() + 3.0)
+                return self
+            time.sleep(0.05)
+        raise BenchError("%s not listening on %s after %.0f s:\n%s"
+                         % (self.name, self.udp_ports + self.tcp_ports, timeout, self.tail()))
+
+    def _wait_optional(self, deadline):
+        while True:
+            self.missing = ({p for p in self.optional_udp_ports if not ports_ready(udp_ports=[p])} |
+                            {p for p in self.optional_tcp_ports if not ports_ready(tcp_ports=[p])})
+            if not self.missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if self.missing:
+            log("%s: not listening on %s (those transports are skipped)"
+                % (self.name, ", ".join(str(p) for p in sorted(self.missing))))
+
+    def listening(self, port):
+        return port is not None and port not in self.missing
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self):
+        if not self.alive():
+            raise BenchError("%s died (status %s):\n%s"
+                             % (self.name, self.process.returncode, self.tail()))
+
+    def tail(self, lines=15):
+        try:
+            return "".join(open(self.stdout_path).readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log("%s ignored SIGTERM for 10 s: SIGKILL" % self.name)
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def run(argv, timeout, check=True, **kwargs):
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+    except subprocess.TimeoutExpired:
+        raise BenchError("timed out after %.0f s: %s" % (timeout, " ".join(argv)))
+    if check and result.returncode != 0:
+        raise BenchError("failed (%d): %s\n%s%s" % (result.returncode, " ".join(argv),
+                                                    result.stdout[-2000:], result.stderr[-2000:]))
+    return result
+
+
+# --------------------------------------------------------------------------
+# Server configurations
+
+def make_certificate(directory):
+    """A throwaway self-signed ECDSA certificate for DoT/DoH/DoQ listeners."""
+    cert, key = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], timeout=30)
+    return cert, key
+
+
+class Listeners:
+    """Ports one server listens on (None = that transport is off)."""
+
+    def __init__(self, udp_tcp, dot=None, doh=None, doq=None):
+        self.udp_tcp, self.dot, self.doh, self.doq = udp_tcp, dot, doh, doq
+
+    @classmethod
+    def pick(cls, dot=False, doh=False, doq=False):
+        return cls(free_port(), free_port() if dot else None, free_port() if doh else None,
+                   free_port() if doq else None)
+
+    def tcp_ports(self):
+        return [p for p in (self.udp_tcp, self.dot, self.doh) if p]
+
+    def udp_ports(self):
+        return [p for p in (self.udp_tcp, self.doq) if p]
+
+
+def fill_template(name, values):
+    text = (CONFIGS / name).read_text()
+    for key, value in values.items():
+        text = text.replace("@%s@" % key, str(value))
+    leftover = re.findall(r"@[A-Z_]+@", text)
+    if leftover:
+        raise BenchError("%s: unfilled placeholders %s" % (name, leftover))
+    return text
+
+
+def unbound_server(workdir, listeners, cert=None, key=None, pin_cpu=True, name="unbound",
+                   cache_mib=(128, 256)):
+    """Debian's Unbound, one thread, tuned fairly (bench/configs/unbound.conf.in)."""
+    workdir = Path(workdir)
+    interfaces = ["    interface: 127.0.0.1@%d" % p
+                  for p in (listeners.udp_tcp, listeners.dot, listeners.doh) if p]
+    tls = []
+    if listeners.dot or listeners.doh:
+        tls += ['    tls-service-key: "%s"' % key, '    tls-service-pem: "%s"' % cert]
+    if listeners.dot:
+        tls.append("    tls-port: %d" % listeners.dot)
+    if listeners.doh:
+        tls += ["    https-port: %d" % listeners.doh, '    http-endpoint: "/dns-query"',
+                "    http-notls-downstream: no"]
+    if listeners.doq:
+        raise BenchError("Unbound 1.17 has no DNS over QUIC")
+    config = workdir / "unbound.conf"
+    config.write_text(fill_template("unbound.conf.in", {
+        "DIR": workdir, "RUN": LAB_RUN, "PORT": listeners.udp_tcp,
+        "INTERFACES": "\n".join(interfaces), "TLS": "\n".join(tls) if tls else "    # no TLS listeners",
+        "MSG_CACHE": "%dm" % cache_mib[0], "RRSET_CACHE": "%dm" % cache_mib[1]}))
+    run(["unbound-checkconf", str(config)], timeout=30)
+    return ServerProcess(name, ["unbound", "-d", "-p", "-c", str(config)], workdir,
+                         listeners.udp_ports(), listeners.tcp_ports(), pin_cpu)
+
+
+def _yaml_list(ports):
+    return "[%s]" % ", ".join('"127.0.0.1@%d"' % p for p in ports if p)
+
+
+def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=True, name="sextant",
+                   cache_memory="512M", optional_encrypted=True):
+    """The resolver under test, from a command line. `{config}` in the command
+    is replaced by the generated YAML file; without it, `-c FILE` is appended."""
+    workdir = Path(workdir)
+    config = workdir / "sextant.yaml"
+    config.write_text(fill_template("sextant.yaml.in", {
+        "RUN": LAB_RUN, "LISTEN": _yaml_list([listeners.udp_tcp]),
+        "DOT_LISTEN": _yaml_list([listeners.dot]), "DOH_LISTEN": _yaml_list([listeners.doh]),
+        "DOQ_LISTEN": _yaml_list([listeners.doq]),
+        "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory}))
+    argv = shlex.split(command)
+    if os.sep in argv[0] and not os.path.isabs(argv[0]):
+        argv[0] = os.path.abspath(argv[0])   # the server runs in its own directory
+    if "{config}" in command:
+        argv = [a.replace("{config}", str(config)) for a in argv]
+    else:
+        argv += ["-c", str(config)]
+    if optional_encrypted:
+        # DoT/DoH/DoQ may not be wired yet in a given build: measure what is there.
+        return ServerProcess(name, argv, workdir, [listeners.udp_tcp], [listeners.udp_tcp], pin_cpu,
+                             optional_udp_ports=[p for p in [listeners.doq] if p],
+                             optional_tcp_ports=[p for p in (listeners.dot, listeners.doh) if p])
+    return ServerProcess(name, argv, workdir, listeners.udp_ports(), listeners.tcp_ports(), pin_cpu)
+
+
+def sextant_available(command):
+    """(True, "") if the command's program exists, else (False, why)."""
+    if not command or command == "none":
+        return False, "disabled with --sextant none"
+    program = shlex.split(command)[0]
+    if "{config}" in program:
+        return True, ""
+    if os.sep in program:
+        if os.access(program, os.X_OK):
+            return True, ""
+        return False, "%s does not exist (yet)" % program
+    return (True, "") if shutil.which(program) else (False, "%s not on PATH" % program)
+
+
+def trivial_command(requested):
+    """The trivial responder's binary: the one given, the release build, or a
+    private -O2 build of bench/trivial_responder.cpp (a few seconds)."""
+    if requested and requested != "auto":
+        return requested
+    if os.access(DEFAULT_TRIVIAL, os.X_OK):
+        return DEFAULT_TRIVIAL
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sextant-bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    binary = cache / "trivial_responder"
+    source = BENCH_DIR / "trivial_responder.cpp"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        log("building %s with g++ -O2 (no release build found)" % binary)
+        run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(source)],
+            timeout=180)
+    return str(binary)
+
+
+def trivial_server(binary, workdir, port, pin_cpu=True, name="trivial"):
+    return ServerProcess(name, [binary, "127.0.0.1@%d" % port], workdir, [port], (), pin_cpu)
+
+
+# --------------------------------------------------------------------------
+# dnsperf
+
+class DnsperfResult:
+    def __init__(self, text):
+        self.text = text
+
+        def number(pattern, default=None, cast=float):
+            match = re.search(pattern, text)
+            return cast(match.group(1)) if match else default
+
+        self.sent = number(r"Queries sent:\s+(\d+)", 0, int)
+        self.completed = number(r"Queries completed:\s+(\d+)", 0, int)
+        self.lost = number(r"Queries lost:\s+(\d+)", 0, int)
+        self.qps = number(r"Queries per second:\s+([\d.]+)", 0.0)
+        self.run_time = number(r"Run time \(s\):\s+([\d.]+)", 0.0)
+        self.avg_latency = number(r"Average Latency \(s\):\s+([\d.]+)")
+        self.stddev_latency = number(r"Latency StdDev \(s\):\s+([\d.]+)")
+        self.rcodes = {code: int(n) for code, n in
+                       re.findall(r"\b([A-Z]+) (\d+) \([\d.]+%\)", text.split("Response codes:")[-1]
+                                  .splitlines()[0])} if "Response codes:" in text else {}
+        # Per-query lines of -v: "> NOERROR name type 0.000123" (lost: "> T name type").
+        self.latencies = [float(m) for m in re.findall(r"^> [A-Z]+ \S+ \S+ ([\d.]+)$", text, re.M)]
+
+    @property
+    def noerror(self):
+        return self.rcodes.get("NOERROR", 0)
+
+
+def dnsperf(server_port, query_file, mode="udp", seconds=None, runs=None, clients=4,
+            outstanding=200, max_qps=None, timeout_s=5, verbose=False, pin_cpu=True,
+            extra=(), wall_limit=None):
+    argv = ["dnsperf", "-m", mode, "-s", "127.0.0.1", "-p", str(server_port), "-d", str(query_file),
+            "-c", str(clients), "-q", str(outstanding), "-t", str(timeout_s),
+            "-T", str(DNSPERF_THREADS)]
+    if seconds:
+        argv += ["-l", str(seconds)]
+    if runs:
+        argv += ["-n", str(runs)]
+    if max_qps:
+        argv += ["-Q", str(max_qps)]
+    if verbose:
+        argv.append("-v")
+    argv += list(extra)
+    if wall_limit is None:
+        wall_limit = (seconds or 120) + timeout_s + 30
+    result = run(pin(argv, CLIENT_CPU, pin_cpu), timeout=wall_limit, check=False)
+    if "Statistics:" not in result.stdout:
+        raise BenchError("dnsperf gave no statistics (%d): %s\n%s%s"
+                         % (result.returncode, " ".join(argv), result.stdout[-1500:],
+                            result.stderr[-1500:]))
+    return DnsperfResult(result.stdout)
+
+
+def validates(port, qname):
+    """True if one DO query for a name of a signed zone comes back NOERROR with AD:
+    the resolver validated it. Figures of a resolver that does not validate are
+    not comparable with Unbound's, which does."""
+    result = run(["kdig", "@127.0.0.1", "-p", str(port), "+dnssec", "+timeout=3", "+retry=1",
+                  qname, "A"], timeout=20, check=False)
+    match = re.search(r"^;; Flags: ([a-z ]*);", result.stdout, re.M)
+    return "status: NOERROR" in result.stdout and match is not None and "ad" in match.group(1).split()
+
+
+def percentile(values, fraction):
+    """Nearest-rank percentile of a list (None if empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(round(fraction * len(ordered) + 0.5)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# --------------------------------------------------------------------------
+# Output
+
+def fmt_number(value, digits=0, unit=""):
+    if value is None:
+        return "n/a"
+    if digits == 0:
+        return "{:,.0f}{}".format(value, unit)
+    return "{:,.{}f}{}".format(value, digits, unit)
+
+
+def ratio(a, b, digits=2):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return "%.*fx" % (digits, a / b)
+
+
+def table(headers, rows, title=None):
+    """A plain-text table with right-aligned figures."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    out = []
+    if title:
+        out.append(title)
+    out.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                         for i, (h, w) in enumerate(zip(headers, widths))))
+    out.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(out)
+
+
+def environment_note(pin_cpu):
+    def where(cpu):
+        return "not pinned" if not pin_cpu or cpu == "any" else "pinned to CPU %s (taskset)" % cpu
+    return ("machine: %d cores, load average %s now; servers %s; dnsperf (-T %d) %s"
+            % (os.cpu_count(), loadavg(), where(SERVER_CPU), DNSPERF_THREADS, where(CLIENT_CPU)))
+
+
+def common_arguments(parser):
+    parser.add_argument("--sextant", default=DEFAULT_SEXTANT,
+                        help="command line of the resolver under test; {config} is replaced by the "
+                             "generated YAML file, else '-c FILE' is appended; 'none' skips it "
+                             "(default: %(default)s)")
+    parser.add_argument("--no-unbound", action="store_true", help="skip Unbound")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin servers and load generator to cores at all")
+    parser.add_argument("--server-cpu", default=SERVER_CPU,
+                        help="taskset CPU list for the servers, or 'any' (default: %(default)s)")
+    parser.add_argument("--client-cpu", default=CLIENT_CPU,
+                        help="taskset CPU list for dnsperf, or 'any' (default: %(default)s)")
+    parser.add_argument("--dnsperf-threads", type=int, default=DNSPERF_THREADS,
+                        help="dnsperf -T (default: %(default)s)")
+    parser.add_argument("--keep-lab", action="store_true",
+                        help="leave the lab up even if this benchmark brought it up")
+    return parser
+
+
+def apply_common_arguments(args):
+    """Stores the pinning choices of common_arguments() in this module."""
+    global SERVER_CPU, CLIENT_CPU, DNSPERF_THREADS
+    SERVER_CPU, CLIENT_CPU, DNSPERF_THREADS = args.server_cpu, args.client_cpu, args.dnsperf_threads
+    return args
+
+
+def require_tools(*tools):
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        raise BenchError("missing tools: %s (scripts/install-deps.sh installs them)" % ", ".join(missing))
+
+
+def main_wrapper(main):
+    """Runs main(); a BenchError becomes a one-line message and exit status 1."""
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        log("error: %s" % error)
+        sys.exit(1)
