@@ -63,6 +63,29 @@ WalkerOptions walker_options_from(const Config& c) {
   o.edns_udp_size = c.edns_buffer_size;
   o.max_ttl = c.cache_max_ttl;
   o.max_negative_ttl = c.cache_negative_max_ttl;
+  // DNSSEC: on by default (dnssec.validation), chained from the embedded
+  // root KSKs or the configured anchor file. The config table always fills
+  // the knobs (0 is meaningful for skew, iterations and bogus TTL); the two
+  // budgets start at 1, so 0 can only be an unfilled Config: keep the
+  // library's default then.
+  o.dnssec.enabled = c.dnssec;
+  if (c.dnssec) {
+    o.dnssec.anchors = std::make_shared<const dnssec::TrustAnchors>(
+        c.trust_anchor_file.empty() ? dnssec::TrustAnchors::builtin_root()
+                                    : dnssec::TrustAnchors::from_file(c.trust_anchor_file));
+    auto ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
+    for (const auto& name : c.negative_trust_anchors) ntas->add(wire::Name::from_text(name));
+    o.dnssec.negative_anchors = std::move(ntas);
+  }
+  o.dnssec.limits.clock_skew_seconds = c.clock_skew_s;
+  o.dnssec.limits.max_nsec3_iterations =
+      static_cast<uint16_t>(std::min(c.nsec3_max_iterations, 65535u));
+  if (c.max_signature_validations > 0) {
+    o.dnssec.limits.max_verifications_per_request = c.max_signature_validations;
+  }
+  if (c.max_nsec3_hashes > 0) o.dnssec.limits.max_nsec3_hashes_per_request = c.max_nsec3_hashes;
+  o.dnssec.cache_policy.bogus_ttl = c.bogus_ttl;
+  o.dnssec.aggressive_nsec = c.aggressive_nsec;
   return o;
 }
 
@@ -127,6 +150,9 @@ struct Daemon::State {
   RootHints hints;
   cache::CacheConfig cache_config;
   cache::Cache cache;
+  // Built once (the trust anchor file is read here, so a bad file stops
+  // the start-up) and copied to every worker's walker; the anchors are shared.
+  WalkerOptions walker_options;
   AccessControl acl;
   PipelineStats stats;
   PipelineSettings pipeline_settings;
@@ -138,6 +164,7 @@ struct Daemon::State {
         hints(config.root_hints.empty() ? RootHints::embedded() : RootHints::load_file(config.root_hints)),
         cache_config(cache_config_from(config)),
         cache(cache_config),
+        walker_options(walker_options_from(config)),
         acl(config.access_control) {
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
@@ -170,8 +197,7 @@ void Daemon::run() {
     factories.push_back(transports::make_tcp_listener_factory(tcp));
   }
   add_encrypted_listeners(c, factories);
-  if (c.dnssec)
-    log::warning("DNSSEC validation is not yet wired into the walker: answers are not validated (AD never set)");
+  if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   s.workers.resize(threads);
@@ -182,7 +208,7 @@ void Daemon::run() {
     w.upstream = std::make_unique<transports::NetworkUpstream>(ctx.loop);
     w.timers = std::make_unique<LoopTimerService>(ctx.loop, *transports::LoopClock::current());
     w.network = std::make_unique<UpstreamAdapter>(*w.upstream, *w.timers);
-    w.walker = std::make_unique<Walker>(*w.network, *w.timers, walker_options_from(s.config), s.hints, &s.cache);
+    w.walker = std::make_unique<Walker>(*w.network, *w.timers, s.walker_options, s.hints, &s.cache);
     w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, s.acl, s.cache, *w.walker, *w.timers, s.stats);
     return w.pipeline.get();
   };

@@ -284,7 +284,13 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
   if (b.add_question(c.qname, c.qtype, c.qclass) != wire::WireError::ok) return 0;
   b.set_rcode(result.rcode);
   for (const auto& set : result.answer) b.add_rrset(wire::Section::answer, set, c.dnssec_ok);
-  for (const auto& set : result.authority) b.add_rrset(wire::Section::authority, set, c.dnssec_ok);
+  for (const auto& set : result.authority) {
+    // Denial proofs are for DNSSEC-aware clients only (RFC 4035 §3.2.1);
+    // the result carries them because deduplicated clients share it.
+    bool proof = set.type == wire::RRType::NSEC || set.type == wire::RRType::NSEC3;
+    if (proof && !c.dnssec_ok) continue;
+    b.add_rrset(wire::Section::authority, set, c.dnssec_ok);
+  }
   std::span<const uint8_t> packet = b.finish();
   if (packet.empty() || b.truncated()) return packet.size();
   bool cacheable = result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN;

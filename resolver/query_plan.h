@@ -1,6 +1,6 @@
 // The plan of one client question: the question's own query plus the
 // sub-queries it needs (root priming is shared walker-wide; glueless NS
-// addresses here; DS/DNSKEY fetches when dnssec/ is integrated), each an
+// addresses and DNSSEC DS/DNSKEY fetches here), each an
 // explicit state machine with a link to the query waiting for it
 // (Knot Resolver's kr_rplan, Unbound's iterator states).
 //
@@ -21,6 +21,7 @@
 #include "resolver/server_selection.h"
 #include "resolver/timer_service.h"
 #include "resolver/upstream_network.h"
+#include "resolver/validation_context.h"
 #include "wire/message.h"
 #include "wire/name.h"
 #include "wire/record.h"
@@ -74,9 +75,10 @@ enum class QueryKind : uint8_t {
   client,      // the client's question (index 0 of the plan)
   ns_address,  // A or AAAA of a glueless NS name for the parent's zone cut
   priming,     // ". NS" to the root hints (RFC 8109), in a plan of its own
-  // Later (dnssec/ integration): ds, dnskey — spawned where a zone cut is
-  // entered (walker.cpp: enter_referral) and where an answer is complete
-  // (walker.cpp: complete_answer).
+  // DNSSEC (walker_dnssec.cpp): the DS set of a zone (asked of the parent)
+  // and its DNSKEY set, spawned while the client's answer is validated.
+  ds,
+  dnskey,
 };
 const char* to_string(QueryKind k) noexcept;
 
@@ -87,6 +89,8 @@ enum class QueryState : uint8_t {
   start_name,    // (re)start at the closest known zone cut for `target`
   send,          // pick a server (or spawn NS address sub-queries) and send
   wait,          // packets and/or sub-queries outstanding; events resume it
+  validate,      // the answer is complete: validate it (DNSSEC)
+  wait_keys,     // validation waits for DS/DNSKEY sub-queries
   finished,      // `result` is final
 };
 const char* to_string(QueryState s) noexcept;
@@ -118,7 +122,9 @@ struct SubQuery {
   std::vector<wire::Name> visited;    // names the chain went through
   uint32_t chain_links = 0;
   uint32_t referrals = 0;
-  bool dnssec_hook_ds_pending = false;  // reserved for the DS/DNSKEY sub-queries
+  // The responses (and cache hits) the result was built from, for DNSSEC
+  // validation; recorded only when validation is enabled.
+  std::vector<ValidationSegment> segments;
 
   std::vector<Attempt> attempts;      // outstanding packets
   uint32_t children_running = 0;
@@ -161,6 +167,8 @@ struct Resolution {
   TimerService::TimePoint deadline{};
   TimerService::TimerId deadline_timer = 0;
   bool finished = false;
+  // Created when the first response is kept for validation.
+  std::unique_ptr<ValidationContext> validation;
 };
 
 }  // namespace sextant::resolver

@@ -18,9 +18,11 @@
 
 namespace sextant::resolver {
 
-// DNSSEC status of the answer (RFC 4035 §4.3). The walker does not
-// validate yet: every result is `unchecked`; the dnssec/ integration sets
-// secure (AD), insecure, bogus (SERVFAIL + EDE 6..12) or indeterminate.
+// DNSSEC status of the answer (RFC 4035 §4.3), set by the walker
+// (walker_dnssec.cpp) when WalkerOptions::dnssec.enabled: secure (the
+// pipeline sets AD), insecure (data as is, maybe an informational EDE such
+// as 27 or 33), bogus (SERVFAIL + EDE 6..12) or indeterminate. `unchecked`
+// when validation is off, for CD=1 questions, and for local failures.
 enum class ValidationState : uint8_t { unchecked, secure, insecure, bogus, indeterminate };
 const char* to_string(ValidationState v) noexcept;
 
@@ -36,7 +38,9 @@ struct ResolutionResult {
   // received, capped by WalkerOptions::max_ttl.
   std::vector<wire::RRset> answer;
   // For NXDOMAIN/NODATA: the zone's SOA with TTL min(SOA TTL, MINIMUM)
-  // (RFC 2308 §3), when the authority sent one.
+  // (RFC 2308 §3), when the authority sent one. With validation on, the
+  // NSEC/NSEC3 records (RRSIGs in `signatures`) proving a negative or
+  // wildcard answer follow it.
   std::vector<wire::RRset> authority;
   // Why a SERVFAIL (or other failure) happened (RFC 8914).
   std::optional<wire::ExtendedErrorOption> ede;

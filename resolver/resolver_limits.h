@@ -4,6 +4,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+
+#include "dnssec/trust_anchors.h"
+#include "dnssec/validation_budget.h"
+#include "dnssec/verdict_cache.h"
 
 namespace sextant::resolver {
 
@@ -36,13 +41,40 @@ struct WalkerTimeouts {
   uint32_t dead_after_timeouts = 2;
   // ...for this long, then probed again with one query.
   std::chrono::milliseconds dead_hold_down{5000};
+  // Held-down servers are only skipped while another server of the zone is
+  // usable: on a busy resolver answers come late, retransmission timers
+  // fire, and every server of a zone can look dead while all are fine. When
+  // all are held down they are asked anyway — unless a question for the zone
+  // failed for want of any answer within this long: then the next question
+  // fails at once ("remembered briefly") instead of waiting again.
+  std::chrono::milliseconds unreachable_zone_memory{1000};
   // How long a server's learned RTT/EDNS/0x20 facts are trusted.
   std::chrono::seconds server_state_lifetime{900};
+};
+
+// DNSSEC validation (RFC 4035 §5) of what the walker hands back.
+//
+// Off in a default-constructed WalkerOptions, so that unit tests of the
+// walk itself need no anchors; the daemon turns it on from the config
+// (dnssec.validation, default true) with the built-in root anchors or the
+// configured anchor file. Enabled without any anchor covering a name, that
+// name's answers are insecure (nothing to chain from).
+struct WalkerDnssec {
+  bool enabled = false;
+  std::shared_ptr<const dnssec::TrustAnchors> anchors;
+  std::shared_ptr<const dnssec::NegativeTrustAnchors> negative_anchors;  // may be null
+  // Per client question; clock_skew_seconds and max_nsec3_iterations live here.
+  dnssec::ValidationLimits limits;
+  // How long bogus (60 s) and transient failures (5 s) are remembered.
+  dnssec::VerdictCachePolicy cache_policy;
+  // RFC 8198: answer NXDOMAIN/NODATA from cached validated NSEC records.
+  bool aggressive_nsec = true;
 };
 
 struct WalkerOptions {
   WalkerLimits limits;
   WalkerTimeouts timeouts;
+  WalkerDnssec dnssec;
 
   bool qname_minimisation = true;     // RFC 9156, relaxed mode
   uint32_t qmin_max_minimise_count = 10;  // RFC 9156 MAX_MINIMISE_COUNT

@@ -124,6 +124,9 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
   auto authority = group_rrsets(msg.authority);
   std::erase_if(answer, [&](const RRset& s) { return !in_bailiwick(s.owner, zone); });
   std::erase_if(authority, [&](const RRset& s) { return !in_bailiwick(s.owner, zone); });
+  for (const auto& s : authority) {
+    if (s.type == RRType::NSEC || s.type == RRType::NSEC3) out.denial.push_back(s);
+  }
 
   const bool any_type = request.asked_type == RRType::ANY;
   Name name = request.asked_name;
@@ -222,6 +225,9 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
       out.kind = ResponseKind::referral;
       out.referral_zone = ns->owner;
       out.referral_ns = *ns;
+      for (const auto& s : authority) {
+        if (s.type == RRType::DS && s.owner == ns->owner) out.referral_ds = s;
+      }
       auto additional = group_rrsets(msg.additional);
       for (const auto& rdata : ns->rdatas) {
         auto ns_name = rdata_target_name(rdata);

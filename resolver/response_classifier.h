@@ -43,6 +43,11 @@ struct ClassifiedResponse {
   wire::Name referral_zone;
   std::optional<wire::RRset> referral_ns;
   std::vector<wire::RRset> glue;  // A/AAAA sets of NS names, in bailiwick only
+  // DNSSEC evidence from the authority section (in bailiwick, RRSIGs in
+  // `signatures`): NSEC/NSEC3 sets (denial and wildcard proofs, the no-DS
+  // proof of a referral) and, for a referral, the DS set of referral_zone.
+  std::vector<wire::RRset> denial;
+  std::optional<wire::RRset> referral_ds;
   std::string reason;             // for lame/server_error, for logs and EDE text
 };
 

@@ -106,11 +106,11 @@ microseconds ServerSelection::expected_rtt(const ServerAddress& address) const {
 
 std::optional<size_t> ServerSelection::choose(std::span<const ServerCandidate> candidates,
                                               TimerService::TimePoint now,
-                                              uint32_t explore_one_in) {
+                                              uint32_t explore_one_in, bool include_dead) {
   std::vector<size_t> live;
   uint32_t fewest_tries = UINT32_MAX;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    if (is_dead(candidates[i].address, now)) continue;
+    if (!include_dead && is_dead(candidates[i].address, now)) continue;
     live.push_back(i);
     fewest_tries = std::min(fewest_tries, candidates[i].tries);
   }

@@ -74,8 +74,11 @@ class ServerSelection {
   // picks any live candidate. Dead servers are skipped; one whose hold-down
   // ended is eligible again (that query is its probe). nullopt if every
   // candidate is dead.
+  // With `include_dead`, held-down servers are candidates too (used when
+  // every server of a zone is held down).
   std::optional<size_t> choose(std::span<const ServerCandidate> candidates,
-                               TimerService::TimePoint now, uint32_t explore_one_in);
+                               TimerService::TimePoint now, uint32_t explore_one_in,
+                               bool include_dead = false);
 
   size_t size() const noexcept { return states_.size(); }
 

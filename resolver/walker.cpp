@@ -50,6 +50,8 @@ const char* to_string(QueryKind k) noexcept {
     case QueryKind::client: return "client";
     case QueryKind::ns_address: return "ns-address";
     case QueryKind::priming: return "priming";
+    case QueryKind::ds: return "ds";
+    case QueryKind::dnskey: return "dnskey";
   }
   return "unknown";
 }
@@ -61,6 +63,8 @@ const char* to_string(QueryState s) noexcept {
     case QueryState::start_name: return "start-name";
     case QueryState::send: return "send";
     case QueryState::wait: return "wait";
+    case QueryState::validate: return "validate";
+    case QueryState::wait_keys: return "wait-keys";
     case QueryState::finished: return "finished";
   }
   return "unknown";
@@ -261,8 +265,10 @@ void Walker::step(Resolution& r, SubQuery& q) {
       case QueryState::init: state_init(r, q); break;
       case QueryState::start_name: state_start_name(r, q); break;
       case QueryState::send: state_send(r, q); break;
+      case QueryState::validate: state_validate(r, q); break;
       case QueryState::wait_priming:
-      case QueryState::wait: return;
+      case QueryState::wait:
+      case QueryState::wait_keys: return;
       case QueryState::finished: query_finished(r, q); return;
     }
   }
@@ -338,8 +344,9 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   if (private_skipped) ++q.tally.private_skipped;
 
   const bool all_dead = any_usable && every_usable_dead;
-  if (!candidates.empty() && q.cut.sends < options_.limits.max_sends_per_cut) {
-    if (auto pick = servers_.choose(candidates, now, options_.explore_one_in)) {
+  const bool zone_unreachable = all_dead && remembered_unreachable(q.cut.zone, now);
+  if (!candidates.empty() && q.cut.sends < options_.limits.max_sends_per_cut && !zone_unreachable) {
+    if (auto pick = servers_.choose(candidates, now, options_.explore_one_in, all_dead)) {
       const ServerAddress address = candidates[*pick].address;
       const ServerState* state = servers_.find(address);
       UpstreamProtocol protocol =
@@ -772,6 +779,12 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
           q.primed_ttl = set.ttl;
         }
       }
+      if (q.kind != QueryKind::priming) {
+        record_segment(r, q,
+                       c.kind == ResponseKind::nodata ? dnssec::ResponseKind::nodata
+                                                      : dnssec::ResponseKind::answer,
+                       q.target, c);
+      }
       append_chain(r, q, c.chain);
       if (q.reported || q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NOERROR, std::move(c.answers),
@@ -782,6 +795,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
     case ResponseKind::chase:
       if (a.minimised) return resend_full_name();
       cancel_all_attempts(q);
+      record_segment(r, q, dnssec::ResponseKind::answer, q.target, c);
       append_chain(r, q, c.chain);
       if (q.state == QueryState::finished) return step(r, q);
       q.target = c.final_name;
@@ -792,6 +806,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
     case ResponseKind::nxdomain:
       if (a.minimised) return resend_full_name();
       cancel_all_attempts(q);
+      record_segment(r, q, dnssec::ResponseKind::nxdomain, q.target, c);
       append_chain(r, q, c.chain);
       if (q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NXDOMAIN, {}, std::move(c.soa));
@@ -805,6 +820,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
 
     case ResponseKind::dname_overflow:
       cancel_all_attempts(q);
+      record_segment(r, q, dnssec::ResponseKind::answer, q.target, c);
       append_chain(r, q, c.chain);
       if (q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::YXDOMAIN, {}, std::nullopt);
@@ -862,6 +878,7 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
                            q.target.to_text()));
     return;
   }
+  record_referral(r, q, c);
   ZoneCut cut;
   cut.zone = c.referral_zone;
   for (const auto& rdata : c.referral_ns->rdatas) {
@@ -885,14 +902,14 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   }
   q.cut = std::move(cut);
   q.qmin.enter_zone(q.cut.zone);
-  // DNSSEC hook: the DS set of the new cut (from c's authority section, or a
-  // DS sub-query to the parent) and the child's DNSKEY sub-query start here.
+  // DNSSEC: the referral's DS/NSEC evidence was kept above (record_referral);
+  // it is validated, and the child's DNSKEY fetched, only when an answer
+  // needs the child's keys (walker_dnssec.cpp).
   q.state = QueryState::send;
 }
 
 void Walker::complete_answer(Resolution& r, SubQuery& q, Rcode rcode, std::vector<RRset> answers,
                              std::optional<RRset> soa) {
-  (void)r;
   ResolutionResult& result = q.result;
   result.rcode = rcode;
   result.answer = q.chain;
@@ -908,9 +925,11 @@ void Walker::complete_answer(Resolution& r, SubQuery& q, Rcode rcode, std::vecto
     soa->ttl = std::min(ttl, options_.max_negative_ttl);
     result.authority.push_back(std::move(*soa));
   }
-  // DNSSEC hook: validate the answer (or the negative proof) here and set
-  // result.validation before the query ends.
-  q.state = QueryState::finished;
+  // The client's answer is validated before the query ends (state_validate);
+  // DS/DNSKEY sub-queries are judged by the validation that asked for them.
+  q.state = (q.index == 0 && q.kind == QueryKind::client && validating(r))
+                ? QueryState::validate
+                : QueryState::finished;
 }
 
 void Walker::fail_query(Resolution& r, SubQuery& q, EdeCode code, std::string text) {
@@ -922,8 +941,25 @@ void Walker::fail_query(Resolution& r, SubQuery& q, EdeCode code, std::string te
   q.state = QueryState::finished;
 }
 
+bool Walker::remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const {
+  auto it = unreachable_zones_.find(zone);
+  return it != unreachable_zones_.end() && now < it->second;
+}
+
+void Walker::remember_unreachable(const wire::Name& zone, TimerService::TimePoint now) {
+  // Bounded: expired entries go first, and a flood of distinct zones only
+  // costs the memory of this cap.
+  constexpr size_t kMaxRemembered = 4096;
+  if (unreachable_zones_.size() >= kMaxRemembered) std::erase_if(unreachable_zones_, [&](const auto& e) { return e.second <= now; });
+  if (unreachable_zones_.size() >= kMaxRemembered) unreachable_zones_.clear();
+  unreachable_zones_[zone] = now + std::chrono::duration_cast<TimerService::Clock::duration>(
+                                       options_.timeouts.unreachable_zone_memory);
+}
+
 void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
   const FailureTally& t = q.tally;
+  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors == 0)
+    remember_unreachable(q.cut.zone, timers_.now());
   std::string zone = q.cut.zone.to_text();
   bool any_address = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
                                  [](const NameServerEntry& e) { return !e.addresses.empty(); });
@@ -954,6 +990,18 @@ void Walker::child_finished(Resolution& r, SubQuery& child) {
   parent.tally.timeouts += child.tally.timeouts;
   parent.tally.network_errors += child.tally.network_errors;
   if (parent.state == QueryState::finished || parent.reported) return;
+  if (child.kind == QueryKind::ds || child.kind == QueryKind::dnskey) {
+    if (r.validation) {
+      for (auto& fetch : r.validation->fetches) {
+        if (fetch.query == child.index) fetch.done = true;
+      }
+    }
+    if (parent.state == QueryState::wait_keys) {
+      parent.state = QueryState::validate;
+      step(r, parent);
+    }
+    return;
+  }
   if (child.kind == QueryKind::ns_address) {
     for (auto& ns : parent.cut.servers) {
       if (!(ns.name == child.question.name) || ns.lookup != NameServerEntry::Lookup::running) {
@@ -1122,25 +1170,39 @@ ZoneCut Walker::closest_cut(const Name& name, bool for_ds) const {
 
 bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
   if (!cache_ || q.question.type == RRType::ANY) return false;
+  // DS/DNSKEY answers are judged from their signatures by the validation
+  // that asked for them; the per-worker trust memo spares repeated fetches.
+  if (q.kind == QueryKind::ds || q.kind == QueryKind::dnskey) return false;
   const uint32_t now = timers_.wall_seconds();
   const RRType type = q.question.type;
+  // A validating question takes only data whose validation is settled
+  // (secure or insecure); anything else is asked again and validated.
+  const bool validated_only = q.kind == QueryKind::client && validating(r);
+  auto usable = [&](cache::DnssecStatus status) {
+    return !validated_only || status == cache::DnssecStatus::secure ||
+           status == cache::DnssecStatus::insecure;
+  };
   for (uint32_t hops = 0; hops <= options_.limits.max_cname_hops; ++hops) {
     // Only answer-section data answers a question; glue and referral NS
     // sets (lower ranks) never do.
     if (auto hit = cache_->rrsets().lookup(q.target, type, wire::RRClass::IN, now,
                                            cache::StalePolicy::fresh_only,
-                                           cache::Rank::answer_nonauth)) {
+                                           cache::Rank::answer_nonauth);
+        hit && usable(hit->rrset.status())) {
       RRset set = hit->rrset.to_rrset(hit->ttl);
       set.owner = q.target;
+      if (validated_only) record_cached_segment(r, q, q.target, {set}, hit->rrset.status());
       complete_answer(r, q, Rcode::NOERROR, {std::move(set)}, std::nullopt);
       return true;
     }
     if (type != RRType::CNAME) {
       if (auto hit = cache_->rrsets().lookup(q.target, RRType::CNAME, wire::RRClass::IN, now,
                                              cache::StalePolicy::fresh_only,
-                                             cache::Rank::answer_nonauth)) {
+                                             cache::Rank::answer_nonauth);
+          hit && usable(hit->rrset.status())) {
         RRset set = hit->rrset.to_rrset(hit->ttl);
         set.owner = q.target;
+        if (validated_only) record_cached_segment(r, q, q.target, {set}, hit->rrset.status());
         auto target = set.rdatas.size() == 1 ? rdata_target_name(set.rdatas[0]) : std::nullopt;
         if (target) {
           append_chain(r, q, {set});
@@ -1150,14 +1212,24 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
         }
       }
     }
-    if (auto hit = cache_->negatives().lookup(q.target, type, wire::RRClass::IN, now)) {
+    if (auto hit = cache_->negatives().lookup(q.target, type, wire::RRClass::IN, now);
+        hit && usable(hit->entry.status())) {
       RRset soa = hit->entry.soa();
       soa.ttl = hit->ttl;
+      if (validated_only) {
+        // The proofs go to DO clients with the SOA (records() starts with it).
+        std::vector<RRset> proofs = hit->entry.records();
+        std::erase_if(proofs, [](const RRset& s) { return s.type == RRType::SOA; });
+        for (auto& p : proofs) p.ttl = std::min(p.ttl, hit->ttl);
+        record_cached_segment(r, q, q.target, std::move(proofs), hit->entry.status());
+      }
       complete_answer(r, q, hit->kind == cache::NegativeKind::nxdomain ? Rcode::NXDOMAIN
                                                                         : Rcode::NOERROR,
                       {}, std::move(soa));
       return true;
     }
+    // RFC 8198: validated NSEC/NSEC3 records may already prove the answer.
+    if (validated_only && synthesize_denial(r, q)) return true;
     return false;
   }
   fail_query(r, q, EdeCode::Other,

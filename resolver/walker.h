@@ -50,6 +50,13 @@ struct WalkerStats {
   uint64_t primings = 0;
   uint64_t servfails = 0;
   uint64_t deadline_expired = 0;
+  // DNSSEC (client questions validated, by outcome; DS/DNSKEY sub-queries).
+  uint64_t validated_secure = 0;
+  uint64_t validated_insecure = 0;
+  uint64_t validated_bogus = 0;
+  uint64_t validated_indeterminate = 0;
+  uint64_t key_queries = 0;
+  uint64_t aggressive_answers = 0;  // RFC 8198 NXDOMAIN/NODATA without asking
 };
 
 class Walker {
@@ -127,6 +134,35 @@ class Walker {
   // Runs `fn` on a later loop turn if the walker still exists.
   void defer(std::function<void()> fn);
 
+  // DNSSEC validation (walker_dnssec.cpp).
+  enum class KeyState : uint8_t { known, waiting };
+  bool validating(const Resolution& r) const;
+  void record_segment(Resolution& r, SubQuery& q, dnssec::ResponseKind kind,
+                      const wire::Name& qname, const ClassifiedResponse& c);
+  void record_cached_segment(Resolution& r, SubQuery& q, const wire::Name& qname,
+                             std::vector<wire::RRset> sets, cache::DnssecStatus status);
+  void record_referral(Resolution& r, SubQuery& q, const ClassifiedResponse& c);
+  ValidationContext& validation_context(Resolution& r);
+  void state_validate(Resolution& r, SubQuery& q);
+  // Validates `response`, establishing the keys it needs; false when a
+  // DS/DNSKEY sub-query must end first (the query is parked in wait_keys).
+  bool validate_settled(Resolution& r, SubQuery& q, const dnssec::ResponseToValidate& response,
+                        dnssec::ResponseValidation& out, int depth);
+  KeyState establish_zone(Resolution& r, SubQuery& q, const wire::Name& zone, int depth);
+  // The DS/DNSKEY sub-query for (zone, type): done (`out` set), waiting
+  // (spawned or still running), or refused (the request's fetch limit).
+  enum class FetchStatus : uint8_t { done, waiting, refused };
+  FetchStatus key_fetch(Resolution& r, SubQuery& q, const wire::Name& zone, wire::RRType type,
+                        const SubQuery*& out);
+  void conclude_zone(ValidationContext& ctx, const wire::Name& zone, const dnssec::Verdict& verdict,
+                     std::shared_ptr<const dnssec::ZoneKeySet> keys, uint32_t ttl);
+  void finish_validation(Resolution& r, SubQuery& q);
+  void cache_validated(const SubQuery& q);
+  // RFC 8198: keeps the secure NSEC/NSEC3 records of validated answers per
+  // zone, and answers NXDOMAIN/NODATA from them when they prove it.
+  void remember_denials(const SubQuery& q);
+  bool synthesize_denial(Resolution& r, SubQuery& q);
+
   // Root priming (RFC 8109).
   bool priming_needed() const;
   void start_priming();
@@ -160,6 +196,27 @@ class Walker {
   std::vector<std::unique_ptr<Resolution>> finished_;
   TimerService::TimerId reap_timer_ = 0;
   bool in_resolve_ = false;
+
+  // Zone trust learned by earlier requests of this worker (secure keys,
+  // proven insecure, briefly: bogus), keyed by the lower-cased zone.
+  struct TrustMemo {
+    dnssec::ZoneTrust trust;
+    uint32_t expires = 0;  // wall seconds
+  };
+  std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
+  // Validated denial records per zone (lower-cased apex), for RFC 8198.
+  struct DenialMemo {
+    wire::RRset soa;
+    uint32_t soa_expires = 0;
+    std::vector<std::pair<wire::RRset, uint32_t>> records;  // NSEC/NSEC3, expiry
+  };
+  std::unordered_map<wire::Name, DenialMemo, wire::NameHash> denial_memo_;
+
+  // Zones whose servers all failed to answer a question just now (see
+  // WalkerTimeouts::unreachable_zone_memory).
+  bool remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const;
+  void remember_unreachable(const wire::Name& zone, TimerService::TimePoint now);
+  std::unordered_map<wire::Name, TimerService::TimePoint, wire::NameHash> unreachable_zones_;
 
   std::optional<ZoneCut> primed_root_;
   TimerService::TimePoint primed_until_{};

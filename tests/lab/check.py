@@ -3,14 +3,27 @@
 
   check HOST PORT [--tags a,b] [--exclude-tags a,b] [--ids a,b|@file]
                   [--exclude-ids a,b|@file] [--tcp] [--jobs N] [--timeout S]
+                  [--ignore-ad] [--client dnspython|dig|kdig]
                   [--cases FILE] [--list] [--verbose]
 
 Prints one line per failing case and ends with exactly `N passed, M failed`.
 Exit status 0 when nothing failed, 1 otherwise, 2 on bad usage.
+
+--client dig|kdig sends every case with the real command-line client (BIND's
+dig, Knot's kdig) instead of dnspython and parses its text output (status,
+flags, answer and authority sections) into the message compare() checks, so
+the whole table also runs through the clients people actually use. Both
+clients retry over TCP by themselves when a UDP reply has TC set (neither is
+given +ignore). --ignore-ad skips the AD comparison, for resolvers that do not
+validate.
 """
 import argparse
 import concurrent.futures
+import math
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 
@@ -28,6 +41,7 @@ import dns.rdatatype
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 COLUMNS = ["id", "qname", "qtype", "flags", "rcode", "ad", "answer", "extra", "tags"]
 KNOWN_FLAGS = {"do", "cd", "ad", "tcp", "noedns", "nord"}
+CLIENTS = ("dnspython", "dig", "kdig")
 
 
 class CaseError(Exception):
@@ -122,13 +136,134 @@ def ask(host, port, case, force_tcp, timeout, try_timeout):
             continue
 
 
-def compare(case, reply):
-    """Returns a list of differences between the case and the reply."""
+# ---- the real command-line clients (dig, kdig) ---------------------------------
+class ClientOutputError(Exception):
+    """The client's output could not be read as a DNS reply."""
+
+
+def client_command(tool, host, port, case, force_tcp, tries, try_timeout):
+    """The dig or kdig command line for the case's query. Every query has RD
+    and EDNS with payload 1232 unless the case says otherwise, as with the
+    dnspython client; AD is set only when the case asks for it (dig sets it
+    by default, which would change what a non-DO query may get back)."""
+    flags = case["flags"]
+    seconds = max(1, int(round(try_timeout)))
+    args = [tool, "@" + host, "-p", str(port), case["qname"], case["qtype"]]
+    if tool == "dig":
+        args += ["+time=%d" % seconds, "+tries=%d" % tries]
+    else:
+        args += ["+time=%d" % seconds, "+retry=%d" % (tries - 1)]
+    if "noedns" in flags:
+        args.append("+noedns")
+    else:
+        args += ["+edns=0", "+bufsize=1232"]
+        if "do" in flags:
+            args.append("+dnssec")
+    args.append("+adflag" if "ad" in flags else "+noadflag")
+    args.append("+cdflag" if "cd" in flags else "+nocdflag")
+    args.append("+nordflag" if "nord" in flags else "+rdflag")
+    if force_tcp or "tcp" in flags:
+        args.append("+tcp")
+    return args
+
+
+HEADER_RE = re.compile(r"->>HEADER<<- opcode: ([A-Z0-9]+)[,;] status: ([A-Z0-9]+)[,;] id: (\d+)")
+FLAGS_RE = re.compile(r"^;; [Ff]lags:([^;]*);", re.M)
+SECTION_RE = re.compile(r"^;; (QUESTION|ANSWER|AUTHORITY|ADDITIONAL) SECTION:\s*$")
+
+
+def parse_client_output(text):
+    """Turns dig's or kdig's text output into a dns.message.Message with the
+    header (rcode, flags) and the answer and authority sections, which is all
+    compare() reads. When the client printed several replies (kdig may print
+    the truncated UDP one before retrying over TCP), the last one counts."""
+    headers = list(HEADER_RE.finditer(text))
+    if not headers:
+        raise ClientOutputError("no reply header in the output")
+    last = headers[-1]
+    text = text[last.start():]
+    reply = dns.message.Message(id=int(last.group(3)))
+    try:
+        rcode = dns.rcode.from_text(last.group(2))
+    except dns.rcode.UnknownRcode:
+        raise ClientOutputError("unknown status %s" % last.group(2))
+    flags_match = FLAGS_RE.search(text)
+    if not flags_match:
+        raise ClientOutputError("no flags line in the output")
+    flags = 0
+    for word in flags_match.group(1).split():
+        flags |= dns.flags.from_text(word.upper())
+    reply.flags = flags
+    reply.set_rcode(rcode)
+    sections = {"ANSWER": reply.answer, "AUTHORITY": reply.authority}
+    current = None
+    for line in text.splitlines():
+        heading = SECTION_RE.match(line)
+        if heading:
+            current = heading.group(1)
+            continue
+        if not line.strip():
+            current = None
+            continue
+        if current not in sections or line.startswith(";"):
+            continue
+        fields = line.split(None, 4)
+        if len(fields) < 4:
+            raise ClientOutputError("unreadable record line %r" % line)
+        if len(fields) == 4:
+            fields.append("")
+        owner, ttl, rdclass, rdtype, rdata = fields
+        try:
+            name = dns.name.from_text(owner)
+            record = dns.rdata.from_text(dns.rdataclass.from_text(rdclass),
+                                         dns.rdatatype.from_text(rdtype), rdata,
+                                         origin=dns.name.root, relativize=False)
+            section = sections[current]
+            rrset = reply.find_rrset(section, name, record.rdclass, record.rdtype,
+                                     covers=record.covers(), create=True)
+            rrset.add(record, int(ttl))
+        except (dns.exception.DNSException, ValueError) as e:
+            raise ClientOutputError("unreadable record line %r: %s" % (line, e))
+    return reply
+
+
+def ask_with_client(tool, host, port, case, force_tcp, timeout, try_timeout):
+    """Sends the case's query with dig or kdig; returns (reply, transport).
+    The client itself retries after try_timeout (as many tries as fit in
+    timeout) and switches to TCP when the UDP reply is truncated."""
+    tries = max(1, int(math.floor(timeout / max(try_timeout, 0.5))))
+    command = client_command(tool, host, port, case, force_tcp, tries, try_timeout)
+    # Bounded: the client's own tries plus room for its TCP retry.
+    limit = tries * max(1, round(try_timeout)) * 2 + 5
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=limit, text=True, errors="replace")
+    except subprocess.TimeoutExpired:
+        raise dns.exception.Timeout()
+    output = done.stdout + "\n" + done.stderr
+    if "HEADER<<-" not in done.stdout:
+        if re.search(r"timed out|no servers could be reached|failed to query server", output):
+            raise dns.exception.Timeout()
+        last_line = (output.strip().splitlines() or ["(no output)"])[-1]
+        raise ClientOutputError("%s exited %d without a reply: %s" % (tool, done.returncode, last_line))
+    reply = parse_client_output(done.stdout)
+    if force_tcp or "tcp" in case["flags"]:
+        transport = "tcp"
+    elif re.search(r"Truncated, retrying in TCP|truncated reply.*retrying over TCP", output):
+        transport = "udp+tcp"
+    else:
+        transport = "udp"
+    return reply, transport
+
+
+def compare(case, reply, ignore_ad=False):
+    """Returns a list of differences between the case and the reply.
+    ignore_ad: do not compare the AD bit (the resolver does not validate)."""
     problems = []
     rcode = dns.rcode.to_text(reply.rcode())
     if rcode != case["rcode"]:
         problems.append("rcode %s, want %s" % (rcode, case["rcode"]))
-    if case["ad"] in ("0", "1"):
+    if case["ad"] in ("0", "1") and not ignore_ad:
         ad = 1 if reply.flags & dns.flags.AD else 0
         if ad != int(case["ad"]):
             problems.append("AD %d, want %s" % (ad, case["ad"]))
@@ -214,15 +349,22 @@ def select(cases, args):
     return chosen
 
 
-def run_case(host, port, case, force_tcp, timeout, try_timeout):
+def run_case(host, port, case, force_tcp, timeout, try_timeout, client="dnspython",
+             ignore_ad=False):
     started = time.monotonic()
     try:
-        reply, transport = ask(host, port, case, force_tcp, timeout, try_timeout)
+        if client == "dnspython":
+            reply, transport = ask(host, port, case, force_tcp, timeout, try_timeout)
+        else:
+            reply, transport = ask_with_client(client, host, port, case, force_tcp, timeout,
+                                               try_timeout)
     except dns.exception.Timeout:
         return ["no reply within %.0f s" % timeout], None, time.monotonic() - started
+    except ClientOutputError as e:
+        return ["%s output: %s" % (client, e)], None, time.monotonic() - started
     except (dns.exception.DNSException, OSError, EOFError) as e:
         return ["query failed: %s" % e], None, time.monotonic() - started
-    return compare(case, reply), transport, time.monotonic() - started
+    return compare(case, reply, ignore_ad), transport, time.monotonic() - started
 
 
 def main(argv):
@@ -240,6 +382,10 @@ def main(argv):
                         help="seconds per case, all tries (default 15)")
     parser.add_argument("--try-timeout", type=float, default=4.0,
                         help="seconds per try before asking again (default 4)")
+    parser.add_argument("--ignore-ad", action="store_true",
+                        help="do not compare the AD bit (for resolvers that do not validate)")
+    parser.add_argument("--client", choices=CLIENTS, default="dnspython",
+                        help="send the queries with dnspython (default), dig or kdig")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
     parser.add_argument("--verbose", action="store_true", help="print passing cases too")
     args = parser.parse_args(argv)
@@ -247,6 +393,9 @@ def main(argv):
         cases = select(load_cases(args.cases), args)
     except (CaseError, OSError, ValueError, dns.exception.DNSException) as e:
         print("check: %s" % e, file=sys.stderr)
+        return 2
+    if args.client != "dnspython" and not shutil.which(args.client):
+        print("check: %s is not installed" % args.client, file=sys.stderr)
         return 2
     if args.list:
         for case in cases:
@@ -256,7 +405,7 @@ def main(argv):
     jobs = max(1, min(args.jobs, 64))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_case, args.host, args.port, case, args.tcp,
-                               args.timeout, args.try_timeout)
+                               args.timeout, args.try_timeout, args.client, args.ignore_ad)
                    for case in cases]
         for case, future in zip(cases, futures):
             problems, transport, elapsed = future.result()

@@ -483,3 +483,28 @@ TEST_CASE("walker: destroying the walker mid-resolution cancels everything", "[w
   CHECK_FALSE(called);
   CHECK(f.network.outstanding() == 0);
 }
+
+// Regression: under load, retransmission timers fire on healthy servers and
+// every server of a zone can end up held down. The zone must still be asked
+// (the hold-down only steers selection); only a question that just failed
+// for want of any answer makes the next one fail at once, and only briefly.
+TEST_CASE("walker: servers held down after a slow spell are asked again once the zone memory ends",
+          "[walker][dead]") {
+  Fixture f;
+  f.warm_up();
+  // Each server swallows its next two queries, then answers normally.
+  f.network.on_subtree(net::example_com_1, "example.com.", behaving(Behaviour::silent), 2);
+  f.network.on_subtree(net::example_com_2, "example.com.", behaving(Behaviour::silent), 2);
+  auto r = f.resolve("www.example.com.", RRType::A);
+  CHECK(r.rcode == Rcode::SERVFAIL);
+  CHECK(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
+  CHECK(f.w().servers().is_dead(address(net::example_com_2), f.loop.now()));
+
+  // Past the zone memory, still inside the servers' hold-down.
+  f.loop.run_for(f.options.timeouts.unreachable_zone_memory + milliseconds{1});
+  REQUIRE(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
+  auto again = f.resolve("www.example.com.", RRType::A);
+  INFO(f.network.log());
+  CHECK(again.rcode == Rcode::NOERROR);
+  CHECK(f.last_duration < milliseconds{500});
+}

@@ -1,0 +1,64 @@
+// What the walker keeps to validate one client question (RFC 4035 §5):
+// the evidence each response brought (ValidationSegment: the RRsets and
+// denial records of one authoritative response, or data taken from the
+// cache with its stored status) and, per Resolution, the chain of trust
+// built so far (ValidationContext: known zones, the request's budget, the
+// delegations seen on the way down and the DS/DNSKEY sub-queries spawned).
+//
+// Plain data; walker_dnssec.cpp drives it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "dnssec/validator.h"
+#include "wire/name.h"
+#include "wire/record.h"
+#include "wire/types.h"
+
+namespace sextant::resolver {
+
+// One response (or one cache hit) that contributed to a query's result.
+struct ValidationSegment {
+  // What validate_response() gets: qname is the name this response was
+  // asked about (the chain's end when it arrived), zone the cut asked.
+  dnssec::ResponseToValidate response;
+  // Data served from the cache was validated when it was stored: its
+  // stored status counts as is.
+  bool from_cache = false;
+  dnssec::SecurityState cached_state = dnssec::SecurityState::indeterminate;
+  // Filled once validated.
+  bool done = false;
+  dnssec::ResponseValidation outcome;
+};
+
+// A delegation seen on the way down: the parent's NS, DS and NSEC/NSEC3
+// records, validated lazily when the child's keys are needed (saves a DS
+// query per zone cut).
+struct ReferralEvidence {
+  wire::Name zone;  // the child
+  dnssec::ResponseToValidate response;
+  bool unusable = false;  // validated without a conclusion: ask DS instead
+};
+
+// A DS or DNSKEY sub-query of the plan.
+struct KeyFetch {
+  wire::Name zone;
+  wire::RRType type = wire::RRType::DNSKEY;
+  uint32_t query = 0;  // index in Resolution::queries
+  bool done = false;
+};
+
+struct ValidationContext {
+  explicit ValidationContext(const dnssec::ValidationLimits& limits) : budget(limits) {}
+  dnssec::KnownZones zones;
+  dnssec::ValidationBudget budget;
+  std::vector<ReferralEvidence> referrals;
+  std::vector<KeyFetch> fetches;
+  // Zones whose DS set a referral proved (secure) for this request.
+  std::vector<std::pair<wire::Name, std::vector<wire::Rdata>>> proven_ds;
+  uint32_t establish_calls = 0;  // bounds the work of one request
+};
+
+}  // namespace sextant::resolver
