@@ -31,11 +31,12 @@ struct CacheConfig {
   uint32_t stale_client_timeout_ms = 1800;
 
   // Prefetch: a hit during the last prefetch_percent % of the original TTL
-  // asks the caller for one background refresh. TTLs below prefetch_min_ttl
-  // are not worth prefetching (they would refresh continuously).
+  // (and always in its last second) asks the caller for one background
+  // refresh, at most one per entry per TTL (the refresh claim). A 1 s TTL
+  // would be refreshed on every hit, so it is left to expire.
   bool prefetch = true;
   uint32_t prefetch_percent = 10;
-  uint32_t prefetch_min_ttl = 10;
+  uint32_t prefetch_min_ttl = 2;
   // A refresh claim older than this is considered lost and may be claimed
   // again, so a resolver that forgets finish_refresh() cannot wedge a key.
   uint32_t refresh_claim_timeout = 10;

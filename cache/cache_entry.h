@@ -76,7 +76,11 @@ struct CacheEntry {
 
   bool in_prefetch_window(uint32_t now, const CacheConfig& config) const noexcept {
     if (!config.prefetch || original_ttl < config.prefetch_min_ttl || expired(now)) return false;
-    return uint64_t{ttl_left(now)} * 100 < uint64_t{original_ttl} * config.prefetch_percent;
+    // At least the last second: TTLs count whole seconds, so a short TTL
+    // (a 2 s name queried every second) would otherwise never be hit inside
+    // its last 10 % and would expire for clients instead of being refreshed.
+    uint64_t left = ttl_left(now);
+    return left <= 1 || left * 100 < uint64_t{original_ttl} * config.prefetch_percent;
   }
 
   // Hands the refresh of this entry to one caller: true for the first

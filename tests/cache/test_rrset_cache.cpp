@@ -126,13 +126,21 @@ TEST_CASE("rrset: serve-stale and prefetch can be switched off", "[rrset][transi
   CHECK(cache.store().entries() == 0);  // gone immediately
 }
 
-TEST_CASE("rrset: short TTLs are not prefetched", "[rrset][transitions]") {
-  CacheConfig config;  // prefetch_min_ttl = 10
+TEST_CASE("rrset: a 1 s TTL is not prefetched, a 2 s TTL is in its last second", "[rrset][transitions]") {
+  CacheConfig config;  // prefetch_min_ttl = 2
   RRsetCache cache(config);
-  cache.insert(a_rrset("a.example.", 5), Rank::answer_authoritative, DnssecStatus::insecure, kT0);
-  auto h = cache.lookup(N("a.example."), RRType::A, RRClass::IN, kT0 + 4);
-  REQUIRE(h);
-  CHECK(h->freshness == Freshness::fresh);
+  cache.insert(a_rrset("one.example.", 1), Rank::answer_authoritative, DnssecStatus::insecure, kT0);
+  auto h1 = cache.lookup(N("one.example."), RRType::A, RRClass::IN, kT0);
+  REQUIRE(h1);
+  CHECK(h1->freshness == Freshness::fresh);
+
+  cache.insert(a_rrset("two.example.", 2), Rank::answer_authoritative, DnssecStatus::insecure, kT0);
+  auto h2 = cache.lookup(N("two.example."), RRType::A, RRClass::IN, kT0);
+  REQUIRE(h2);
+  CHECK(h2->freshness == Freshness::fresh);  // 2 s left: not yet
+  auto h3 = cache.lookup(N("two.example."), RRType::A, RRClass::IN, kT0 + 1);
+  REQUIRE(h3);
+  CHECK(h3->freshness == Freshness::prefetch_due);  // its last second
 }
 
 TEST_CASE("rrset: RFC 2181 rank rules", "[rrset][rank]") {

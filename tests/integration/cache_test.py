@@ -179,13 +179,13 @@ def stale(host, port):
     return results.finish()
 
 
-# Prefetch needs a TTL the cache prefetches: Sextant does not prefetch TTLs
-# below 10 s (cache_config.h prefetch_min_ttl), and its whole-second clock
-# cannot see 10 % of a 2-s TTL. So this runs its own daemon with
-# cache.max-ttl 20 (www.delay.faults.test.'s TTL 300 is clamped to 20) and
-# prefetch-threshold 25 (refresh in the last 5 s). The delay zone answers
-# after 800 ms, so a client-visible miss is a slow answer; a prefetched entry
-# keeps every answer fast.
+# A client-visible miss must be observable, so the name comes from the delay
+# zone (answers after 800 ms): a miss is a slow answer, a prefetched entry
+# keeps every answer fast. The refresh must fit inside the prefetch window,
+# so this runs its own daemon with cache.max-ttl 20 (www.delay.faults.test.'s
+# TTL 300 is clamped to 20) and prefetch-threshold 25 (the last 5 s). Short
+# TTLs down to 2 s are prefetched in their last second (tests/cache); with an
+# 800-ms upstream that window would be too tight to test from outside.
 PREFETCH_NAME = "www.delay.faults.test."
 PREFETCH_ADDRESS = "192.0.2.152"
 PREFETCH_MAX_TTL = 20
