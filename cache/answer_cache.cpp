@@ -71,7 +71,8 @@ AnswerCache::AnswerCache(const CacheConfig& config)
     : config_(config), store_(config.shards, config.answer_max_bytes) {}
 
 AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const uint8_t> packet,
-                                        uint32_t ttl, DnssecStatus status, uint32_t now) {
+                                        uint32_t ttl, DnssecStatus status, uint32_t now,
+                                        std::optional<wire::EdeCode> info_ede) {
   if (packet.size() < wire::kHeaderSize || packet.size() > 0xFFFF) return Result::rejected;
   wire::PacketScan scan;
   std::vector<uint16_t> offsets(packet.size() / 11 + 1);
@@ -116,6 +117,7 @@ AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const ui
   e->negative = negative;
   e->rank = Rank::answer_nonauth;
   e->status = status;
+  e->info_ede = info_ede ? static_cast<uint16_t>(*info_ede) : AnswerEntry::kNoEde;
   e->original_ttl = entry_ttl;
   e->expires = add_ttl(now, entry_ttl);
   uint8_t* p = entry_tail(e);
@@ -197,6 +199,7 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
     hit.rcode = e.rcode;
     hit.negative = e.negative;
     hit.status = e.status;
+    if (e.info_ede != AnswerEntry::kNoEde) hit.info_ede = static_cast<wire::EdeCode>(e.info_ede);
     served = true;
     counters.add(StoreCounter::hits);
     if (stale) counters.add(StoreCounter::stale_hits);

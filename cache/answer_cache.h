@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -42,6 +43,8 @@ struct AnswerEntry : CacheEntry {
   uint16_t ttl_count = 0;   // TTL offsets stored before the packet
   uint8_t rcode = 0;        // low 4 bits of the header
   bool negative = false;    // NXDOMAIN, or NOERROR without answer records
+  uint16_t info_ede = kNoEde;  // informational EDE of the answer (e.g. 27), re-sent on hits
+  static constexpr uint16_t kNoEde = 0xFFFF;
 };
 
 struct AnswerHit {
@@ -54,6 +57,9 @@ struct AnswerHit {
   // Set by a fresh_only lookup that found only stale data: the resolver may
   // fall back to it (allow_stale) if its refresh fails or times out.
   bool stale_available = false;
+  // The informational EDE stored with the answer (insecure for an
+  // unsupported algorithm, too many NSEC3 iterations, ...), if any.
+  std::optional<wire::EdeCode> info_ede;
 
   // The EDE a stale answer must carry (RFC 8914): 19 for NXDOMAIN, else 3.
   wire::EdeCode stale_ede() const noexcept {
@@ -74,8 +80,10 @@ class AnswerCache {
   // TC answers are rejected. TTL fields are clamped as the RRset store
   // clamps (negative answers with negative_max_ttl; an SOA in a negative
   // answer gets min(TTL, MINIMUM)).
+  // `info_ede` is given back with every hit, so cached answers keep the
+  // Extended DNS Error (its code; the text is not kept) a fresh one had.
   Result insert(const AnswerKey& key, std::span<const uint8_t> packet, uint32_t ttl,
-                DnssecStatus status, uint32_t now);
+                DnssecStatus status, uint32_t now, std::optional<wire::EdeCode> info_ede = {});
 
   // The hit path. On a hit copies the answer into `out` (which must hold
   // the whole answer, else it is a miss), sets the ID to `id`, writes

@@ -208,12 +208,15 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
     return false;
   }
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  wire::ExtendedErrorOption stale_ede;
+  wire::ExtendedErrorOption hit_ede;
   const wire::ExtendedErrorOption* ede = nullptr;
   if (hit.freshness == cache::Freshness::stale) {
     stats_.stale_served.fetch_add(1, std::memory_order_relaxed);
-    stale_ede.info_code = static_cast<uint16_t>(hit.stale_ede());
-    ede = &stale_ede;
+    hit_ede.info_code = static_cast<uint16_t>(hit.stale_ede());
+    ede = &hit_ede;
+  } else if (hit.info_ede) {
+    hit_ede.info_code = static_cast<uint16_t>(*hit.info_ede);
+    ede = &hit_ede;
   }
   deliver(c, length, responder, hit.status == cache::DnssecStatus::secure, ede);
   if (hit.freshness == cache::Freshness::prefetch_due && hit.refresh_claimed && settings_.prefetch) start_refresh(c);
@@ -297,7 +300,9 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
   uint32_t ttl = min_ttl(result);
   if (cacheable && ttl > 0) {
     cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
-    cache_.answers().insert(key, packet, ttl, to_cache_status(result.validation), timers_.wall_seconds());
+    std::optional<wire::EdeCode> ede;
+    if (result.ede) ede = result.ede->code();
+    cache_.answers().insert(key, packet, ttl, to_cache_status(result.validation), timers_.wall_seconds(), ede);
   }
   return packet.size();
 }

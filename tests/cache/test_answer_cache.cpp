@@ -319,3 +319,26 @@ TEST_CASE("answer: dump lists entries", "[answer]") {
   cache.dump(text, kT0 + 10);
   CHECK(text.find("; answer www.example.com. IN A +do rcode=0 ttl=290") != std::string::npos);
 }
+
+// Regression: an insecure answer's informational EDE (27, too many NSEC3
+// iterations; 1, unsupported algorithm) was lost once served from the cache.
+TEST_CASE("answer: the informational EDE of an answer comes back with every hit", "[answer]") {
+  CacheConfig config;
+  AnswerCache cache(config);
+  auto key = key_for("www.example.com.", RRType::A);
+  REQUIRE(cache.insert(key, cname_answer(), 3600, DnssecStatus::insecure, kT0,
+                       wire::EdeCode::UnsupportedNsec3Iterations) == AnswerCache::Result::stored);
+  std::array<uint8_t, 1232> out{};
+  size_t len = 0;
+  AnswerHit hit;
+  REQUIRE(cache.lookup(make_answer_key(key), 1, key.qname, kT0 + 1, out, len, hit));
+  REQUIRE(hit.info_ede.has_value());
+  CHECK(*hit.info_ede == wire::EdeCode::UnsupportedNsec3Iterations);
+
+  auto other = key_for("www.example.com.", RRType::A, true);
+  REQUIRE(cache.insert(other, cname_answer(), 3600, DnssecStatus::secure, kT0) ==
+          AnswerCache::Result::stored);
+  AnswerHit plain;
+  REQUIRE(cache.lookup(make_answer_key(other), 1, other.qname, kT0 + 1, out, len, plain));
+  CHECK_FALSE(plain.info_ede.has_value());
+}

@@ -308,7 +308,13 @@ def cmd_up(args):
             start_knot(server, zone_files)
             launched.append(server)
         else:
+            path = knot_config_path(server)
+            before_text = open(path).read() if os.path.exists(path) else None
             write_knot_config(server, zone_files)
+            if open(path).read() != before_text:
+                # A zone was added to or removed from this server (topology
+                # change): a running knotd learns it only from a config reload.
+                subprocess.run(["knotc", "-c", path, "reload"], capture_output=True)
             for zone in set(zones) & rebuilt:
                 subprocess.run(["knotc", "-c", knot_config_path(server), "zone-reload", zone],
                                capture_output=True)

@@ -24,7 +24,8 @@ KNOT_SERVERS = {
     "sld4": ("127.53.2.4", ["example.org.", "insecure.org."]),
     "sld5": ("127.53.2.5", ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
                             "unsigned.test.", "unsupported-alg.test.",
-                            "nsec3-iter.test.", "lame.test.", "dead.test."]),
+                            "nsec3-iter.test.", "lame.test.", "dead.test.",
+                            "keytrap.test."]),
     "sld6": ("127.53.2.6", ["big.test.", "big-signed.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
     "lame": ("127.53.2.9", []),
@@ -83,6 +84,9 @@ ZONES = {
     "unsigned.test.":       dict(alg=None),
     "unsupported-alg.test.": dict(alg=253, breakage="unsupported-alg"),
     "nsec3-iter.test.":     dict(alg=13, denial="nsec3", iterations=200),
+    # KeyTrap (CVE-2023-50387): KEYTRAP_KEYS keys with one key tag, and
+    # KEYTRAP_SIGS invalid RRSIGs by that tag over www and the wildcard.
+    "keytrap.test.":        dict(alg=15, split=True, denial="nsec", breakage="keytrap"),
     # Delegation faults (the zones themselves are fine and signed).
     "lame.test.":           dict(alg=13, denial="nsec"),
     "dead.test.":           dict(alg=13, denial="nsec"),
@@ -92,6 +96,13 @@ ZONES = {
     # after `up` returns (`up --wait` waits for it).
     "big-signed.test.":     dict(alg=13, denial="nsec", generated=100000, background=True),
 }
+
+# KeyTrap zone: keys sharing the ZSK's key tag (the ZSK included) and the
+# invalid signatures by that tag per trapped RRset. A validator that tries
+# every key on every signature does KEYTRAP_KEYS * KEYTRAP_SIGS Ed25519
+# verifications per RRset.
+KEYTRAP_KEYS = 48
+KEYTRAP_SIGS = 48
 
 # Signature validity: zones are re-signed when older than RESIGN_AFTER_DAYS.
 SIG_VALIDITY_DAYS = 30

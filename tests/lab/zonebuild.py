@@ -81,6 +81,9 @@ class ZoneBuilder:
         alg = params["alg"]
         if alg == PRIVATE_ALGORITHM:
             bases = [self._make_private_algorithm_key(zone, directory)]
+        elif params.get("breakage") == "keytrap":
+            bases = [self._make_ed25519_key(zone, directory, flags)
+                     for flags in (257, 256)]         # KSK, ZSK
         else:
             kinds = ["ksk", "zsk"] if params.get("split") else ["ksk"]
             bases = []
@@ -108,6 +111,27 @@ class ZoneBuilder:
         base = os.path.join(directory, "K%s+253+%05d" % (zone, dns.dnssec.key_id(key)))
         with open(base + ".key", "w") as f:
             f.write("%s\tIN\tDNSKEY\t%s\n" % (zone, key.to_text()))
+        return base
+
+    @staticmethod
+    def _make_ed25519_key(zone, directory, flags):
+        """An Ed25519 key made here rather than by ldns-keygen: the KeyTrap
+        zone is signed by this file (_sign_keytrap), with the raw seed."""
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        from cryptography.hazmat.primitives import serialization
+        private = ed25519.Ed25519PrivateKey.generate()
+        public = private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                   serialization.PublicFormat.Raw)
+        key = dns.rdtypes.ANY.DNSKEY.DNSKEY(
+            dns.rdataclass.IN, dns.rdatatype.DNSKEY, flags, 3, 15, public)
+        base = os.path.join(directory, "K%s+015+%05d" % (zone, dns.dnssec.key_id(key)))
+        with open(base + ".key", "w") as f:
+            f.write("%s\tIN\tDNSKEY\t%s\n" % (zone, key.to_text()))
+        seed = private.private_bytes(serialization.Encoding.Raw,
+                                     serialization.PrivateFormat.Raw,
+                                     serialization.NoEncryption())
+        with open(base + ".seed", "w") as f:
+            f.write(seed.hex() + "\n")
         return base
 
     @staticmethod
@@ -238,6 +262,8 @@ class ZoneBuilder:
                 f.write(text)
         elif params["alg"] == PRIVATE_ALGORITHM:
             self._sign_private_algorithm(zone, source, tmp)
+        elif params.get("breakage") == "keytrap":
+            self._sign_keytrap(zone, source, tmp)
         else:
             self._sign_with_ldns(zone, params, source, tmp)
         if params.get("breakage") == "bogus-sig":
@@ -335,6 +361,108 @@ class ZoneBuilder:
                     int(inception), key_tag, origin, bytes(rng.getrandbits(8) for _ in range(64)))
                 node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG,
                                    rdataset.rdtype, create=True).add(sig, rdataset.ttl)
+        z.to_file(out, relativize=False)
+
+    @staticmethod
+    def _colliding_ed25519_keys(zsk, count):
+        """count - 1 further Ed25519 public keys with the ZSK's key tag.
+
+        The key tag (RFC 4034 B) is a plain sum of the RDATA's 16-bit words,
+        so adding 1 to one byte and taking 1 from another byte of the same
+        parity keeps it. An Ed25519 public key is the point's y coordinate
+        (RFC 8080 / RFC 8032 5.1.3); about half of all y values lie on the
+        curve, and only those are kept, so every key is a real point that a
+        validator must try (no private key exists for them: their
+        signatures can only fail)."""
+        p = 2 ** 255 - 19
+        d = (-121665 * pow(121666, -1, p)) % p
+
+        def on_curve(raw):
+            y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+            if y >= p:
+                return False
+            u, v = (y * y - 1) % p, (d * y * y + 1) % p
+            x2 = u * pow(v, -1, p) % p
+            if x2 == 0:
+                return not raw[31] & 0x80
+            return pow(x2, (p - 1) // 2, p) == 1
+
+        rng = random.Random(dns.dnssec.key_id(zsk))
+        keys, seen = [zsk], {bytes(zsk.key)}
+        for _ in range(100000):                  # bounded: ~2 tries per key
+            if len(keys) >= count:
+                break
+            raw = bytearray(zsk.key)
+            i, j = rng.sample(range(0, 30, 2), 2) if rng.random() < 0.5 \
+                else rng.sample(range(1, 31, 2), 2)
+            step = rng.randint(1, 8)
+            if raw[i] + step > 255 or raw[j] - step < 0:
+                continue
+            raw[i] += step
+            raw[j] -= step
+            if bytes(raw) in seen or not on_curve(bytes(raw)):
+                continue
+            seen.add(bytes(raw))
+            keys.append(zsk.replace(key=bytes(raw)))
+        assert len(keys) == count and len({dns.dnssec.key_id(k) for k in keys}) == 1
+        return keys
+
+    def _sign_keytrap(self, zone, source, out):
+        """KeyTrap (CVE-2023-50387). DNSKEY: the KSK (DS in test.), the ZSK
+        and keys colliding with the ZSK's tag; signed by the KSK only, so the
+        chain of trust up to the keys is sound. Every other RRset carries
+        KEYTRAP_SIGS signatures with the ZSK's tag whose bytes were altered
+        (in the R half, so that a verifier cannot reject them by a range
+        check and must do the full computation). Every RRset but the A RRsets of
+        www and of the wildcard also carries one valid ZSK signature (SOA, NS
+        and the NSEC chain stay verifiable); those two carry none: bogus."""
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        z = dns.zone.from_file(source, origin=zone, relativize=False, check_origin=True)
+        origin = z.origin
+        bases = self.ensure_keys(zone)
+        ksk, zsk = self.read_dnskeys(bases)
+        private = []
+        for base in bases:
+            with open(base + ".seed") as f:
+                private.append(ed25519.Ed25519PrivateKey.from_private_bytes(
+                    bytes.fromhex(f.read().strip())))
+        keys = [ksk] + self._colliding_ed25519_keys(zsk, topology.KEYTRAP_KEYS)
+        dnskeys = z.find_rdataset(origin, dns.rdatatype.DNSKEY, create=True)
+        for key in keys:
+            dnskeys.add(key, 3600)
+        names = sorted(z.nodes.keys())
+        for i, name in enumerate(names):
+            node = z.nodes[name]
+            types = {r.rdtype for r in node.rdatasets} | {dns.rdatatype.NSEC, dns.rdatatype.RRSIG}
+            nsec = dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.NSEC,
+                " ".join([names[(i + 1) % len(names)].to_text()]
+                         + sorted(dns.rdatatype.to_text(t) for t in types)))
+            node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC, create=True).add(nsec, 300)
+        inception, expiration = self._signature_window({})
+        trapped = {dns.name.from_text("www", origin), dns.name.from_text("*", origin)}   # A only
+        for name, node in list(z.nodes.items()):
+            for rdataset in list(node.rdatasets):
+                rrset = (name, rdataset)
+                sigs = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                                          rdataset.rdtype, create=True)
+                if rdataset.rdtype == dns.rdatatype.DNSKEY:
+                    sigs.add(dns.dnssec.sign(rrset, private[0], origin, ksk,
+                                             inception, expiration), rdataset.ttl)
+                    continue
+                good = dns.dnssec.sign(rrset, private[1], origin, zsk, inception, expiration)
+                if name.is_wild():
+                    # RFC 4034 3.1.3: the "*" label is not counted (dnspython
+                    # 2.3's sign() counts it), so sign again with the right count.
+                    good = good.replace(labels=len(name) - 2, signature=b"")
+                    good = good.replace(signature=private[1].sign(
+                        dns.dnssec._make_rrsig_signature_data(rrset, good)))
+                for k in range(topology.KEYTRAP_SIGS):
+                    signature = bytearray(good.signature)
+                    signature[k % 32] ^= 1 << (k // 32 % 8)
+                    sigs.add(good.replace(signature=bytes(signature)), rdataset.ttl)
+                if name not in trapped or rdataset.rdtype != dns.rdatatype.A:
+                    sigs.add(good, rdataset.ttl)
         z.to_file(out, relativize=False)
 
     @staticmethod
