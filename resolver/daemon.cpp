@@ -170,6 +170,8 @@ struct Daemon::State {
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
     pipeline_settings.prefetch = config.prefetch;
+    pipeline_settings.tcp_keepalive_100ms =
+        static_cast<uint16_t>(std::min<uint32_t>(config.tcp_idle_timeout_ms / 100, 65535));
   }
 };
 

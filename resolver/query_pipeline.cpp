@@ -39,43 +39,52 @@ cache::DnssecStatus to_cache_status(ValidationState v) noexcept {
   return cache::DnssecStatus::indeterminate;
 }
 
-// Appends this client's OPT record (payload size, DO, EDE, block padding)
-// to the answer in buf[0, len). Returns the new length, or 0 when even the
-// bare OPT does not fit in `room`.
+// Appends this client's OPT record (payload size, DO, then the options:
+// TCP keepalive, EDE, block padding) to the answer in buf[0, len). An option
+// that does not fit is left out (padding first, then EDE, then keepalive).
+// Returns the new length, or 0 when even the bare OPT does not fit in `room`.
 size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_size, bool dnssec_ok,
-                  const wire::ExtendedErrorOption* ede, uint16_t padding_block) noexcept {
-  size_t ede_size = 0;
-  if (ede) ede_size = kOptionHeader + 2 + std::min<size_t>(ede->extra_text.size(), 256);
-  size_t limit = std::min(room, buf.size());
-  if (len + kOptFixed + ede_size > limit) ede_size = 0;  // drop the EDE before the answer
-  if (len + kOptFixed + ede_size > limit) return 0;
+                  const wire::ExtendedErrorOption* ede, uint16_t padding_block,
+                  uint16_t keepalive_100ms) noexcept {
+  const size_t limit = std::min(room, buf.size());
+  if (len + kOptFixed > limit) return 0;
+  size_t used = len + kOptFixed;
+  const size_t keepalive_size = kOptionHeader + 2;
+  bool keepalive = keepalive_100ms != 0 && used + keepalive_size <= limit;
+  if (keepalive) used += keepalive_size;
+  size_t ede_text = ede ? std::min<size_t>(ede->extra_text.size(), 256) : 0;
+  bool with_ede = ede && used + kOptionHeader + 2 + ede_text <= limit;
+  if (with_ede) used += kOptionHeader + 2 + ede_text;
   size_t pad = 0;
-  bool padded = false;
-  if (padding_block > 0) {
-    size_t bare = len + kOptFixed + ede_size + kOptionHeader;
-    if (bare <= limit) {
-      size_t target = (bare + padding_block - 1) / padding_block * padding_block;
-      pad = std::min(target, limit) - bare;
-      padded = true;
-    }
+  bool padded = padding_block > 0 && used + kOptionHeader <= limit;
+  if (padded) {
+    size_t bare = used + kOptionHeader;
+    size_t target = (bare + padding_block - 1) / padding_block * padding_block;
+    pad = std::min(target, limit) - bare;
+    used = bare + pad;
   }
+
   uint8_t* p = buf.data() + len;
-  size_t rdlen = ede_size + (padded ? kOptionHeader + pad : 0);
   p[0] = 0;                                            // root owner
   put16(p + 1, static_cast<uint16_t>(wire::RRType::OPT));
   put16(p + 3, udp_size);                              // class = payload size
   p[5] = 0;                                            // extended rcode
   p[6] = 0;                                            // version
   put16(p + 7, dnssec_ok ? 0x8000 : 0);                // DO
-  put16(p + 9, static_cast<uint16_t>(rdlen));
+  put16(p + 9, static_cast<uint16_t>(used - len - kOptFixed));
   p += kOptFixed;
-  if (ede_size) {
-    size_t text = ede_size - kOptionHeader - 2;
+  if (keepalive) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive));
+    put16(p + 2, 2);
+    put16(p + 4, keepalive_100ms);
+    p += keepalive_size;
+  }
+  if (with_ede) {
     put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::ExtendedError));
-    put16(p + 2, static_cast<uint16_t>(2 + text));
+    put16(p + 2, static_cast<uint16_t>(2 + ede_text));
     put16(p + 4, ede->info_code);
-    std::memcpy(p + 6, ede->extra_text.data(), text);
-    p += ede_size;
+    std::memcpy(p + 6, ede->extra_text.data(), ede_text);
+    p += kOptionHeader + 2 + ede_text;
   }
   if (padded) {
     put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::Padding));
@@ -84,7 +93,7 @@ size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_
   }
   uint8_t* arcount = buf.data() + 10;
   put16(arcount, static_cast<uint16_t>(get16(arcount) + 1));
-  return len + kOptFixed + rdlen;
+  return used;
 }
 
 uint32_t min_ttl(const ResolutionResult& r) noexcept {
@@ -145,6 +154,8 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
   c.has_edns = q.has_edns;
   c.dnssec_ok = q.dnssec_ok;
   c.wants_padding = q.has_padding && transports::is_encrypted(request.transport);
+  c.wants_keepalive = q.has_tcp_keepalive && (request.transport == transports::Transport::tcp ||
+                                              request.transport == transports::Transport::dot);
   if (request.transport == transports::Transport::udp) {
     size_t client_size = q.has_edns ? std::max<size_t>(512, q.udp_payload_size) : 512;
     c.limit = std::min({client_size, size_t{std::max<uint16_t>(512, settings_.edns_buffer_size)},
@@ -319,7 +330,8 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
   size_t total = length;
   if (c.has_edns) {
     total = append_opt(buffer_, length, c.limit, settings_.edns_buffer_size, c.dnssec_ok, ede,
-                       c.wants_padding ? settings_.padding_block : 0);
+                       c.wants_padding ? settings_.padding_block : 0,
+                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0);
   }
   if (total == 0 || total > c.limit) {
     // Too big for this client: the question with TC=1 sends it to TCP.
@@ -346,6 +358,11 @@ void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& respo
   b.add_question(c.qname, c.qtype, c.qclass);
   if (c.has_edns) {
     b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
+    if (c.wants_keepalive && settings_.tcp_keepalive_100ms) {
+      uint8_t timeout[2] = {static_cast<uint8_t>(settings_.tcp_keepalive_100ms >> 8),
+                            static_cast<uint8_t>(settings_.tcp_keepalive_100ms)};
+      b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive), timeout);
+    }
     if (ede) b.add_extended_error(ede->code(), ede->extra_text);
     if (c.wants_padding) b.set_padding_block(settings_.padding_block);
   }

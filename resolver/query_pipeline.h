@@ -30,6 +30,9 @@ namespace sextant::resolver {
 struct PipelineSettings {
   uint16_t edns_buffer_size = 1232;  // our UDP answer ceiling and advertised size
   uint16_t padding_block = 468;      // RFC 8467 response block on encrypted transports
+  // RFC 7828: the idle timeout advertised (in 100 ms units) to stream
+  // clients that send edns-tcp-keepalive; 0 = never advertise.
+  uint16_t tcp_keepalive_100ms = 100;
   bool serve_stale = true;
   std::chrono::milliseconds stale_client_timeout{1800};
   bool prefetch = true;
@@ -67,6 +70,7 @@ class QueryPipeline final : public transports::QueryHandler {
     bool has_edns = false;
     bool dnssec_ok = false;
     bool wants_padding = false;  // padded query on an encrypted transport
+    bool wants_keepalive = false;  // edns-tcp-keepalive over TCP or DoT (RFC 7828)
     size_t limit = 512;          // the largest answer this client can take
   };
 
