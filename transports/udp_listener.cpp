@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "transports/udp_send_batch.h"
+
 #include <fmt/format.h>
 
 #include <cstring>
@@ -77,7 +79,8 @@ class UdpSocketChannel final : public ResponseChannel {
       timer_initialized_ = true;
       ++open_handles_;
       check(uv_udp_open(&udp_, fd), "uv_udp_open", config);
-      fd = -1;  // owned by the handle now
+      fd_ = fd;  // for sendmmsg, which libuv 1.44 does not offer for try-sends
+      fd = -1;   // owned by the handle now
       check(uv_udp_recv_start(&udp_, &on_alloc, &on_recv), "uv_udp_recv_start", config);
     } catch (...) {
       if (fd >= 0) ::close(fd);
@@ -122,6 +125,9 @@ class UdpSocketChannel final : public ResponseChannel {
     }
     stopping_ = true;
     shutdown_done_ = std::move(done);
+    // libuv sends no UV_UDP_MMSG_FREE once receiving stopped (a handler may
+    // shut down from inside handle()): the batch ends here.
+    flush_batch();
     uv_udp_recv_stop(&udp_);
     if (drained()) {
       close_handles();
@@ -135,6 +141,7 @@ class UdpSocketChannel final : public ResponseChannel {
   // Closes without waiting (listener destroyed without shutdown).
   void close_handles() {
     if (closed_) return;
+    flush_batch();  // answers already given still go out
     closed_ = true;
     if (open_handles_ == 0) {
       finish_close();
@@ -180,12 +187,19 @@ class UdpSocketChannel final : public ResponseChannel {
                        static_cast<unsigned>(kReceiveSlotSize * kReceiveSlots));
   }
 
+  // libuv 1.44 with recvmmsg: one call per datagram of a batch, flagged
+  // UV_UDP_MMSG_CHUNK, then one with UV_UDP_MMSG_FREE (nread 0) after the
+  // last datagram; it then reads again until EAGAIN (nread 0, addr null,
+  // flags 0) or an error. Answers given during the chunks wait in batch_;
+  // every call that is not a chunk ends the batch and sends it.
   static void on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                       unsigned flags) {
-    // UV_UDP_MMSG_FREE is libuv's cue to free the batch buffer; ours is
-    // persistent, so there is nothing to do (nread is 0 then).
-    if (flags & UV_UDP_MMSG_FREE) return;
     auto* self = static_cast<UdpSocketChannel*>(handle->data);
+    const bool chunk = (flags & UV_UDP_MMSG_CHUNK) != 0;
+    if (!chunk) self->flush_batch();
+    // UV_UDP_MMSG_FREE is also libuv's cue to free the batch buffer; ours is
+    // persistent, so there is nothing else to do.
+    if (flags & UV_UDP_MMSG_FREE) return;
     if (nread < 0) {
       self->counters_->receive_errors.add();
       return;
@@ -195,6 +209,7 @@ class UdpSocketChannel final : public ResponseChannel {
       self->counters_->truncated_input.add();
       return;
     }
+    self->batching_ = chunk;  // a datagram read on its own is answered at once
     self->on_datagram({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)}, addr);
   }
 
@@ -237,6 +252,39 @@ class UdpSocketChannel final : public ResponseChannel {
       counters_->oversize_answers.add();
       return;
     }
+    if (batching_) {
+      if (batch_.add(peer, answer)) return;
+      send_batch();  // full: send what it holds and start another
+      if (batch_.add(peer, answer)) return;
+    }
+    send_now(peer, answer);
+  }
+
+  // Sends the answers of the batch that just ended (if any).
+  void flush_batch() {
+    batching_ = false;
+    send_batch();
+  }
+
+  void send_batch() {
+    if (batch_.empty()) return;
+    size_t unsent = 0;
+    // Behind answers already waiting in libuv's queue, the batch waits too.
+    if (uv_udp_get_send_queue_count(&udp_) == 0) {
+      UdpSendBatch::SendStats stats;
+      unsent = batch_.send(fd_, stats);
+      counters_->answered.add(stats.sent);
+      counters_->answers_batched.add(stats.sent);
+      counters_->batch_sends.add(stats.syscalls);
+      counters_->send_errors.add(stats.failed);
+    }
+    // The socket buffer is full (EAGAIN): the rest waits in libuv's queue.
+    for (size_t i = unsent; i < batch_.size(); ++i) queue_send(batch_.peer(i), batch_.datagram(i));
+    batch_.clear();
+  }
+
+  // One answer, right now.
+  void send_now(const sockaddr* peer, std::span<const uint8_t> answer) {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(answer.data())),
                                static_cast<unsigned>(answer.size()));
     int rc = uv_udp_try_send(&udp_, &buf, 1, peer);
@@ -248,13 +296,17 @@ class UdpSocketChannel final : public ResponseChannel {
       counters_->send_errors.add();
       return;
     }
-    // Socket buffer full (or sends already queued, which keeps order): copy
-    // the answer and queue it; this is the only allocation on the send path.
+    // Socket buffer full (or sends already queued, which keeps order).
+    queue_send(peer, answer);
+  }
+
+  // Copies the answer and queues it; this is the only allocation on the send path.
+  void queue_send(const sockaddr* peer, std::span<const uint8_t> answer) {
     auto* queued = new QueuedSend{{}, this, std::vector<uint8_t>(answer.begin(), answer.end())};
     queued->req.data = queued;
     uv_buf_t qbuf = uv_buf_init(reinterpret_cast<char*>(queued->data.data()),
                                 static_cast<unsigned>(queued->data.size()));
-    rc = uv_udp_send(&queued->req, &udp_, &qbuf, 1, peer, &on_sent);
+    int rc = uv_udp_send(&queued->req, &udp_, &qbuf, 1, peer, &on_sent);
     if (rc != 0) {
       delete queued;
       counters_->send_errors.add();
@@ -324,6 +376,7 @@ class UdpSocketChannel final : public ResponseChannel {
   std::shared_ptr<UdpCounters> counters_;
   std::unique_ptr<uint8_t[]> recv_buffer_;
   uv_udp_t udp_{};
+  int fd_ = -1;  // udp_'s socket
   uv_timer_t grace_timer_{};
   bool udp_initialized_ = false;
   bool timer_initialized_ = false;
@@ -334,6 +387,10 @@ class UdpSocketChannel final : public ResponseChannel {
   std::vector<Slot> slots_;
   uint32_t free_head_ = kNoSlot;
   size_t pending_ = 0;
+
+  // Answers given while libuv hands over a recvmmsg batch, sent when it ends.
+  UdpSendBatch batch_;
+  bool batching_ = false;
 
   const sockaddr* current_peer_ = nullptr;  // during handle() only
   uint64_t current_token_ = 0;

@@ -2,11 +2,15 @@
 // recvmmsg into one persistent buffer.
 //
 // The cache-hit path allocates nothing: the datagram is handed to the
-// handler in place, and an answer given inside handle() goes out at once with
-// uv_udp_try_send (a queued uv_udp_send with a copied buffer only when the
-// socket's send buffer is full). For answers given later, the client's
-// address is kept in a fixed table of pending slots (bounded memory, no
-// per-query allocation).
+// handler in place, and an answer given inside handle() while libuv walks a
+// recvmmsg batch is copied into a preallocated UdpSendBatch; the whole batch
+// goes out with one sendmmsg when libuv signals its end (UV_UDP_MMSG_FREE),
+// so a batch of N cache hits costs one send system call instead of N.
+// Answers given outside a batch (resolutions that complete later, datagrams
+// read without recvmmsg) go out at once with uv_udp_try_send. Only when the
+// socket's send buffer is full is an answer copied into a queued uv_udp_send.
+// For answers given later, the client's address is kept in a fixed table of
+// pending slots (bounded memory, no per-query allocation).
 #pragma once
 
 #include <cstddef>
@@ -36,6 +40,8 @@ struct UdpCounters {
   RelaxedCounter receive_errors;
   RelaxedCounter answered;         // answers sent (immediately or queued)
   RelaxedCounter answers_queued;   // ...of which had to wait for the send queue
+  RelaxedCounter answers_batched;  // ...of which went out in a sendmmsg batch
+  RelaxedCounter batch_sends;      // sendmmsg calls made for those batches
   RelaxedCounter send_errors;
   RelaxedCounter oversize_answers; // bigger than a datagram can carry: dropped
   RelaxedCounter abandoned;        // the handler dropped the query
