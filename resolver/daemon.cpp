@@ -98,9 +98,16 @@ struct WorkerState {
   std::unique_ptr<QueryPipeline> pipeline;
 };
 
+// The TLS contexts of the encrypted listeners, kept for reloading.
+struct TlsContexts {
+  std::vector<std::shared_ptr<transports::TlsServerContext>> tcp;  // DoT, DoH
+  std::shared_ptr<transports::QuicTlsContext> quic;                // DoQ
+};
+
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
 // context (ALPN differs) shared by every worker.
-void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories) {
+void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
+                             TlsContexts& contexts) {
   transports::TlsFiles files{c.tls_certificate, c.tls_key};
   auto stream_options = [&c](const Endpoint& ep) {
     transports::StreamServerOptions o;
@@ -112,12 +119,16 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   };
   if (!c.dot_listen.empty()) {
     auto tls = transports::make_dot_tls_context(files);
+    contexts.tcp.push_back(tls);
     for (const auto& ep : c.dot_listen)
       factories.push_back(transports::make_dot_listener_factory({.stream = stream_options(ep)}, tls));
   }
   if (!c.doh_listen.empty()) {
     std::shared_ptr<transports::TlsServerContext> tls;
-    if (!c.doh_h2c) tls = transports::make_doh_tls_context(files);
+    if (!c.doh_h2c) {
+      tls = transports::make_doh_tls_context(files);
+      contexts.tcp.push_back(tls);
+    }
     std::vector<std::string> proxies;
     for (const auto& p : c.doh_trusted_proxies) proxies.push_back(p.to_text());
     auto trusted = std::make_shared<const transports::TrustedProxies>(proxies);
@@ -132,6 +143,7 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   }
   if (!c.doq_listen.empty()) {
     auto tls = transports::make_doq_tls_context(files);
+    contexts.quic = tls;
     for (const auto& ep : c.doq_listen) {
       transports::DoqListenerConfig qc;
       qc.address = ep.address;
@@ -141,6 +153,25 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       factories.push_back(transports::make_doq_listener_factory(qc, tls));
     }
   }
+}
+
+void reload_tls(TlsContexts& contexts, const Config& c) {
+  if (contexts.tcp.empty() && !contexts.quic) {
+    log::info("reload: no TLS listeners configured");
+    return;
+  }
+  bool ok = true;
+  for (auto& ctx : contexts.tcp) {
+    transports::TlsReloadResult r = ctx->reload();
+    if (!r.ok) log::error("reload: keeping the old certificate: {}", r.error);
+    ok = ok && r.ok;
+  }
+  if (contexts.quic) {
+    transports::TlsReloadResult r = contexts.quic->reload();
+    if (!r.ok) log::error("reload: keeping the old DoQ certificate: {}", r.error);
+    ok = ok && r.ok;
+  }
+  if (ok) log::info("reload: new connections use {} and {}", c.tls_certificate, c.tls_key);
 }
 
 }  // namespace
@@ -158,6 +189,8 @@ struct Daemon::State {
   PipelineSettings pipeline_settings;
   std::vector<WorkerState> workers;
   std::atomic<bool> stop{false};
+  std::atomic<bool> reload_tls{false};
+  TlsContexts tls;
 
   explicit State(Config c)
       : config(std::move(c)),
@@ -181,6 +214,8 @@ Daemon::~Daemon() = default;
 
 void Daemon::request_stop() noexcept { state_->stop.store(true); }
 
+void Daemon::request_tls_reload() noexcept { state_->reload_tls.store(true); }
+
 void Daemon::run() {
   State& s = *state_;
   const Config& c = s.config;
@@ -198,7 +233,7 @@ void Daemon::run() {
     tcp.max_connections = c.tcp_connections_per_worker;
     factories.push_back(transports::make_tcp_listener_factory(tcp));
   }
-  add_encrypted_listeners(c, factories);
+  add_encrypted_listeners(c, factories, s.tls);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -244,7 +279,10 @@ void Daemon::run() {
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
 
-  while (!s.stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!s.stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (s.reload_tls.exchange(false)) reload_tls(s.tls, c);
+  }
   log::info("stopping: answering in-flight queries for up to 1 s");
   pool.stop();
   const PipelineStats& st = s.stats;

@@ -23,6 +23,10 @@ class Daemon {
   void run();
   // Asks run() to return (async-signal-safe flag, checked by run()).
   void request_stop() noexcept;
+  // Asks run() to re-read the TLS certificate and key (SIGHUP): new DoT, DoH
+  // and DoQ connections use the new pair, open ones keep theirs; a bad file
+  // keeps the old pair and is logged. Async-signal-safe.
+  void request_tls_reload() noexcept;
 
  private:
   struct State;

@@ -14,8 +14,10 @@ namespace {
 
 sextant::resolver::Daemon* g_daemon = nullptr;
 
-void on_signal(int) {
-  if (g_daemon) g_daemon->request_stop();
+void on_signal(int signal) {
+  if (!g_daemon) return;
+  if (signal == SIGHUP) g_daemon->request_tls_reload();
+  else g_daemon->request_stop();
 }
 
 int usage(int code) {
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);  // re-read the TLS certificate and key
     daemon.run();
     g_daemon = nullptr;
   } catch (const std::exception& e) {

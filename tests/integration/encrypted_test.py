@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """DNS over TLS, HTTPS and QUIC through the daemon, with real clients.
 
-  encrypted_test.py SEXTANT_BINARY [tls|h2c]
+  encrypted_test.py SEXTANT_BINARY [tls|h2c|reload]
 
 tls (default): a daemon of its own with UDP/TCP, DoT, DoH (TLS) and DoQ on
 free ports of 127.0.0.1 and a self-signed certificate from
@@ -28,9 +28,11 @@ import base64
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import dns.edns
 import dns.exception
@@ -555,10 +557,74 @@ def h2c_test(binary):
     return results.finish()
 
 
+def certificate_fingerprint(port, alpn):
+    """SHA-256 fingerprint of the certificate a new TLS connection is shown."""
+    s_client = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-alpn", alpn,
+                               "-servername", "localhost"], input=b"", capture_output=True, timeout=10)
+    x509 = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"], input=s_client.stdout,
+                          capture_output=True, timeout=10)
+    return x509.stdout.decode().strip()
+
+
+def file_fingerprint(path):
+    out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", path],
+                         capture_output=True, timeout=10)
+    return out.stdout.decode().strip()
+
+
+def reload_test(binary):
+    """SIGHUP re-reads the certificate: new DoT and DoH connections get the
+    new one; a broken file keeps the old one and the daemon keeps serving."""
+    results = common.Results("certificate reload")
+    workdir = tempfile.mkdtemp(prefix="sextant-reload-")
+    lab = Lab(binary, workdir)
+    dot, doh = common.free_port(), common.free_port()
+    daemon = common.Daemon(binary, workdir=workdir)
+    write_full_config(daemon,
+                      "  dot:\n    listen: [\"127.0.0.1@%d\"]\n"
+                      "  doh:\n    listen: [\"127.0.0.1@%d\"]\n"
+                      "  tls:\n    certificate: %s\n    key: %s\n" % (dot, doh, lab.cert, lab.key))
+    with daemon:
+        first = file_fingerprint(lab.cert)
+        results.check(certificate_fingerprint(dot, "dot") == first and first != "",
+                      "DoT shows the configured certificate", first)
+        fresh_dir = os.path.join(workdir, "new")
+        code, out, err = run(["sh", MAKE_CERT, fresh_dir])
+        if code != 0:
+            raise common.TestFailure("make-test-cert.sh failed: %s %s" % (out, err))
+        shutil.copy(os.path.join(fresh_dir, "cert.pem"), lab.cert)
+        shutil.copy(os.path.join(fresh_dir, "key.pem"), lab.key)
+        second = file_fingerprint(lab.cert)
+        daemon.process.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        results.check(certificate_fingerprint(dot, "dot") == second != first,
+                      "after SIGHUP new DoT connections get the new certificate")
+        results.check(certificate_fingerprint(doh, "h2") == second, "and new DoH connections too")
+        with open(lab.cert, "w") as f:
+            f.write("not a certificate\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        results.check(certificate_fingerprint(dot, "dot") == second,
+                      "a broken file keeps the previous certificate")
+        # Answered locally (class CH is refused), so the lab's state does not matter.
+        probe = dns.message.make_query("version.bind.", "TXT", "CH")
+        reply = common.udp_query(probe, "127.0.0.1", daemon.port, timeout=5)
+        results.check(reply.rcode() == dns.rcode.REFUSED, "the daemon still answers", reply.to_text())
+        code, _ = daemon.stop()
+        with open(daemon.log_path) as f:
+            log = f.read()
+        results.check("keeping the old certificate" in log, "the failed reload is logged", log[-2000:])
+        results.check(code == 0 and not daemon.sanitizer_reports(), "daemon stopped cleanly")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return results.finish()
+
+
 def main(argv):
-    if len(argv) not in (1, 2) or (len(argv) == 2 and argv[1] not in ("tls", "h2c")):
+    if len(argv) not in (1, 2) or (len(argv) == 2 and argv[1] not in ("tls", "h2c", "reload")):
         print(__doc__.strip(), file=sys.stderr)
         return 2
+    if len(argv) == 2 and argv[1] == "reload":
+        return reload_test(argv[0])
     return h2c_test(argv[0]) if len(argv) == 2 and argv[1] == "h2c" else tls_test(argv[0])
 
 
