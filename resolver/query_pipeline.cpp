@@ -258,7 +258,8 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
 void QueryPipeline::start_refresh(const Client& c) {
   stats_.prefetches.fetch_add(1, std::memory_order_relaxed);
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
-  walker_.resolve(question, {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd()},
+  walker_.resolve(question,
+                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .refresh = true},
                   [this, c, alive = alive_](const ResolutionResult& result) {
                     if (!*alive) return;
                     render_and_store(c, result);

@@ -29,6 +29,10 @@ const char* to_string(ValidationState v) noexcept;
 struct ResolveOptions {
   bool dnssec_ok = false;          // client DO: keep RRSIGs in the response (presentation only)
   bool checking_disabled = false;  // client CD: part of the dedup key (validation differs)
+  // A prefetch refresh: the question's own answer must come from upstream,
+  // not from the walker's RRset/negative cache, which still holds the data
+  // about to expire (delegations may still come from the cache).
+  bool refresh = false;
 };
 
 struct ResolutionResult {

@@ -1173,6 +1173,7 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
   // DS/DNSKEY answers are judged from their signatures by the validation
   // that asked for them; the per-worker trust memo spares repeated fetches.
   if (q.kind == QueryKind::ds || q.kind == QueryKind::dnskey) return false;
+  if (q.kind == QueryKind::client && r.options.refresh) return false;
   const uint32_t now = timers_.wall_seconds();
   const RRType type = q.question.type;
   // A validating question takes only data whose validation is settled

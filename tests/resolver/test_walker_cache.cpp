@@ -36,9 +36,9 @@ struct Fixture {
     }
     return *walker;
   }
-  ResolutionResult resolve(std::string_view name, RRType type) {
+  ResolutionResult resolve(std::string_view name, RRType type, ResolveOptions options = {}) {
     ResultCapture capture;
-    w().resolve(wire::Question{wire::Name::from_text(name), type, wire::RRClass::IN}, {},
+    w().resolve(wire::Question{wire::Name::from_text(name), type, wire::RRClass::IN}, options,
                 [&](const ResolutionResult& r) { capture.results.push_back(r); });
     for (int i = 0; i < 2000 && capture.results.empty(); ++i) loop.run_for(milliseconds{5});
     INFO(network.log());
@@ -144,4 +144,23 @@ TEST_CASE("walker+cache: DS is asked of the parent even when the child's cut is 
   CHECK(r.answer[0].type == RRType::DS);
   REQUIRE(f.network.sent().size() > sent);
   CHECK(f.network.sent().back().server == address(net::gtld));
+}
+
+// Regression: a prefetch refresh was answered from the walker's own RRset
+// cache, which still held the data about to expire, so the refreshed answer
+// expired at the same moment and clients saw a miss every TTL.
+TEST_CASE("walker+cache: a refresh asks upstream for the answer, using the cached delegation",
+          "[walker][cache]") {
+  Fixture f;
+  auto first = f.resolve("www.example.com.", RRType::A);
+  REQUIRE(first.rcode == Rcode::NOERROR);
+  size_t sent = f.network.sent().size();
+  ResolveOptions refresh;
+  refresh.refresh = true;
+  auto again = f.resolve("www.example.com.", RRType::A, refresh);
+  CHECK(again.rcode == Rcode::NOERROR);
+  CHECK(section_text(again.answer) == section_text(first.answer));
+  REQUIRE(f.network.sent().size() == sent + 1);  // just the answer, no referral walk
+  const auto& q = f.network.sent().back();
+  CHECK((q.server == address(net::example_com_1) || q.server == address(net::example_com_2)));
 }
