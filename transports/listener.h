@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "transports/query_handler.h"
 
@@ -31,5 +32,30 @@ struct WorkerContext {
 // Creates one listener on a worker; throws std::runtime_error with a clear
 // message (address, port, reason) when the socket cannot be set up.
 using ListenerFactory = std::function<std::unique_ptr<Listener>(const WorkerContext&)>;
+
+// A factory for listeners whose config has a SocketAddress `address`: with
+// port 0 ("any free port", in tests) the first worker's socket picks the
+// port and every later worker joins it, so all SO_REUSEPORT sockets share it.
+template <typename ListenerType, typename Config>
+ListenerFactory make_port_sharing_factory(Config config, std::function<void(ListenerType&)> on_open) {
+  struct SharedPort {
+    std::mutex mu;
+    uint16_t port = 0;
+  };
+  auto shared = std::make_shared<SharedPort>();
+  return [config = std::move(config), on_open = std::move(on_open),
+          shared](const WorkerContext& ctx) -> std::unique_ptr<Listener> {
+    std::unique_ptr<ListenerType> listener;
+    {
+      std::lock_guard lock(shared->mu);
+      Config actual = config;
+      if (config.address.port() == 0 && shared->port != 0) actual.address.set_port(shared->port);
+      listener = ListenerType::open(ctx, actual);
+      if (config.address.port() == 0 && shared->port == 0) shared->port = listener->local_address().port();
+    }
+    if (on_open) on_open(*listener);
+    return listener;
+  };
+}
 
 }  // namespace sextant::transports

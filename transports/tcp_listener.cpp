@@ -589,24 +589,7 @@ unsigned TcpListener::idle_timeout_ms() const noexcept { return server_->config(
 size_t TcpListener::connection_count() const noexcept { return server_->connection_count(); }
 
 ListenerFactory make_tcp_listener_factory(TcpListenerConfig config, std::function<void(TcpListener&)> on_open) {
-  struct SharedPort {
-    std::mutex mu;
-    uint16_t port = 0;
-  };
-  auto shared = std::make_shared<SharedPort>();
-  return [config = std::move(config), on_open = std::move(on_open),
-          shared](const WorkerContext& ctx) -> std::unique_ptr<Listener> {
-    std::unique_ptr<TcpListener> listener;
-    {
-      std::lock_guard lock(shared->mu);
-      TcpListenerConfig actual = config;
-      if (config.address.port() == 0 && shared->port != 0) actual.address.set_port(shared->port);
-      listener = TcpListener::open(ctx, actual);
-      if (config.address.port() == 0 && shared->port == 0) shared->port = listener->local_address().port();
-    }
-    if (on_open) on_open(*listener);
-    return listener;
-  };
+  return make_port_sharing_factory<TcpListener>(std::move(config), std::move(on_open));
 }
 
 }  // namespace sextant::transports

@@ -427,24 +427,7 @@ const SocketAddress& UdpListener::local_address() const noexcept { return channe
 bool UdpListener::using_recvmmsg() const noexcept { return channel_->using_recvmmsg(); }
 
 ListenerFactory make_udp_listener_factory(UdpListenerConfig config, std::function<void(UdpListener&)> on_open) {
-  struct SharedPort {
-    std::mutex mu;
-    uint16_t port = 0;
-  };
-  auto shared = std::make_shared<SharedPort>();
-  return [config = std::move(config), on_open = std::move(on_open),
-          shared](const WorkerContext& ctx) -> std::unique_ptr<Listener> {
-    std::unique_ptr<UdpListener> listener;
-    {
-      std::lock_guard lock(shared->mu);
-      UdpListenerConfig actual = config;
-      if (config.address.port() == 0 && shared->port != 0) actual.address.set_port(shared->port);
-      listener = UdpListener::open(ctx, actual);
-      if (config.address.port() == 0 && shared->port == 0) shared->port = listener->local_address().port();
-    }
-    if (on_open) on_open(*listener);
-    return listener;
-  };
+  return make_port_sharing_factory<UdpListener>(std::move(config), std::move(on_open));
 }
 
 }  // namespace sextant::transports
