@@ -193,20 +193,9 @@ bool DelegationCache::erase(const wire::Name& zone, wire::RRClass rclass) {
   return store_.erase(delegation_key(zone, rclass));
 }
 
-size_t DelegationCache::flush_name(const wire::Name& zone) {
-  CacheKey key;
-  set_key_name(zone, key);
-  return store_.erase_in_shard_if(key.name_hash, [&](const DelegationEntry& e) {
-    auto k = ShardedStore<DelegationEntry>::key_of(e);
-    return key_name_size(k) == key.name_size && std::memcmp(k.data(), key.bytes, key.name_size) == 0;
-  });
-}
+size_t DelegationCache::flush_name(const wire::Name& zone) { return store_.erase_name(zone); }
 
-size_t DelegationCache::flush_subtree(const wire::Name& apex) {
-  return store_.erase_if([&](const DelegationEntry& e) {
-    return key_name(ShardedStore<DelegationEntry>::key_of(e)).is_subdomain_of(apex);
-  });
-}
+size_t DelegationCache::flush_subtree(const wire::Name& apex) { return store_.erase_subtree(apex); }
 
 void DelegationCache::dump(std::string& out, uint32_t now) const {
   store_.for_each([&](const DelegationEntry& e) {

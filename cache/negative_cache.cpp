@@ -174,20 +174,9 @@ void NegativeCache::forget_denials_of(const wire::Name& name, wire::RRType type,
   }
 }
 
-size_t NegativeCache::flush_name(const wire::Name& name) {
-  CacheKey key;
-  set_key_name(name, key);
-  return store_.erase_in_shard_if(key.name_hash, [&](const NegativeEntry& e) {
-    auto k = ShardedStore<NegativeEntry>::key_of(e);
-    return key_name_size(k) == key.name_size && std::memcmp(k.data(), key.bytes, key.name_size) == 0;
-  });
-}
+size_t NegativeCache::flush_name(const wire::Name& name) { return store_.erase_name(name); }
 
-size_t NegativeCache::flush_subtree(const wire::Name& apex) {
-  return store_.erase_if([&](const NegativeEntry& e) {
-    return key_name(ShardedStore<NegativeEntry>::key_of(e)).is_subdomain_of(apex);
-  });
-}
+size_t NegativeCache::flush_subtree(const wire::Name& apex) { return store_.erase_subtree(apex); }
 
 void NegativeCache::dump(std::string& out, uint32_t now) const {
   store_.for_each([&](const NegativeEntry& e) {

@@ -117,20 +117,9 @@ bool RRsetCache::erase(const wire::Name& owner, wire::RRType type, wire::RRClass
   return store_.erase(make_key(owner, static_cast<uint16_t>(type), static_cast<uint16_t>(rclass)));
 }
 
-size_t RRsetCache::flush_name(const wire::Name& name) {
-  CacheKey key;
-  set_key_name(name, key);
-  return store_.erase_in_shard_if(key.name_hash, [&](const RRsetEntry& e) {
-    auto k = ShardedStore<RRsetEntry>::key_of(e);
-    return key_name_size(k) == key.name_size && std::memcmp(k.data(), key.bytes, key.name_size) == 0;
-  });
-}
+size_t RRsetCache::flush_name(const wire::Name& name) { return store_.erase_name(name); }
 
-size_t RRsetCache::flush_subtree(const wire::Name& apex) {
-  return store_.erase_if([&](const RRsetEntry& e) {
-    return key_name(ShardedStore<RRsetEntry>::key_of(e)).is_subdomain_of(apex);
-  });
-}
+size_t RRsetCache::flush_subtree(const wire::Name& apex) { return store_.erase_subtree(apex); }
 
 void RRsetCache::dump(std::string& out, uint32_t now) const {
   store_.for_each([&](const RRsetEntry& e) {

@@ -211,6 +211,22 @@ class ShardedStore {
     return removed;
   }
 
+  // Every entry keyed by `name` (any type/class suffix of the key): one
+  // shard, since keys hash by name.
+  size_t erase_name(const wire::Name& name) {
+    CacheKey key;
+    set_key_name(name, key);
+    return erase_in_shard_if(key.name_hash, [&](const E& e) {
+      auto k = key_of(e);
+      return key_name_size(k) == key.name_size && std::memcmp(k.data(), key.bytes, key.name_size) == 0;
+    });
+  }
+
+  // Every entry whose name is `apex` or below it (scans all shards).
+  size_t erase_subtree(const wire::Name& apex) {
+    return erase_if([&](const E& e) { return key_name(key_of(e)).is_subdomain_of(apex); });
+  }
+
   void clear() {
     erase_if([](const E&) { return true; });
   }
