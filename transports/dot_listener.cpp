@@ -1,5 +1,7 @@
 #include "transports/dot_listener.h"
 
+#include "transports/stream_framing.h"
+
 #include <cstring>
 #include <vector>
 
@@ -25,13 +27,11 @@ class DotSession final : public StreamApplication {
   void deliver(uint64_t, std::span<const uint8_t> answer) override {
     if (pending_ > 0) --pending_;
     auto& counters = connection_.counters();
-    if (answer.size() > 65535) {
+    std::vector<uint8_t> framed;
+    framed.reserve(answer.size() + 2);
+    if (!append_framed(framed, answer)) {
       counters.add(counters.errors);  // cannot be framed; the client will time out this query
     } else {
-      std::vector<uint8_t> framed(answer.size() + 2);
-      framed[0] = static_cast<uint8_t>(answer.size() >> 8);
-      framed[1] = static_cast<uint8_t>(answer.size());
-      std::memcpy(framed.data() + 2, answer.data(), answer.size());
       counters.add(counters.responses);  // before the write: a reader of the counter may race the client
       connection_.write(framed);
     }
