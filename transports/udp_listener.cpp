@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -15,10 +18,14 @@ namespace sextant::transports {
 
 namespace {
 
-// libuv hands recvmmsg one 64 KiB slot per datagram (UV__UDP_DGRAM_MAXSIZE)
-// and uses at most 20 slots per call (UV__MMSG_MAXWIDTH).
-constexpr size_t kReceiveSlotSize = 64 * 1024;
-constexpr size_t kReceiveSlots = 20;
+// Datagrams per recvmmsg. Each slot holds the largest UDP payload, so no
+// query is ever cut; only the octets received are touched, so the resident
+// cost is a page or so per slot.
+constexpr size_t kReceiveSlots = 64;
+constexpr size_t kReceiveSlotSize = 65536;
+// recvmmsg rounds per readiness event: enough to drain a loaded socket, few
+// enough that timers and upstream answers on the same loop still get a turn.
+constexpr int kMaxRoundsPerWakeup = 8;
 constexpr size_t kDnsHeaderSize = 12;
 // 65535 minus the IP and UDP headers (the IPv6 header is not part of its
 // 16-bit payload length, the IPv4 one is).
@@ -31,12 +38,22 @@ void copy_peer(const sockaddr* from, PeerAddress& to) noexcept {
   std::memcpy(&to, from, from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
 }
 
+socklen_t peer_length(const sockaddr* peer) noexcept {
+  return peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
 }  // namespace
 
 // The socket, its pending-answer table and its handles. Reference-counted:
 // one reference while its handles are open, one held by the UdpListener, one
 // per outstanding Responder. Answers delivered after the socket closed are
 // dropped harmlessly.
+//
+// The socket is watched with a uv_poll handle and read with our own
+// recvmmsg calls rather than through uv_udp: libuv reads 20 datagrams per
+// call and always once more until EAGAIN, so every wake-up of a busy server
+// paid for an empty system call; here a short batch means the socket is
+// drained and the next readiness event says when it is not.
 class UdpSocketChannel final : public ResponseChannel {
  public:
   UdpSocketChannel(const WorkerContext& ctx, const UdpListenerConfig& config,
@@ -46,18 +63,25 @@ class UdpSocketChannel final : public ResponseChannel {
         worker_(ctx.index),
         counters_(std::move(counters)),
         recv_buffer_(new uint8_t[kReceiveSlotSize * kReceiveSlots]),
+        max_queued_answers_(std::max<size_t>(1, config.max_queued_answers)),
         slots_(std::max<size_t>(1, config.max_pending_answers)) {
     for (uint32_t i = 0; i < slots_.size(); ++i) {
       slots_[i].next_free = i + 1 < slots_.size() ? i + 1 : kNoSlot;
     }
     free_head_ = 0;
+    for (size_t i = 0; i < kReceiveSlots; ++i) {
+      recv_iov_[i] = {recv_buffer_.get() + i * kReceiveSlotSize, kReceiveSlotSize};
+    }
+  }
+
+  ~UdpSocketChannel() override {
+    if (fd_ >= 0) ::close(fd_);
   }
 
   // Opens and starts the socket. On failure the channel cleans itself up
   // (asynchronously if handles were created) and this throws.
   void open(const UdpListenerConfig& config) {
     add_ref();  // the "handles open" reference, released after they close
-    int fd = -1;
     try {
       if (handler_ == nullptr) throw std::runtime_error("UDP listener: no query handler");
       SocketOptions options;
@@ -65,25 +89,20 @@ class UdpSocketChannel final : public ResponseChannel {
       options.ipv6_only = true;
       options.receive_buffer_bytes = config.receive_buffer_bytes;
       options.send_buffer_bytes = config.send_buffer_bytes;
-      fd = open_bound_socket(config.address, SOCK_DGRAM, options);
-      local_ = local_address_of(fd);
+      fd_ = open_bound_socket(config.address, SOCK_DGRAM, options);  // closed by the destructor
+      local_ = local_address_of(fd_);
       max_answer_size_ = local_.family() == AF_INET6 ? kMaxUdpPayloadIpv6 : kMaxUdpPayloadIpv4;
 
-      // AF_UNSPEC: libuv must not create its own socket, or uv_udp_open fails with EBUSY.
-      check(uv_udp_init_ex(loop_, &udp_, AF_UNSPEC | UV_UDP_RECVMMSG), "uv_udp_init_ex", config);
-      udp_.data = this;
-      udp_initialized_ = true;
+      check(uv_poll_init_socket(loop_, &poll_, fd_), "uv_poll_init_socket", config);
+      poll_.data = this;
+      poll_initialized_ = true;
       ++open_handles_;
       check(uv_timer_init(loop_, &grace_timer_), "uv_timer_init", config);
       grace_timer_.data = this;
       timer_initialized_ = true;
       ++open_handles_;
-      check(uv_udp_open(&udp_, fd), "uv_udp_open", config);
-      fd_ = fd;  // for sendmmsg, which libuv 1.44 does not offer for try-sends
-      fd = -1;   // owned by the handle now
-      check(uv_udp_recv_start(&udp_, &on_alloc, &on_recv), "uv_udp_recv_start", config);
+      set_poll_events(UV_READABLE, config);
     } catch (...) {
-      if (fd >= 0) ::close(fd);
       close_handles();
       throw;
     }
@@ -125,10 +144,10 @@ class UdpSocketChannel final : public ResponseChannel {
     }
     stopping_ = true;
     shutdown_done_ = std::move(done);
-    // libuv sends no UV_UDP_MMSG_FREE once receiving stopped (a handler may
-    // shut down from inside handle()): the batch ends here.
+    // Answers already given in the current batch still go out; no more
+    // queries are read (also when called from inside handle()).
     flush_batch();
-    uv_udp_recv_stop(&udp_);
+    update_poll();
     if (drained()) {
       close_handles();
     } else {
@@ -143,6 +162,8 @@ class UdpSocketChannel final : public ResponseChannel {
     if (closed_) return;
     flush_batch();  // answers already given still go out
     closed_ = true;
+    if (!send_queue_.empty()) counters_->send_errors.add(send_queue_.size());
+    send_queue_.clear();
     if (open_handles_ == 0) {
       finish_close();
       return;
@@ -151,11 +172,14 @@ class UdpSocketChannel final : public ResponseChannel {
       uv_timer_stop(&grace_timer_);
       uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), &on_closed);
     }
-    if (udp_initialized_) uv_close(reinterpret_cast<uv_handle_t*>(&udp_), &on_closed);
+    if (poll_initialized_) {
+      uv_poll_stop(&poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &on_closed);
+    }
   }
 
   const SocketAddress& local_address() const noexcept { return local_; }
-  bool using_recvmmsg() const noexcept { return !closed_ && uv_udp_using_recvmmsg(&udp_) == 1; }
+  bool using_recvmmsg() const noexcept { return !closed_ && fd_ >= 0; }
 
  protected:
   void on_last_release() override { delete this; }
@@ -167,9 +191,9 @@ class UdpSocketChannel final : public ResponseChannel {
     uint32_t next_free = kNoSlot;
     bool in_use = false;
   };
-  struct QueuedSend {
-    uv_udp_send_t req;
-    UdpSocketChannel* owner;
+  // An answer that met a full socket send buffer.
+  struct QueuedAnswer {
+    PeerAddress peer;
     std::vector<uint8_t> data;
   };
 
@@ -180,37 +204,67 @@ class UdpSocketChannel final : public ResponseChannel {
     }
   }
 
-  static void on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-    auto* self = static_cast<UdpSocketChannel*>(handle->data);
-    // Always the same persistent buffer: recvmmsg splits it into 20 slots.
-    *buf = uv_buf_init(reinterpret_cast<char*>(self->recv_buffer_.get()),
-                       static_cast<unsigned>(kReceiveSlotSize * kReceiveSlots));
+  // Readable while accepting queries; writable while answers wait for room.
+  void update_poll() {
+    if (closed_ || !poll_initialized_) return;
+    int events = 0;
+    if (!stopping_) events |= UV_READABLE;
+    if (!send_queue_.empty()) events |= UV_WRITABLE;
+    if (events == poll_events_) return;
+    poll_events_ = events;
+    if (events == 0) uv_poll_stop(&poll_);
+    else uv_poll_start(&poll_, events, &on_poll);
   }
 
-  // libuv 1.44 with recvmmsg: one call per datagram of a batch, flagged
-  // UV_UDP_MMSG_CHUNK, then one with UV_UDP_MMSG_FREE (nread 0) after the
-  // last datagram; it then reads again until EAGAIN (nread 0, addr null,
-  // flags 0) or an error. Answers given during the chunks wait in batch_;
-  // every call that is not a chunk ends the batch and sends it.
-  static void on_recv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-                      unsigned flags) {
+  void set_poll_events(int events, const UdpListenerConfig& config) {
+    poll_events_ = events;
+    check(uv_poll_start(&poll_, events, &on_poll), "uv_poll_start", config);
+  }
+
+  static void on_poll(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<UdpSocketChannel*>(handle->data);
-    const bool chunk = (flags & UV_UDP_MMSG_CHUNK) != 0;
-    if (!chunk) self->flush_batch();
-    // UV_UDP_MMSG_FREE is also libuv's cue to free the batch buffer; ours is
-    // persistent, so there is nothing else to do.
-    if (flags & UV_UDP_MMSG_FREE) return;
-    if (nread < 0) {
+    if (status < 0) {
       self->counters_->receive_errors.add();
       return;
     }
-    if (addr == nullptr) return;  // EAGAIN: nothing was read
-    if (flags & UV_UDP_PARTIAL) {
-      self->counters_->truncated_input.add();
-      return;
+    if (events & UV_WRITABLE) self->drain_send_queue();
+    if (events & UV_READABLE) self->read_batches();
+  }
+
+  // Reads and answers up to kMaxRoundsPerWakeup batches. Answers given
+  // inside handle() during a batch wait in batch_ and leave with one
+  // sendmmsg when the batch has been handled.
+  void read_batches() {
+    for (int round = 0; round < kMaxRoundsPerWakeup && !stopping_ && !closed_; ++round) {
+      for (size_t i = 0; i < kReceiveSlots; ++i) {
+        mmsghdr& m = recv_messages_[i];
+        m.msg_hdr.msg_name = &recv_peers_[i];
+        m.msg_hdr.msg_namelen = sizeof recv_peers_[i];
+        m.msg_hdr.msg_iov = &recv_iov_[i];
+        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_control = nullptr;
+        m.msg_hdr.msg_controllen = 0;
+        m.msg_hdr.msg_flags = 0;
+      }
+      const int n = ::recvmmsg(fd_, recv_messages_.data(), kReceiveSlots, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // EAGAIN: another reader (or a spurious wake-up) got there first.
+        if (errno != EAGAIN && errno != EWOULDBLOCK) counters_->receive_errors.add();
+        return;
+      }
+      batching_ = true;
+      for (int i = 0; i < n && !stopping_; ++i) {
+        const mmsghdr& m = recv_messages_[i];
+        if (m.msg_hdr.msg_flags & MSG_TRUNC) {
+          counters_->truncated_input.add();
+          continue;
+        }
+        on_datagram({static_cast<const uint8_t*>(recv_iov_[i].iov_base), m.msg_len}, &recv_peers_[i].sa);
+      }
+      flush_batch();
+      if (static_cast<size_t>(n) < kReceiveSlots) return;  // drained for now
     }
-    self->batching_ = chunk;  // a datagram read on its own is answered at once
-    self->on_datagram({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)}, addr);
   }
 
   void on_datagram(std::span<const uint8_t> datagram, const sockaddr* peer) {
@@ -269,8 +323,8 @@ class UdpSocketChannel final : public ResponseChannel {
   void send_batch() {
     if (batch_.empty()) return;
     size_t unsent = 0;
-    // Behind answers already waiting in libuv's queue, the batch waits too.
-    if (uv_udp_get_send_queue_count(&udp_) == 0) {
+    // Behind answers already waiting for room, the batch waits too (order).
+    if (send_queue_.empty()) {
       UdpSendBatch::SendStats stats;
       unsent = batch_.send(fd_, stats);
       counters_->answered.add(stats.sent);
@@ -278,52 +332,58 @@ class UdpSocketChannel final : public ResponseChannel {
       counters_->batch_sends.add(stats.syscalls);
       counters_->send_errors.add(stats.failed);
     }
-    // The socket buffer is full (EAGAIN): the rest waits in libuv's queue.
-    for (size_t i = unsent; i < batch_.size(); ++i) queue_send(batch_.peer(i), batch_.datagram(i));
+    // The socket buffer is full (EAGAIN): the rest waits for room.
+    for (size_t i = unsent; i < batch_.size(); ++i) queue_answer(batch_.peer(i), batch_.datagram(i));
     batch_.clear();
   }
 
-  // One answer, right now.
+  // One answer, right now (resolutions that complete later).
   void send_now(const sockaddr* peer, std::span<const uint8_t> answer) {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(answer.data())),
-                               static_cast<unsigned>(answer.size()));
-    int rc = uv_udp_try_send(&udp_, &buf, 1, peer);
-    if (rc >= 0) {
-      counters_->answered.add();
-      return;
+    if (send_queue_.empty()) {
+      ssize_t rc;
+      do {
+        rc = ::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, peer, peer_length(peer));
+      } while (rc < 0 && errno == EINTR);
+      if (rc >= 0) {
+        counters_->answered.add();
+        return;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        counters_->send_errors.add();
+        return;
+      }
     }
-    if (rc != UV_EAGAIN && rc != UV_ENOSYS) {
-      counters_->send_errors.add();
-      return;
-    }
-    // Socket buffer full (or sends already queued, which keeps order).
-    queue_send(peer, answer);
+    queue_answer(peer, answer);
   }
 
-  // Copies the answer and queues it; this is the only allocation on the send path.
-  void queue_send(const sockaddr* peer, std::span<const uint8_t> answer) {
-    auto* queued = new QueuedSend{{}, this, std::vector<uint8_t>(answer.begin(), answer.end())};
-    queued->req.data = queued;
-    uv_buf_t qbuf = uv_buf_init(reinterpret_cast<char*>(queued->data.data()),
-                                static_cast<unsigned>(queued->data.size()));
-    int rc = uv_udp_send(&queued->req, &udp_, &qbuf, 1, peer, &on_sent);
-    if (rc != 0) {
-      delete queued;
+  // Copies the answer until the socket has room; the only allocation on the
+  // send path. Bounded: beyond max_queued_answers the answer is dropped, as
+  // a full network queue would (the client retries).
+  void queue_answer(const sockaddr* peer, std::span<const uint8_t> answer) {
+    if (send_queue_.size() >= max_queued_answers_) {
       counters_->send_errors.add();
       return;
     }
-    add_ref();  // until on_sent
-    counters_->answered.add();
+    QueuedAnswer& queued = send_queue_.emplace_back();
+    copy_peer(peer, queued.peer);
+    queued.data.assign(answer.begin(), answer.end());
     counters_->answers_queued.add();
+    update_poll();
   }
 
-  static void on_sent(uv_udp_send_t* req, int status) {
-    auto* queued = static_cast<QueuedSend*>(req->data);
-    UdpSocketChannel* self = queued->owner;
-    delete queued;
-    if (status < 0 && status != UV_ECANCELED) self->counters_->send_errors.add();
-    self->maybe_finish_shutdown();
-    self->release();
+  void drain_send_queue() {
+    while (!send_queue_.empty()) {
+      const QueuedAnswer& queued = send_queue_.front();
+      const ssize_t rc = ::sendto(fd_, queued.data.data(), queued.data.size(), MSG_DONTWAIT, &queued.peer.sa,
+                                  peer_length(&queued.peer.sa));
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (rc < 0) counters_->send_errors.add();
+      else counters_->answered.add();
+      send_queue_.pop_front();
+    }
+    update_poll();
+    maybe_finish_shutdown();
   }
 
   static void on_closed(uv_handle_t* handle) {
@@ -337,7 +397,7 @@ class UdpSocketChannel final : public ResponseChannel {
     if (done) done();
   }
 
-  bool drained() const noexcept { return pending_ == 0 && uv_udp_get_send_queue_count(&udp_) == 0; }
+  bool drained() const noexcept { return pending_ == 0 && send_queue_.empty(); }
 
   void maybe_finish_shutdown() {
     if (stopping_ && !closed_ && drained()) close_handles();
@@ -374,21 +434,28 @@ class UdpSocketChannel final : public ResponseChannel {
   QueryHandler* handler_;
   unsigned worker_;
   std::shared_ptr<UdpCounters> counters_;
-  std::unique_ptr<uint8_t[]> recv_buffer_;
-  uv_udp_t udp_{};
-  int fd_ = -1;  // udp_'s socket
+  std::unique_ptr<uint8_t[]> recv_buffer_;  // kReceiveSlots slots of kReceiveSlotSize
+  std::array<iovec, kReceiveSlots> recv_iov_{};
+  std::array<PeerAddress, kReceiveSlots> recv_peers_{};
+  std::array<mmsghdr, kReceiveSlots> recv_messages_{};
+  int fd_ = -1;
+  uv_poll_t poll_{};
+  int poll_events_ = 0;
   uv_timer_t grace_timer_{};
-  bool udp_initialized_ = false;
+  bool poll_initialized_ = false;
   bool timer_initialized_ = false;
   int open_handles_ = 0;
   SocketAddress local_;
   size_t max_answer_size_ = kMaxUdpPayloadIpv4;
 
+  std::deque<QueuedAnswer> send_queue_;
+  size_t max_queued_answers_;
+
   std::vector<Slot> slots_;
   uint32_t free_head_ = kNoSlot;
   size_t pending_ = 0;
 
-  // Answers given while libuv hands over a recvmmsg batch, sent when it ends.
+  // Answers given while a recvmmsg batch is handled, sent when it ends.
   UdpSendBatch batch_;
   bool batching_ = false;
 

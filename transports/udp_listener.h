@@ -1,14 +1,15 @@
-// Plain DNS over UDP: one SO_REUSEPORT socket per worker, read with
-// recvmmsg into one persistent buffer.
+// Plain DNS over UDP: one SO_REUSEPORT socket per worker, watched with a
+// uv_poll handle and read with recvmmsg (64 datagrams per call) into one
+// persistent buffer.
 //
 // The cache-hit path allocates nothing: the datagram is handed to the
-// handler in place, and an answer given inside handle() while libuv walks a
-// recvmmsg batch is copied into a preallocated UdpSendBatch; the whole batch
-// goes out with one sendmmsg when libuv signals its end (UV_UDP_MMSG_FREE),
-// so a batch of N cache hits costs one send system call instead of N.
-// Answers given outside a batch (resolutions that complete later, datagrams
-// read without recvmmsg) go out at once with uv_udp_try_send. Only when the
-// socket's send buffer is full is an answer copied into a queued uv_udp_send.
+// handler in place, and an answer given inside handle() while a recvmmsg
+// batch is handled is copied into a preallocated UdpSendBatch; the whole
+// batch goes out with one sendmmsg when the batch has been handled, so a
+// batch of N cache hits costs one receive and one send system call. Answers
+// given later (resolutions that complete after handle() returned) go out at
+// once with sendto. Only when the socket's send buffer is full is an answer
+// copied into a bounded queue, drained when the socket is writable again.
 // For answers given later, the client's address is kept in a fixed table of
 // pending slots (bounded memory, no per-query allocation).
 #pragma once
@@ -31,12 +32,15 @@ struct UdpListenerConfig {
   // Queries whose answer is still owed (resolutions in progress) per socket.
   // Beyond this an answer given after handle() returns is dropped.
   size_t max_pending_answers = 4096;
+  // Answers waiting for room in a full socket send buffer, per socket.
+  // Beyond this they are dropped (and counted in send_errors).
+  size_t max_queued_answers = 4096;
 };
 
 struct UdpCounters {
   RelaxedCounter received;         // datagrams handed to the handler
   RelaxedCounter too_short;        // datagrams under 12 octets, dropped unseen
-  RelaxedCounter truncated_input;  // datagrams larger than the receive slot
+  RelaxedCounter truncated_input;  // datagrams cut by the kernel (cannot happen with 64 KiB slots)
   RelaxedCounter receive_errors;
   RelaxedCounter answered;         // answers sent (immediately or queued)
   RelaxedCounter answers_queued;   // ...of which had to wait for the send queue
