@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cache/rrset_answer.h"
 #include "wire/header.h"
 #include "wire/packet_scan.h"
 
@@ -67,8 +68,32 @@ CacheKey make_answer_key(const AnswerKey& key) noexcept {
   return make_answer_key(key.qname, key.qtype, key.qclass, key.dnssec_ok, key.checking_disabled);
 }
 
-AnswerCache::AnswerCache(const CacheConfig& config)
-    : config_(config), store_(config.shards, config.answer_max_bytes) {}
+AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets)
+    : config_(config), rrsets_(rrsets), store_(config.shards, config.answer_max_bytes) {}
+
+bool AnswerCache::covered_by_rrset(const AnswerKey& key, std::span<const uint8_t> packet,
+                                   const wire::PacketScan& scan, size_t stored_size,
+                                   DnssecStatus status, bool has_info_ede, uint32_t now) {
+  if (!rrsets_ || has_info_ede ||
+      !question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
+    return false;
+  }
+  if (status != DnssecStatus::secure && status != DnssecStatus::insecure) return false;
+  const uint16_t additional = static_cast<uint16_t>(scan.arcount - (scan.has_opt ? 1 : 0));
+  if ((packet[3] & 0x0F) != 0 || scan.ancount == 0 || scan.nscount != 0 || additional != 0) {
+    return false;
+  }
+  CachedRRset rrset = rrsets_->peek(
+      make_key(key.qname, static_cast<uint16_t>(key.qtype), static_cast<uint16_t>(key.qclass)));
+  if (!rrset || rrset.status() != status || rrset.expired(now)) return false;
+  const RRsetEntry& entry = rrset.entry();
+  if (!rrset_answers_client(entry, key.dnssec_ok)) return false;
+  if (!scan.has_opt) return packet_is_rrset_answer(entry, packet, key.dnssec_ok);
+  std::vector<uint8_t> without_opt(packet.begin(),
+                                   packet.begin() + static_cast<ptrdiff_t>(stored_size));
+  write_u16(&without_opt[10], additional);
+  return packet_is_rrset_answer(entry, without_opt, key.dnssec_ok);
+}
 
 AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const uint8_t> packet,
                                         uint32_t ttl, DnssecStatus status, uint32_t now,
@@ -108,6 +133,12 @@ AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const ui
   if (status == DnssecStatus::bogus && entry_ttl > config_.bogus_ttl) entry_ttl = config_.bogus_ttl;
 
   CacheKey k = make_answer_key(key);
+  if (!negative &&
+      covered_by_rrset(key, packet, scan, stored_size, status, info_ede.has_value(), now)) {
+    // The RRset renders this answer: an entry would only copy its records.
+    store_.erase(k);
+    return Result::from_rrsets;
+  }
   size_t offsets_size = scan.ttl_count * sizeof(uint16_t);
   AnswerEntry* e = allocate_entry<AnswerEntry>(k.size + offsets_size + stored_size);
   e->key_len = k.size;
@@ -160,7 +191,11 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
     store_.count(key, StoreCounter::misses);
     return false;
   }
-  store_.visit_counted(key, [&](AnswerEntry& e, auto& counters) {
+  const uint8_t flags = key.bytes[key.size - 1];
+  const bool rrset_fallback =
+      rrsets_ && question_answerable_from_rrset(
+                     static_cast<wire::RRType>(read_u16(key.bytes + key.name_size)), flags & 2);
+  bool present = store_.visit_counted(key, [&](AnswerEntry& e, auto& counters) {
     Freshness freshness;
     bool claimed;
     if (!classify(e, now, policy, config_, freshness, claimed)) {
@@ -205,15 +240,66 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
     if (stale) counters.add(StoreCounter::stale_hits);
     if (freshness == Freshness::prefetch_due) counters.add(StoreCounter::prefetches);
     return false;
+  }, !rrset_fallback);
+  if (present || !rrset_fallback) return served;
+  served = lookup_rrset(key, id, qname_as_sent, now, out, out_len, hit, policy);
+  // Counted as answers (the RRset store counts only its own look-ups).
+  store_.count(key, served ? StoreCounter::hits : StoreCounter::misses);
+  if (served && hit.freshness == Freshness::stale) store_.count(key, StoreCounter::stale_hits);
+  if (served && hit.freshness == Freshness::prefetch_due) {
+    store_.count(key, StoreCounter::prefetches);
+  }
+  return served;
+}
+
+bool AnswerCache::lookup_rrset(const CacheKey& key, uint16_t id, const wire::Name& qname_as_sent,
+                               uint32_t now, std::span<uint8_t> out, size_t& out_len,
+                               AnswerHit& hit, StalePolicy policy) {
+  // The RRset key is the answer key without its flags octet; the name hash
+  // (and so the shard) is the same.
+  CacheKey rkey;
+  copy_short(rkey.bytes, key.bytes, size_t{key.name_size} + 4);
+  rkey.name_size = key.name_size;
+  rkey.size = static_cast<uint16_t>(key.name_size + 4);
+  rkey.name_hash = key.name_hash;
+  finish_key(rkey);
+  const bool dnssec_ok = key.bytes[key.size - 1] & 1;
+  bool served = false;
+  rrsets_->visit_entry(rkey, [&](RRsetEntry& e) {
+    if (!rrset_answers_client(e, dnssec_ok)) return false;
+    Freshness freshness;
+    bool claimed;
+    if (!classify(e, now, policy, config_, freshness, claimed)) {
+      hit.stale_available = config_.serve_stale && e.expired(now) && !e.gone(now, config_);
+      return e.gone(now, config_);
+    }
+    const bool stale = freshness == Freshness::stale;
+    const uint32_t ttl = stale ? config_.stale_answer_ttl : e.ttl_left(now);
+    if (!render_rrset_answer(e, id, qname_as_sent.wire(), dnssec_ok, ttl, out, out_len)) {
+      if (claimed) e.release_refresh_claim();
+      out_len = 0;
+      return false;
+    }
+    hit.freshness = freshness;
+    hit.refresh_claimed = claimed;
+    hit.ttl = ttl;
+    hit.rcode = 0;
+    hit.negative = false;
+    hit.status = e.status;
+    served = true;
+    return false;
   });
   return served;
 }
 
 void AnswerCache::finish_refresh(const AnswerKey& key) {
-  store_.visit(make_answer_key(key), [](AnswerEntry& e) {
+  bool present = store_.visit(make_answer_key(key), [](AnswerEntry& e) {
     e.release_refresh_claim();
     return false;
   });
+  if (!present && rrsets_ && question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
+    rrsets_->finish_refresh(key.qname, key.qtype, key.qclass);
+  }
 }
 
 bool AnswerCache::erase(const AnswerKey& key) { return store_.erase(make_answer_key(key)); }

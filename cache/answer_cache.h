@@ -13,6 +13,13 @@
 // its answer and authority records (and of the TTL the resolver passes, the
 // minimum over the RRsets it used), so no answer outlives its RRsets;
 // flushing a name removes every answer that mentions it as an owner.
+//
+// Answers that are exactly one RRset at the question name take no entry of
+// their own when the cache is given the RRset store: insert() finds that
+// the RRset renders to the same packet and stores nothing, and lookup()
+// renders such answers from the RRset (rrset_answer.h says which). A wire
+// entry, when there is one, is always served first. The record octets then
+// exist once, and such an answer lives exactly as long as its RRset.
 #pragma once
 
 #include <cstddef>
@@ -24,8 +31,10 @@
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/rrset_cache.h"
 #include "cache/sharded_store.h"
 #include "wire/name.h"
+#include "wire/packet_scan.h"
 #include "wire/types.h"
 
 namespace sextant::cache {
@@ -69,9 +78,13 @@ struct AnswerHit {
 
 class AnswerCache {
  public:
-  explicit AnswerCache(const CacheConfig& config);
+  // Without an RRset store every answer is kept as a wire entry; with one,
+  // answers the RRset store renders identically are not (see above).
+  explicit AnswerCache(const CacheConfig& config, RRsetCache* rrsets = nullptr);
 
-  enum class Result : uint8_t { stored, too_large, rejected };
+  // from_rrsets: nothing was stored because the RRset store renders this
+  // very answer (any wire entry the key had is removed).
+  enum class Result : uint8_t { stored, too_large, rejected, from_rrsets };
 
   // Stores a complete wire answer for `key`. `ttl` is the minimum TTL of
   // the RRsets (or negative entry) the answer was built from. The packet
@@ -88,7 +101,9 @@ class AnswerCache {
   // The hit path. On a hit copies the answer into `out` (which must hold
   // the whole answer, else it is a miss), sets the ID to `id`, writes
   // `qname_as_sent` over the question name and every TTL to its remaining
-  // value (stale_answer_ttl when stale) and returns true.
+  // value (stale_answer_ttl when stale) and returns true. Without a wire
+  // entry for the key, the answer is rendered from the RRset store if it
+  // can be (same contract, one more shard lock: the RRset store's).
   bool lookup(const AnswerKey& key, uint16_t id, const wire::Name& qname_as_sent, uint32_t now,
               std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
               StalePolicy policy = StalePolicy::fresh_only);
@@ -98,6 +113,8 @@ class AnswerCache {
               std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
               StalePolicy policy = StalePolicy::fresh_only);
 
+  // Releases the refresh claim of the key's entry (or of the RRset its
+  // answer is rendered from).
   void finish_refresh(const AnswerKey& key);
   bool erase(const AnswerKey& key);
   // Every answer whose question or any record owner is `name` (or, for
@@ -111,7 +128,15 @@ class AnswerCache {
   const ShardedStore<AnswerEntry>& store() const noexcept { return store_; }
 
  private:
+  bool covered_by_rrset(const AnswerKey& key, std::span<const uint8_t> packet,
+                        const wire::PacketScan& scan, size_t stored_size, DnssecStatus status,
+                        bool has_info_ede, uint32_t now);
+  bool lookup_rrset(const CacheKey& key, uint16_t id, const wire::Name& qname_as_sent,
+                    uint32_t now, std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
+                    StalePolicy policy);
+
   const CacheConfig& config_;
+  RRsetCache* rrsets_;
   ShardedStore<AnswerEntry> store_;
 };
 

@@ -24,8 +24,8 @@ StoreStats stats_of(const ShardedStore<E>& store) {
 // The stores keep a reference to config_, which is constructed first.
 Cache::Cache(const CacheConfig& config)
     : config_(config),
-      answers_(config_),
       rrsets_(config_),
+      answers_(config_, &rrsets_),
       negatives_(config_),
       delegations_(config_),
       servers_(config_) {}

@@ -61,8 +61,8 @@ class Cache {
 
  private:
   CacheConfig config_;
-  AnswerCache answers_;
   RRsetCache rrsets_;
+  AnswerCache answers_;  // renders single-RRset answers from rrsets_
   NegativeCache negatives_;
   DelegationCache delegations_;
   ServerStateCache servers_;

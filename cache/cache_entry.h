@@ -45,6 +45,13 @@ constexpr const char* to_string(Freshness f) noexcept {
 // path asks for fresh data only.
 enum class StalePolicy : uint8_t { fresh_only, allow_stale };
 
+// Whether a lookup may take the entry's refresh claim (prefetch or stale
+// refresh). Callers that never refresh (the walker reading RRsets while it
+// resolves something else) pass `none`, so they do not take the claim from
+// the client path that would act on it: answers rendered from RRsets are
+// prefetched through their RRset's claim.
+enum class RefreshClaim : uint8_t { claim, none };
+
 struct CacheEntry {
   CacheEntry() = default;
   CacheEntry(const CacheEntry&) = delete;
@@ -112,11 +119,13 @@ inline bool CacheEntry::gone(uint32_t now, const CacheConfig& config) const noex
 // Freshness of an entry for a caller at `now`, claiming the refresh when
 // one is due. Returns false if the entry must not be served under `policy`.
 inline bool classify(CacheEntry& e, uint32_t now, StalePolicy policy, const CacheConfig& config,
-                     Freshness& freshness, bool& refresh_claimed) noexcept {
+                     Freshness& freshness, bool& refresh_claimed,
+                     RefreshClaim claim = RefreshClaim::claim) noexcept {
   refresh_claimed = false;
+  const bool may_claim = claim == RefreshClaim::claim;
   if (!e.expired(now)) {
     freshness = Freshness::fresh;
-    if (e.in_prefetch_window(now, config) &&
+    if (may_claim && e.in_prefetch_window(now, config) &&
         e.try_claim_refresh(now, config.refresh_claim_timeout)) {
       freshness = Freshness::prefetch_due;
       refresh_claimed = true;
@@ -125,7 +134,7 @@ inline bool classify(CacheEntry& e, uint32_t now, StalePolicy policy, const Cach
   }
   if (policy != StalePolicy::allow_stale || !config.serve_stale || e.gone(now, config)) return false;
   freshness = Freshness::stale;
-  refresh_claimed = e.try_claim_refresh(now, config.refresh_claim_timeout);
+  if (may_claim) refresh_claimed = e.try_claim_refresh(now, config.refresh_claim_timeout);
   return true;
 }
 

@@ -13,15 +13,9 @@ wire::Name CachedRRset::owner() const noexcept {
   return key_name({entry_tail(ref_.get()), ref_->key_len});
 }
 
-LengthPrefixedRange CachedRRset::rdatas() const noexcept {
-  return {entry_tail(ref_.get()) + ref_->key_len, ref_->rdata_count};
-}
+LengthPrefixedRange CachedRRset::rdatas() const noexcept { return rdatas_of(*ref_); }
 
-LengthPrefixedRange CachedRRset::signatures() const noexcept {
-  const uint8_t* p = entry_tail(ref_.get()) + ref_->key_len;
-  for (uint16_t i = 0; i < ref_->rdata_count; ++i) p += 2 + read_u16(p);
-  return {p, ref_->signature_count};
-}
+LengthPrefixedRange CachedRRset::signatures() const noexcept { return signatures_of(*ref_); }
 
 wire::RRset CachedRRset::to_rrset(uint32_t ttl) const {
   wire::RRset out;
@@ -80,7 +74,7 @@ RRsetCache::Result RRsetCache::insert(const wire::RRset& rrset, Rank rank, Dnsse
 
 std::optional<RRsetHit> RRsetCache::lookup(const wire::Name& owner, wire::RRType type,
                                            wire::RRClass rclass, uint32_t now, StalePolicy policy,
-                                           Rank min_rank) {
+                                           Rank min_rank, RefreshClaim claim) {
   CacheKey key = make_key(owner, static_cast<uint16_t>(type), static_cast<uint16_t>(rclass));
   EntryRef<RRsetEntry> ref = store_.find(key);
   if (!ref || ref->rank < min_rank) {
@@ -88,7 +82,7 @@ std::optional<RRsetHit> RRsetCache::lookup(const wire::Name& owner, wire::RRType
     return std::nullopt;
   }
   RRsetHit hit;
-  if (!classify(*ref, now, policy, config_, hit.freshness, hit.refresh_claimed)) {
+  if (!classify(*ref, now, policy, config_, hit.freshness, hit.refresh_claimed, claim)) {
     if (ref->gone(now, config_)) store_.erase_if_same(key, ref.get());
     store_.count(key, StoreCounter::misses);
     return std::nullopt;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
@@ -57,6 +58,12 @@ class LengthPrefixedRange {
     uint16_t left_ = 0;
   };
   LengthPrefixedRange(const uint8_t* first, uint16_t count) noexcept : first_(first), count_(count) {}
+  // Where the octets after the last item start.
+  const uint8_t* end_pointer() const noexcept {
+    const uint8_t* p = first_;
+    for (uint16_t i = 0; i < count_; ++i) p += 2 + read_u16(p);
+    return p;
+  }
   iterator begin() const noexcept { return {first_, count_}; }
   iterator end() const noexcept { return {nullptr, 0}; }
   size_t size() const noexcept { return count_; }
@@ -66,6 +73,14 @@ class LengthPrefixedRange {
   const uint8_t* first_;
   uint16_t count_;
 };
+
+// The records and the RRSIGs stored in an entry (see the layout above).
+inline LengthPrefixedRange rdatas_of(const RRsetEntry& e) noexcept {
+  return {entry_tail(&e) + e.key_len, e.rdata_count};
+}
+inline LengthPrefixedRange signatures_of(const RRsetEntry& e) noexcept {
+  return {rdatas_of(e).end_pointer(), e.signature_count};
+}
 
 // A read-only view of a cached RRset that keeps it alive.
 class CachedRRset {
@@ -93,6 +108,8 @@ class CachedRRset {
   // Octets charged to the cache for this entry.
   size_t charge() const noexcept { return ref_->charge; }
 
+  const RRsetEntry& entry() const noexcept { return *ref_; }
+
  private:
   EntryRef<RRsetEntry> ref_;
 };
@@ -118,13 +135,30 @@ class RRsetCache {
   enum class Result : uint8_t { stored, kept, too_large, rejected };
   Result insert(const wire::RRset& rrset, Rank rank, DnssecStatus status, uint32_t now);
 
-  // `min_rank` lets callers that answer clients skip glue.
+  // `min_rank` lets callers that answer clients skip glue; `claim` none
+  // leaves a due refresh to a caller that will act on it.
   std::optional<RRsetHit> lookup(const wire::Name& owner, wire::RRType type, wire::RRClass rclass,
                                  uint32_t now, StalePolicy policy = StalePolicy::fresh_only,
-                                 Rank min_rank = Rank::additional);
+                                 Rank min_rank = Rank::additional,
+                                 RefreshClaim claim = RefreshClaim::claim);
 
   // Releases a refresh claim (the refresh failed or brought nothing new).
   void finish_refresh(const wire::Name& owner, wire::RRType type, wire::RRClass rclass);
+
+  // The entry under `key` as it is, whatever its freshness: no hit or miss
+  // is counted and no refresh is claimed (the answer cache uses it to decide
+  // whether an answer needs an entry of its own).
+  CachedRRset peek(const CacheKey& key) {
+    EntryRef<RRsetEntry> ref = store_.find(key);
+    return CachedRRset(std::move(ref));
+  }
+  // Calls fn(RRsetEntry&) under the shard lock of `key` (the answer cache's
+  // hit path renders answers from RRsets this way: no reference count, no
+  // copy). fn returns true to remove the entry. See ShardedStore::visit.
+  template <typename Fn>
+  bool visit_entry(const CacheKey& key, Fn&& fn) {
+    return store_.visit(key, std::forward<Fn>(fn));
+  }
 
   bool erase(const wire::Name& owner, wire::RRType type, wire::RRClass rclass);
   size_t flush_name(const wire::Name& name);

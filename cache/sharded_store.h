@@ -139,15 +139,16 @@ class ShardedStore {
   };
 
   // The hit path's visit: like visit(), but fn(E&, LockedCounters&) may
-  // count under the lock, and a missing key counts as a miss.
+  // count under the lock, and a missing key counts as a miss unless the
+  // caller has somewhere else to look (`absent_is_miss` false).
   template <typename Fn>
-  bool visit_counted(const CacheKey& key, Fn&& fn) {
+  bool visit_counted(const CacheKey& key, Fn&& fn, bool absent_is_miss = true) {
     Shard& s = shard_for(key);
     std::lock_guard lock(s.mu);
     LockedCounters counters(s.counters);
     CacheEntry** link = s.find_link(key);
     if (!*link) {
-      counters.add(StoreCounter::misses);
+      if (absent_is_miss) counters.add(StoreCounter::misses);
       return false;
     }
     E* e = static_cast<E*>(*link);

@@ -41,11 +41,14 @@ cache::CacheConfig cache_config_from(const Config& c) {
   cc.prefetch = c.prefetch;
   cc.prefetch_percent = c.prefetch_threshold_percent;
   cc.server_state_max_entries = c.server_state_entries;
-  // Split the byte budget the way the stores are used: RRsets carry most,
-  // then ready answers, then negative entries and delegations.
+  // Split the byte budget the way the stores are used: RRsets carry most
+  // (single-RRset answers, the common case, are rendered from them and take
+  // no answer entry), then the ready answers of everything else (CNAME
+  // chains, negative and referral-shaped answers), then negative entries
+  // and delegations.
   uint64_t total = c.cache_memory_bytes;
-  cc.rrset_max_bytes = total * 45 / 100;
-  cc.answer_max_bytes = total * 35 / 100;
+  cc.rrset_max_bytes = total * 60 / 100;
+  cc.answer_max_bytes = total * 20 / 100;
   cc.negative_max_bytes = total * 12 / 100;
   cc.delegation_max_bytes = total * 8 / 100;
   return cc;

@@ -1185,10 +1185,11 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
   };
   for (uint32_t hops = 0; hops <= options_.limits.max_cname_hops; ++hops) {
     // Only answer-section data answers a question; glue and referral NS
-    // sets (lower ranks) never do.
+    // sets (lower ranks) never do. The walker never prefetches: a due
+    // refresh stays with the answer cache's hit path (RefreshClaim::none).
     if (auto hit = cache_->rrsets().lookup(q.target, type, wire::RRClass::IN, now,
                                            cache::StalePolicy::fresh_only,
-                                           cache::Rank::answer_nonauth);
+                                           cache::Rank::answer_nonauth, cache::RefreshClaim::none);
         hit && usable(hit->rrset.status())) {
       RRset set = hit->rrset.to_rrset(hit->ttl);
       set.owner = q.target;
@@ -1199,7 +1200,8 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
     if (type != RRType::CNAME) {
       if (auto hit = cache_->rrsets().lookup(q.target, RRType::CNAME, wire::RRClass::IN, now,
                                              cache::StalePolicy::fresh_only,
-                                             cache::Rank::answer_nonauth);
+                                             cache::Rank::answer_nonauth,
+                                             cache::RefreshClaim::none);
           hit && usable(hit->rrset.status())) {
         RRset set = hit->rrset.to_rrset(hit->ttl);
         set.owner = q.target;

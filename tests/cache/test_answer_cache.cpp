@@ -120,6 +120,35 @@ TEST_CASE("answer: a hit patches ID, question case and TTLs", "[answer]") {
   CHECK_FALSE(scan.has_opt);
 }
 
+TEST_CASE("answer: an answer rendered from the RRset store does not allocate either",
+          "[answer][rrset-answer]") {
+  Cache cache;
+  auto set = make_rrset("www.example.com.", RRType::A, 300, {a_rdata(192, 0, 2, 1)},
+                        {rrsig_rdata(RRType::A, 13, 3, 300, "example.com.", 64)});
+  REQUIRE(cache.insert_rrset(set, Rank::answer_authoritative, DnssecStatus::secure, kT0) ==
+          RRsetCache::Result::stored);
+  std::array<uint8_t, 512> out{};
+  size_t len = 0;
+  AnswerHit hit;
+  wire::Name sent = N("wWw.ExAmple.cOm.");
+  for (bool dnssec_ok : {false, true}) {
+    CacheKey key = make_answer_key(key_for("www.example.com.", RRType::A, dnssec_ok));
+    g_allocations = 0;
+    g_counting = true;
+    bool served = cache.answers().lookup(key, 0x4242, sent, kT0 + 100, out, len, hit);
+    g_counting = false;
+    REQUIRE(served);
+    CHECK(g_allocations == 0);
+    CHECK(hit.status == DnssecStatus::secure);
+    std::span<const uint8_t> answer(out.data(), len);
+    CHECK(get16(&answer[0]) == 0x4242);
+    CHECK(std::equal(sent.wire().begin(), sent.wire().end(), answer.begin() + 12));
+    auto expected = dnssec_ok ? std::vector<uint32_t>{200, 200} : std::vector<uint32_t>{200};
+    CHECK(ttls_of(answer) == expected);
+  }
+  CHECK(cache.answers().store().entries() == 0);
+}
+
 TEST_CASE("answer: entry lifetime is the minimum of its records' and the given TTL",
           "[answer][consistency]") {
   CacheConfig config;

@@ -26,13 +26,19 @@ void fill(Cache& cache) {
   d.ttl = 300;
   d.servers.push_back({N("ns.example."), {IpAddress::v4(192, 0, 2, 53)}, Rank::additional});
   cache.delegations().insert(d, Rank::authority, DnssecStatus::insecure, kT0);
+  // An answer with an entry of its own: no AAAA RRset renders it (an A
+  // answer would be rendered from the A RRset and take no entry).
   AnswerKey key;
   key.qname = N("www.example.");
-  cache.answers().insert(key,
-                         PacketWriter(1, answer_flags(), "www.example.", RRType::A)
-                             .record(1, "www.example.", RRType::A, 300, a_rdata(192, 0, 2, 1))
-                             .bytes(),
-                         300, DnssecStatus::insecure, kT0);
+  key.qtype = RRType::AAAA;
+  wire::Rdata aaaa(16, 0);
+  aaaa[0] = 0x20;
+  aaaa[15] = 1;
+  REQUIRE(cache.answers().insert(key,
+                                 PacketWriter(1, answer_flags(), "www.example.", RRType::AAAA)
+                                     .record(1, "www.example.", RRType::AAAA, 300, aaaa)
+                                     .bytes(),
+                                 300, DnssecStatus::insecure, kT0) == AnswerCache::Result::stored);
   cache.servers().record_rtt(IpAddress::v4(192, 0, 2, 53), 20, kT0);
 }
 
@@ -68,7 +74,7 @@ TEST_CASE("cache: dump covers every store", "[cache][dump]") {
   CHECK(text.find("www.example. 200 IN A 192.0.2.1\n") != std::string::npos);
   CHECK(text.find("; negative nx.example. IN NXDOMAIN ttl=200") != std::string::npos);
   CHECK(text.find("example. 200 IN NS ns.example.\n") != std::string::npos);
-  CHECK(text.find("; answer www.example. IN A rcode=0 ttl=200") != std::string::npos);
+  CHECK(text.find("; answer www.example. IN AAAA rcode=0 ttl=200") != std::string::npos);
   CHECK(text.find("; server 192.0.2.53 srtt=20ms") != std::string::npos);
 }
 
