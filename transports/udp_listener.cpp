@@ -23,6 +23,10 @@ namespace {
 // cost is a page or so per slot.
 constexpr size_t kReceiveSlots = 64;
 constexpr size_t kReceiveSlotSize = 65536;
+// Slots start one cache line apart modulo 4 KiB: at a plain 64 KiB stride
+// the first line of every datagram would map to the same cache set, and a
+// batch of 64 would evict itself before the handler reads it.
+constexpr size_t kReceiveSlotStride = kReceiveSlotSize + 64;
 // recvmmsg rounds per readiness event: enough to drain a loaded socket, few
 // enough that timers and upstream answers on the same loop still get a turn.
 constexpr int kMaxRoundsPerWakeup = 8;
@@ -62,7 +66,7 @@ class UdpSocketChannel final : public ResponseChannel {
         handler_(ctx.handler),
         worker_(ctx.index),
         counters_(std::move(counters)),
-        recv_buffer_(new uint8_t[kReceiveSlotSize * kReceiveSlots]),
+        recv_buffer_(new uint8_t[kReceiveSlotStride * kReceiveSlots]),
         max_queued_answers_(std::max<size_t>(1, config.max_queued_answers)),
         slots_(std::max<size_t>(1, config.max_pending_answers)) {
     for (uint32_t i = 0; i < slots_.size(); ++i) {
@@ -70,7 +74,12 @@ class UdpSocketChannel final : public ResponseChannel {
     }
     free_head_ = 0;
     for (size_t i = 0; i < kReceiveSlots; ++i) {
-      recv_iov_[i] = {recv_buffer_.get() + i * kReceiveSlotSize, kReceiveSlotSize};
+      recv_iov_[i] = {recv_buffer_.get() + i * kReceiveSlotStride, kReceiveSlotSize};
+      msghdr& h = recv_messages_[i].msg_hdr;
+      h.msg_name = &recv_peers_[i];
+      h.msg_namelen = sizeof recv_peers_[i];
+      h.msg_iov = &recv_iov_[i];
+      h.msg_iovlen = 1;
     }
   }
 
@@ -236,16 +245,6 @@ class UdpSocketChannel final : public ResponseChannel {
   // sendmmsg when the batch has been handled.
   void read_batches() {
     for (int round = 0; round < kMaxRoundsPerWakeup && !stopping_ && !closed_; ++round) {
-      for (size_t i = 0; i < kReceiveSlots; ++i) {
-        mmsghdr& m = recv_messages_[i];
-        m.msg_hdr.msg_name = &recv_peers_[i];
-        m.msg_hdr.msg_namelen = sizeof recv_peers_[i];
-        m.msg_hdr.msg_iov = &recv_iov_[i];
-        m.msg_hdr.msg_iovlen = 1;
-        m.msg_hdr.msg_control = nullptr;
-        m.msg_hdr.msg_controllen = 0;
-        m.msg_hdr.msg_flags = 0;
-      }
       const int n = ::recvmmsg(fd_, recv_messages_.data(), kReceiveSlots, MSG_DONTWAIT, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -262,6 +261,8 @@ class UdpSocketChannel final : public ResponseChannel {
         }
         on_datagram({static_cast<const uint8_t*>(recv_iov_[i].iov_base), m.msg_len}, &recv_peers_[i].sa);
       }
+      // The kernel shortened the address lengths of the headers it filled.
+      for (int i = 0; i < n; ++i) recv_messages_[i].msg_hdr.msg_namelen = sizeof recv_peers_[i];
       flush_batch();
       if (static_cast<size_t>(n) < kReceiveSlots) return;  // drained for now
     }
@@ -434,7 +435,7 @@ class UdpSocketChannel final : public ResponseChannel {
   QueryHandler* handler_;
   unsigned worker_;
   std::shared_ptr<UdpCounters> counters_;
-  std::unique_ptr<uint8_t[]> recv_buffer_;  // kReceiveSlots slots of kReceiveSlotSize
+  std::unique_ptr<uint8_t[]> recv_buffer_;  // kReceiveSlots slots, kReceiveSlotStride apart
   std::array<iovec, kReceiveSlots> recv_iov_{};
   std::array<PeerAddress, kReceiveSlots> recv_peers_{};
   std::array<mmsghdr, kReceiveSlots> recv_messages_{};

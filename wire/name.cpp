@@ -55,6 +55,15 @@ WireError Name::parse(std::span<const uint8_t> packet, size_t& pos, Name& out) n
   // The lowest offset seen so far: each pointer must point below the label
   // that holds it, which alone rules out loops; the jump cap is a backstop.
   size_t floor = pos;
+  // Labels are copied a run at a time (up to a pointer or the root): one
+  // copy per run instead of one per label, whose fixed start-up cost
+  // dominated short labels.
+  size_t run_start = cursor;
+  auto copy_run = [&] {
+    const size_t n = cursor - run_start;
+    if (n != 0) std::memcpy(out.bytes_.data() + out_size, packet.data() + run_start, n);
+    out_size += n;
+  };
   while (true) {
     if (cursor >= packet.size()) return WireError::truncated_name;
     uint8_t len = packet[cursor];
@@ -63,25 +72,27 @@ WireError Name::parse(std::span<const uint8_t> packet, size_t& pos, Name& out) n
       size_t target = (static_cast<size_t>(len & 0x3F) << 8) | packet[cursor + 1];
       if (target >= floor) return WireError::forward_pointer;
       if (++jumps > kMaxLabels) return WireError::pointer_loop;
+      copy_run();
       if (!jumped) {
         pos = cursor + 2;
         jumped = true;
       }
       cursor = target;
       floor = target;
+      run_start = cursor;
       continue;
     }
     if ((len & 0xC0) != 0) return WireError::bad_label_type;
+    const size_t written = out_size + (cursor - run_start);  // octets of the name so far
     if (len == 0) {
-      if (out_size + 1 > kMaxWireSize) return WireError::name_too_long;
-      out.bytes_[out_size++] = 0;
-      if (!jumped) pos = cursor + 1;
+      if (written + 1 > kMaxWireSize) return WireError::name_too_long;
+      ++cursor;
+      copy_run();
+      if (!jumped) pos = cursor;
       break;
     }
     if (cursor + 1 + len > packet.size()) return WireError::truncated_name;
-    if (out_size + 1 + len + 1 > kMaxWireSize) return WireError::name_too_long;
-    std::memcpy(out.bytes_.data() + out_size, packet.data() + cursor, 1 + len);
-    out_size += 1 + len;
+    if (written + 1 + len + 1 > kMaxWireSize) return WireError::name_too_long;
     cursor += 1 + len;
     ++labels;
   }

@@ -71,6 +71,47 @@ TEST_CASE("compressed names parse, hostile pointers do not", "[name]") {
     size_t at = 0;
     CHECK(Name::parse(p, at, n) == WireError::bad_label_type);
   }
+  SECTION("labels from three places, joined through a chain of pointers") {
+    std::vector<uint8_t> p = pkt;  // "example.com." at 12, "www" + pointer at 25
+    const uint8_t more[] = {2, 'a', 'b', 0xC0, 25};  // "ab" + pointer to "www..." at 31
+    p.insert(p.end(), more, more + sizeof more);
+    size_t at = 31;
+    REQUIRE(Name::parse(p, at, n) == WireError::ok);
+    CHECK(n.to_text() == "ab.www.example.com.");
+    CHECK(n.label_count() == 4);
+    CHECK(n.wire().size() == 20);
+    CHECK(at == 36);
+  }
+  SECTION("exactly 255 octets through pointers is accepted, 256 is not") {
+    // 3 labels of 63 (192 octets) + a 61-octet label + root = 255.
+    std::vector<uint8_t> p(12, 0);
+    for (int i = 0; i < 3; ++i) {
+      p.push_back(63);
+      p.insert(p.end(), 63, 'x');
+    }
+    p.push_back(0);  // 12..204: a 193-octet name
+    const size_t tail = p.size();
+    p.push_back(61);
+    p.insert(p.end(), 61, 'y');
+    p.push_back(0xC0);
+    p.push_back(12);
+    size_t at = tail;
+    REQUIRE(Name::parse(p, at, n) == WireError::ok);
+    CHECK(n.wire().size() == 255);
+    std::vector<uint8_t> q(12, 0);
+    for (int i = 0; i < 3; ++i) {
+      q.push_back(63);
+      q.insert(q.end(), 63, 'x');
+    }
+    q.push_back(0);
+    const size_t tail2 = q.size();
+    q.push_back(62);
+    q.insert(q.end(), 62, 'y');
+    q.push_back(0xC0);
+    q.push_back(12);
+    at = tail2;
+    CHECK(Name::parse(q, at, n) == WireError::name_too_long);
+  }
   SECTION("a name longer than 255 octets built from pointers") {
     std::vector<uint8_t> p;
     // 5 labels of 63 at the start, then a pointer chain reusing them.
