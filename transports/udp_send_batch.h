@@ -21,7 +21,7 @@ namespace sextant::transports {
 
 class UdpSendBatch {
  public:
-  // 64 datagrams is more than one recvmmsg batch of libuv 1.44 (20); 64 KiB
+  // 64 datagrams: one recvmmsg batch of the UDP listener; 64 KiB
   // holds any single UDP payload (at most 65507 octets), so a datagram that
   // is refused by a partly filled batch always fits once it is sent.
   static constexpr size_t kMaxDatagrams = 64;
