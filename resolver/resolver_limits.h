@@ -71,6 +71,8 @@ struct WalkerDnssec {
   bool aggressive_nsec = true;
 };
 
+class DenialMemory;
+
 struct WalkerOptions {
   WalkerLimits limits;
   WalkerTimeouts timeouts;
@@ -102,6 +104,11 @@ struct WalkerOptions {
   // TTL cap of answer data handed out (the cache applies its own clamps).
   uint32_t max_ttl = 86400;
   uint32_t max_negative_ttl = 3600;
+
+  // Validated denials for RFC 8198, shared by the walkers of all workers
+  // (the daemon gives every worker the same one). Null: the walker keeps
+  // its own.
+  std::shared_ptr<DenialMemory> denials;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

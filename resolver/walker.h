@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cache/cache.h"
+#include "resolver/denial_memory.h"
 #include "resolver/query_plan.h"
 #include "resolver/query_randomness.h"
 #include "resolver/resolution_result.h"
@@ -204,13 +205,9 @@ class Walker {
     uint32_t expires = 0;  // wall seconds
   };
   std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
-  // Validated denial records per zone (lower-cased apex), for RFC 8198.
-  struct DenialMemo {
-    wire::RRset soa;
-    uint32_t soa_expires = 0;
-    std::vector<std::pair<wire::RRset, uint32_t>> records;  // NSEC/NSEC3, expiry
-  };
-  std::unordered_map<wire::Name, DenialMemo, wire::NameHash> denial_memo_;
+  // Validated denial records per zone, for RFC 8198: options_.denials,
+  // shared with the other workers' walkers.
+  DenialMemory& denials_;
 
   // Zones whose servers all failed to answer a question just now (see
   // WalkerTimeouts::unreachable_zone_memory).

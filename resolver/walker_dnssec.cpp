@@ -55,8 +55,6 @@ constexpr size_t kMaxTrustMemo = 10000;
 constexpr size_t kMaxReferralEvidence = 32;
 // RFC 8198 memory per worker: zones, and denial RRsets per zone (oldest
 // dropped first). A proof needs two or three records near the name.
-constexpr size_t kMaxDenialZones = 1000;
-constexpr size_t kMaxDenialRecordsPerZone = 256;
 
 bool is_denial(const RRset& set) { return set.type == RRType::NSEC || set.type == RRType::NSEC3; }
 
@@ -553,49 +551,26 @@ void Walker::remember_denials(const SubQuery& q) {
     if (auto minimum = soa_minimum(soa->rdatas[0])) negative_ttl = std::min(negative_ttl, *minimum);
     negative_ttl = std::min({negative_ttl, options_.max_negative_ttl, seg.outcome.ttl_limit});
     if (negative_ttl == 0) continue;
-    const Name zone = soa->owner.lowercased();
-    if (denial_memo_.size() >= kMaxDenialZones && !denial_memo_.count(zone)) denial_memo_.clear();
-    DenialMemo& memo = denial_memo_[zone];
-    memo.soa = *soa;
-    memo.soa_expires = now + negative_ttl;
+    std::vector<DenialMemory::Denial> denials;
     for (size_t i = 0; i < authority.size() && i < states.size(); ++i) {
       const RRset& set = authority[i];
       if (!is_denial(set) || states[i] != SecurityState::secure) continue;
-      const uint32_t expires = now + std::min(set.ttl, negative_ttl);
-      auto same = std::find_if(memo.records.begin(), memo.records.end(), [&](const auto& e) {
-        return e.first.type == set.type && e.first.owner == set.owner;
-      });
-      if (same != memo.records.end()) memo.records.erase(same);
-      if (memo.records.size() >= kMaxDenialRecordsPerZone) memo.records.erase(memo.records.begin());
-      memo.records.emplace_back(set, expires);
+      denials.emplace_back(&set, now + std::min(set.ttl, negative_ttl));
     }
+    denials_.remember(soa->owner.lowercased(), *soa, now + negative_ttl, denials);
   }
 }
 
 bool Walker::synthesize_denial(Resolution& r, SubQuery& q) {
   const RRType type = q.question.type;
-  if (!options_.dnssec.aggressive_nsec || denial_memo_.empty() || type == RRType::DS ||
-      type == RRType::ANY) {
-    return false;
-  }
+  if (!options_.dnssec.aggressive_nsec || type == RRType::DS || type == RRType::ANY) return false;
   const uint32_t now = timers_.wall_seconds();
   // The closest zone with remembered denials.
-  auto it = denial_memo_.end();
-  for (Name up = q.target.lowercased();; up = up.parent()) {
-    it = denial_memo_.find(up);
-    if (it != denial_memo_.end() || up.is_root()) break;
-  }
-  if (it == denial_memo_.end() || it->second.soa_expires <= now) return false;
-  DenialMemo& memo = it->second;
-  std::erase_if(memo.records, [&](const auto& e) { return e.second <= now; });
-  std::vector<RRset> nsec;
-  std::vector<RRset> nsec3;
-  for (const auto& [set, expires] : memo.records) {
-    RRset kept = set;
-    kept.ttl = expires - now;
-    (set.type == RRType::NSEC ? nsec : nsec3).push_back(std::move(kept));
-  }
-  const Name& zone = memo.soa.owner;
+  std::optional<DenialMemory::Zone> memo = denials_.closest(q.target, now);
+  if (!memo) return false;
+  const std::vector<RRset>& nsec = memo->nsec;
+  const std::vector<RRset>& nsec3 = memo->nsec3;
+  const Name& zone = memo->soa.owner;
   dnssec::AggressiveAnswer answer;
   const std::vector<RRset>* used_from = &nsec;
   if (!nsec.empty()) answer = dnssec::synthesize_from_nsec(nsec, zone, q.target, type);
@@ -606,12 +581,12 @@ bool Walker::synthesize_denial(Resolution& r, SubQuery& q) {
   }
   if (answer.outcome == dnssec::AggressiveOutcome::none) return false;
   std::vector<RRset> proofs;
-  uint32_t ttl = std::min(memo.soa_expires - now, answer.ttl);
+  uint32_t ttl = std::min(memo->soa_expires - now, answer.ttl);
   for (size_t index : answer.used) {
     if (index < used_from->size()) proofs.push_back((*used_from)[index]);
   }
   for (auto& p : proofs) p.ttl = std::min(p.ttl, ttl);
-  RRset soa = memo.soa;
+  RRset soa = memo->soa;
   soa.ttl = ttl;
   ++stats_.aggressive_answers;
   record_cached_segment(r, q, q.target, std::move(proofs), cache::DnssecStatus::secure);

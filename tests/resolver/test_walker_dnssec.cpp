@@ -505,3 +505,46 @@ TEST_CASE("dnssec walker: aggressive NSEC answers covered names from validated r
     CHECK(world.w().stats().aggressive_answers == 0);
   }
 }
+
+TEST_CASE("dnssec walker: a denial learned by one worker's walker answers on another's (RFC 8198)",
+          "[walker][dnssec]") {
+  // The daemon gives every worker's walker the same DenialMemory: SO_REUSEPORT
+  // may hand a client's next query to any worker.
+  World world;
+  cache::Cache cache;
+  world.cache = &cache;
+  world.options.dnssec.aggressive_nsec = true;
+  world.options.denials = std::make_shared<DenialMemory>();
+  world.signed_example();
+  ScriptedReply nx;
+  nx.rcode = Rcode::NXDOMAIN;
+  add_records(nx.authority, world.example.soa());
+  add_records(nx.authority, world.example.sign(set_of("example.", RRType::NSEC,
+                                                      {"www.example. NS SOA RRSIG NSEC DNSKEY"}, 300)));
+  world.network.on(kExample, "nx.example.", RRType::A, nx);
+  world.network.on(kExample, "other.example.", RRType::A, nx);
+  auto first = world.resolve("nx.example.", RRType::A);
+  REQUIRE(first.rcode == Rcode::NXDOMAIN);
+  REQUIRE(first.validation == ValidationState::secure);
+  REQUIRE_FALSE(world.options.denials->empty());
+
+  RootHints hints;
+  NameServerHint hint;
+  hint.name = N("a.root-servers.net.");
+  hint.addresses.push_back(address(kRoot));
+  hints.servers.push_back(hint);
+  Walker second(world.network, world.loop, world.options, hints, seeded_random(), &cache);
+  ResultCapture capture;
+  second.resolve(wire::Question{N("other.example."), RRType::A, wire::RRClass::IN},
+                 ResolveOptions{.dnssec_ok = true},
+                 [&capture](const ResolutionResult& r) { capture.results.push_back(r); });
+  for (int i = 0; i < 2000 && capture.results.empty(); ++i) world.loop.run_for(milliseconds{5});
+  INFO(world.network.log());
+  REQUIRE(capture.results.size() == 1);
+  const ResolutionResult& r = capture.results[0];
+  CHECK(r.rcode == Rcode::NXDOMAIN);
+  CHECK(r.validation == ValidationState::secure);
+  CHECK(has_type(r.authority, RRType::NSEC));
+  CHECK(world.network.sent_for("other.example.", RRType::A) == 0);
+  CHECK(second.stats().aggressive_answers == 1);
+}
