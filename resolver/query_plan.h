@@ -99,6 +99,9 @@ const char* to_string(QueryState s) noexcept;
 struct FailureTally {
   uint32_t timeouts = 0;
   uint32_t network_errors = 0;
+  // Our side could not ask (socket limit, shutdown): says nothing about the
+  // servers, so it never makes a zone count as unreachable.
+  uint32_t local_errors = 0;
   uint32_t server_errors = 0;  // REFUSED, SERVFAIL, NOTIMP, ...
   uint32_t lame = 0;
   uint32_t malformed = 0;

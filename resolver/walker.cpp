@@ -594,7 +594,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
       try_next();
       return;
     case UpstreamReply::Status::local_error:
-      ++q.tally.network_errors;
+      ++q.tally.local_errors;
       try_next();
       return;
     case UpstreamReply::Status::network_error:
@@ -959,7 +959,10 @@ void Walker::remember_unreachable(const wire::Name& zone, TimerService::TimePoin
 
 void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
   const FailureTally& t = q.tally;
-  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors == 0)
+  // Remembered only when the servers themselves failed: a query our own
+  // side could not send (e.g. every upstream socket busy in a burst) must
+  // not fail the zone's other questions for a while.
+  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors + t.local_errors == 0)
     remember_unreachable(q.cut.zone, timers_.now());
   std::string zone = q.cut.zone.to_text();
   bool any_address = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
@@ -968,7 +971,7 @@ void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
     fail_query(r, q, EdeCode::NoReachableAuthority, fmt::format("no name servers for {}", zone));
     return;
   }
-  if (t.private_skipped > 0 && t.timeouts + t.network_errors + t.lame + t.server_errors == 0) {
+  if (t.private_skipped > 0 && t.timeouts + t.network_errors + t.local_errors + t.lame + t.server_errors == 0) {
     fail_query(r, q, EdeCode::NoReachableAuthority,
                fmt::format("name servers of {} are on private or loopback addresses, which are "
                            "not queried",
@@ -977,11 +980,12 @@ void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
   }
   EdeCode code = (t.network_errors > 0 && t.timeouts == 0) ? EdeCode::NetworkError
                                                            : EdeCode::NoReachableAuthority;
+  std::string local = t.local_errors > 0 ? fmt::format(", {} not sent (local)", t.local_errors) : "";
   fail_query(r, q, code,
              fmt::format("no reachable authority for {} ({} timeouts, {} network errors, {} "
-                         "lame, {} error replies, {} spoofed or malformed)",
+                         "lame, {} error replies, {} spoofed or malformed{})",
                          zone, t.timeouts, t.network_errors, t.lame, t.server_errors,
-                         t.spoofed + t.malformed));
+                         t.spoofed + t.malformed, local));
 }
 
 void Walker::child_finished(Resolution& r, SubQuery& child) {
@@ -990,6 +994,7 @@ void Walker::child_finished(Resolution& r, SubQuery& child) {
   if (parent.children_running > 0) --parent.children_running;
   parent.tally.timeouts += child.tally.timeouts;
   parent.tally.network_errors += child.tally.network_errors;
+  parent.tally.local_errors += child.tally.local_errors;
   if (parent.state == QueryState::finished || parent.reported) return;
   if (child.kind == QueryKind::ds || child.kind == QueryKind::dnskey) {
     if (r.validation) {

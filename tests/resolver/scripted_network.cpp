@@ -354,9 +354,10 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     return id;
   }
   const ScriptedReply& script = rule ? rule->reply : *from_zone;
-  if (script.behaviour == Behaviour::network_error) {
+  if (script.behaviour == Behaviour::network_error || script.behaviour == Behaviour::local_error) {
     UpstreamReply r;
-    r.status = UpstreamReply::Status::network_error;
+    r.status = script.behaviour == Behaviour::network_error ? UpstreamReply::Status::network_error
+                                                             : UpstreamReply::Status::local_error;
     deliver_after(milliseconds{1}, std::move(r));
     return id;
   }

@@ -57,6 +57,7 @@ enum class Behaviour : uint8_t {
   answer,          // the reply as scripted
   silent,          // nothing: the exchange times out
   network_error,   // the send fails at once (ICMP unreachable)
+  local_error,     // our side cannot send it (e.g. every upstream socket in use)
   wrong_id,        // the reply with another message ID
   wrong_question,  // the reply for another name
   mangle_case,     // the reply with the question lower-cased (breaks 0x20)

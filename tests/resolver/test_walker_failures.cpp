@@ -508,3 +508,31 @@ TEST_CASE("walker: servers held down after a slow spell are asked again once the
   CHECK(again.rcode == Rcode::NOERROR);
   CHECK(f.last_duration < milliseconds{500});
 }
+
+// A query our own side could not send (every upstream socket in use during a
+// burst, shutdown) says nothing about the zone's servers: it must not make
+// the zone's other questions fail at once for a while.
+TEST_CASE("walker: queries our side could not send do not make a zone unreachable", "[walker][dead]") {
+  Fixture f;
+  f.warm_up();
+  // Both servers swallow two queries: held down, and the zone remembered.
+  f.network.on_subtree(net::example_com_1, "example.com.", behaving(Behaviour::silent), 2);
+  f.network.on_subtree(net::example_com_2, "example.com.", behaving(Behaviour::silent), 2);
+  REQUIRE(f.resolve("www.example.com.", RRType::A).rcode == Rcode::SERVFAIL);
+  f.loop.run_for(f.options.timeouts.unreachable_zone_memory + milliseconds{1});
+  REQUIRE(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
+
+  // Past the zone memory, a question whose packets our side cannot send.
+  f.network.on(net::example_com_1, "local.example.com.", RRType::A, behaving(Behaviour::local_error));
+  f.network.on(net::example_com_2, "local.example.com.", RRType::A, behaving(Behaviour::local_error));
+  auto local = f.resolve("local.example.com.", RRType::A);
+  CHECK(local.rcode == Rcode::SERVFAIL);
+  REQUIRE(local.ede.has_value());
+  CHECK_THAT(local.ede->extra_text, Catch::Contains("not sent (local)"));
+  CHECK_THAT(local.ede->extra_text, Catch::Contains("0 network errors"));
+
+  // The next question for the zone is asked upstream, and answered.
+  auto again = f.resolve("www.example.com.", RRType::A);
+  INFO(f.network.log());
+  CHECK(again.rcode == Rcode::NOERROR);
+}
