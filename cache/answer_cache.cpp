@@ -24,15 +24,6 @@ uint16_t stored_offset(const AnswerEntry& e, size_t i) noexcept {
   return v;
 }
 
-// Copies a name-sized run of octets. A variable-size memcpy of ~20 octets
-// compiles to `rep movs`, whose start-up cost dominated the hit path;
-// fixed 8-octet moves do not have it.
-inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) noexcept {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) std::memcpy(dst + i, src + i, 8);
-  for (; i < n; ++i) dst[i] = src[i];
-}
-
 // True if the question or any record owner of `packet` satisfies `pred`.
 template <typename Pred>
 bool packet_mentions(std::span<const uint8_t> packet, Pred&& pred) {

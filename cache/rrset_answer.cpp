@@ -15,18 +15,6 @@ namespace {
 constexpr size_t kRecordHeaderSize = 12;
 constexpr uint8_t kRRSIGLabelsOffset = 3;  // RFC 4034 §3.1: type covered, algorithm, labels
 
-// Small copies (names, short rdata) without the start-up cost of a
-// variable-size memcpy (see answer_cache.cpp).
-inline void copy_octets(uint8_t* dst, const uint8_t* src, size_t n) noexcept {
-  if (n > 64) {
-    std::memcpy(dst, src, n);
-    return;
-  }
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) std::memcpy(dst + i, src + i, 8);
-  for (; i < n; ++i) dst[i] = src[i];
-}
-
 // Labels of the owner name at the start of a key, the root not counted (as
 // the RRSIG labels field counts them).
 unsigned owner_labels(const RRsetEntry& e) noexcept {
@@ -64,7 +52,7 @@ bool render_rrset_answer(const RRsetEntry& e, uint16_t id, std::span<const uint8
   write_u16(o + 6, static_cast<uint16_t>(records));
   write_u16(o + 8, 0);
   write_u16(o + 10, 0);
-  copy_octets(o + wire::kHeaderSize, qname_wire.data(), qname_wire.size());
+  copy_short(o + wire::kHeaderSize, qname_wire.data(), qname_wire.size());
   write_u16(o + question_end - 4, static_cast<uint16_t>(e.type));
   write_u16(o + question_end - 2, static_cast<uint16_t>(e.rclass));
 
@@ -83,7 +71,7 @@ bool render_rrset_answer(const RRsetEntry& e, uint16_t id, std::span<const uint8
       write_u16(r + 4, static_cast<uint16_t>(e.rclass));
       write_u32(r + 6, ttl);
       write_u16(r + 10, length);
-      copy_octets(r + kRecordHeaderSize, item + 2, length);
+      copy_short(r + kRecordHeaderSize, item + 2, length);
       pos += kRecordHeaderSize + length;
       item += 2 + length;
     }

@@ -153,8 +153,8 @@ Walker::Walker(UpstreamNetwork& network, TimerService& timers, WalkerOptions opt
       options_(std::move(options)),
       hints_(std::move(hints)),
       random_(std::move(random)),
-      servers_(options_.timeouts, *random_),
-      denials_(options_.denials ? *options_.denials : *(options_.denials = std::make_shared<DenialMemory>())) {
+      servers_(options_.timeouts, *random_) {
+  if (!options_.denials) options_.denials = std::make_shared<DenialMemory>();
   hints_.set_port(options_.upstream_port);
 }
 

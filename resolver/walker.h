@@ -205,9 +205,6 @@ class Walker {
     uint32_t expires = 0;  // wall seconds
   };
   std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
-  // Validated denial records per zone, for RFC 8198: options_.denials,
-  // shared with the other workers' walkers.
-  DenialMemory& denials_;
 
   // Zones whose servers all failed to answer a question just now (see
   // WalkerTimeouts::unreachable_zone_memory).

@@ -557,7 +557,7 @@ void Walker::remember_denials(const SubQuery& q) {
       if (!is_denial(set) || states[i] != SecurityState::secure) continue;
       denials.emplace_back(&set, now + std::min(set.ttl, negative_ttl));
     }
-    denials_.remember(soa->owner.lowercased(), *soa, now + negative_ttl, denials);
+    options_.denials->remember(soa->owner.lowercased(), *soa, now + negative_ttl, denials);
   }
 }
 
@@ -566,7 +566,7 @@ bool Walker::synthesize_denial(Resolution& r, SubQuery& q) {
   if (!options_.dnssec.aggressive_nsec || type == RRType::DS || type == RRType::ANY) return false;
   const uint32_t now = timers_.wall_seconds();
   // The closest zone with remembered denials.
-  std::optional<DenialMemory::Zone> memo = denials_.closest(q.target, now);
+  std::optional<DenialMemory::Zone> memo = options_.denials->closest(q.target, now);
   if (!memo) return false;
   const std::vector<RRset>& nsec = memo->nsec;
   const std::vector<RRset>& nsec3 = memo->nsec3;

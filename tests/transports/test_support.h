@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -60,6 +61,20 @@ struct AllocationCounter {
     if (active) ++count;
   }
   static void on_free(const volatile void*) {}
+};
+
+// Answers inside handle() from a stack buffer: allocates nothing itself
+// (for the tests that count the listeners' allocations).
+struct StackEchoHandler final : QueryHandler {
+  void handle(const Request& request, Responder responder) override {
+    std::array<uint8_t, 512> answer;
+    const size_t n = std::min(request.query.size(), answer.size());
+    std::copy_n(request.query.begin(), n, answer.begin());
+    answer[2] |= 0x80;
+    responder.respond({answer.data(), n});
+    ++handled;
+  }
+  size_t handled = 0;
 };
 
 using Bytes = std::vector<uint8_t>;

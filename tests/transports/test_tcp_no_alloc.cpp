@@ -3,30 +3,12 @@
 // no heap allocation.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <array>
 
 #include "test_support.h"
 #include "transports/tcp_listener.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::plain_test;
-
-namespace {
-
-struct StackEchoHandler final : QueryHandler {
-  void handle(const Request& request, Responder responder) override {
-    std::array<uint8_t, 512> answer;
-    const size_t n = std::min(request.query.size(), answer.size());
-    std::copy_n(request.query.begin(), n, answer.begin());
-    answer[2] |= 0x80;
-    responder.respond({answer.data(), n});
-    ++handled;
-  }
-  size_t handled = 0;
-};
-
-}  // namespace
 
 TEST_CASE("tcp: the synchronous answer path makes no heap allocation", "[tcp][alloc]") {
   if (!AllocationCounter::available()) {
