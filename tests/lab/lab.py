@@ -265,15 +265,45 @@ def write_if_changed(path, text):
 # ---- commands -----------------------------------------------------------------------
 def start_knot(server, zone_files):
     config = write_knot_config(server, zone_files)
-    start_process(server, ["/usr/sbin/knotd", "-c", config],
-                  os.path.join(KNOT_DIR, server, "stdout.log"), config)
+    return start_process(server, ["/usr/sbin/knotd", "-c", config],
+                         knot_log_path(server), config)
+
+
+def knot_log_path(server):
+    return os.path.join(KNOT_DIR, server, "stdout.log")
 
 
 def start_fakeauth():
     script = os.path.join(LAB_DIR, "fakeauth.py")
-    start_process("fakeauth", ["/usr/bin/python3", script, "--log",
-                               os.path.join(RUN_DIR, "fakeauth.log")],
-                  os.path.join(RUN_DIR, "fakeauth.log"), script)
+    return start_process("fakeauth", ["/usr/bin/python3", script, "--log",
+                                      os.path.join(RUN_DIR, "fakeauth.log")],
+                         os.path.join(RUN_DIR, "fakeauth.log"), script)
+
+
+def has_exited(name, proc=None):
+    """For a process this run started (proc given), asks the kernel through
+    its Popen. running_pid would be wrong here: just after exec,
+    /proc/PID/cmdline reads empty for a moment (the new program's argument
+    area is not set up yet), which once made `up` call a healthy fakeauth
+    exited and fail CI."""
+    if proc is not None:
+        return proc.poll() is not None
+    return running_pid(name) is None
+
+
+def report_exit(name, proc):
+    """Says how a process this run started ended, with the end of its log:
+    a CI machine's run directory is gone by the time anyone reads the report."""
+    log_path = os.path.join(RUN_DIR, "fakeauth.log") if name == "fakeauth" else knot_log_path(name)
+    status = proc.returncode
+    how = "killed by signal %d" % -status if status < 0 else "exit status %d" % status
+    log("%s exited (%s); the end of %s:" % (name, how, log_path))
+    try:
+        with open(log_path, errors="replace") as f:
+            for line in f.read().splitlines()[-15:]:
+                log("  | " + line)
+    except OSError as e:
+        log("  (cannot read it: %s)" % e)
 
 
 def check_privileges():
@@ -303,9 +333,10 @@ def cmd_up(args):
     rebuilt = {z for z in topology.ZONES if mtime(builder, z) != before[z]}
     write_resolver_inputs(builder)
     launched = []
+    processes = {}    # name -> Popen, for what this run started
     for server, (_address, zones) in topology.KNOT_SERVERS.items():
         if running_pid(server) is None:
-            start_knot(server, zone_files)
+            processes[server] = start_knot(server, zone_files)
             launched.append(server)
         else:
             path = knot_config_path(server)
@@ -319,12 +350,12 @@ def cmd_up(args):
                 subprocess.run(["knotc", "-c", knot_config_path(server), "zone-reload", zone],
                                capture_output=True)
     if running_pid("fakeauth") is None:
-        start_fakeauth()
+        processes["fakeauth"] = start_fakeauth()
         launched.append("fakeauth")
     if background and running_pid("builder") is None:
-        start_process("builder", ["/usr/bin/python3", os.path.abspath(__file__),
-                                  "build-background"] + background,
-                      os.path.join(RUN_DIR, "builder.log"), "build-background")
+        processes["builder"] = start_process(
+            "builder", ["/usr/bin/python3", os.path.abspath(__file__), "build-background"]
+            + background, os.path.join(RUN_DIR, "builder.log"), "build-background")
         launched.append("builder (%s, in the background)" % ", ".join(background))
     log("started: %s" % (", ".join(launched) if launched else "nothing (already up)"))
     deadline = time.monotonic() + UP_TIMEOUT
@@ -335,8 +366,12 @@ def cmd_up(args):
             ready = fakeauth_ready() if name == "fakeauth" else server_ready(name, pending)
             if ready:
                 waiting.discard(name)
-            elif running_pid(name) is None:
-                log("%s exited; see its log in %s" % (name, RUN_DIR))
+            elif has_exited(name, processes.get(name)):
+                if name in processes:
+                    report_exit(name, processes[name])
+                else:
+                    log("%s, which was already running, stopped; see its log in %s"
+                        % (name, RUN_DIR))
                 return 1
         if waiting:
             time.sleep(0.1)
@@ -351,11 +386,11 @@ def cmd_up(args):
             log("still signing in the background: %s (`up --wait` waits for it)"
                 % ", ".join(background))
             return 0
-        return wait_for_background(background, started)
+        return wait_for_background(background, started, processes.get("builder"))
     return 0
 
 
-def wait_for_background(zones, started):
+def wait_for_background(zones, started, builder_process):
     deadline = time.monotonic() + BACKGROUND_TIMEOUT
     while time.monotonic() < deadline:
         if all(answers_authoritatively(address, zone)
@@ -364,7 +399,7 @@ def wait_for_background(zones, started):
             log("background zones served after %.1f s: %s"
                 % (time.monotonic() - started, ", ".join(zones)))
             return 0
-        if running_pid("builder") is None and not all(
+        if has_exited("builder", builder_process) and not all(
                 os.path.exists(os.path.join(RUN_DIR, "zones", zonebuild.zone_file_stem(z) + ".zone"))
                 for z in zones):
             log("the background build failed; see %s" % os.path.join(RUN_DIR, "builder.log"))
