@@ -255,6 +255,14 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_signature_validations, 1, 10000)},
       {"dnssec.max-nsec3-hashes", "600", "NSEC3 hash computations allowed per client question.",
        bind_uint(&Config::max_nsec3_hashes, 1, 100000)},
+      // operations
+      {"control.socket", "",
+       "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",
+       bind_string(&Config::control_socket)},
+      {"metrics.listen", "[]",
+       "Addresses serving Prometheus metrics over HTTP/1.1 (default port 9153); keep them private.",
+       bind_endpoints(&Config::metrics_listen, 9153)},
+      {"metrics.path", "/metrics", "URL path of the metrics endpoint.", bind_string(&Config::metrics_path)},
   };
   return table;
 }
@@ -414,6 +422,8 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
       (c.tls_certificate.empty() || c.tls_key.empty()))
     throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH and DoQ",
                                   source));
+  if (c.metrics_path.empty() || c.metrics_path.front() != '/')
+    throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
   return c;
 }
 

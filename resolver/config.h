@@ -88,6 +88,11 @@ struct Config {
   bool aggressive_nsec = true;
   unsigned max_signature_validations = 0;
   unsigned max_nsec3_hashes = 0;
+
+  // operations
+  std::string control_socket;              // empty = no control socket
+  std::vector<Endpoint> metrics_listen;    // HTTP /metrics listeners
+  std::string metrics_path;
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".

@@ -4,16 +4,22 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "cache/cache.h"
 #include "resolver/access_control.h"
+#include "resolver/control_commands.h"
+#include "resolver/daemon_metrics.h"
 #include "resolver/log.h"
 #include "resolver/loop_timer_service.h"
 #include "resolver/query_pipeline.h"
 #include "resolver/root_hints.h"
 #include "resolver/upstream_adapter.h"
+#include "resolver/version.h"
 #include "resolver/walker.h"
+#include "transports/admin_server.h"
 #include "transports/doh_listener.h"
 #include "transports/doq_listener.h"
 #include "transports/dot_listener.h"
@@ -161,24 +167,32 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   }
 }
 
-void reload_tls(TlsContexts& contexts, const Config& c) {
+// Returns what happened, in the control socket's reply form.
+std::string reload_tls(TlsContexts& contexts, const Config& c) {
   if (contexts.tcp.empty() && !contexts.quic) {
     log::info("reload: no TLS listeners configured");
-    return;
+    return "ok: no TLS listeners configured, nothing to reload\n";
   }
-  bool ok = true;
+  std::string errors;
   for (auto& ctx : contexts.tcp) {
     transports::TlsReloadResult r = ctx->reload();
-    if (!r.ok) log::error("reload: keeping the old certificate: {}", r.error);
-    ok = ok && r.ok;
+    if (!r.ok) {
+      log::error("reload: keeping the old certificate: {}", r.error);
+      errors += r.error + "; ";
+    }
   }
   if (contexts.quic) {
     transports::TlsReloadResult r = contexts.quic->reload();
-    if (!r.ok) log::error("reload: keeping the old DoQ certificate: {}", r.error);
-    ok = ok && r.ok;
+    if (!r.ok) {
+      log::error("reload: keeping the old DoQ certificate: {}", r.error);
+      errors += r.error + "; ";
+    }
   }
-  if (ok) log::info("reload: new connections use {} and {}", c.tls_certificate, c.tls_key);
+  if (!errors.empty()) return fmt::format("error: keeping the old certificate: {}\n", errors.substr(0, errors.size() - 2));
+  log::info("reload: new connections use {} and {}", c.tls_certificate, c.tls_key);
+  return fmt::format("ok: new connections use {} and {}\n", c.tls_certificate, c.tls_key);
 }
+
 
 }  // namespace
 
@@ -197,6 +211,15 @@ struct Daemon::State {
   std::atomic<bool> stop{false};
   std::atomic<bool> reload_tls{false};
   TlsContexts tls;
+  std::mutex tls_mu;  // SIGHUP (main thread) and the control socket both reload
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // Listener counters, registered by each worker as its listeners open;
+  // read by the metrics exporter (the counters are relaxed atomics).
+  std::mutex listeners_mu;
+  std::vector<std::shared_ptr<const transports::UdpCounters>> udp_counters;
+  std::vector<std::shared_ptr<const transports::TcpCounters>> tcp_counters;
+  transports::WorkerPool* pool = nullptr;  // while run() serves
+  transports::AdminServer* admin = nullptr;
 
   explicit State(Config c)
       : config(std::move(c)),
@@ -213,6 +236,130 @@ struct Daemon::State {
         static_cast<uint16_t>(std::min<uint32_t>(config.tcp_idle_timeout_ms / 100, 65535));
   }
 };
+
+namespace {
+
+// Per-worker counters live on the worker threads (the walker's are plain
+// integers): each worker copies its own on its loop, and the admin thread
+// waits for them, at most `wait`.
+DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
+  DaemonSnapshot snap;
+  snap.version = kSextantVersion;
+  snap.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+  snap.pipeline = &s.stats;
+  snap.cache = s.cache.stats();
+  snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
+  snap.doh = transports::snapshot(transports::transport_counters(transports::Transport::doh));
+  snap.doq = transports::snapshot(transports::transport_counters(transports::Transport::doq));
+  {
+    std::lock_guard lock(s.listeners_mu);
+    for (const auto& u : s.udp_counters) add_udp(snap, *u);
+    for (const auto& t : s.tcp_counters) add_tcp(snap, *t);
+  }
+  if (s.admin) {
+    snap.control_commands = s.admin->commands_served();
+    snap.metrics_scrapes = s.admin->scrapes_served();
+    snap.admin_bad_requests = s.admin->bad_requests();
+  }
+  if (!s.pool) return snap;
+  snap.workers = s.pool->size();
+  // Shared with the posted tasks: one that runs after the wait gave up
+  // still has somewhere to write.
+  struct Gather {
+    std::mutex mu;
+    std::condition_variable cv;
+    unsigned pending = 0;
+    DaemonSnapshot sums;
+    unsigned reported = 0;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->pending = snap.workers;
+  for (unsigned i = 0; i < snap.workers; ++i) {
+    bool posted = s.pool->post(i, [gather, &s](const transports::WorkerContext& ctx) {
+      // `s` outlives the pool, and the pool runs no task after stop().
+      const WorkerState& w = s.workers[ctx.index];
+      std::lock_guard lock(gather->mu);
+      if (w.walker && w.upstream) {
+        add_walker(gather->sums, w.walker->stats());
+        add_upstream(gather->sums, w.upstream->counters());
+        ++gather->reported;
+      }
+      if (--gather->pending == 0) gather->cv.notify_all();
+    });
+    if (!posted) {
+      std::lock_guard lock(gather->mu);
+      --gather->pending;
+    }
+  }
+  std::unique_lock lock(gather->mu);
+  gather->cv.wait_for(lock, wait, [&] { return gather->pending == 0; });
+  snap.walker = gather->sums.walker;
+  snap.upstream = gather->sums.upstream;
+  snap.workers_reporting = gather->reported;
+  return snap;
+}
+
+// What the control socket's commands act on.
+class DaemonControl final : public ControlTarget {
+ public:
+  explicit DaemonControl(Daemon::State& s) : s_(s) {}
+
+  std::string status() override {
+    const Config& c = s_.config;
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s_.started);
+    std::string out = fmt::format("version {}\nuptime {} s\nworkers {}\n", kSextantVersion, uptime.count(),
+                                  s_.pool ? s_.pool->size() : 0);
+    auto list = [&](const char* what, const std::vector<Endpoint>& eps) {
+      for (const auto& ep : eps) out += fmt::format("listening {} {}\n", what, ep.to_text());
+    };
+    list("udp+tcp", c.listen);
+    list("dot", c.dot_listen);
+    list(c.doh_h2c ? "doh-h2c" : "doh", c.doh_listen);
+    list("doq", c.doq_listen);
+    list("metrics", c.metrics_listen);
+    out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
+    return out;
+  }
+
+  std::string stats() override {
+    return build_metrics_report(take_snapshot(s_, std::chrono::milliseconds(1000))).plain();
+  }
+
+  size_t flush_name(const wire::Name& name) override {
+    s_.walker_options.denials->forget(name);
+    size_t n = s_.cache.flush_name(name);
+    log::info("control: flushed {} ({} entries)", name.to_text(), n);
+    return n;
+  }
+
+  size_t flush_subtree(const wire::Name& apex) override {
+    s_.walker_options.denials->forget(apex);
+    size_t n = s_.cache.flush_subtree(apex);
+    log::info("control: flushed {} and below ({} entries)", apex.to_text(), n);
+    return n;
+  }
+
+  void flush_all() override {
+    s_.walker_options.denials->clear();
+    s_.cache.flush_all();
+    log::info("control: flushed the whole cache");
+  }
+
+  std::string dump_cache() override {
+    return s_.cache.dump(static_cast<uint32_t>(std::time(nullptr)));
+  }
+
+  std::string reload_tls() override {
+    std::lock_guard lock(s_.tls_mu);
+    return resolver::reload_tls(s_.tls, s_.config);
+  }
+
+ private:
+  Daemon::State& s_;
+};
+
+}  // namespace
 
 Daemon::Daemon(Config config) : state_(std::make_unique<State>(std::move(config))) {}
 
@@ -232,12 +379,18 @@ void Daemon::run() {
     transports::SocketAddress address = transports::parse_address_or_throw(ep.to_text(), 53);
     transports::UdpListenerConfig udp;
     udp.address = address;
-    factories.push_back(transports::make_udp_listener_factory(udp));
+    factories.push_back(transports::make_udp_listener_factory(udp, [&s](transports::UdpListener& l) {
+      std::lock_guard lock(s.listeners_mu);
+      s.udp_counters.push_back(l.counters_handle());
+    }));
     transports::TcpListenerConfig tcp;
     tcp.address = address;
     tcp.idle_timeout_ms = c.tcp_idle_timeout_ms;
     tcp.max_connections = c.tcp_connections_per_worker;
-    factories.push_back(transports::make_tcp_listener_factory(tcp));
+    factories.push_back(transports::make_tcp_listener_factory(tcp, [&s](transports::TcpListener& l) {
+      std::lock_guard lock(s.listeners_mu);
+      s.tcp_counters.push_back(l.counters_handle());
+    }));
   }
   add_encrypted_listeners(c, factories, s.tls);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
@@ -273,6 +426,32 @@ void Daemon::run() {
   transports::WorkerPool pool(transports::WorkerPoolConfig{.workers = threads, .shutdown_grace_ms = 1000},
                               std::move(factories), std::move(hooks));
   pool.start();
+  s.pool = &pool;
+
+  // The operator's side door starts after the workers (stats read them)
+  // and stops before them.
+  DaemonControl control(s);
+  transports::AdminServerConfig admin_config;
+  admin_config.control_socket = c.control_socket;
+  for (const auto& ep : c.metrics_listen)
+    admin_config.metrics.push_back(transports::parse_address_or_throw(ep.to_text(), 9153));
+  admin_config.metrics_path = c.metrics_path;
+  transports::AdminServer admin(
+      admin_config,
+      {.control = [&control](std::string_view command) { return run_control_command(command, control); },
+       .metrics =
+           [&s] { return build_metrics_report(take_snapshot(s, std::chrono::milliseconds(1000))).prometheus(); }});
+  if (!c.control_socket.empty() || !c.metrics_listen.empty()) {
+    s.admin = &admin;  // before its thread exists: that thread reads it
+    try {
+      admin.start();
+    } catch (...) {
+      s.admin = nullptr;
+      s.pool = nullptr;
+      pool.stop();
+      throw;
+    }
+  }
   auto describe = [](const std::vector<Endpoint>& eps, const char* what) {
     std::string out;
     for (const auto& ep : eps) out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", ep.to_text(), what);
@@ -282,14 +461,22 @@ void Daemon::run() {
   for (auto [eps, what] : {std::pair{&c.dot_listen, "dot"}, {&c.doh_listen, c.doh_h2c ? "doh h2c" : "doh"},
                            {&c.doq_listen, "doq"}})
     if (!eps->empty()) where += ", " + describe(*eps, what);
+  if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
+  if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
 
   while (!s.stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (s.reload_tls.exchange(false)) reload_tls(s.tls, c);
+    if (s.reload_tls.exchange(false)) {
+      std::lock_guard lock(s.tls_mu);
+      reload_tls(s.tls, c);
+    }
   }
   log::info("stopping: answering in-flight queries for up to 1 s");
+  admin.stop();
+  s.admin = nullptr;
+  s.pool = nullptr;
   pool.stop();
   const PipelineStats& st = s.stats;
   log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),

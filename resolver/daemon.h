@@ -28,8 +28,10 @@ class Daemon {
   // keeps the old pair and is logged. Async-signal-safe.
   void request_tls_reload() noexcept;
 
- private:
+  // Opaque outside daemon.cpp (public only so that file's helpers can name it).
   struct State;
+
+ private:
   std::unique_ptr<State> state_;
 };
 

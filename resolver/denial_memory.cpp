@@ -44,6 +44,21 @@ std::optional<DenialMemory::Zone> DenialMemory::closest(const wire::Name& target
   return out;
 }
 
+size_t DenialMemory::forget(const wire::Name& apex) {
+  wire::Name lower = apex.lowercased();
+  std::lock_guard lock(mu_);
+  size_t dropped = std::erase_if(zones_, [&](const auto& z) { return z.first.is_subdomain_of(lower); });
+  for (wire::Name up = lower;; up = up.parent()) {
+    if (zones_.erase(up) > 0) return dropped + 1;
+    if (up.is_root()) return dropped;
+  }
+}
+
+void DenialMemory::clear() {
+  std::lock_guard lock(mu_);
+  zones_.clear();
+}
+
 bool DenialMemory::empty() const {
   std::lock_guard lock(mu_);
   return zones_.empty();

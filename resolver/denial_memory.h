@@ -50,6 +50,13 @@ class DenialMemory {
 
   bool empty() const;
 
+  // For the operator's flush: forgets every zone at or below `apex` and the
+  // zone enclosing it (its denials can cover names below apex, which would
+  // otherwise still be answered negatively without asking). Returns the
+  // zones dropped.
+  size_t forget(const wire::Name& apex);
+  void clear();
+
  private:
   struct Memo {
     wire::RRset soa;

@@ -18,6 +18,7 @@ PACKAGES=(
   # clients and peers for integration tests and benchmarks
   dnsperf unbound python3 python3-dnspython python3-httpx python3-h2 python3-yaml
   nghttp2-client curl
+  python3-prometheus-client  # parses /metrics in tests/integration/operations_test.py
 )
 
 missing=()

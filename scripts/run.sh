@@ -40,8 +40,14 @@ resolver:
   query-private-addresses: true
 dnssec:
   trust-anchor-file: $run_dir/root-anchor.ds
+control:
+  socket: $run_dir/sextant.sock
+metrics:
+  listen: ["127.0.0.1@9153"]
 YAML
   echo "run.sh: lab is up; try: dig @127.0.0.1 www.example.com" >&2
+  echo "run.sh: and: $build/resolver/sextant control -s $run_dir/sextant.sock stats;" \
+       "curl http://127.0.0.1:9153/metrics" >&2
   exec "$build/resolver/sextant" -c "$config" "${args[@]}"
 fi
 exec "$build/resolver/sextant" "${args[@]}"

@@ -109,3 +109,23 @@ TEST_CASE("the reference documents every setting", "[config]") {
   CHECK(ref.find("`server.listen`") != std::string::npos);
   CHECK(ref.find("`dnssec.max-nsec3-hashes`") != std::string::npos);
 }
+
+TEST_CASE("operations: control socket and metrics are off by default, set by name", "[config]") {
+  Config d = default_config();
+  CHECK(d.control_socket.empty());
+  CHECK(d.metrics_listen.empty());
+  CHECK(d.metrics_path == "/metrics");
+  Config c = load_config_text(
+      "control:\n  socket: /run/sextant/control.sock\nmetrics:\n  listen: [127.0.0.1, '::1@9100']\n"
+      "  path: /stats\n",
+      "f.yaml");
+  CHECK(c.control_socket == "/run/sextant/control.sock");
+  REQUIRE(c.metrics_listen.size() == 2);
+  CHECK(c.metrics_listen[0].port == 9153);
+  CHECK(c.metrics_listen[1].port == 9100);
+  CHECK(c.metrics_path == "/stats");
+  CHECK_THROWS_WITH(load_config_text("metrics:\n  path: stats\n", "f.yaml"),
+                    Catch::Contains("metrics.path must start with '/'"));
+  CHECK_THROWS_WITH(load_config_text("metrics:\n  listen: [localhost]\n", "f.yaml"),
+                    Catch::Contains("metrics.listen"));
+}

@@ -82,3 +82,36 @@ TEST_CASE("denial memory: a record with the same owner and type replaces the old
   CHECK(zone->nsec.size() == DenialMemory::kMaxRecordsPerZone);
   CHECK(zone->nsec.back().owner == many.back().owner);
 }
+
+TEST_CASE("denial memory: flushing forgets zones below the name and the zone enclosing it",
+          "[denials]") {
+  DenialMemory memory;
+  auto remember = [&](const char* zone) {
+    const auto soa = set_of(zone, RRType::SOA, 300);
+    const auto nsec = set_of(zone, RRType::NSEC, 300);
+    std::vector<DenialMemory::Denial> denials{{&nsec, 1300}};
+    memory.remember(Name::from_text(zone), soa, 1300, denials);
+  };
+  remember("example.");
+  remember("sub.example.");
+  remember("deep.sub.example.");
+  remember("example.net.");
+
+  // The enclosing zone (example.) can deny names below www.sub.example.'s
+  // ancestors; so can sub.example. itself: flushing www.sub.example. drops
+  // sub.example. (the closest enclosing zone) only.
+  CHECK(memory.forget(Name::from_text("WWW.sub.example.")) == 1);
+  auto zone = memory.closest(Name::from_text("www.sub.example."), 1000);
+  REQUIRE(zone);
+  CHECK(zone->soa.owner == Name::from_text("example."));
+  CHECK(memory.closest(Name::from_text("x.deep.sub.example."), 1000)->soa.owner ==
+        Name::from_text("deep.sub.example."));
+
+  // A subtree: everything at or below, and the enclosing zone.
+  CHECK(memory.forget(Name::from_text("sub.example.")) == 2);  // deep.sub.example. + example.
+  CHECK_FALSE(memory.closest(Name::from_text("x.deep.sub.example."), 1000));
+  CHECK(memory.closest(Name::from_text("www.example.net."), 1000));
+
+  memory.clear();
+  CHECK(memory.empty());
+}

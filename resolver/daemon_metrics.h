@@ -1,0 +1,46 @@
+// Everything the daemon counts, gathered into one snapshot and named once:
+// the /metrics endpoint and `sextant control stats` both render the
+// MetricsReport built here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cache/cache_stats.h"
+#include "resolver/metrics_report.h"
+#include "resolver/query_pipeline.h"
+#include "resolver/walker.h"
+#include "transports/tcp_listener.h"
+#include "transports/transport_metrics.h"
+#include "transports/udp_listener.h"
+#include "transports/upstream.h"
+
+namespace sextant::resolver {
+
+struct DaemonSnapshot {
+  std::string version;
+  double uptime_seconds = 0;
+  unsigned workers = 0;
+  unsigned workers_reporting = 0;  // workers whose per-thread counters made it in time
+  const PipelineStats* pipeline = nullptr;
+  cache::CacheStats cache;
+  WalkerStats walker;              // summed over workers
+  std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)
+  std::vector<uint64_t> udp;       // summed over UDP listeners
+  std::vector<uint64_t> tcp;       // summed over TCP listeners
+  transports::TransportCountersSnapshot dot, doh, doq;
+  uint64_t control_commands = 0;
+  uint64_t metrics_scrapes = 0;
+  uint64_t admin_bad_requests = 0;
+};
+
+// Adds one worker's or listener's counters into the snapshot's sums.
+void add_walker(DaemonSnapshot& s, const WalkerStats& w);
+void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u);
+void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u);
+void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t);
+
+MetricsReport build_metrics_report(const DaemonSnapshot& s);
+
+}  // namespace sextant::resolver

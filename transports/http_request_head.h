@@ -1,0 +1,70 @@
+// The head of an HTTP/1.x request (request line and header fields), read
+// incrementally from a byte stream: enough HTTP for the metrics endpoint,
+// which Prometheus scrapes over HTTP/1.1 (DoH, on HTTP/2, is nghttp2's job).
+//
+//   HttpRequestHeadParser parser;
+//   switch (parser.feed(bytes)) { case incomplete: read more; case complete:
+//   use parser.head(); case error: reply parser.error_status() and close }
+//
+// Strict on purpose (RFC 9112): CRLF or bare LF line ends, no obsolete
+// line folding, token methods, origin-form or asterisk-form targets only,
+// a bounded head. A request body is not read: the metrics endpoint takes
+// only GET and HEAD.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sextant::transports {
+
+struct HttpRequestHead {
+  std::string method;  // as sent (methods are case-sensitive)
+  std::string target;  // "/metrics?x=1"
+  int minor_version = 1;
+  std::vector<std::pair<std::string, std::string>> fields;  // names lower-cased, values trimmed
+
+  // The path part of the target (before '?').
+  std::string_view path() const;
+  // The first field with this (lower-case) name, or null.
+  const std::string* field(std::string_view lower_name) const;
+};
+
+class HttpRequestHeadParser {
+ public:
+  enum class State { incomplete, complete, error };
+
+  explicit HttpRequestHeadParser(size_t max_head_bytes = 8192, size_t max_fields = 64)
+      : max_head_bytes_(max_head_bytes), max_fields_(max_fields) {}
+
+  // Appends bytes; returns the state after them. Bytes after a complete
+  // head are ignored (the connection answers one request and closes).
+  State feed(std::string_view bytes);
+
+  State state() const noexcept { return state_; }
+  const HttpRequestHead& head() const noexcept { return head_; }
+  // For State::error: the status to answer with (400, 414, 431, 501 or 505)
+  // and a short reason for the log and the reply body.
+  int error_status() const noexcept { return error_status_; }
+  const std::string& error_reason() const noexcept { return error_reason_; }
+
+ private:
+  State fail(int status, std::string reason);
+  State parse_line(std::string_view line);
+  State parse_request_line(std::string_view line);
+  State parse_field(std::string_view line);
+
+  size_t max_head_bytes_;
+  size_t max_fields_;
+  size_t head_bytes_ = 0;
+  bool seen_request_line_ = false;
+  std::string pending_;  // the unfinished line
+  HttpRequestHead head_;
+  State state_ = State::incomplete;
+  int error_status_ = 0;
+  std::string error_reason_;
+};
+
+}  // namespace sextant::transports
