@@ -1,6 +1,6 @@
 #!/bin/sh
-# ctest's fuzz_wire_smoke: builds the libFuzzer target with clang++-16 in its
-# own build tree and runs it on the committed seed corpus.
+# ctest's fuzz_wire_smoke: builds the libFuzzer targets with clang++-16 in
+# their own build tree and runs each on its committed seed corpus.
 # Usage: run_smoke.sh SOURCE_DIR BUILD_DIR SECONDS [CLANGXX]
 # Exits 77 (ctest SKIP_RETURN_CODE) when clang++-16 is not installed.
 set -eu
@@ -18,13 +18,18 @@ cmake -S "$source_dir/tests/fuzz/standalone" -B "$build_dir" \
   -DSEXTANT_ROOT="$source_dir" -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build_dir" -j2
 
-# A scratch copy of the seeds, so that new inputs found during the run do not
+# Scratch copies of the seeds, so that new inputs found during the run do not
 # land in the source tree.
 work_corpus="$build_dir/corpus-work"
-rm -rf "$work_corpus"
-mkdir -p "$work_corpus"
+http_corpus="$build_dir/corpus-http-work"
+rm -rf "$work_corpus" "$http_corpus"
+mkdir -p "$work_corpus" "$http_corpus"
 cp "$source_dir"/tests/fuzz/corpus/* "$work_corpus"/
+cp "$source_dir"/tests/fuzz/corpus-http/* "$http_corpus"/
 
 cd "$build_dir"
+# The metrics endpoint's HTTP parser: a third of the time, then the wire format.
+./fuzz_http_head -max_total_time="$((seconds / 3 + 1))" -max_len=2048 -rss_limit_mb=2048 \
+  -print_final_stats=1 "$http_corpus"
 exec ./fuzz_wire -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work_corpus"
