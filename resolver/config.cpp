@@ -263,6 +263,16 @@ const std::vector<Setting>& settings() {
        "Addresses serving Prometheus metrics over HTTP/1.1 (default port 9153); keep them private.",
        bind_endpoints(&Config::metrics_listen, 9153)},
       {"metrics.path", "/metrics", "URL path of the metrics endpoint.", bind_string(&Config::metrics_path)},
+      {"dnstap.socket", "",
+       "Unix socket of a dnstap collector (fstrm_capture, dnstap-ldns ...); empty: no query log.",
+       bind_string(&Config::dnstap_socket)},
+      {"dnstap.file", "", "Write the dnstap log to this file instead (rewritten at each start).",
+       bind_string(&Config::dnstap_file)},
+      {"dnstap.log-queries", "true", "Log client queries (CLIENT_QUERY).", bind_bool(&Config::dnstap_log_queries)},
+      {"dnstap.log-responses", "true", "Log answers to clients (CLIENT_RESPONSE).",
+       bind_bool(&Config::dnstap_log_responses)},
+      {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
+       bind_string(&Config::dnstap_identity)},
   };
   return table;
 }
@@ -422,6 +432,8 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
       (c.tls_certificate.empty() || c.tls_key.empty()))
     throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH and DoQ",
                                   source));
+  if (!c.dnstap_socket.empty() && !c.dnstap_file.empty())
+    throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));
   if (c.metrics_path.empty() || c.metrics_path.front() != '/')
     throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
   return c;

@@ -93,6 +93,11 @@ struct Config {
   std::string control_socket;              // empty = no control socket
   std::vector<Endpoint> metrics_listen;    // HTTP /metrics listeners
   std::string metrics_path;
+  std::string dnstap_socket;               // dnstap to a collector's Unix socket
+  std::string dnstap_file;                 // ... or to a file
+  bool dnstap_log_queries = true;
+  bool dnstap_log_responses = true;
+  std::string dnstap_identity;             // empty = host name
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".

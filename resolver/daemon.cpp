@@ -20,6 +20,7 @@
 #include "resolver/version.h"
 #include "resolver/walker.h"
 #include "transports/admin_server.h"
+#include "transports/dnstap_writer.h"
 #include "transports/doh_listener.h"
 #include "transports/doq_listener.h"
 #include "transports/dot_listener.h"
@@ -167,6 +168,23 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   }
 }
 
+transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers) {
+  transports::DnstapOptions o;
+  o.output = c.dnstap_file.empty() ? transports::DnstapOptions::Output::unix_socket
+                                   : transports::DnstapOptions::Output::file;
+  o.path = c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file;
+  o.identity = c.dnstap_identity;
+  if (o.identity.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) == 0) o.identity = host;
+  }
+  o.version = fmt::format("sextant {}", kSextantVersion);
+  o.log_client_queries = c.dnstap_log_queries;
+  o.log_client_responses = c.dnstap_log_responses;
+  o.workers = workers;
+  return o;
+}
+
 // Returns what happened, in the control socket's reply form.
 std::string reload_tls(TlsContexts& contexts, const Config& c) {
   if (contexts.tcp.empty() && !contexts.quic) {
@@ -219,6 +237,7 @@ struct Daemon::State {
   std::vector<std::shared_ptr<const transports::UdpCounters>> udp_counters;
   std::vector<std::shared_ptr<const transports::TcpCounters>> tcp_counters;
   transports::WorkerPool* pool = nullptr;  // while run() serves
+  std::unique_ptr<transports::DnstapWriter> dnstap;  // outlives the workers
   transports::AdminServer* admin = nullptr;
 
   explicit State(Config c)
@@ -256,6 +275,11 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     std::lock_guard lock(s.listeners_mu);
     for (const auto& u : s.udp_counters) add_udp(snap, *u);
     for (const auto& t : s.tcp_counters) add_tcp(snap, *t);
+  }
+  if (s.dnstap) {
+    snap.dnstap_enabled = true;
+    snap.dnstap_logged = s.dnstap->logged();
+    snap.dnstap_dropped = s.dnstap->dropped();
   }
   if (s.admin) {
     snap.control_commands = s.admin->commands_served();
@@ -397,6 +421,10 @@ void Daemon::run() {
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   s.workers.resize(threads);
+  if (!c.dnstap_socket.empty() || !c.dnstap_file.empty()) {
+    s.dnstap = std::make_unique<transports::DnstapWriter>(dnstap_options_from(c, threads));
+    s.pipeline_settings.dnstap = s.dnstap.get();
+  }
 
   transports::WorkerHooks hooks;
   hooks.start = [&s](const transports::WorkerContext& ctx) -> transports::QueryHandler* {
@@ -463,6 +491,7 @@ void Daemon::run() {
     if (!eps->empty()) where += ", " + describe(*eps, what);
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
+  if (s.dnstap) where += fmt::format(", dnstap to {}", c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file);
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
 
@@ -478,6 +507,9 @@ void Daemon::run() {
   s.admin = nullptr;
   s.pool = nullptr;
   pool.stop();
+  // Flushes the query log now that no worker writes to it.
+  s.pipeline_settings.dnstap = nullptr;
+  s.dnstap.reset();
   const PipelineStats& st = s.stats;
   log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),
             st.cache_hits.load(), st.cache_misses.load(), st.servfail.load());

@@ -229,6 +229,11 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   report_rows(r, kTcpRows, s.tcp);
   report_encrypted(r, s);
 
+  if (s.dnstap_enabled) {
+    r.counter("sextant_dnstap_frames_total", "Query-log frames handed to the dnstap writer.", s.dnstap_logged);
+    r.counter("sextant_dnstap_dropped_total",
+              "Query-log frames dropped: the collector was not keeping up (queue full).", s.dnstap_dropped);
+  }
   r.counter("sextant_control_commands_total", "Commands run on the control socket.", s.control_commands);
   r.counter("sextant_metrics_scrapes_total", "GET /metrics served.", s.metrics_scrapes);
   r.counter("sextant_admin_bad_requests_total", "Malformed or refused control and metrics requests.",

@@ -30,6 +30,9 @@ struct DaemonSnapshot {
   std::vector<uint64_t> udp;       // summed over UDP listeners
   std::vector<uint64_t> tcp;       // summed over TCP listeners
   transports::TransportCountersSnapshot dot, doh, doq;
+  bool dnstap_enabled = false;
+  uint64_t dnstap_logged = 0;
+  uint64_t dnstap_dropped = 0;
   uint64_t control_commands = 0;
   uint64_t metrics_scrapes = 0;
   uint64_t admin_bad_requests = 0;

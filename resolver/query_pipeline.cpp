@@ -118,8 +118,34 @@ QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessContr
 
 QueryPipeline::~QueryPipeline() { *alive_ = false; }
 
+namespace {
+
+transports::DnstapEvent dnstap_event(transports::DnstapMessageType type, transports::Transport transport,
+                                     const sockaddr* peer, const sockaddr* local, unsigned worker,
+                                     std::span<const uint8_t> message, transports::DnstapTime time) {
+  transports::DnstapEvent e;
+  e.type = type;
+  e.transport = transport;
+  e.query_address = peer;
+  e.response_address = local;
+  e.message = message;
+  e.time = time;
+  e.worker = worker;
+  return e;
+}
+
+}  // namespace
+
 void QueryPipeline::handle(const transports::Request& request, Responder responder) {
   stats_.queries.fetch_add(1, std::memory_order_relaxed);
+  transports::DnstapTime received;
+  transports::DnstapWriter* dnstap = settings_.dnstap;
+  if (dnstap) {
+    received = transports::DnstapTime::now();
+    if (dnstap->wants(transports::DnstapMessageType::client_query))
+      dnstap->log(dnstap_event(transports::DnstapMessageType::client_query, request.transport, request.peer,
+                               request.local, request.worker, request.query, received));
+  }
   wire::ParsedQuery q;
   wire::QueryParseResult parsed = wire::parse_query(request.query, q);
   if (parsed.outcome == wire::QueryOutcome::drop || parsed.outcome == wire::QueryOutcome::ignore) {
@@ -142,11 +168,23 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     }
     b.header().set_ra(true);
     b.set_rcode(Rcode::FORMERR);
-    responder.respond(b.finish());
+    std::span<const uint8_t> answer = b.finish();
+    if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response)) {
+      auto e = dnstap_event(transports::DnstapMessageType::client_response, request.transport, request.peer,
+                            request.local, request.worker, answer, transports::DnstapTime::now());
+      e.query_time = received;
+      dnstap->log(e);
+    }
+    responder.respond(answer);
     return;
   }
 
   Client c;
+  if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response)) {
+    c.origin.emplace(Client::Origin{transports::SocketAddress(request.peer),
+                                    transports::SocketAddress(request.local), request.transport,
+                                    request.worker, received});
+  }
   c.query_header = q.header;
   c.qname = q.qname;
   c.qtype = q.qtype;
@@ -345,10 +383,10 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
     b.add_question(c.qname, c.qtype, c.qclass);
     if (c.has_edns) b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
     b.set_rcode(rcode);
-    responder.respond(b.finish());
+    send(c, responder, b.finish());
     return;
   }
-  responder.respond({buffer_.data(), total});
+  send(c, responder, {buffer_.data(), total});
 }
 
 void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& responder,
@@ -368,7 +406,22 @@ void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& respo
     if (c.wants_padding) b.set_padding_block(settings_.padding_block);
   }
   b.set_rcode(rcode);
-  responder.respond(b.finish());
+  send(c, responder, b.finish());
+}
+
+void QueryPipeline::send(const Client& c, Responder& responder, std::span<const uint8_t> answer) {
+  // A responder already used (stale answer sent, then the resolution ended)
+  // sends nothing, so nothing is logged either.
+  if (c.origin && responder && settings_.dnstap) {
+    const Client::Origin& o = *c.origin;
+    auto e = dnstap_event(transports::DnstapMessageType::client_response, o.transport,
+                          o.peer.empty() ? nullptr : o.peer.get(),
+                          o.local.empty() ? nullptr : o.local.get(), o.worker, answer,
+                          transports::DnstapTime::now());
+    e.query_time = o.received;
+    settings_.dnstap->log(e);
+  }
+  responder.respond(answer);
 }
 
 }  // namespace sextant::resolver

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "cache/cache.h"
@@ -22,7 +23,9 @@
 #include "resolver/resolution_result.h"
 #include "resolver/timer_service.h"
 #include "resolver/walker.h"
+#include "transports/dnstap_writer.h"
 #include "transports/query_handler.h"
+#include "transports/socket_util.h"
 #include "wire/query.h"
 
 namespace sextant::resolver {
@@ -36,6 +39,9 @@ struct PipelineSettings {
   bool serve_stale = true;
   std::chrono::milliseconds stale_client_timeout{1800};
   bool prefetch = true;
+  // Query log (dnstap): client queries and responses, when set. Shared by
+  // every worker; each logs into its own queue (Request::worker).
+  transports::DnstapWriter* dnstap = nullptr;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).
@@ -72,6 +78,16 @@ class QueryPipeline final : public transports::QueryHandler {
     bool wants_padding = false;  // padded query on an encrypted transport
     bool wants_keepalive = false;  // edns-tcp-keepalive over TCP or DoT (RFC 7828)
     size_t limit = 512;          // the largest answer this client can take
+    // Where the query came from, kept only while dnstap logs responses
+    // (the request's addresses are gone by the time a resolution ends).
+    struct Origin {
+      transports::SocketAddress peer;
+      transports::SocketAddress local;
+      transports::Transport transport = transports::Transport::udp;
+      unsigned worker = 0;
+      transports::DnstapTime received;
+    };
+    std::optional<Origin> origin;
   };
 
  private:
@@ -92,6 +108,8 @@ class QueryPipeline final : public transports::QueryHandler {
                const wire::ExtendedErrorOption* ede);
   void respond_error(const Client& client, wire::Rcode rcode, transports::Responder& responder,
                      const wire::ExtendedErrorOption* ede);
+  // Every answer leaves through here (logged to dnstap first when asked).
+  void send(const Client& client, transports::Responder& responder, std::span<const uint8_t> answer);
 
   PipelineSettings settings_;
   const AccessControl& acl_;

@@ -19,6 +19,7 @@ PACKAGES=(
   dnsperf unbound python3 python3-dnspython python3-httpx python3-h2 python3-yaml
   nghttp2-client curl
   python3-prometheus-client  # parses /metrics in tests/integration/operations_test.py
+  libfstrm-dev libprotobuf-c-dev protobuf-c-compiler fstrm-bin dnstap-ldns  # dnstap query logs
 )
 
 missing=()

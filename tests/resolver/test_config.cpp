@@ -129,3 +129,17 @@ TEST_CASE("operations: control socket and metrics are off by default, set by nam
   CHECK_THROWS_WITH(load_config_text("metrics:\n  listen: [localhost]\n", "f.yaml"),
                     Catch::Contains("metrics.listen"));
 }
+
+TEST_CASE("dnstap: off by default; socket or file, not both", "[config]") {
+  Config d = default_config();
+  CHECK(d.dnstap_socket.empty());
+  CHECK(d.dnstap_file.empty());
+  CHECK(d.dnstap_log_queries);
+  CHECK(d.dnstap_log_responses);
+  Config c = load_config_text("dnstap:\n  socket: /run/dnstap.sock\n  log-queries: false\n  identity: r1\n", "f.yaml");
+  CHECK(c.dnstap_socket == "/run/dnstap.sock");
+  CHECK_FALSE(c.dnstap_log_queries);
+  CHECK(c.dnstap_identity == "r1");
+  CHECK_THROWS_WITH(load_config_text("dnstap:\n  socket: /a\n  file: /b\n", "f.yaml"),
+                    Catch::Contains("dnstap.socket and dnstap.file are exclusive"));
+}
