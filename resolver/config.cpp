@@ -271,6 +271,11 @@ const std::vector<Setting>& settings() {
       {"dnstap.log-queries", "true", "Log client queries (CLIENT_QUERY).", bind_bool(&Config::dnstap_log_queries)},
       {"dnstap.log-responses", "true", "Log answers to clients (CLIENT_RESPONSE).",
        bind_bool(&Config::dnstap_log_responses)},
+      {"dnstap.log-resolver-queries", "false", "Log the queries sent to authoritative servers (RESOLVER_QUERY).",
+       bind_bool(&Config::dnstap_log_resolver_queries)},
+      {"dnstap.log-resolver-responses", "false",
+       "Log the answers from authoritative servers (RESOLVER_RESPONSE).",
+       bind_bool(&Config::dnstap_log_resolver_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
   };

@@ -17,6 +17,7 @@ struct Endpoint {
   std::string address;
   uint16_t port = 0;
   std::string to_text() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
 // An address prefix such as 10.0.0.0/8 or fd00::/8.
@@ -25,6 +26,7 @@ struct Prefix {
   uint8_t bytes[16] = {};
   uint8_t length = 0;
   std::string to_text() const;
+  friend bool operator==(const Prefix&, const Prefix&) = default;
 };
 
 enum class AclAction { allow, refuse, deny };  // deny = drop silently
@@ -32,6 +34,7 @@ enum class AclAction { allow, refuse, deny };  // deny = drop silently
 struct AclRule {
   Prefix prefix;
   AclAction action = AclAction::allow;
+  friend bool operator==(const AclRule&, const AclRule&) = default;
 };
 
 enum class LogLevel { error, warning, info, debug };
@@ -97,6 +100,8 @@ struct Config {
   std::string dnstap_file;                 // ... or to a file
   bool dnstap_log_queries = true;
   bool dnstap_log_responses = true;
+  bool dnstap_log_resolver_queries = false;
+  bool dnstap_log_resolver_responses = false;
   std::string dnstap_identity;             // empty = host name
 };
 

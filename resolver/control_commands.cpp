@@ -74,6 +74,10 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
     if (auto e = want_args(0, "dump-cache"); !e.empty()) return e;
     return target.dump_cache();
   }
+  if (command == "reload") {
+    if (auto e = want_args(0, "reload"); !e.empty()) return e;
+    return target.reload();
+  }
   if (command == "reload-tls" || command == "reload_tls") {
     if (auto e = want_args(0, "reload-tls"); !e.empty()) return e;
     return target.reload_tls();
@@ -90,7 +94,9 @@ std::string control_help() {
          "flush-tree NAME     drop cached data at and below NAME\n"
          "flush-all           empty the cache (server state included)\n"
          "dump-cache          the cache as presentation-format text\n"
-         "reload-tls          re-read the TLS certificate and key (as SIGHUP does)\n"
+         "reload              re-read the configuration file: access-control and log-level change\n"
+         "                    at once, TLS files are re-read, the cache is kept (as SIGHUP does)\n"
+         "reload-tls          re-read the TLS certificate and key only\n"
          "help                this list\n";
 }
 

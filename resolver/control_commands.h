@@ -26,6 +26,8 @@ class ControlTarget {
   virtual std::string dump_cache() = 0;  // presentation format
   // Re-reads the TLS certificate and key; returns what happened ("error: ..." on failure).
   virtual std::string reload_tls() = 0;
+  // Re-reads the configuration file and applies what can change live.
+  virtual std::string reload() = 0;
 };
 
 // Runs one command line; never throws (a failing target becomes "error: ...").

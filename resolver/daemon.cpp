@@ -10,6 +10,7 @@
 
 #include "cache/cache.h"
 #include "resolver/access_control.h"
+#include "resolver/config_reload.h"
 #include "resolver/control_commands.h"
 #include "resolver/daemon_metrics.h"
 #include "resolver/log.h"
@@ -181,6 +182,8 @@ transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers)
   o.version = fmt::format("sextant {}", kSextantVersion);
   o.log_client_queries = c.dnstap_log_queries;
   o.log_client_responses = c.dnstap_log_responses;
+  o.log_resolver_queries = c.dnstap_log_resolver_queries;
+  o.log_resolver_responses = c.dnstap_log_resolver_responses;
   o.workers = workers;
   return o;
 }
@@ -216,20 +219,23 @@ std::string reload_tls(TlsContexts& contexts, const Config& c) {
 
 struct Daemon::State {
   Config config;
+  std::string config_path;  // re-read by a reload; empty: embedded defaults
   RootHints hints;
   cache::CacheConfig cache_config;
   cache::Cache cache;
   // Built once (the trust anchor file is read here, so a bad file stops
   // the start-up) and copied to every worker's walker; the anchors are shared.
   WalkerOptions walker_options;
-  AccessControl acl;
+  // Replaced by a reload: every worker's pipeline is pointed at the new
+  // rules (on its own thread) before the old ones are let go.
+  std::shared_ptr<const AccessControl> acl;
   PipelineStats stats;
   PipelineSettings pipeline_settings;
   std::vector<WorkerState> workers;
   std::atomic<bool> stop{false};
-  std::atomic<bool> reload_tls{false};
+  std::atomic<bool> reload_requested{false};
   TlsContexts tls;
-  std::mutex tls_mu;  // SIGHUP (main thread) and the control socket both reload
+  std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   // Listener counters, registered by each worker as its listeners open;
   // read by the metrics exporter (the counters are relaxed atomics).
@@ -240,13 +246,14 @@ struct Daemon::State {
   std::unique_ptr<transports::DnstapWriter> dnstap;  // outlives the workers
   transports::AdminServer* admin = nullptr;
 
-  explicit State(Config c)
+  State(Config c, std::string path)
       : config(std::move(c)),
+        config_path(std::move(path)),
         hints(config.root_hints.empty() ? RootHints::embedded() : RootHints::load_file(config.root_hints)),
         cache_config(cache_config_from(config)),
         cache(cache_config),
         walker_options(walker_options_from(config)),
-        acl(config.access_control) {
+        acl(std::make_shared<const AccessControl>(config.access_control)) {
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
@@ -324,6 +331,83 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
   return snap;
 }
 
+// Points every worker's pipeline at `acl`, each on its own thread, and
+// waits (bounded) until all have switched; false if one did not in time.
+bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessControl>& acl) {
+  if (!s.pool) return false;
+  struct Switch {
+    std::mutex mu;
+    std::condition_variable cv;
+    unsigned pending = 0;
+  };
+  auto sw = std::make_shared<Switch>();
+  unsigned workers = s.pool->size();
+  sw->pending = workers;
+  for (unsigned i = 0; i < workers; ++i) {
+    bool posted = s.pool->post(i, [sw, acl, &s](const transports::WorkerContext& ctx) {
+      if (QueryPipeline* p = s.workers[ctx.index].pipeline.get()) p->set_access_control(*acl);
+      std::lock_guard lock(sw->mu);
+      if (--sw->pending == 0) sw->cv.notify_all();
+    });
+    if (!posted) {
+      std::lock_guard lock(sw->mu);
+      --sw->pending;
+    }
+  }
+  std::unique_lock lock(sw->mu);
+  return sw->cv.wait_for(lock, std::chrono::seconds(2), [&] { return sw->pending == 0; });
+}
+
+// SIGHUP and `sextant control reload`: re-reads the configuration file,
+// applies what can change live, keeps the cache. Returns the reply text.
+std::string reload_configuration(Daemon::State& s) {
+  std::lock_guard lock(s.reload_mu);
+  if (s.config_path.empty()) {
+    log::warning("reload: started without a configuration file (-c): only the TLS files are re-read");
+    return "error: sextant was started without a configuration file (-c), nothing to re-read\n";
+  }
+  Config next;
+  try {
+    next = load_config_file(s.config_path);
+  } catch (const std::exception& e) {
+    log::error("reload: keeping the running configuration: {}", e.what());
+    return fmt::format("error: keeping the running configuration: {}\n", e.what());
+  }
+  ReloadPlan plan = plan_reload(s.config, next);
+  std::string report;
+  bool failed = false;
+  if (plan.log_level_changed) {
+    log::set_level(next.log_level);
+    s.config.log_level = next.log_level;
+    report += "ok: log-level applied\n";
+  }
+  if (plan.access_control_changed) {
+    auto acl = std::make_shared<const AccessControl>(next.access_control);
+    if (switch_access_control(s, acl)) {
+      s.acl = std::move(acl);  // the old rules are no longer referenced
+      s.config.access_control = next.access_control;
+      report += fmt::format("ok: access-control applied ({} rules)\n", next.access_control.size());
+    } else {
+      // A worker that has not switched may still read the old rules: keep them.
+      failed = true;
+      report += "error: access-control: not every worker switched in time; run reload again\n";
+    }
+  }
+  std::string tls = reload_tls(s.tls, s.config);
+  failed = failed || tls.rfind("error:", 0) == 0;
+  report += tls;
+  if (!plan.need_restart.empty()) {
+    std::string keys;
+    for (const auto& k : plan.need_restart) keys += (keys.empty() ? "" : ", ") + k;
+    log::warning("reload: changed settings that need a restart (still running the old values): {}", keys);
+    report += fmt::format("warning: need a restart (still running the old values): {}\n", keys);
+  }
+  if (!plan.access_control_changed && !plan.log_level_changed && plan.need_restart.empty())
+    report += "ok: the configuration file is unchanged\n";
+  log::info("reload of {} done; the cache was kept", s.config_path);
+  return failed ? "error: the reload was not complete\n" + report : report;
+}
+
 // What the control socket's commands act on.
 class DaemonControl final : public ControlTarget {
  public:
@@ -375,9 +459,11 @@ class DaemonControl final : public ControlTarget {
   }
 
   std::string reload_tls() override {
-    std::lock_guard lock(s_.tls_mu);
+    std::lock_guard lock(s_.reload_mu);
     return resolver::reload_tls(s_.tls, s_.config);
   }
+
+  std::string reload() override { return reload_configuration(s_); }
 
  private:
   Daemon::State& s_;
@@ -385,13 +471,14 @@ class DaemonControl final : public ControlTarget {
 
 }  // namespace
 
-Daemon::Daemon(Config config) : state_(std::make_unique<State>(std::move(config))) {}
+Daemon::Daemon(Config config, std::string config_path)
+    : state_(std::make_unique<State>(std::move(config), std::move(config_path))) {}
 
 Daemon::~Daemon() = default;
 
 void Daemon::request_stop() noexcept { state_->stop.store(true); }
 
-void Daemon::request_tls_reload() noexcept { state_->reload_tls.store(true); }
+void Daemon::request_reload() noexcept { state_->reload_requested.store(true); }
 
 void Daemon::run() {
   State& s = *state_;
@@ -432,8 +519,9 @@ void Daemon::run() {
     w.upstream = std::make_unique<transports::NetworkUpstream>(ctx.loop);
     w.timers = std::make_unique<LoopTimerService>(ctx.loop, *transports::LoopClock::current());
     w.network = std::make_unique<UpstreamAdapter>(*w.upstream, *w.timers);
+    if (s.dnstap) w.network->set_dnstap(s.dnstap.get(), ctx.index);
     w.walker = std::make_unique<Walker>(*w.network, *w.timers, s.walker_options, s.hints, &s.cache);
-    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, s.acl, s.cache, *w.walker, *w.timers, s.stats);
+    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers, s.stats);
     return w.pipeline.get();
   };
   hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
@@ -497,10 +585,7 @@ void Daemon::run() {
 
   while (!s.stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (s.reload_tls.exchange(false)) {
-      std::lock_guard lock(s.tls_mu);
-      reload_tls(s.tls, c);
-    }
+    if (s.reload_requested.exchange(false)) reload_configuration(s);
   }
   log::info("stopping: answering in-flight queries for up to 1 s");
   admin.stop();

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 
 #include "resolver/config.h"
 
@@ -13,7 +14,9 @@ namespace sextant::resolver {
 
 class Daemon {
  public:
-  explicit Daemon(Config config);
+  // `config_path`: the file `config` came from, re-read by a reload (empty:
+  // embedded defaults, nothing to reload).
+  explicit Daemon(Config config, std::string config_path = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -23,10 +26,13 @@ class Daemon {
   void run();
   // Asks run() to return (async-signal-safe flag, checked by run()).
   void request_stop() noexcept;
-  // Asks run() to re-read the TLS certificate and key (SIGHUP): new DoT, DoH
-  // and DoQ connections use the new pair, open ones keep theirs; a bad file
-  // keeps the old pair and is logged. Async-signal-safe.
-  void request_tls_reload() noexcept;
+  // Asks run() to reload (SIGHUP), as `sextant control reload` does: the
+  // configuration file's access-control and log-level are applied, the TLS
+  // certificate and key re-read (new DoT, DoH and DoQ connections use the
+  // new pair, open ones keep theirs; a bad file keeps the old pair), the
+  // cache is kept; other changed settings are logged as needing a restart.
+  // Async-signal-safe.
+  void request_reload() noexcept;
 
   // Opaque outside daemon.cpp (public only so that file's helpers can name it).
   struct State;

@@ -18,7 +18,7 @@ sextant::resolver::Daemon* g_daemon = nullptr;
 
 void on_signal(int signal) {
   if (!g_daemon) return;
-  if (signal == SIGHUP) g_daemon->request_tls_reload();
+  if (signal == SIGHUP) g_daemon->request_reload();
   else g_daemon->request_stop();
 }
 
@@ -116,14 +116,14 @@ int main(int argc, char** argv) {
   }
 
   try {
-    Daemon daemon(std::move(config));
+    Daemon daemon(std::move(config), config_path);
     g_daemon = &daemon;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);  // re-read the TLS certificate and key
+    sigaction(SIGHUP, &sa, nullptr);  // reload: access-control, log-level, TLS files
     daemon.run();
     g_daemon = nullptr;
   } catch (const std::exception& e) {

@@ -114,7 +114,7 @@ struct QueryPipeline::Pending {
 
 QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
                              Walker& walker, TimerService& timers, PipelineStats& stats)
-    : settings_(settings), acl_(acl), cache_(cache), walker_(walker), timers_(timers), stats_(stats) {}
+    : settings_(settings), acl_(&acl), cache_(cache), walker_(walker), timers_(timers), stats_(stats) {}
 
 QueryPipeline::~QueryPipeline() { *alive_ = false; }
 
@@ -153,7 +153,7 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     responder.drop();
     return;
   }
-  AclAction action = acl_.decide(request.peer);
+  AclAction action = acl_->decide(request.peer);
   if (action == AclAction::deny) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     responder.drop();

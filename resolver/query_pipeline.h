@@ -67,6 +67,10 @@ class QueryPipeline final : public transports::QueryHandler {
 
   void handle(const transports::Request& request, transports::Responder responder) override;
 
+  // A reload's new rules, from the next query on (call on this pipeline's
+  // loop thread; `acl` must outlive its use here).
+  void set_access_control(const AccessControl& acl) noexcept { acl_ = &acl; }
+
   // What the pipeline remembers of a client query once its packet is gone.
   struct Client {
     wire::Header query_header;
@@ -112,7 +116,7 @@ class QueryPipeline final : public transports::QueryHandler {
   void send(const Client& client, transports::Responder& responder, std::span<const uint8_t> answer);
 
   PipelineSettings settings_;
-  const AccessControl& acl_;
+  const AccessControl* acl_;
   cache::Cache& cache_;
   Walker& walker_;
   TimerService& timers_;

@@ -53,9 +53,36 @@ UpstreamNetwork::RequestId UpstreamAdapter::send(const ServerAddress& server, Up
   q.match_question_case = false;
   ServerAddress asked = server;
   Callback on_reply_copy = on_reply;
-  transports::UpstreamQueryId tid =
-      upstream_.send(std::move(q), [this, id, asked, cb = std::move(on_reply)](transports::UpstreamResult r) {
+  // dnstap: the query now, its answer (if any) in the callback.
+  const bool log_query = dnstap_ && dnstap_->wants(transports::DnstapMessageType::resolver_query);
+  const bool log_response = dnstap_ && dnstap_->wants(transports::DnstapMessageType::resolver_response);
+  transports::DnstapTime sent_at;
+  if (log_query || log_response) sent_at = transports::DnstapTime::now();
+  if (log_query) {
+    transports::DnstapEvent e;
+    e.type = transports::DnstapMessageType::resolver_query;
+    e.transport = q.tcp ? transports::Transport::tcp : transports::Transport::udp;
+    e.response_address = reinterpret_cast<const sockaddr*>(&q.server);
+    e.message = q.packet;
+    e.time = sent_at;
+    e.worker = worker_;
+    dnstap_->log(e);
+  }
+  const bool tcp = q.tcp;
+  transports::UpstreamQueryId tid = upstream_.send(
+      std::move(q), [this, id, asked, tcp, log_response, sent_at, cb = std::move(on_reply)](transports::UpstreamResult r) {
         in_flight_.erase(id);
+        if (log_response && r.status == transports::UpstreamStatus::ok && dnstap_) {
+          transports::DnstapEvent e;
+          e.type = transports::DnstapMessageType::resolver_response;
+          e.transport = tcp ? transports::Transport::tcp : transports::Transport::udp;
+          e.response_address = reinterpret_cast<const sockaddr*>(&r.from);
+          e.message = r.response;
+          e.time = transports::DnstapTime::now();
+          e.query_time = sent_at;
+          e.worker = worker_;
+          dnstap_->log(e);
+        }
         UpstreamReply reply;
         reply.rtt = std::chrono::microseconds(uint64_t{r.rtt_ms} * 1000);
         switch (r.status) {

@@ -6,6 +6,7 @@
 
 #include "resolver/timer_service.h"
 #include "resolver/upstream_network.h"
+#include "transports/dnstap_writer.h"
 #include "transports/upstream.h"
 
 namespace sextant::resolver {
@@ -14,6 +15,13 @@ class UpstreamAdapter final : public UpstreamNetwork {
  public:
   UpstreamAdapter(transports::Upstream& upstream, TimerService& timers) : upstream_(upstream), timers_(timers) {}
 
+  // Logs the walker's queries and the answers to them (RESOLVER_QUERY /
+  // RESOLVER_RESPONSE) when the writer wants them; `worker` picks its queue.
+  void set_dnstap(transports::DnstapWriter* writer, unsigned worker) noexcept {
+    dnstap_ = writer;
+    worker_ = worker;
+  }
+
   RequestId send(const ServerAddress& server, UpstreamProtocol protocol, std::span<const uint8_t> query,
                  std::chrono::milliseconds timeout, Callback on_reply) override;
   void cancel(RequestId id) override;
@@ -21,6 +29,8 @@ class UpstreamAdapter final : public UpstreamNetwork {
  private:
   transports::Upstream& upstream_;
   TimerService& timers_;
+  transports::DnstapWriter* dnstap_ = nullptr;
+  unsigned worker_ = 0;
   RequestId next_id_ = 1;
   // Requests the transport refused at once, answered with local_error on a
   // later turn (the interface promises no callback from inside send()).

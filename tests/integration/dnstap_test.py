@@ -7,7 +7,9 @@ the real tools (fstrm_capture as the collector, dnstap-ldns as the reader):
 1. dnstap.socket: fstrm_capture listens on a Unix socket and writes a file.
    UDP and TCP queries (a miss, then a cache hit, then a FORMERR) each give
    one CLIENT_QUERY and one CLIENT_RESPONSE, with the client's address and
-   port, the transport, the question, and the identity configured.
+   port, the transport, the question, and the identity configured; with
+   log-resolver-queries/-responses the walker's own queries to the lab and
+   their answers are there too.
 2. The collector starts after the daemon: logging catches up once it is there.
 3. dnstap.file with log-queries: false: only responses are written.
 """
@@ -121,7 +123,8 @@ def main(argv):
     # 1 and 2: through a collector's socket, the collector started late.
     socket_path = os.path.join(workdir, "dnstap.sock")
     captured = os.path.join(workdir, "captured.tap")
-    extra = "dnstap:\n  socket: %s\n  identity: lab-resolver\n" % socket_path
+    extra = ("dnstap:\n  socket: %s\n  identity: lab-resolver\n  log-resolver-queries: true\n"
+             "  log-resolver-responses: true\n" % socket_path)
     capture = None
     try:
         with common.Daemon(binary, extra_config=extra, workdir=workdir) as daemon:
@@ -148,6 +151,15 @@ def main(argv):
     check_pairs(results, frames, sent, "socket")
     formerr = [f for f in frames if f.get("message_type") == "CLIENT_RESPONSE" and f.get("rcode") == "FORMERR"]
     results.check(len(formerr) == 1, "socket: the FORMERR answer is logged", "%d frames" % len(formerr))
+    upstream_q = [f for f in frames if f.get("message_type") == "RESOLVER_QUERY"]
+    upstream_r = [f for f in frames if f.get("message_type") == "RESOLVER_RESPONSE"]
+    results.check(len(upstream_q) >= 1 and all(f.get("response_address", "").startswith("127.53.")
+                                               and f.get("response_port") == "53" for f in upstream_q),
+                  "socket: the walker's queries are logged with the lab server asked",
+                  "%d frames, e.g. %s" % (len(upstream_q), upstream_q[:1]))
+    results.check(upstream_r and len(upstream_r) <= len(upstream_q)
+                  and all("query_time" in f and "response_time" in f for f in upstream_r),
+                  "socket: the answers to them too, with both times", "%d frames" % len(upstream_r))
 
     # 3: to a file, responses only.
     tap_file = os.path.join(workdir, "responses.tap")
@@ -158,6 +170,8 @@ def main(argv):
         results.check(code == 0, "daemon with dnstap.file stops cleanly", "exit %s" % code)
     frames = read_tap(tap_file)
     check_pairs(results, frames, sent, "file", want_queries=False)
+    results.check(not [f for f in frames if f.get("message_type", "").startswith("RESOLVER_")],
+                  "file: no resolver frames unless asked for", "")
     return results.finish()
 
 

@@ -22,12 +22,7 @@ import dns.rcode
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sextant_common as common  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
-
-def control(binary, args, socket_path=None, config=None):
-    where = ["-s", socket_path] if socket_path else ["-c", config]
-    p = subprocess.run([binary, "control"] + where + args, capture_output=True, text=True, timeout=30)
-    return p.returncode, p.stdout, p.stderr
+from sextant_common import control  # noqa: E402
 
 
 def scrape(port, path="/metrics"):

@@ -81,6 +81,14 @@ def upstream_count(qname, qtype=None):
     return total
 
 
+# ---- the control socket ------------------------------------------------------------
+def control(binary, args, socket_path=None, config=None):
+    """Runs `sextant control` (the real CLI); returns (exit code, stdout, stderr)."""
+    where = ["-s", socket_path] if socket_path else ["-c", config]
+    p = subprocess.run([binary, "control"] + where + args, capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
 # ---- queries -----------------------------------------------------------------------
 def make_query(qname, qtype, dnssec=False, edns=True):
     return dns.message.make_query(qname, qtype, use_edns=0 if edns else False,

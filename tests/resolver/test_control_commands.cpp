@@ -26,6 +26,7 @@ struct FakeTarget : ControlTarget {
     return "example. 300 IN A 192.0.2.1\n";
   }
   std::string reload_tls() override { calls.push_back("reload"); return "ok: reloaded\n"; }
+  std::string reload() override { calls.push_back("config"); return "ok: config\n"; }
 };
 
 }  // namespace
@@ -43,9 +44,10 @@ TEST_CASE("control commands: each command reaches the target, Unbound spellings 
   CHECK(run_control_command("flush-all", t) == "ok: cache emptied\n");
   CHECK(run_control_command("dump_cache", t) == "example. 300 IN A 192.0.2.1\n");
   CHECK(run_control_command("reload-tls", t) == "ok: reloaded\n");
+  CHECK(run_control_command("reload", t) == "ok: config\n");
   CHECK(t.calls == std::vector<std::string>{"status", "stats", "stats", "flush www.Example.com.",
                                             "tree example.com.", "tree example.org.", "tree .", "all",
-                                            "dump", "reload"});
+                                            "dump", "reload", "config"});
   CHECK(run_control_command("help", t).find("flush-tree NAME") != std::string::npos);
 }
 
