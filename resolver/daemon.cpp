@@ -311,9 +311,10 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
       // `s` outlives the pool, and the pool runs no task after stop().
       const WorkerState& w = s.workers[ctx.index];
       std::lock_guard lock(gather->mu);
-      if (w.walker && w.upstream) {
+      if (w.walker && w.upstream && w.pipeline) {
         add_walker(gather->sums, w.walker->stats());
         add_upstream(gather->sums, w.upstream->counters());
+        add_resolution_times(gather->sums, w.pipeline->resolution_times());
         ++gather->reported;
       }
       if (--gather->pending == 0) gather->cv.notify_all();
@@ -327,6 +328,8 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
   gather->cv.wait_for(lock, wait, [&] { return gather->pending == 0; });
   snap.walker = gather->sums.walker;
   snap.upstream = gather->sums.upstream;
+  snap.resolution_buckets = gather->sums.resolution_buckets;
+  snap.resolution_total_us = gather->sums.resolution_total_us;
   snap.workers_reporting = gather->reported;
   return snap;
 }

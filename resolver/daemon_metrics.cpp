@@ -182,6 +182,12 @@ void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u) { add_rows(s.u
 
 void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t) { add_rows(s.tcp, kTcpRows, t); }
 
+void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t) {
+  s.resolution_buckets.resize(t.buckets.size(), 0);
+  for (size_t i = 0; i < t.buckets.size(); ++i) s.resolution_buckets[i] += t.buckets[i].get();
+  s.resolution_total_us += t.total_us.get();
+}
+
 MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   MetricsReport r;
   r.gauge("sextant_build_info", "Always 1; the version is a label.", 1, {{"version", s.version}});
@@ -206,6 +212,16 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
     r.counter("sextant_error_answers_total", help, p.refused.load(), {{"rcode", "REFUSED"}});
     r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
     r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
+  }
+
+  {
+    std::vector<double> bounds;
+    for (uint32_t ms : ResolutionTimes::kBoundsMs) bounds.push_back(ms / 1000.0);
+    std::vector<uint64_t> counts = s.resolution_buckets;
+    counts.resize(bounds.size() + 1, 0);
+    r.histogram("sextant_resolution_duration_seconds",
+                "Time from a cache miss to its answer (from the walker, or stale data after the client timer).",
+                bounds, counts, static_cast<double>(s.resolution_total_us) / 1e6);
   }
 
   report_store(r, s.cache);

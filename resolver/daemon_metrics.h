@@ -27,6 +27,8 @@ struct DaemonSnapshot {
   cache::CacheStats cache;
   WalkerStats walker;              // summed over workers
   std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)
+  std::vector<uint64_t> resolution_buckets;  // summed ResolutionTimes buckets
+  uint64_t resolution_total_us = 0;
   std::vector<uint64_t> udp;       // summed over UDP listeners
   std::vector<uint64_t> tcp;       // summed over TCP listeners
   transports::TransportCountersSnapshot dot, doh, doq;
@@ -43,6 +45,7 @@ void add_walker(DaemonSnapshot& s, const WalkerStats& w);
 void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u);
 void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u);
 void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t);
+void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t);
 
 MetricsReport build_metrics_report(const DaemonSnapshot& s);
 

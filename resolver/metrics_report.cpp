@@ -56,36 +56,54 @@ std::string render_value(double value, bool integral, uint64_t integer) {
 
 bool is_valid_metric_name(const std::string& name) { return is_name(name, true); }
 
-MetricsReport::Family& MetricsReport::family(const std::string& name, const std::string& help,
-                                             bool is_counter) {
+MetricsReport::Family& MetricsReport::family(const std::string& name, const std::string& help, Kind kind) {
   if (!is_valid_metric_name(name)) throw std::invalid_argument("bad metric name: " + name);
   if (!families_.empty() && families_.back().name == name) return families_.back();
   for (const Family& f : families_)
     if (f.name == name) throw std::invalid_argument("metric family added in two places: " + name);
-  families_.push_back(Family{name, help, is_counter, {}});
+  families_.push_back(Family{name, help, kind, {}});
   return families_.back();
 }
 
 void MetricsReport::counter(const std::string& name, const std::string& help, uint64_t value,
                             const MetricLabels& labels) {
-  family(name, help, true).samples.push_back(
-      Sample{render_labels(labels), labels, static_cast<double>(value), true, value});
+  family(name, help, Kind::counter)
+      .samples.push_back(Sample{"", render_labels(labels), labels, static_cast<double>(value), true, value});
 }
 
 void MetricsReport::gauge(const std::string& name, const std::string& help, double value,
                           const MetricLabels& labels) {
   bool integral = value >= 0 && value < 1.8e19 && std::floor(value) == value;
-  family(name, help, false).samples.push_back(
-      Sample{render_labels(labels), labels, value, integral, integral ? static_cast<uint64_t>(value) : 0});
+  family(name, help, Kind::gauge)
+      .samples.push_back(
+          Sample{"", render_labels(labels), labels, value, integral, integral ? static_cast<uint64_t>(value) : 0});
+}
+
+void MetricsReport::histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                              const std::vector<uint64_t>& counts, double sum) {
+  if (counts.size() != bounds.size() + 1)
+    throw std::invalid_argument("histogram " + name + ": one count per bucket and one for +Inf");
+  Family& f = family(name, help, Kind::histogram);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += counts[i];
+    std::string le = i < bounds.size() ? fmt::format("{}", bounds[i]) : "+Inf";
+    MetricLabels labels{{"le", le}};
+    f.samples.push_back(Sample{"_bucket", render_labels(labels), labels, static_cast<double>(cumulative), true,
+                               cumulative});
+  }
+  bool integral = sum >= 0 && sum < 1.8e19 && std::floor(sum) == sum;
+  f.samples.push_back(Sample{"_sum", "", {}, sum, integral, integral ? static_cast<uint64_t>(sum) : 0});
+  f.samples.push_back(Sample{"_count", "", {}, static_cast<double>(cumulative), true, cumulative});
 }
 
 std::string MetricsReport::prometheus() const {
   std::string out;
   for (const Family& f : families_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, escape(f.help, false), f.name,
-                       f.is_counter ? "counter" : "gauge");
+    const char* type = f.kind == Kind::counter ? "counter" : f.kind == Kind::gauge ? "gauge" : "histogram";
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, escape(f.help, false), f.name, type);
     for (const Sample& s : f.samples)
-      out += fmt::format("{}{} {}\n", f.name, s.labels, render_value(s.value, s.integral, s.integer));
+      out += fmt::format("{}{}{} {}\n", f.name, s.suffix, s.labels, render_value(s.value, s.integral, s.integer));
   }
   return out;
 }
@@ -94,15 +112,14 @@ std::string MetricsReport::plain() const {
   std::string out;
   for (const Family& f : families_)
     for (const Sample& s : f.samples)
-      out += fmt::format("{}{} {}\n", f.name, s.labels, render_value(s.value, s.integral, s.integer));
+      out += fmt::format("{}{}{} {}\n", f.name, s.suffix, s.labels, render_value(s.value, s.integral, s.integer));
   return out;
 }
 
 double MetricsReport::value(const std::string& name, const MetricLabels& labels) const {
   for (const Family& f : families_) {
-    if (f.name != name) continue;
     for (const Sample& s : f.samples)
-      if (s.raw == labels) return s.value;
+      if (f.name + s.suffix == name && s.raw == labels) return s.value;
   }
   return -1;
 }

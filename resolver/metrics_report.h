@@ -28,6 +28,11 @@ class MetricsReport {
                const MetricLabels& labels = {});
   void gauge(const std::string& name, const std::string& help, double value,
              const MetricLabels& labels = {});
+  // counts[i]: observations in (bounds[i-1], bounds[i]]; counts has one more
+  // element than bounds (the +Inf bucket). Rendered cumulatively as
+  // name_bucket{le="..."}, name_sum and name_count.
+  void histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                 const std::vector<uint64_t>& counts, double sum);
 
   std::string prometheus() const;
   std::string plain() const;
@@ -37,7 +42,9 @@ class MetricsReport {
   double value(const std::string& name, const MetricLabels& labels = {}) const;
 
  private:
+  enum class Kind { counter, gauge, histogram };
   struct Sample {
+    std::string suffix;  // "_bucket", "_sum", "_count" for histograms
     std::string labels;  // rendered: {a="b",c="d"} or empty
     MetricLabels raw;
     double value = 0;
@@ -47,10 +54,10 @@ class MetricsReport {
   struct Family {
     std::string name;
     std::string help;
-    bool is_counter = true;
+    Kind kind = Kind::counter;
     std::vector<Sample> samples;
   };
-  Family& family(const std::string& name, const std::string& help, bool is_counter);
+  Family& family(const std::string& name, const std::string& help, Kind kind);
   std::vector<Family> families_;
 };
 

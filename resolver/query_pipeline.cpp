@@ -108,6 +108,7 @@ uint32_t min_ttl(const ResolutionResult& r) noexcept {
 struct QueryPipeline::Pending {
   Client client;
   Responder responder;
+  TimerService::TimePoint started;
   bool stale_available = false;
   TimerService::TimerId stale_timer = 0;
 };
@@ -277,13 +278,16 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
   pending->client = c;
   pending->responder = std::move(responder);
   pending->stale_available = stale_available && settings_.serve_stale;
+  pending->started = timers_.now();
   if (pending->stale_available) {
     // RFC 8767 client response timer: if the refresh is slow, answer stale
     // now and let the resolution finish in the background.
     pending->stale_timer = timers_.schedule(settings_.stale_client_timeout, [this, pending, alive = alive_] {
       if (!*alive) return;
       pending->stale_timer = 0;
-      if (pending->responder) answer_from_cache(pending->client, cache::StalePolicy::allow_stale, pending->responder);
+      if (pending->responder &&
+          answer_from_cache(pending->client, cache::StalePolicy::allow_stale, pending->responder))
+        times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
     });
   }
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
@@ -316,6 +320,7 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
   if (pending->stale_available)
     cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
   if (!pending->responder) return;  // already answered from stale data
+  times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
   if (result.rcode == Rcode::SERVFAIL) {
     stats_.servfail.fetch_add(1, std::memory_order_relaxed);
     if (pending->stale_available &&

@@ -24,6 +24,7 @@
 #include "resolver/timer_service.h"
 #include "resolver/walker.h"
 #include "transports/dnstap_writer.h"
+#include "transports/listener_counters.h"
 #include "transports/query_handler.h"
 #include "transports/socket_util.h"
 #include "wire/query.h"
@@ -59,6 +60,23 @@ struct PipelineStats {
   std::atomic<uint64_t> truncated{0};
 };
 
+// How long this worker's cache misses took to be answered (by the walker,
+// or from stale data after the client timer): one bucket per upper bound,
+// plus one beyond the last. Written by the worker only; relaxed atomics so
+// the metrics exporter may read them.
+struct ResolutionTimes {
+  static constexpr std::array<uint32_t, 11> kBoundsMs{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000};
+  std::array<transports::RelaxedCounter, kBoundsMs.size() + 1> buckets;
+  transports::RelaxedCounter total_us;
+
+  void record(std::chrono::microseconds elapsed) noexcept {
+    size_t i = 0;
+    while (i < kBoundsMs.size() && elapsed > std::chrono::milliseconds(kBoundsMs[i])) ++i;
+    buckets[i].add();
+    total_us.add(static_cast<uint64_t>(std::max<int64_t>(0, elapsed.count())));
+  }
+};
+
 class QueryPipeline final : public transports::QueryHandler {
  public:
   QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
@@ -70,6 +88,8 @@ class QueryPipeline final : public transports::QueryHandler {
   // A reload's new rules, from the next query on (call on this pipeline's
   // loop thread; `acl` must outlive its use here).
   void set_access_control(const AccessControl& acl) noexcept { acl_ = &acl; }
+
+  const ResolutionTimes& resolution_times() const noexcept { return times_; }
 
   // What the pipeline remembers of a client query once its packet is gone.
   struct Client {
@@ -124,6 +144,7 @@ class QueryPipeline final : public transports::QueryHandler {
   // Answers are assembled here; every use is synchronous within one call.
   std::array<uint8_t, 65535> buffer_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  ResolutionTimes times_;
 };
 
 }  // namespace sextant::resolver

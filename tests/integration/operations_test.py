@@ -135,6 +135,13 @@ def main(argv):
                       "value %s" % second.get(udp))
         sent = ("sextant_upstream_queries_total", frozenset({("transport", "udp")}))
         results.check(second.get(sent, 0) > 0, "upstream queries counted", "value %s" % second.get(sent))
+        count = ("sextant_resolution_duration_seconds_count", frozenset())
+        inf = ("sextant_resolution_duration_seconds_bucket", frozenset({("le", "+Inf")}))
+        resolved = ("sextant_answers_resolved_total", frozenset())
+        results.check(second.get(count, 0) >= 1 and second.get(count) == second.get(inf)
+                      and second.get(count) <= second.get(resolved, 0),
+                      "the resolution-time histogram counts the cache misses answered",
+                      "count %s, +Inf %s, misses %s" % (second.get(count), second.get(inf), second.get(resolved)))
         code, out, err = control(binary, ["stats"], socket_path)
         results.check(code == 0 and "\nsextant_queries_total " in "\n" + out,
                       "control stats uses the metric names", "exit %d: %s" % (code, (out + err)[:500]))

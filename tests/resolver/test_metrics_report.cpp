@@ -97,3 +97,39 @@ TEST_CASE("daemon metrics: sums over workers and listeners land under one name e
   CHECK(text.find("# TYPE sextant_upstream_sockets gauge\n") != std::string::npos);
   CHECK(text.find("# TYPE sextant_resolutions_total counter\n") != std::string::npos);
 }
+
+TEST_CASE("metrics report: histograms are cumulative with +Inf, _sum and _count", "[metrics]") {
+  MetricsReport r;
+  r.histogram("sextant_resolution_duration_seconds", "Miss to answer.", {0.001, 0.1}, {2, 3, 1}, 0.75);
+  CHECK(r.prometheus() ==
+        "# HELP sextant_resolution_duration_seconds Miss to answer.\n"
+        "# TYPE sextant_resolution_duration_seconds histogram\n"
+        "sextant_resolution_duration_seconds_bucket{le=\"0.001\"} 2\n"
+        "sextant_resolution_duration_seconds_bucket{le=\"0.1\"} 5\n"
+        "sextant_resolution_duration_seconds_bucket{le=\"+Inf\"} 6\n"
+        "sextant_resolution_duration_seconds_sum 0.75\n"
+        "sextant_resolution_duration_seconds_count 6\n");
+  CHECK(r.value("sextant_resolution_duration_seconds_count") == 6);
+  CHECK(r.value("sextant_resolution_duration_seconds_bucket", {{"le", "0.1"}}) == 5);
+  CHECK_THROWS_AS(r.histogram("h", "x", {1.0}, {1}, 0), std::invalid_argument);
+}
+
+TEST_CASE("resolution times: each duration lands in the first bucket that holds it", "[metrics]") {
+  ResolutionTimes t;
+  t.record(std::chrono::microseconds(0));
+  t.record(std::chrono::microseconds(1000));     // exactly 1 ms: the 1 ms bucket
+  t.record(std::chrono::microseconds(1001));     // the 5 ms bucket
+  t.record(std::chrono::milliseconds(4999));     // the 5 s bucket
+  t.record(std::chrono::milliseconds(6000));     // beyond the last bound
+  CHECK(t.buckets[0].get() == 2);
+  CHECK(t.buckets[1].get() == 1);
+  CHECK(t.buckets[ResolutionTimes::kBoundsMs.size() - 1].get() == 1);
+  CHECK(t.buckets[ResolutionTimes::kBoundsMs.size()].get() == 1);
+  CHECK(t.total_us.get() == 0 + 1000 + 1001 + 4999000 + 6000000);
+  DaemonSnapshot snap;
+  add_resolution_times(snap, t);
+  add_resolution_times(snap, t);
+  MetricsReport r = build_metrics_report(snap);
+  CHECK(r.value("sextant_resolution_duration_seconds_count") == 10);
+  CHECK(r.value("sextant_resolution_duration_seconds_bucket", {{"le", "0.001"}}) == 4);
+}
