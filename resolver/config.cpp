@@ -182,6 +182,10 @@ const std::vector<Setting>& settings() {
       {"server.tls.certificate", "", "PEM certificate chain for DoT, DoH and DoQ.",
        bind_string(&Config::tls_certificate)},
       {"server.tls.key", "", "PEM private key for the certificate.", bind_string(&Config::tls_key)},
+      {"server.user", "",
+       "Run as this user once the sockets are open (root is needed only to bind port 53); empty: "
+       "stay as started. Recommended in production.",
+       bind_string(&Config::user)},
       {"server.log-level", "info", "error, warning, info or debug (logs go to stderr).", apply_log_level},
       // access control
       {"access-control",

@@ -54,6 +54,7 @@ struct Config {
   std::string tls_certificate;
   std::string tls_key;
   LogLevel log_level = LogLevel::info;
+  std::string user;                        // drop to this user after binding; empty = stay
 
   // access-control: first matching rule wins; no match refuses.
   std::vector<AclRule> access_control;

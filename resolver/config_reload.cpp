@@ -28,6 +28,7 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(doq_listen, "server.doq.listen"),
     SEXTANT_RESTART_ONLY(tls_certificate, "server.tls.certificate"),
     SEXTANT_RESTART_ONLY(tls_key, "server.tls.key"),
+    SEXTANT_RESTART_ONLY(user, "server.user"),
     SEXTANT_RESTART_ONLY(root_hints, "resolver.root-hints"),
     SEXTANT_RESTART_ONLY(qname_minimisation, "resolver.qname-minimisation"),
     SEXTANT_RESTART_ONLY(query_private_addresses, "resolver.query-private-addresses"),

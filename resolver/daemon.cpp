@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cache/cache.h"
@@ -14,6 +15,7 @@
 #include "resolver/control_commands.h"
 #include "resolver/daemon_metrics.h"
 #include "resolver/log.h"
+#include "resolver/privileges.h"
 #include "resolver/loop_timer_service.h"
 #include "resolver/query_pipeline.h"
 #include "resolver/root_hints.h"
@@ -509,6 +511,9 @@ void Daemon::run() {
   add_encrypted_listeners(c, factories, s.tls);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
 
+  std::optional<TargetUser> run_as;
+  if (!c.user.empty()) run_as = lookup_user(c.user);  // an unknown user stops the start at once
+
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   s.workers.resize(threads);
   if (!c.dnstap_socket.empty() || !c.dnstap_file.empty()) {
@@ -555,6 +560,11 @@ void Daemon::run() {
   for (const auto& ep : c.metrics_listen)
     admin_config.metrics.push_back(transports::parse_address_or_throw(ep.to_text(), 9153));
   admin_config.metrics_path = c.metrics_path;
+  if (run_as) {
+    // The socket stays usable by the daemon's user and group after the switch.
+    admin_config.control_socket_uid = static_cast<int>(run_as->uid);
+    admin_config.control_socket_gid = static_cast<int>(run_as->gid);
+  }
   transports::AdminServer admin(
       admin_config,
       {.control = [&control](std::string_view command) { return run_control_command(command, control); },
@@ -570,6 +580,19 @@ void Daemon::run() {
       pool.stop();
       throw;
     }
+  }
+  // Every listening socket is open: root is no longer needed.
+  if (run_as) {
+    try {
+      drop_privileges(*run_as);
+    } catch (...) {
+      admin.stop();
+      s.admin = nullptr;
+      s.pool = nullptr;
+      pool.stop();
+      throw;
+    }
+    log::info("running as user {} (uid {}, gid {})", run_as->name, run_as->uid, run_as->gid);
   }
   auto describe = [](const std::vector<Endpoint>& eps, const char* what) {
     std::string out;

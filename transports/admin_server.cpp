@@ -48,7 +48,7 @@ std::string http_response(int status, std::string_view content_type, const std::
 
 // A Unix stream socket bound to `path`, mode set before it listens (so no
 // one can connect while the mode is still the umask's).
-int open_control_socket(const std::string& path, unsigned mode) {
+int open_control_socket(const std::string& path, unsigned mode, int uid, int gid) {
   sockaddr_un sun{};
   if (path.size() >= sizeof(sun.sun_path))
     throw std::runtime_error(fmt::format("control socket {}: path longer than {} octets", path,
@@ -71,8 +71,8 @@ int open_control_socket(const std::string& path, unsigned mode) {
   if (fd < 0) throw std::runtime_error(fmt::format("control socket {}: {}", path, std::strerror(errno)));
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.c_str(), path.size());
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) != 0 ||
-      chmod(path.c_str(), mode) != 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) != 0 || chmod(path.c_str(), mode) != 0 ||
+      ((uid >= 0 || gid >= 0) && chown(path.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0)) {
     int e = errno;
     ::close(fd);
     throw std::runtime_error(fmt::format("control socket {}: {}", path, std::strerror(e)));
@@ -150,7 +150,8 @@ void AdminServer::Impl::open() {
   stop_async.data = this;
   try {
     if (!config.control_socket.empty()) {
-      int fd = open_control_socket(config.control_socket, config.control_socket_mode);
+      int fd = open_control_socket(config.control_socket, config.control_socket_mode, config.control_socket_uid,
+                                   config.control_socket_gid);
       uv_pipe_init(&loop, &control_listener, 0);
       control_listener.data = this;
       have_control = true;

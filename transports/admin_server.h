@@ -27,6 +27,8 @@ namespace sextant::transports {
 struct AdminServerConfig {
   std::string control_socket;               // Unix socket path; empty: no control socket
   unsigned control_socket_mode = 0660;      // who may run commands is who may open the file
+  int control_socket_uid = -1;              // owner of the socket file (-1: as created)
+  int control_socket_gid = -1;
   std::vector<SocketAddress> metrics;       // HTTP listeners; port 0 picks one (tests)
   std::string metrics_path = "/metrics";
   uint32_t idle_timeout_ms = 5000;          // a connection that sends nothing this long is closed
