@@ -18,6 +18,7 @@
 #include "resolver/privileges.h"
 #include "resolver/loop_timer_service.h"
 #include "resolver/query_pipeline.h"
+#include "resolver/server_state_table.h"
 #include "resolver/root_hints.h"
 #include "resolver/upstream_adapter.h"
 #include "resolver/version.h"
@@ -102,6 +103,9 @@ WalkerOptions walker_options_from(const Config& c) {
   // One memory of validated denials for all workers: a client's next
   // query may land on any of them.
   o.denials = std::make_shared<DenialMemory>();
+  // Likewise one table of server RTT, hold-downs and quirks: a dead server
+  // is found dead once, not once per worker.
+  o.servers = std::make_shared<ServerStateTable>();
   return o;
 }
 
@@ -455,6 +459,7 @@ class DaemonControl final : public ControlTarget {
 
   void flush_all() override {
     s_.walker_options.denials->clear();
+    s_.walker_options.servers->clear();
     s_.cache.flush_all();
     log::info("control: flushed the whole cache");
   }

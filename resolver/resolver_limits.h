@@ -72,6 +72,7 @@ struct WalkerDnssec {
 };
 
 class DenialMemory;
+class ServerStateTable;
 
 struct WalkerOptions {
   WalkerLimits limits;
@@ -109,6 +110,10 @@ struct WalkerOptions {
   // (the daemon gives every worker the same one). Null: the walker keeps
   // its own.
   std::shared_ptr<DenialMemory> denials;
+  // What is known about each authoritative server (RTT, dead hold-down,
+  // EDNS/0x20 quirks), shared the same way, so a dead server is found dead
+  // once, not once per worker. Null: the walker keeps its own.
+  std::shared_ptr<ServerStateTable> servers;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

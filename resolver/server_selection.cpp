@@ -14,78 +14,104 @@ namespace {
 // choosing among them at random spreads load (the 13 root letters) and
 // keeps estimates of near-equal servers fresh.
 constexpr microseconds kEquivalenceBand{25000};
-}  // namespace
 
-const ServerState* ServerSelection::find(const ServerAddress& address) const {
-  auto it = states_.find(address);
-  return it == states_.end() ? nullptr : &it->second;
+// Held down: skipped unless every server is. A claimed probe counts too, so
+// that only the claimant's query asks the server while it is in doubt.
+bool held_down(const std::optional<ServerState>& s, TimerService::TimePoint now) {
+  return s && s->dead && (now < s->dead_until || now < s->probe_claimed_until);
 }
 
-ServerState& ServerSelection::entry(const ServerAddress& address, TimerService::TimePoint now) {
-  auto it = states_.find(address);
-  if (it == states_.end()) {
-    if (states_.size() >= kMaxEntries) {
-      // Drop stale facts first; if none are stale, forget an arbitrary one
-      // (the table is a hint, losing an entry only costs one exploration).
-      auto lifetime = duration_cast<TimerService::Clock::duration>(timeouts_.server_state_lifetime);
-      std::erase_if(states_, [&](const auto& kv) { return now - kv.second.last_update > lifetime; });
-      if (states_.size() >= kMaxEntries) states_.erase(states_.begin());
-    }
-    it = states_.emplace(address, ServerState{}).first;
-  }
-  it->second.last_update = now;
-  return it->second;
+// The hold-down ended and nobody probes it yet: the next query is its probe.
+bool probe_due(const std::optional<ServerState>& s, TimerService::TimePoint now) {
+  return s && s->dead && !held_down(s, now);
+}
+}  // namespace
+
+ServerSelection::ServerSelection(const WalkerTimeouts& timeouts, QueryRandomness& random,
+                                 std::shared_ptr<ServerStateTable> table)
+    : timeouts_(timeouts),
+      random_(random),
+      table_(table ? std::move(table) : std::make_shared<ServerStateTable>()) {}
+
+template <typename Fn>
+decltype(auto) ServerSelection::update(const ServerAddress& address, TimerService::TimePoint now,
+                                       Fn&& fn) {
+  auto lifetime = duration_cast<TimerService::Clock::duration>(timeouts_.server_state_lifetime);
+  return table_->update(address, now, lifetime, std::forward<Fn>(fn));
+}
+
+std::optional<ServerState> ServerSelection::find(const ServerAddress& address) const {
+  return table_->get(address);
+}
+
+void ServerSelection::mark_dead(ServerState& s, TimerService::TimePoint now) const {
+  s.dead = true;
+  s.dead_until = now + duration_cast<TimerService::Clock::duration>(timeouts_.dead_hold_down);
+  // A probe that timed out is over; the next one comes after this hold-down.
+  s.probe_claimed_until = {};
 }
 
 void ServerSelection::on_reply(const ServerAddress& address, microseconds rtt,
                                TimerService::TimePoint now) {
-  ServerState& s = entry(address, now);
   if (rtt < microseconds{0}) rtt = microseconds{0};
-  if (!s.rtt_known) {
-    s.srtt = rtt;
-    s.rttvar = rtt / 2;
-    s.rtt_known = true;
-  } else {
-    // RFC 6298 §2.3 with alpha = 1/8, beta = 1/4.
-    microseconds delta = s.srtt > rtt ? s.srtt - rtt : rtt - s.srtt;
-    s.rttvar = (3 * s.rttvar + delta) / 4;
-    s.srtt = (7 * s.srtt + rtt) / 8;
-  }
-  s.consecutive_timeouts = 0;
-  s.dead = false;
+  update(address, now, [&](ServerState& s) {
+    if (!s.rtt_known) {
+      s.srtt = rtt;
+      s.rttvar = rtt / 2;
+      s.rtt_known = true;
+    } else {
+      // RFC 6298 §2.3 with alpha = 1/8, beta = 1/4.
+      microseconds delta = s.srtt > rtt ? s.srtt - rtt : rtt - s.srtt;
+      s.rttvar = (3 * s.rttvar + delta) / 4;
+      s.srtt = (7 * s.srtt + rtt) / 8;
+    }
+    s.consecutive_timeouts = 0;
+    s.dead = false;
+    s.probe_claimed_until = {};
+  });
 }
 
 void ServerSelection::on_timeout(const ServerAddress& address, TimerService::TimePoint now) {
-  ServerState& s = entry(address, now);
-  ++s.consecutive_timeouts;
-  if (s.consecutive_timeouts >= timeouts_.dead_after_timeouts) {
-    s.dead = true;
-    s.dead_until = now + duration_cast<TimerService::Clock::duration>(timeouts_.dead_hold_down);
-  }
+  update(address, now, [&](ServerState& s) {
+    ++s.consecutive_timeouts;
+    if (s.consecutive_timeouts >= timeouts_.dead_after_timeouts) mark_dead(s, now);
+  });
 }
 
 void ServerSelection::on_network_error(const ServerAddress& address, TimerService::TimePoint now) {
-  ServerState& s = entry(address, now);
-  ++s.consecutive_timeouts;
-  s.dead = true;
-  s.dead_until = now + duration_cast<TimerService::Clock::duration>(timeouts_.dead_hold_down);
+  update(address, now, [&](ServerState& s) {
+    ++s.consecutive_timeouts;
+    mark_dead(s, now);
+  });
 }
 
 void ServerSelection::set_no_edns(const ServerAddress& address, TimerService::TimePoint now) {
-  entry(address, now).no_edns = true;
+  update(address, now, [](ServerState& s) { s.no_edns = true; });
 }
 
 void ServerSelection::set_mangles_case(const ServerAddress& address, TimerService::TimePoint now) {
-  entry(address, now).mangles_case = true;
+  update(address, now, [](ServerState& s) { s.mangles_case = true; });
+}
+
+bool ServerSelection::claim_probe(const ServerAddress& address, TimerService::TimePoint now) {
+  return update(address, now, [&](ServerState& s) {
+    // Decided again under the lock: the snapshot choose() worked from may
+    // be stale by now.
+    if (!s.dead) return true;  // a reply revived it meanwhile: an ordinary query
+    if (now < s.dead_until || now < s.probe_claimed_until) return false;
+    // Until the probe's reply or timeout clears it; if the probe is
+    // cancelled instead, the claim lapses after one exchange's hard limit.
+    s.probe_claimed_until =
+        now + duration_cast<TimerService::Clock::duration>(timeouts_.exchange_timeout);
+    return true;
+  });
 }
 
 bool ServerSelection::is_dead(const ServerAddress& address, TimerService::TimePoint now) const {
-  const ServerState* s = find(address);
-  return s && s->dead && now < s->dead_until;
+  return held_down(find(address), now);
 }
 
-milliseconds ServerSelection::rto(const ServerAddress& address) const {
-  const ServerState* s = find(address);
+milliseconds ServerSelection::rto_of(const std::optional<ServerState>& s) const {
   milliseconds base = timeouts_.initial_rto;
   if (s && s->rtt_known) {
     base = duration_cast<milliseconds>(s->srtt + 4 * s->rttvar);
@@ -97,35 +123,54 @@ milliseconds ServerSelection::rto(const ServerAddress& address) const {
   return std::min(backed_off, std::max(timeouts_.max_rto, base));
 }
 
-microseconds ServerSelection::expected_rtt(const ServerAddress& address) const {
-  const ServerState* s = find(address);
+milliseconds ServerSelection::rto(const ServerAddress& address) const {
+  return rto_of(find(address));
+}
+
+microseconds ServerSelection::expected_rtt_of(const std::optional<ServerState>& s) const {
   if (!s) return duration_cast<microseconds>(timeouts_.initial_rto);
-  if (s->consecutive_timeouts > 0 || !s->rtt_known) return duration_cast<microseconds>(rto(address));
+  if (s->consecutive_timeouts > 0 || !s->rtt_known) return duration_cast<microseconds>(rto_of(s));
   return s->srtt;
 }
 
 std::optional<size_t> ServerSelection::choose(std::span<const ServerCandidate> candidates,
                                               TimerService::TimePoint now,
                                               uint32_t explore_one_in, bool include_dead) {
-  std::vector<size_t> live;
-  uint32_t fewest_tries = UINT32_MAX;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!include_dead && is_dead(candidates[i].address, now)) continue;
-    live.push_back(i);
-    fewest_tries = std::min(fewest_tries, candidates[i].tries);
+  // One snapshot per candidate (one shard lock each), so a choice is made
+  // on consistent numbers even while other workers update the table.
+  std::vector<std::optional<ServerState>> states;
+  states.reserve(candidates.size());
+  for (const auto& c : candidates) states.push_back(find(c.address));
+  std::vector<bool> lost_probe(candidates.size(), false);
+
+  // Each failed probe claim removes one candidate, so this ends.
+  for (;;) {
+    std::vector<size_t> live;
+    uint32_t fewest_tries = UINT32_MAX;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (lost_probe[i]) continue;
+      if (!include_dead && held_down(states[i], now)) continue;
+      live.push_back(i);
+      fewest_tries = std::min(fewest_tries, candidates[i].tries);
+    }
+    if (live.empty()) return std::nullopt;
+    std::erase_if(live, [&](size_t i) { return candidates[i].tries != fewest_tries; });
+    std::optional<size_t> pick;
+    if (explore_one_in != 0 && live.size() > 1 && random_.uniform(explore_one_in) == 0) {
+      pick = live[random_.uniform(static_cast<uint32_t>(live.size()))];
+    } else {
+      microseconds best = microseconds::max();
+      for (size_t i : live) best = std::min(best, expected_rtt_of(states[i]));
+      std::vector<size_t> near_best;
+      for (size_t i : live) {
+        if (expected_rtt_of(states[i]) <= best + kEquivalenceBand) near_best.push_back(i);
+      }
+      pick = near_best[random_.uniform(static_cast<uint32_t>(near_best.size()))];
+    }
+    if (include_dead || !probe_due(states[*pick], now)) return pick;
+    if (claim_probe(candidates[*pick].address, now)) return pick;
+    lost_probe[*pick] = true;  // another query probes it: held down for us
   }
-  if (live.empty()) return std::nullopt;
-  std::erase_if(live, [&](size_t i) { return candidates[i].tries != fewest_tries; });
-  if (explore_one_in != 0 && live.size() > 1 && random_.uniform(explore_one_in) == 0) {
-    return live[random_.uniform(static_cast<uint32_t>(live.size()))];
-  }
-  microseconds best = microseconds::max();
-  for (size_t i : live) best = std::min(best, expected_rtt(candidates[i].address));
-  std::vector<size_t> near_best;
-  for (size_t i : live) {
-    if (expected_rtt(candidates[i].address) <= best + kEquivalenceBand) near_best.push_back(i);
-  }
-  return near_best[random_.uniform(static_cast<uint32_t>(near_best.size()))];
 }
 
 }  // namespace sextant::resolver

@@ -7,34 +7,26 @@
 // when it ends), and learned quirks: no EDNS (FORMERR/NOTIMP to OPT) and
 // case mangling (0x20 answers not echoed, so the walker uses TCP).
 //
-// One table per worker, touched only by its loop. Bounded: entries not
-// updated for server_state_lifetime are dropped when the table is full.
+// The states live in a ServerStateTable, normally one shared by the walkers
+// of every worker (WalkerOptions::servers): what one worker learns steers
+// the others. Each ServerSelection only adds its worker's timeouts and
+// random stream. The single probe after a hold-down is claimed in the
+// table, so it is one query across all workers, not one per worker.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
-#include <unordered_map>
 
 #include "resolver/query_randomness.h"
 #include "resolver/resolver_limits.h"
 #include "resolver/server_address.h"
+#include "resolver/server_state_table.h"
 #include "resolver/timer_service.h"
 
 namespace sextant::resolver {
-
-struct ServerState {
-  bool rtt_known = false;
-  std::chrono::microseconds srtt{0};
-  std::chrono::microseconds rttvar{0};
-  uint32_t consecutive_timeouts = 0;
-  bool dead = false;
-  TimerService::TimePoint dead_until{};
-  bool no_edns = false;       // answered FORMERR/NOTIMP/BADVERS-less garbage to EDNS
-  bool mangles_case = false;  // did not echo the 0x20 question: go to TCP directly
-  TimerService::TimePoint last_update{};
-};
 
 // One address the caller may ask, with how often it was asked already for
 // the current zone cut.
@@ -45,13 +37,16 @@ struct ServerCandidate {
 
 class ServerSelection {
  public:
-  static constexpr size_t kMaxEntries = 10000;
+  static constexpr size_t kMaxEntries = ServerStateTable::kMaxEntries;
 
-  ServerSelection(const WalkerTimeouts& timeouts, QueryRandomness& random)
-      : timeouts_(timeouts), random_(random) {}
+  // `table`: the states shared with other walkers; null gives this
+  // selection a table of its own.
+  ServerSelection(const WalkerTimeouts& timeouts, QueryRandomness& random,
+                  std::shared_ptr<ServerStateTable> table = nullptr);
 
-  // nullptr if nothing is known about `address`.
-  const ServerState* find(const ServerAddress& address) const;
+  // A copy of what is known about `address` (other workers may change the
+  // table at any moment); nullopt if nothing.
+  std::optional<ServerState> find(const ServerAddress& address) const;
 
   // A reply arrived after `rtt` (a real answer, lame or not).
   void on_reply(const ServerAddress& address, std::chrono::microseconds rtt,
@@ -63,7 +58,7 @@ class ServerSelection {
   void set_no_edns(const ServerAddress& address, TimerService::TimePoint now);
   void set_mangles_case(const ServerAddress& address, TimerService::TimePoint now);
 
-  // Held down and not yet due for a probe.
+  // Held down and not yet due for a probe, or its probe is claimed.
   bool is_dead(const ServerAddress& address, TimerService::TimePoint now) const;
   // Retransmission timeout for the next query to `address`.
   std::chrono::milliseconds rto(const ServerAddress& address) const;
@@ -72,23 +67,34 @@ class ServerSelection {
   // then the lowest expected RTT (unknown servers count as initial_rto),
   // ties and near-ties broken at random; one choice in `explore_one_in`
   // picks any live candidate. Dead servers are skipped; one whose hold-down
-  // ended is eligible again (that query is its probe). nullopt if every
-  // candidate is dead.
-  // With `include_dead`, held-down servers are candidates too (used when
-  // every server of a zone is held down).
+  // ended is eligible again: choosing it claims its probe in the table, and
+  // if another query (of any worker) claimed it first, it counts as dead
+  // and the choice is made again without it. nullopt if every candidate is
+  // dead.
+  // With `include_dead`, held-down servers are candidates too, no probe is
+  // claimed (used when every server of a zone is held down: they are asked
+  // anyway).
   std::optional<size_t> choose(std::span<const ServerCandidate> candidates,
                                TimerService::TimePoint now, uint32_t explore_one_in,
                                bool include_dead = false);
 
-  size_t size() const noexcept { return states_.size(); }
+  size_t size() const { return table_->size(); }
+  const std::shared_ptr<ServerStateTable>& table() const noexcept { return table_; }
 
  private:
-  ServerState& entry(const ServerAddress& address, TimerService::TimePoint now);
-  std::chrono::microseconds expected_rtt(const ServerAddress& address) const;
+  // Runs `fn(ServerState&)` on the entry under its shard's lock.
+  template <typename Fn>
+  decltype(auto) update(const ServerAddress& address, TimerService::TimePoint now, Fn&& fn);
+  // Claims the probe of a server whose hold-down ended; false if another
+  // query claimed it first (or it was held down again meanwhile).
+  bool claim_probe(const ServerAddress& address, TimerService::TimePoint now);
+  void mark_dead(ServerState& s, TimerService::TimePoint now) const;
+  std::chrono::milliseconds rto_of(const std::optional<ServerState>& s) const;
+  std::chrono::microseconds expected_rtt_of(const std::optional<ServerState>& s) const;
 
   const WalkerTimeouts& timeouts_;
   QueryRandomness& random_;
-  std::unordered_map<ServerAddress, ServerState, ServerAddressHash> states_;
+  std::shared_ptr<ServerStateTable> table_;
 };
 
 }  // namespace sextant::resolver

@@ -153,8 +153,10 @@ Walker::Walker(UpstreamNetwork& network, TimerService& timers, WalkerOptions opt
       options_(std::move(options)),
       hints_(std::move(hints)),
       random_(std::move(random)),
-      servers_(options_.timeouts, *random_) {
+      servers_(options_.timeouts, *random_, options_.servers) {
   if (!options_.denials) options_.denials = std::make_shared<DenialMemory>();
+  // Without a shared table, ServerSelection made one of its own.
+  if (!options_.servers) options_.servers = servers_.table();
   hints_.set_port(options_.upstream_port);
 }
 
@@ -349,7 +351,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   if (!candidates.empty() && q.cut.sends < options_.limits.max_sends_per_cut && !zone_unreachable) {
     if (auto pick = servers_.choose(candidates, now, options_.explore_one_in, all_dead)) {
       const ServerAddress address = candidates[*pick].address;
-      const ServerState* state = servers_.find(address);
+      const std::optional<ServerState> state = servers_.find(address);
       UpstreamProtocol protocol =
           state && state->mangles_case ? UpstreamProtocol::tcp : UpstreamProtocol::udp;
       bool edns = !(state && state->no_edns);

@@ -141,7 +141,7 @@ TEST_CASE("walker: a late answer from a slow server is still taken", "[walker][d
   REQUIRE(r.rcode == Rcode::NOERROR);
   CHECK(f.last_duration < milliseconds{800});
   // The slow server's RTT is now known and reflects its real speed.
-  const ServerState* state = f.w().servers().find(address(net::example_com_1));
+  const std::optional<ServerState> state = f.w().servers().find(address(net::example_com_1));
   REQUIRE(state);
   CHECK(state->rtt_known);
   CHECK(state->srtt >= std::chrono::microseconds(390000));
@@ -375,7 +375,7 @@ TEST_CASE("walker: 0x20 not echoed -> the same server over TCP", "[walker][0x20]
   CHECK(last.protocol == UpstreamProtocol::tcp);
   CHECK(last.server == previous.server);
   // The server is remembered: the next query to it goes to TCP directly.
-  const ServerState* state = f.w().servers().find(last.server);
+  const std::optional<ServerState> state = f.w().servers().find(last.server);
   REQUIRE(state);
   CHECK(state->mangles_case);
 }
@@ -407,7 +407,7 @@ TEST_CASE("walker: FORMERR to EDNS -> retry without EDNS, remembered", "[walker]
   REQUIRE(r.rcode == Rcode::NOERROR);
   const auto& last = f.network.sent().back();
   CHECK_FALSE(last.edns);
-  const ServerState* state = f.w().servers().find(last.server);
+  const std::optional<ServerState> state = f.w().servers().find(last.server);
   REQUIRE(state);
   CHECK(state->no_edns);
   CHECK(f.w().stats().edns_fallbacks == 1);
