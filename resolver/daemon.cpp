@@ -281,6 +281,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
   snap.pipeline = &s.stats;
   snap.cache = s.cache.stats();
+  snap.servers_known = s.walker_options.servers->size();
   snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
   snap.doh = transports::snapshot(transports::transport_counters(transports::Transport::doh));
   snap.doq = transports::snapshot(transports::transport_counters(transports::Transport::doq));

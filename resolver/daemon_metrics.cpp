@@ -131,9 +131,6 @@ void report_store(MetricsReport& r, const cache::CacheStats& c) {
        [](const auto& s) { return s.rejected; });
   each("sextant_cache_evictions_total", "Entries pushed out by the memory bound.", false,
        [](const auto& s) { return s.evictions; });
-  r.gauge("sextant_cache_server_entries", "Name servers with remembered RTT/EDNS state.",
-          static_cast<double>(c.server_entries));
-  r.gauge("sextant_cache_server_bytes", "Bytes of name-server state.", static_cast<double>(c.server_bytes));
 }
 
 void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
@@ -225,6 +222,8 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   }
 
   report_store(r, s.cache);
+  r.gauge("sextant_servers_known", "Authoritative server addresses with remembered RTT, hold-down or quirks.",
+          static_cast<double>(s.servers_known));
 
   for (const WalkerRow& row : kWalkerRows) r.counter(row.name, row.help, s.walker.*(row.field));
   const char* validated = "Client questions validated, by DNSSEC outcome.";

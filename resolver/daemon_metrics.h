@@ -25,6 +25,7 @@ struct DaemonSnapshot {
   unsigned workers_reporting = 0;  // workers whose per-thread counters made it in time
   const PipelineStats* pipeline = nullptr;
   cache::CacheStats cache;
+  size_t servers_known = 0;        // the walkers' shared server-state table
   WalkerStats walker;              // summed over workers
   std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)
   std::vector<uint64_t> resolution_buckets;  // summed ResolutionTimes buckets

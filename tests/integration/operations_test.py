@@ -142,6 +142,8 @@ def main(argv):
                       and second.get(count) <= second.get(resolved, 0),
                       "the resolution-time histogram counts the cache misses answered",
                       "count %s, +Inf %s, misses %s" % (second.get(count), second.get(inf), second.get(resolved)))
+        known = second.get(("sextant_servers_known", frozenset()), 0)
+        results.check(known >= 2, "the shared server table holds the lab servers asked", "value %s" % known)
         code, out, err = control(binary, ["stats"], socket_path)
         results.check(code == 0 and "\nsextant_queries_total " in "\n" + out,
                       "control stats uses the metric names", "exit %d: %s" % (code, (out + err)[:500]))
