@@ -11,7 +11,7 @@ struct RestartOnly {
   bool (*same)(const Config&, const Config&);
 };
 
-// Every setting but the two applied live, by its key in the configuration
+// Every setting but the three applied live, by its key in the configuration
 // table (a unit test checks that together they are the whole table).
 #define SEXTANT_RESTART_ONLY(field, key) \
   RestartOnly { key, [](const Config& a, const Config& b) { return a.field == b.field; } }
@@ -50,7 +50,6 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(server_state_entries, "cache.server-state-entries"),
     SEXTANT_RESTART_ONLY(dnssec, "dnssec.validation"),
     SEXTANT_RESTART_ONLY(trust_anchor_file, "dnssec.trust-anchor-file"),
-    SEXTANT_RESTART_ONLY(negative_trust_anchors, "dnssec.negative-trust-anchors"),
     SEXTANT_RESTART_ONLY(clock_skew_s, "dnssec.clock-skew"),
     SEXTANT_RESTART_ONLY(nsec3_max_iterations, "dnssec.nsec3-max-iterations"),
     SEXTANT_RESTART_ONLY(bogus_ttl, "dnssec.bogus-ttl"),
@@ -76,6 +75,7 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   ReloadPlan plan;
   plan.access_control_changed = !(running.access_control == next.access_control);
   plan.log_level_changed = running.log_level != next.log_level;
+  plan.negative_trust_anchors_changed = running.negative_trust_anchors != next.negative_trust_anchors;
   for (const RestartOnly& r : kRestartOnly)
     if (!r.same(running, next)) plan.need_restart.emplace_back(r.key);
   return plan;

@@ -65,6 +65,23 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
     return fmt::format("ok: removed {} cache entr{} {} {}\n", removed, removed == 1 ? "y" : "ies",
                        tree ? "at or below" : "at", name.to_text());
   }
+  if (command == "insecure-add" || command == "insecure_add" || command == "insecure-remove" ||
+      command == "insecure_remove") {
+    bool add = command.find("add") != std::string_view::npos;
+    if (auto e = want_args(1, add ? "insecure-add NAME" : "insecure-remove NAME"); !e.empty()) return e;
+    wire::Name name;
+    try {
+      name = parse_name(words[1]);
+    } catch (const std::exception& ex) {
+      return fmt::format("error: bad name '{}': {}\n", words[1], ex.what());
+    }
+    if (name.is_root()) return "error: the root cannot be a negative trust anchor; set dnssec.validation: false\n";
+    return add ? target.add_negative_anchor(name) : target.remove_negative_anchor(name);
+  }
+  if (command == "insecure-list" || command == "list_insecure") {
+    if (auto e = want_args(0, "insecure-list"); !e.empty()) return e;
+    return target.list_negative_anchors();
+  }
   if (command == "flush-all" || command == "flush_all") {
     if (auto e = want_args(0, "flush-all"); !e.empty()) return e;
     target.flush_all();
@@ -97,6 +114,9 @@ std::string control_help() {
          "reload              re-read the configuration file: access-control and log-level change\n"
          "                    at once, TLS files are re-read, the cache is kept (as SIGHUP does)\n"
          "reload-tls          re-read the TLS certificate and key only\n"
+         "insecure-add NAME   stop validating at and below NAME (negative trust anchor, RFC 7646)\n"
+         "insecure-remove NAME  validate NAME again\n"
+         "insecure-list       the negative trust anchors in force\n"
          "help                this list\n";
 }
 

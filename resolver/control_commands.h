@@ -28,6 +28,10 @@ class ControlTarget {
   virtual std::string reload_tls() = 0;
   // Re-reads the configuration file and applies what can change live.
   virtual std::string reload() = 0;
+  // Negative trust anchors (RFC 7646) at run time; each flushes the name's subtree.
+  virtual std::string add_negative_anchor(const wire::Name& name) = 0;
+  virtual std::string remove_negative_anchor(const wire::Name& name) = 0;
+  virtual std::string list_negative_anchors() = 0;  // one name per line
 };
 
 // Runs one command line; never throws (a failing target becomes "error: ...").

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -241,7 +242,9 @@ struct Daemon::State {
   std::atomic<bool> stop{false};
   std::atomic<bool> reload_requested{false};
   TlsContexts tls;
-  std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload
+  std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload (and change NTAs)
+  // Negative trust anchor sets a worker may not have let go of yet.
+  std::vector<std::shared_ptr<const dnssec::NegativeTrustAnchors>> retired_ntas;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   // Listener counters, registered by each worker as its listeners open;
   // read by the metrics exporter (the counters are relaxed atomics).
@@ -343,7 +346,9 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
 
 // Points every worker's pipeline at `acl`, each on its own thread, and
 // waits (bounded) until all have switched; false if one did not in time.
-bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessControl>& acl) {
+// Runs `change` on every worker's loop thread and waits (bounded) until all
+// have run it; false if one did not in time (its old data must then stay alive).
+bool on_every_worker(Daemon::State& s, std::function<void(WorkerState&)> change) {
   if (!s.pool) return false;
   struct Switch {
     std::mutex mu;
@@ -351,11 +356,12 @@ bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessC
     unsigned pending = 0;
   };
   auto sw = std::make_shared<Switch>();
+  auto shared_change = std::make_shared<std::function<void(WorkerState&)>>(std::move(change));
   unsigned workers = s.pool->size();
   sw->pending = workers;
   for (unsigned i = 0; i < workers; ++i) {
-    bool posted = s.pool->post(i, [sw, acl, &s](const transports::WorkerContext& ctx) {
-      if (QueryPipeline* p = s.workers[ctx.index].pipeline.get()) p->set_access_control(*acl);
+    bool posted = s.pool->post(i, [sw, shared_change, &s](const transports::WorkerContext& ctx) {
+      (*shared_change)(s.workers[ctx.index]);
       std::lock_guard lock(sw->mu);
       if (--sw->pending == 0) sw->cv.notify_all();
     });
@@ -366,6 +372,32 @@ bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessC
   }
   std::unique_lock lock(sw->mu);
   return sw->cv.wait_for(lock, std::chrono::seconds(2), [&] { return sw->pending == 0; });
+}
+
+// Points every worker's pipeline at `acl`, each on its own thread.
+bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessControl>& acl) {
+  return on_every_worker(s, [acl](WorkerState& w) {
+    if (w.pipeline) w.pipeline->set_access_control(*acl);
+  });
+}
+
+// Gives every worker's walker the new negative trust anchors, then drops
+// what the cache learned at and below the names that changed (answers
+// validated, or not, under the old set). Caller holds reload_mu.
+bool switch_negative_anchors(Daemon::State& s, std::shared_ptr<const dnssec::NegativeTrustAnchors> next,
+                             const std::vector<wire::Name>& changed) {
+  bool ok = on_every_worker(s, [next](WorkerState& w) {
+    if (w.walker) w.walker->set_negative_trust_anchors(next);
+  });
+  if (!ok) {
+    s.retired_ntas.push_back(s.walker_options.dnssec.negative_anchors);  // a worker may still read it
+  }
+  s.walker_options.dnssec.negative_anchors = std::move(next);
+  for (const auto& name : changed) {
+    s.walker_options.denials->forget(name);
+    s.cache.flush_subtree(name);
+  }
+  return ok;
 }
 
 // SIGHUP and `sextant control reload`: re-reads the configuration file,
@@ -403,6 +435,22 @@ std::string reload_configuration(Daemon::State& s) {
       report += "error: access-control: not every worker switched in time; run reload again\n";
     }
   }
+  if (plan.negative_trust_anchors_changed) {
+    if (!s.config.dnssec) {
+      report += "warning: dnssec.negative-trust-anchors changed but validation is off\n";
+    } else {
+      auto ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
+      for (const auto& name : next.negative_trust_anchors) ntas->add(wire::Name::from_text(name));
+      std::vector<wire::Name> changed;
+      for (const auto* list : {&s.config.negative_trust_anchors, &next.negative_trust_anchors})
+        for (const auto& name : *list) changed.push_back(wire::Name::from_text(name));
+      if (!switch_negative_anchors(s, std::move(ntas), changed)) failed = true;
+      s.config.negative_trust_anchors = next.negative_trust_anchors;
+      report += fmt::format("ok: negative-trust-anchors applied ({} names; names added with "
+                            "insecure-add are replaced)\n",
+                            next.negative_trust_anchors.size());
+    }
+  }
   std::string tls = reload_tls(s.tls, s.config);
   failed = failed || tls.rfind("error:", 0) == 0;
   report += tls;
@@ -412,7 +460,8 @@ std::string reload_configuration(Daemon::State& s) {
     log::warning("reload: changed settings that need a restart (still running the old values): {}", keys);
     report += fmt::format("warning: need a restart (still running the old values): {}\n", keys);
   }
-  if (!plan.access_control_changed && !plan.log_level_changed && plan.need_restart.empty())
+  if (!plan.access_control_changed && !plan.log_level_changed && !plan.negative_trust_anchors_changed &&
+      plan.need_restart.empty())
     report += "ok: the configuration file is unchanged\n";
   log::info("reload of {} done; the cache was kept", s.config_path);
   return failed ? "error: the reload was not complete\n" + report : report;
@@ -475,6 +524,43 @@ class DaemonControl final : public ControlTarget {
   }
 
   std::string reload() override { return reload_configuration(s_); }
+
+  std::string add_negative_anchor(const wire::Name& name) override { return change_negative_anchor(name, true); }
+  std::string remove_negative_anchor(const wire::Name& name) override {
+    return change_negative_anchor(name, false);
+  }
+
+  std::string list_negative_anchors() override {
+    std::lock_guard lock(s_.reload_mu);
+    std::string out;
+    if (const auto& ntas = s_.walker_options.dnssec.negative_anchors)
+      for (const auto& name : ntas->names()) out += name.to_text() + "\n";
+    return out;
+  }
+
+ private:
+  std::string change_negative_anchor(const wire::Name& name, bool add) {
+    std::lock_guard lock(s_.reload_mu);
+    if (!s_.config.dnssec) return "error: DNSSEC validation is off (dnssec.validation: false)\n";
+    auto next = std::make_shared<dnssec::NegativeTrustAnchors>();
+    if (const auto& now = s_.walker_options.dnssec.negative_anchors)
+      for (const auto& n : now->names()) next->add(n);
+    wire::Name lower = name.lowercased();
+    if (add) {
+      for (const auto& n : next->names())
+        if (n == lower) return fmt::format("ok: {} is already a negative trust anchor\n", lower.to_text());
+      next->add(lower);
+    } else if (!next->remove(lower)) {
+      return fmt::format("error: {} is not a negative trust anchor\n", lower.to_text());
+    }
+    bool ok = switch_negative_anchors(s_, std::move(next), {lower});
+    log::info("control: negative trust anchor {} {}", lower.to_text(), add ? "added" : "removed");
+    if (!ok) return "error: not every worker switched in time; run the command again\n";
+    return fmt::format("ok: {} {}; cached data at and below it flushed\n", lower.to_text(),
+                       add ? "is now a negative trust anchor (not validated)" : "is validated again");
+  }
+
+ public:
 
  private:
   Daemon::State& s_;

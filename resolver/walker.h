@@ -81,6 +81,11 @@ class Walker {
   size_t in_flight() const noexcept { return resolutions_.size(); }
   const WalkerStats& stats() const noexcept { return stats_; }
   const WalkerOptions& options() const noexcept { return options_; }
+  // The operator changed the negative trust anchors (RFC 7646): used from
+  // the next validation on. Call on this walker's loop thread.
+  void set_negative_trust_anchors(std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas) noexcept {
+    options_.dnssec.negative_anchors = std::move(ntas);
+  }
   const ServerSelection& servers() const noexcept { return servers_; }
   // True once a priming answer was accepted and has not expired.
   bool root_primed() const;

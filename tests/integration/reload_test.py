@@ -9,6 +9,10 @@
    kept (a cached name is answered without asking upstream again).
 2. SIGHUP after the rules were edited back: 127.0.0.1 is answered again.
 3. A broken file: the reload fails with exit 1 and the running rules stay.
+4. Negative trust anchors at run time: www.bogus-sig.test. is SERVFAIL;
+   after `insecure-add bogus-sig.test` it is answered (without AD) and
+   listed; after `insecure-remove` it is SERVFAIL again (the cache under the
+   name is flushed both times). Then the same through the file and reload.
 """
 import os
 import signal
@@ -17,6 +21,7 @@ import tempfile
 import time
 
 import dns.exception
+import dns.flags
 import dns.rcode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -104,6 +109,42 @@ def main(argv):
                       "a broken file: reload fails, exit 1", "exit %d: %s%s" % (code, out, err))
         reply = ask(port, "127.0.0.1")
         results.check(answered(reply), "a broken file: the running rules stay", reply and reply.to_text())
+
+        # 4. negative trust anchors (the file is broken now: write a good one first)
+        common.write_config(daemon.config, port, 2, control_section + rules("127.0.0.0/8"))
+        control(binary, ["reload"], sock)
+
+        def bogus():
+            q = common.make_query("www.bogus-sig.test.", "A", dnssec=True)
+            return common.udp_query(q, "127.0.0.1", port, timeout=3.0)
+        reply = bogus()
+        results.check(reply.rcode() == dns.rcode.SERVFAIL, "bogus-sig.test.: SERVFAIL", reply.to_text())
+        code, out, err = control(binary, ["insecure-add", "bogus-sig.test"], sock)
+        results.check(code == 0 and "now a negative trust anchor" in out, "insecure-add", out + err)
+        reply = bogus()
+        results.check(reply.rcode() == dns.rcode.NOERROR and common.answer_addresses(reply) == ["192.0.2.101"]
+                      and not reply.flags & dns.flags.AD,
+                      "under the NTA: answered, without AD", reply.to_text())
+        code, out, err = control(binary, ["insecure-list"], sock)
+        results.check(code == 0 and out == "bogus-sig.test.\n", "insecure-list", out + err)
+        code, out, err = control(binary, ["insecure-remove", "bogus-sig.test"], sock)
+        results.check(code == 0 and "validated again" in out, "insecure-remove", out + err)
+        reply = bogus()
+        results.check(reply.rcode() == dns.rcode.SERVFAIL, "NTA removed: SERVFAIL again", reply.to_text())
+        code, out, err = control(binary, ["insecure-remove", "bogus-sig.test"], sock)
+        results.check(code == 1 and "not a negative trust anchor" in err, "removing it twice exits 1", out + err)
+        common.write_config(daemon.config, port, 2, control_section + rules("127.0.0.0/8"))
+        with open(daemon.config) as f:
+            text = f.read()
+        # into the dnssec: section the helper wrote
+        text = text.replace("  trust-anchor-file:", "  negative-trust-anchors: [bogus-sig.test]\n  trust-anchor-file:")
+        with open(daemon.config, "w") as f:
+            f.write(text)
+        code, out, err = control(binary, ["reload"], sock)
+        results.check(code == 0 and "negative-trust-anchors applied (1 names" in out, "NTAs from the file by reload",
+                      out + err)
+        reply = bogus()
+        results.check(reply.rcode() == dns.rcode.NOERROR, "the file's NTA holds", reply.to_text())
 
         code, _ = daemon.stop()
         results.check(code == 0, "clean stop", "exit %s" % code)

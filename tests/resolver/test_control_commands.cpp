@@ -27,6 +27,12 @@ struct FakeTarget : ControlTarget {
   }
   std::string reload_tls() override { calls.push_back("reload"); return "ok: reloaded\n"; }
   std::string reload() override { calls.push_back("config"); return "ok: config\n"; }
+  std::string add_negative_anchor(const wire::Name& n) override { calls.push_back("nta+ " + n.to_text()); return "ok\n"; }
+  std::string remove_negative_anchor(const wire::Name& n) override {
+    calls.push_back("nta- " + n.to_text());
+    return "ok\n";
+  }
+  std::string list_negative_anchors() override { calls.push_back("nta?"); return "example.\n"; }
 };
 
 }  // namespace
@@ -49,6 +55,21 @@ TEST_CASE("control commands: each command reaches the target, Unbound spellings 
                                             "tree example.com.", "tree example.org.", "tree .", "all",
                                             "dump", "reload", "config"});
   CHECK(run_control_command("help", t).find("flush-tree NAME") != std::string::npos);
+}
+
+TEST_CASE("control commands: negative trust anchors", "[control]") {
+  FakeTarget t;
+  CHECK(run_control_command("insecure-add broken.example", t) == "ok\n");
+  CHECK(run_control_command("insecure_add other.example.", t) == "ok\n");
+  CHECK(run_control_command("insecure-remove broken.example", t) == "ok\n");
+  CHECK(run_control_command("list_insecure", t) == "example.\n");
+  CHECK(run_control_command("insecure-list", t) == "example.\n");
+  CHECK(t.calls == std::vector<std::string>{"nta+ broken.example.", "nta+ other.example.", "nta- broken.example.",
+                                            "nta?", "nta?"});
+  CHECK(run_control_command("insecure-add .", t).rfind("error: the root cannot", 0) == 0);
+  CHECK(run_control_command("insecure-add", t) == "error: usage: insecure-add NAME\n");
+  CHECK(run_control_command("insecure-remove a..b", t).rfind("error: bad name", 0) == 0);
+  CHECK(t.calls.size() == 5);
 }
 
 TEST_CASE("control commands: bad input is an error reply, never a call", "[control]") {
