@@ -27,8 +27,7 @@ Cache::Cache(const CacheConfig& config)
       rrsets_(config_),
       answers_(config_, &rrsets_),
       negatives_(config_),
-      delegations_(config_),
-      servers_(config_) {}
+      delegations_(config_) {}
 
 RRsetCache::Result Cache::insert_rrset(const wire::RRset& rrset, Rank rank, DnssecStatus status,
                                        uint32_t now) {
@@ -54,7 +53,6 @@ void Cache::flush_all() {
   rrsets_.clear();
   negatives_.clear();
   delegations_.clear();
-  servers_.clear();
 }
 
 std::string Cache::dump(uint32_t now) const {
@@ -67,8 +65,6 @@ std::string Cache::dump(uint32_t now) const {
   delegations_.dump(out, now);
   out += ";; answers\n";
   answers_.dump(out, now);
-  out += ";; servers\n";
-  servers_.dump(out, now);
   return out;
 }
 
@@ -78,8 +74,6 @@ CacheStats Cache::stats() const {
   s.rrsets = stats_of(rrsets_.store());
   s.negatives = stats_of(negatives_.store());
   s.delegations = stats_of(delegations_.store());
-  s.server_entries = servers_.entries();
-  s.server_bytes = servers_.bytes();
   return s;
 }
 

@@ -1,11 +1,10 @@
-// The cache as the resolver sees it: the five stores behind one object,
+// The cache as the resolver sees it: the four stores behind one object,
 // plus the operations that span them (flush, dump, statistics).
 //
 //   answers()     - wire answers served before the walker is touched
 //   rrsets()      - RRsets with rank, DNSSEC status and RRSIGs
 //   negatives()   - NXDOMAIN / NODATA with SOA and NSEC/NSEC3 proofs
 //   delegations() - zone cuts with their servers and addresses
-//   servers()     - per-address RTT / EDNS / dead state
 //
 // Every store is thread-safe (sharded locks, no global lock) and takes
 // "now" (seconds since the epoch) as an argument; nothing here reads a
@@ -22,7 +21,6 @@
 #include "cache/delegation_cache.h"
 #include "cache/negative_cache.h"
 #include "cache/rrset_cache.h"
-#include "cache/server_state_cache.h"
 
 namespace sextant::cache {
 
@@ -38,7 +36,6 @@ class Cache {
   RRsetCache& rrsets() noexcept { return rrsets_; }
   NegativeCache& negatives() noexcept { return negatives_; }
   DelegationCache& delegations() noexcept { return delegations_; }
-  ServerStateCache& servers() noexcept { return servers_; }
 
   // Stores an RRset and drops the negative entries it contradicts (the
   // NODATA for its type, NXDOMAIN for its owner and the owner's ancestors).
@@ -49,12 +46,13 @@ class Cache {
   // answer, RRset, negative and delegation stores. Returns entries removed.
   size_t flush_name(const wire::Name& name);
   size_t flush_subtree(const wire::Name& apex);
-  // Everything, server state included.
+  // Everything. (Server RTT and hold-downs live in the resolver's
+  // ServerStateTable, flushed by its owner.)
   void flush_all();
 
   // Presentation-format text: RRsets as "owner TTL class type rdata" lines,
   // everything else (negative entries with their proofs, answers,
-  // delegations, servers) as ";" comment lines.
+  // delegations) as ";" comment lines.
   std::string dump(uint32_t now) const;
 
   CacheStats stats() const;
@@ -65,7 +63,6 @@ class Cache {
   AnswerCache answers_;  // renders single-RRset answers from rrsets_
   NegativeCache negatives_;
   DelegationCache delegations_;
-  ServerStateCache servers_;
 };
 
 }  // namespace sextant::cache

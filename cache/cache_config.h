@@ -48,14 +48,6 @@ struct CacheConfig {
   size_t negative_max_bytes = 16u << 20;
   size_t answer_max_bytes = 32u << 20;
   size_t delegation_max_bytes = 8u << 20;
-  // Per-server state (RTT, EDNS), bounded on its own. State not updated for
-  // server_state_ttl seconds is forgotten (Unbound infra-host-ttl = 900).
-  size_t server_state_max_entries = 10000;
-  uint32_t server_state_ttl = 900;
-  // After this many consecutive timeouts a server is skipped for
-  // server_dead_seconds, unless every candidate is dead.
-  uint32_t server_dead_after_timeouts = 4;
-  uint32_t server_dead_seconds = 60;
 
   // Shards per store (rounded up to a power of two). Each has its own lock
   // and LRU list and an equal share of the byte budget.

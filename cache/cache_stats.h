@@ -25,8 +25,6 @@ struct CacheStats {
   StoreStats rrsets;
   StoreStats negatives;
   StoreStats delegations;
-  size_t server_entries = 0;
-  size_t server_bytes = 0;
 
   StoreStats total() const noexcept {
     StoreStats t;
@@ -41,8 +39,6 @@ struct CacheStats {
       t.rejected += s->rejected;
       t.evictions += s->evictions;
     }
-    t.entries += server_entries;
-    t.bytes += server_bytes;
     return t;
   }
 };

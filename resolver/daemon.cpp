@@ -52,7 +52,6 @@ cache::CacheConfig cache_config_from(const Config& c) {
   cc.stale_client_timeout_ms = c.stale_client_timeout_ms;
   cc.prefetch = c.prefetch;
   cc.prefetch_percent = c.prefetch_threshold_percent;
-  cc.server_state_max_entries = c.server_state_entries;
   // Split the byte budget the way the stores are used: RRsets carry most
   // (single-RRset answers, the common case, are rendered from them and take
   // no answer entry), then the ready answers of everything else (CNAME
@@ -106,7 +105,7 @@ WalkerOptions walker_options_from(const Config& c) {
   o.denials = std::make_shared<DenialMemory>();
   // Likewise one table of server RTT, hold-downs and quirks: a dead server
   // is found dead once, not once per worker.
-  o.servers = std::make_shared<ServerStateTable>();
+  o.servers = std::make_shared<ServerStateTable>(static_cast<size_t>(c.server_state_entries));
   return o;
 }
 
@@ -515,7 +514,8 @@ class DaemonControl final : public ControlTarget {
   }
 
   std::string dump_cache() override {
-    return s_.cache.dump(static_cast<uint32_t>(std::time(nullptr)));
+    return s_.cache.dump(static_cast<uint32_t>(std::time(nullptr))) + ";; servers\n" +
+           s_.walker_options.servers->dump(std::chrono::steady_clock::now());
   }
 
   std::string reload_tls() override {

@@ -1,5 +1,7 @@
 #include "resolver/server_state_table.h"
 
+#include <fmt/format.h>
+
 namespace sextant::resolver {
 
 namespace {
@@ -18,12 +20,13 @@ ServerStateTable::Shard& ServerStateTable::shard_for(const ServerAddress& addres
 
 ServerState& ServerStateTable::Shard::entry(const ServerAddress& address,
                                             TimerService::TimePoint now,
-                                            TimerService::Clock::duration stale_after) {
+                                            TimerService::Clock::duration stale_after,
+                                            size_t max_entries) {
   auto it = states.find(address);
   if (it == states.end()) {
-    if (states.size() >= kMaxEntriesPerShard) {
+    if (states.size() >= max_entries) {
       std::erase_if(states, [&](const auto& kv) { return now - kv.second.last_update > stale_after; });
-      if (states.size() >= kMaxEntriesPerShard) states.erase(states.begin());
+      if (states.size() >= max_entries) states.erase(states.begin());
     }
     it = states.emplace(address, ServerState{}).first;
   }
@@ -48,6 +51,28 @@ size_t ServerStateTable::size() const {
     total += shard.states.size();
   }
   return total;
+}
+
+std::string ServerStateTable::dump(TimerService::TimePoint now) const {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  std::string out;
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [address, st] : shard.states) {
+      out += fmt::format("; server {}", address.to_string_with_port());
+      if (st.rtt_known)
+        out += fmt::format(" srtt={}ms rttvar={}ms", duration_cast<milliseconds>(st.srtt).count(),
+                           duration_cast<milliseconds>(st.rttvar).count());
+      if (st.consecutive_timeouts) out += fmt::format(" timeouts={}", st.consecutive_timeouts);
+      if (st.dead && st.dead_until > now)
+        out += fmt::format(" held-down={}ms", duration_cast<milliseconds>(st.dead_until - now).count());
+      if (st.no_edns) out += " no-edns";
+      if (st.mangles_case) out += " mangles-case";
+      out += '\n';
+    }
+  }
+  return out;
 }
 
 void ServerStateTable::clear() {

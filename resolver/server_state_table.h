@@ -24,18 +24,20 @@
 // compares: hold-downs of seconds, a lifetime of minutes. RTT samples never
 // mix clocks: each is one worker's reply time minus its own send time.
 //
-// Bounded: each shard keeps at most kMaxEntries / kShards servers; when one
+// Bounded: each shard keeps at most max_entries / kShards servers; when one
 // is full, entries not updated for the caller's lifetime are dropped first,
 // then an arbitrary one (the table is a hint: a lost entry costs one
 // exploration).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "resolver/server_address.h"
@@ -63,10 +65,11 @@ struct ServerState {
 class ServerStateTable {
  public:
   static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxEntries = 10000;
-  static constexpr size_t kMaxEntriesPerShard = kMaxEntries / kShards;
+  static constexpr size_t kMaxEntries = 10000;  // the default bound (cache.server-state-entries)
 
-  ServerStateTable() = default;
+  // At most about `max_entries` servers (max_entries / kShards per shard, at least 1).
+  explicit ServerStateTable(size_t max_entries = kMaxEntries)
+      : max_per_shard_(std::max<size_t>(1, max_entries / kShards)) {}
   ServerStateTable(const ServerStateTable&) = delete;
   ServerStateTable& operator=(const ServerStateTable&) = delete;
 
@@ -82,7 +85,7 @@ class ServerStateTable {
                         TimerService::Clock::duration stale_after, Fn&& fn) {
     Shard& shard = shard_for(address);
     std::lock_guard lock(shard.mu);
-    return fn(shard.entry(address, now, stale_after));
+    return fn(shard.entry(address, now, stale_after, max_per_shard_));
   }
 
   // Servers known, over all shards (each shard counted under its lock, so
@@ -90,6 +93,9 @@ class ServerStateTable {
   size_t size() const;
   // For the operator's flush: forgets every server.
   void clear();
+  // For the operator's dump: one ";"-comment line per server (address, RTT,
+  // timeouts, hold-down left, quirks), in no particular order.
+  std::string dump(TimerService::TimePoint now) const;
 
  private:
   // Aligned so two shards' mutexes never share a cache line.
@@ -98,11 +104,12 @@ class ServerStateTable {
     std::unordered_map<ServerAddress, ServerState, ServerAddressHash> states;
     // Caller holds `mu`.
     ServerState& entry(const ServerAddress& address, TimerService::TimePoint now,
-                       TimerService::Clock::duration stale_after);
+                       TimerService::Clock::duration stale_after, size_t max_entries);
   };
 
   Shard& shard_for(const ServerAddress& address) const;
 
+  size_t max_per_shard_;
   // mutable: get() and size() lock shards of a const table.
   mutable std::array<Shard, kShards> shards_;
 };

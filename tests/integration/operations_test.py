@@ -79,6 +79,8 @@ def main(argv):
         code, out, err = control(binary, ["dump-cache"], socket_path)
         results.check(code == 0 and "txt.faults.test." in out.lower(), "dump-cache lists the cached names",
                       "exit %d: %s" % (code, (out + err)[:2000]))
+        results.check(";; servers\n; server 127.53." in out and "srtt=" in out,
+                      "dump-cache lists the servers asked, with their RTT", out[-1500:])
 
         code, out, err = control(binary, ["flush", flushed.rstrip(".")], socket_path)
         results.check(code == 0 and out.startswith("ok: removed ") and "entr" in out,

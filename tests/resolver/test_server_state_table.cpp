@@ -312,3 +312,17 @@ TEST_CASE("server state table: every worker's loop clock has the same base", "[s
   uv_run(&first_loop, UV_RUN_NOWAIT);
   CHECK(uv_loop_close(&first_loop) == 0);
 }
+
+TEST_CASE("server state table: the bound comes from the configuration", "[server-table]") {
+  ServerStateTable table(160);  // cache.server-state-entries: 160 -> 10 per shard
+  const auto lifetime = std::chrono::duration_cast<TimerService::Clock::duration>(
+      WalkerTimeouts{}.server_state_lifetime);
+  for (uint32_t i = 0; i < 5000; ++i) {
+    table.update(v4(10, 1, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)), kT0, lifetime,
+                 [](ServerState& s) { ++s.consecutive_timeouts; });
+  }
+  CHECK(table.size() == 160);
+  ServerStateTable tiny(3);  // below one per shard: still one per shard
+  tiny.update(v4(10, 0, 0, 1), kT0, lifetime, [](ServerState&) {});
+  CHECK(tiny.size() == 1);
+}
