@@ -40,6 +40,16 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
     if (words.size() == n + 1) return {};
     return fmt::format("error: usage: {}\n", usage);
   };
+  // COMMAND NAME: the reply to send if the argument is missing or no name.
+  auto name_argument = [&](std::string_view usage, wire::Name& out) -> std::string {
+    if (auto e = want_args(1, usage); !e.empty()) return e;
+    try {
+      out = parse_name(words[1]);
+    } catch (const std::exception& ex) {
+      return fmt::format("error: bad name '{}': {}\n", words[1], ex.what());
+    }
+    return {};
+  };
   if (command == "help") {
     if (auto e = want_args(0, "help"); !e.empty()) return e;
     return control_help();
@@ -54,13 +64,8 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
   }
   if (command == "flush" || command == "flush-tree" || command == "flush_zone") {
     bool tree = command != "flush";
-    if (auto e = want_args(1, tree ? "flush-tree NAME" : "flush NAME"); !e.empty()) return e;
     wire::Name name;
-    try {
-      name = parse_name(words[1]);
-    } catch (const std::exception& ex) {
-      return fmt::format("error: bad name '{}': {}\n", words[1], ex.what());
-    }
+    if (auto e = name_argument(tree ? "flush-tree NAME" : "flush NAME", name); !e.empty()) return e;
     size_t removed = tree ? target.flush_subtree(name) : target.flush_name(name);
     return fmt::format("ok: removed {} cache entr{} {} {}\n", removed, removed == 1 ? "y" : "ies",
                        tree ? "at or below" : "at", name.to_text());
@@ -68,13 +73,8 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
   if (command == "insecure-add" || command == "insecure_add" || command == "insecure-remove" ||
       command == "insecure_remove") {
     bool add = command.find("add") != std::string_view::npos;
-    if (auto e = want_args(1, add ? "insecure-add NAME" : "insecure-remove NAME"); !e.empty()) return e;
     wire::Name name;
-    try {
-      name = parse_name(words[1]);
-    } catch (const std::exception& ex) {
-      return fmt::format("error: bad name '{}': {}\n", words[1], ex.what());
-    }
+    if (auto e = name_argument(add ? "insecure-add NAME" : "insecure-remove NAME", name); !e.empty()) return e;
     if (name.is_root()) return "error: the root cannot be a negative trust anchor; set dnssec.validation: false\n";
     return add ? target.add_negative_anchor(name) : target.remove_negative_anchor(name);
   }
