@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""`sextant --check-config FILE`: accepts a good file (exit 0), rejects a
-file with an unknown key (non-zero exit, the message names FILE:LINE and the
-key) and one with a bad value.
+"""`sextant --check-config FILE`: accepts a good file (exit 0) and the
+production example of docs/examples/, rejects a file with an unknown key
+(non-zero exit, the message names FILE:LINE and the key) and one with a bad
+value.
 
   check_config_test.py SEXTANT_BINARY
 """
@@ -67,6 +68,10 @@ def main(argv):
         code, output = run(binary, paths["badvalue"])
         results.check(code != 0 and ("%s:3" % paths["badvalue"]) in output and "threads" in output,
                       "out-of-range value rejected with file:line and key",
+                      "exit %d: %s" % (code, output.strip()))
+        example = os.path.join(common.SOURCE_DIR, "docs", "examples", "sextant.yaml")
+        code, output = run(binary, example)
+        results.check(code == 0, "the production example docs/examples/sextant.yaml is valid",
                       "exit %d: %s" % (code, output.strip()))
         code, output = run(binary, os.path.join(d, "missing.yaml"))
         results.check(code != 0, "missing file rejected", "exit %d: %s" % (code, output.strip()))
