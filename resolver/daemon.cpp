@@ -602,11 +602,6 @@ void Daemon::run() {
   }
   add_encrypted_listeners(c, factories, s.tls);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
-  for (const auto& ep : c.listen)
-    if (ep.address == "0.0.0.0" || ep.address == "::")
-      log::warning("listening on the wildcard {}: on a host with several addresses UDP answers may "
-                   "leave from another address than the one asked (list the addresses instead)",
-                   ep.to_text());
 
   std::optional<TargetUser> run_as;
   if (!c.user.empty()) run_as = lookup_user(c.user);  // an unknown user stops the start at once

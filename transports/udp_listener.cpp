@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "transports/udp_send_batch.h"
+#include "transports/udp_source.h"
 
 #include <fmt/format.h>
 
@@ -101,6 +102,14 @@ class UdpSocketChannel final : public ResponseChannel {
       fd_ = open_bound_socket(config.address, SOCK_DGRAM, options);  // closed by the destructor
       local_ = local_address_of(fd_);
       max_answer_size_ = local_.family() == AF_INET6 ? kMaxUdpPayloadIpv6 : kMaxUdpPayloadIpv4;
+      if (is_wildcard(local_)) {
+        // Answers must leave from the address each query was sent to.
+        if (!enable_udp_source_info(fd_, local_.family()))
+          throw std::runtime_error(fmt::format("UDP listener on {}: cannot enable packet info: {}",
+                                               config.address.to_string(), std::strerror(errno)));
+        wildcard_ = true;
+        reset_receive_control();
+      }
 
       check(uv_poll_init_socket(loop_, &poll_, fd_), "uv_poll_init_socket", config);
       poll_.data = this;
@@ -122,14 +131,14 @@ class UdpSocketChannel final : public ResponseChannel {
     if (index == kNoSlot) {
       // The table was full; only an answer given inside handle() can still go out.
       if (current_peer_ != nullptr && token == current_token_) {
-        if (!closed_) send(current_peer_, answer);
+        if (!closed_) send(current_peer_, answer, current_source_);
       } else {
         counters_->no_pending_slot.add();
       }
       return;
     }
     if (!owns(token)) return;
-    if (!closed_) send(&slots_[index].peer.sa, answer);
+    if (!closed_) send(&slots_[index].peer.sa, answer, slots_[index].source);
     free_slot(index);
     maybe_finish_shutdown();
   }
@@ -196,6 +205,7 @@ class UdpSocketChannel final : public ResponseChannel {
  private:
   struct Slot {
     PeerAddress peer;
+    UdpSource source;  // wildcard sockets: where the query arrived
     uint32_t generation = 1;
     uint32_t next_free = kNoSlot;
     bool in_use = false;
@@ -203,8 +213,25 @@ class UdpSocketChannel final : public ResponseChannel {
   // An answer that met a full socket send buffer.
   struct QueuedAnswer {
     PeerAddress peer;
+    UdpSource source;
     std::vector<uint8_t> data;
   };
+
+  static bool is_wildcard(const SocketAddress& a) noexcept {
+    if (a.family() == AF_INET)
+      return reinterpret_cast<const sockaddr_in*>(a.get())->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (a.family() == AF_INET6)
+      return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_addr);
+    return false;
+  }
+
+  void reset_receive_control() noexcept {
+    for (size_t i = 0; i < kReceiveSlots; ++i) {
+      msghdr& h = recv_messages_[i].msg_hdr;
+      h.msg_control = recv_control_[i].bytes;
+      h.msg_controllen = sizeof recv_control_[i].bytes;
+    }
+  }
 
   void check(int rc, const char* what, const UdpListenerConfig& config) {
     if (rc != 0) {
@@ -259,16 +286,18 @@ class UdpSocketChannel final : public ResponseChannel {
           counters_->truncated_input.add();
           continue;
         }
-        on_datagram({static_cast<const uint8_t*>(recv_iov_[i].iov_base), m.msg_len}, &recv_peers_[i].sa);
+        const UdpSource source = wildcard_ ? udp_source_from_control(m.msg_hdr) : UdpSource{};
+        on_datagram({static_cast<const uint8_t*>(recv_iov_[i].iov_base), m.msg_len}, &recv_peers_[i].sa, source);
       }
-      // The kernel shortened the address lengths of the headers it filled.
+      // The kernel shortened the address (and control) lengths of the headers it filled.
       for (int i = 0; i < n; ++i) recv_messages_[i].msg_hdr.msg_namelen = sizeof recv_peers_[i];
+      if (wildcard_) reset_receive_control();
       flush_batch();
       if (static_cast<size_t>(n) < kReceiveSlots) return;  // drained for now
     }
   }
 
-  void on_datagram(std::span<const uint8_t> datagram, const sockaddr* peer) {
+  void on_datagram(std::span<const uint8_t> datagram, const sockaddr* peer, const UdpSource& source) {
     if (datagram.size() < kDnsHeaderSize) {
       counters_->too_short.add();
       return;
@@ -280,17 +309,24 @@ class UdpSocketChannel final : public ResponseChannel {
     const uint32_t index = take_slot();
     if (index != kNoSlot) {
       copy_peer(peer, slots_[index].peer);
+      slots_[index].source = source;
       token = (static_cast<uint64_t>(slots_[index].generation) << 32) | index;
     } else {
       token = (static_cast<uint64_t>(++no_slot_sequence_) << 32) | kNoSlot;
     }
     current_peer_ = peer;
+    current_source_ = source;
     current_token_ = token;
 
     Request request;
     request.query = datagram;
     request.peer = peer;
     request.local = local_.get();
+    if (!source.empty()) {
+      // The address the query was really sent to, not the wildcard.
+      current_local_ = udp_source_address(source, local_.port());
+      request.local = reinterpret_cast<const sockaddr*>(&current_local_);
+    }
     request.transport = Transport::udp;
     request.max_response_size = max_answer_size_;
     request.worker = worker_;
@@ -302,17 +338,17 @@ class UdpSocketChannel final : public ResponseChannel {
     current_peer_ = nullptr;
   }
 
-  void send(const sockaddr* peer, std::span<const uint8_t> answer) {
+  void send(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
     if (answer.size() > max_answer_size_) {
       counters_->oversize_answers.add();
       return;
     }
     if (batching_) {
-      if (batch_.add(peer, answer)) return;
+      if (batch_.add(peer, answer, &source)) return;
       send_batch();  // full: send what it holds and start another
-      if (batch_.add(peer, answer)) return;
+      if (batch_.add(peer, answer, &source)) return;
     }
-    send_now(peer, answer);
+    send_now(peer, answer, source);
   }
 
   // Sends the answers of the batch that just ended (if any).
@@ -334,16 +370,17 @@ class UdpSocketChannel final : public ResponseChannel {
       counters_->send_errors.add(stats.failed);
     }
     // The socket buffer is full (EAGAIN): the rest waits for room.
-    for (size_t i = unsent; i < batch_.size(); ++i) queue_answer(batch_.peer(i), batch_.datagram(i));
+    for (size_t i = unsent; i < batch_.size(); ++i)
+      queue_answer(batch_.peer(i), batch_.datagram(i), batch_.source(i));
     batch_.clear();
   }
 
   // One answer, right now (resolutions that complete later).
-  void send_now(const sockaddr* peer, std::span<const uint8_t> answer) {
+  void send_now(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
     if (send_queue_.empty()) {
       ssize_t rc;
       do {
-        rc = ::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, peer, peer_length(peer));
+        rc = send_one(peer, answer, source);
       } while (rc < 0 && errno == EINTR);
       if (rc >= 0) {
         counters_->answered.add();
@@ -354,19 +391,36 @@ class UdpSocketChannel final : public ResponseChannel {
         return;
       }
     }
-    queue_answer(peer, answer);
+    queue_answer(peer, answer, source);
+  }
+
+  // sendto, or sendmsg naming the source address on a wildcard socket.
+  ssize_t send_one(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
+    if (source.empty())
+      return ::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, peer, peer_length(peer));
+    alignas(cmsghdr) uint8_t control[kUdpSourceControlSize];
+    iovec iov{const_cast<uint8_t*>(answer.data()), answer.size()};
+    msghdr h{};
+    h.msg_name = const_cast<sockaddr*>(peer);
+    h.msg_namelen = peer_length(peer);
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control;
+    h.msg_controllen = write_udp_source_control(source, control);
+    return ::sendmsg(fd_, &h, MSG_DONTWAIT);
   }
 
   // Copies the answer until the socket has room; the only allocation on the
   // send path. Bounded: beyond max_queued_answers the answer is dropped, as
   // a full network queue would (the client retries).
-  void queue_answer(const sockaddr* peer, std::span<const uint8_t> answer) {
+  void queue_answer(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
     if (send_queue_.size() >= max_queued_answers_) {
       counters_->send_errors.add();
       return;
     }
     QueuedAnswer& queued = send_queue_.emplace_back();
     copy_peer(peer, queued.peer);
+    queued.source = source;
     queued.data.assign(answer.begin(), answer.end());
     counters_->answers_queued.add();
     update_poll();
@@ -375,8 +429,7 @@ class UdpSocketChannel final : public ResponseChannel {
   void drain_send_queue() {
     while (!send_queue_.empty()) {
       const QueuedAnswer& queued = send_queue_.front();
-      const ssize_t rc = ::sendto(fd_, queued.data.data(), queued.data.size(), MSG_DONTWAIT, &queued.peer.sa,
-                                  peer_length(&queued.peer.sa));
+      const ssize_t rc = send_one(&queued.peer.sa, queued.data, queued.source);
       if (rc < 0 && errno == EINTR) continue;
       if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (rc < 0) counters_->send_errors.add();
@@ -461,6 +514,14 @@ class UdpSocketChannel final : public ResponseChannel {
   bool batching_ = false;
 
   const sockaddr* current_peer_ = nullptr;  // during handle() only
+  UdpSource current_source_;
+  sockaddr_storage current_local_{};        // Request::local on a wildcard socket
+  bool wildcard_ = false;                   // bound to 0.0.0.0 / ::: packet info on
+  // Control buffers for the destinations recvmmsg reports (wildcard only).
+  struct alignas(cmsghdr) ReceiveControl {
+    uint8_t bytes[kUdpSourceControlSize];
+  };
+  std::array<ReceiveControl, kReceiveSlots> recv_control_{};
   uint64_t current_token_ = 0;
   uint32_t no_slot_sequence_ = 0;
 

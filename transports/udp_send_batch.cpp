@@ -7,7 +7,7 @@ namespace sextant::transports {
 
 UdpSendBatch::UdpSendBatch() : bytes_(new uint8_t[kMaxBytes]) {}
 
-bool UdpSendBatch::add(const sockaddr* peer, std::span<const uint8_t> datagram) noexcept {
+bool UdpSendBatch::add(const sockaddr* peer, std::span<const uint8_t> datagram, const UdpSource* source) noexcept {
   if (count_ == kMaxDatagrams || datagram.size() > kMaxBytes - used_) return false;
   uint8_t* at = bytes_.get() + used_;
   if (!datagram.empty()) std::memcpy(at, datagram.data(), datagram.size());
@@ -23,6 +23,11 @@ bool UdpSendBatch::add(const sockaddr* peer, std::span<const uint8_t> datagram) 
     std::memcpy(&peers_[count_], peer, length);
     m.msg_hdr.msg_name = &peers_[count_];
     m.msg_hdr.msg_namelen = length;
+  }
+  sources_[count_] = source ? *source : UdpSource{};
+  if (!sources_[count_].empty()) {
+    m.msg_hdr.msg_control = controls_[count_].bytes;
+    m.msg_hdr.msg_controllen = write_udp_source_control(sources_[count_], controls_[count_].bytes);
   }
   ++count_;
   return true;

@@ -16,6 +16,7 @@
 #include <span>
 
 #include "transports/socket_util.h"
+#include "transports/udp_source.h"
 
 namespace sextant::transports {
 
@@ -35,9 +36,10 @@ class UdpSendBatch {
   size_t size() const noexcept { return count_; }
 
   // Copies `datagram` for `peer` (AF_INET or AF_INET6; null on a connected
-  // socket). False, and nothing is copied, when the batch is full or its
-  // byte arena has no room left for it: send the batch, then add again.
-  bool add(const sockaddr* peer, std::span<const uint8_t> datagram) noexcept;
+  // socket), to leave from `source` when one is given (wildcard sockets).
+  // False, and nothing is copied, when the batch is full or its byte arena
+  // has no room left for it: send the batch, then add again.
+  bool add(const sockaddr* peer, std::span<const uint8_t> datagram, const UdpSource* source = nullptr) noexcept;
 
   struct SendStats {
     size_t sent = 0;      // datagrams the kernel accepted
@@ -53,8 +55,9 @@ class UdpSendBatch {
   // (e.g. queue copies of them) before clear().
   size_t send(int fd, SendStats& stats) noexcept;
 
-  // The i-th datagram (i < size()) and its destination (null if none).
+  // The i-th datagram (i < size()), its destination (null if none) and source.
   const sockaddr* peer(size_t i) const noexcept;
+  const UdpSource& source(size_t i) const noexcept { return sources_[i]; }
   std::span<const uint8_t> datagram(size_t i) const noexcept;
 
   void clear() noexcept {
@@ -65,6 +68,11 @@ class UdpSendBatch {
  private:
   std::unique_ptr<uint8_t[]> bytes_;  // kMaxBytes, the datagrams back to back
   std::array<PeerAddress, kMaxDatagrams> peers_{};
+  std::array<UdpSource, kMaxDatagrams> sources_{};
+  struct alignas(cmsghdr) Control {
+    uint8_t bytes[kUdpSourceControlSize];
+  };
+  std::array<Control, kMaxDatagrams> controls_{};
   std::array<iovec, kMaxDatagrams> iov_{};
   std::array<mmsghdr, kMaxDatagrams> messages_{};
   size_t count_ = 0;

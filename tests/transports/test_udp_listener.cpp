@@ -309,3 +309,77 @@ TEST_CASE("udp: random datagrams of every size up to 600 octets", "[udp][hostile
   CHECK(received == expected);
   CHECK(server.counters().too_short.get() == 2);  // sizes 0 and 7
 }
+
+namespace {
+
+// Records the local address each query reports (Request::local).
+class LocalRecordingHandler final : public QueryHandler {
+ public:
+  void handle(const Request& request, Responder responder) override {
+    {
+      std::lock_guard lock(mu);
+      locals.push_back(request.local ? SocketAddress(request.local) : SocketAddress());
+    }
+    responder.respond(request.query);
+  }
+  std::mutex mu;
+  std::vector<SocketAddress> locals;
+};
+
+SocketAddress v4(const char* text, uint16_t port) {
+  SocketAddress a;
+  REQUIRE(parse_address(text, port, a) == AddressError::ok);
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("udp: on a wildcard address each answer leaves from the address asked", "[udp]") {
+  // 127.0.0.2 and 127.0.0.3 are this host's too; without IP_PKTINFO the
+  // kernel answers a 127.0.0.1 client from 127.0.0.1, which a client that
+  // asked 127.0.0.2 drops.
+  for (bool async : {false, true}) {
+    INFO((async ? "answered later" : "answered at once"));
+    EchoHandler handler(async ? EchoHandler::DelayFn([](std::span<const uint8_t>) { return 20u; })
+                              : EchoHandler::DelayFn());
+    UdpServer server(handler, 1, {}, SocketAddress::ipv4_any(0));
+    const uint16_t port = server.address.port();
+    for (const char* asked : {"127.0.0.2", "127.0.0.3", "127.0.0.1"}) {
+      UdpClient client;
+      Bytes query = make_query(0x5151, "www.example.org", 1);
+      REQUIRE(client.send_to(v4(asked, port), query));
+      SocketAddress from;
+      auto answer = client.receive(2000, &from);
+      REQUIRE(answer);
+      CHECK(is_echo_of(*answer, query));
+      CHECK(from == v4(asked, port));
+    }
+  }
+}
+
+TEST_CASE("udp: on a wildcard address the request names the address asked", "[udp]") {
+  LocalRecordingHandler handler;
+  UdpServer server(handler, 1, {}, SocketAddress::ipv4_any(0));
+  const uint16_t port = server.address.port();
+  UdpClient client;
+  REQUIRE(client.send_to(v4("127.0.0.4", port), make_query(7)));
+  REQUIRE(client.receive(2000));
+  std::lock_guard lock(handler.mu);
+  REQUIRE(handler.locals.size() == 1);
+  CHECK(handler.locals[0] == v4("127.0.0.4", port));
+}
+
+TEST_CASE("udp: a wildcard IPv6 socket answers ::1 from ::1", "[udp]") {
+  EchoHandler handler;
+  SocketAddress any6;
+  REQUIRE(parse_address("::", 0, any6) == AddressError::ok);
+  UdpServer server(handler, 1, {}, any6);
+  UdpClient client(AF_INET6);
+  SocketAddress to = SocketAddress::ipv6_loopback(server.address.port());
+  Bytes query = make_query(9);
+  REQUIRE(client.send_to(to, query));
+  SocketAddress from;
+  auto answer = client.receive(2000, &from);
+  REQUIRE(answer);
+  CHECK(from == to);
+}
