@@ -71,8 +71,11 @@ void ServerSelection::on_reply(const ServerAddress& address, microseconds rtt,
   });
 }
 
-void ServerSelection::on_timeout(const ServerAddress& address, TimerService::TimePoint now) {
+void ServerSelection::on_timeout(const ServerAddress& address, TimerService::TimePoint now,
+                                 TimerService::TimePoint sent_at) {
   update(address, now, [&](ServerState& s) {
+    if (s.consecutive_timeouts > 0 && sent_at < s.last_timeout_counted) return;
+    s.last_timeout_counted = now;
     ++s.consecutive_timeouts;
     if (s.consecutive_timeouts >= timeouts_.dead_after_timeouts) mark_dead(s, now);
   });

@@ -51,8 +51,15 @@ class ServerSelection {
   // A reply arrived after `rtt` (a real answer, lame or not).
   void on_reply(const ServerAddress& address, std::chrono::microseconds rtt,
                 TimerService::TimePoint now);
-  // The retransmission timer fired or the exchange timed out.
-  void on_timeout(const ServerAddress& address, TimerService::TimePoint now);
+  // The retransmission timer fired or the exchange timed out, for a query
+  // sent at `sent_at`. Queries that were already in flight when a timeout
+  // was last counted bring no new evidence and are not counted (as Unbound
+  // backs off only for queries sent with the current RTO): a burst of
+  // queries sent together to a slow, busy server times out together, and
+  // must not look like a run of consecutive failures and hold it down for
+  // every worker.
+  void on_timeout(const ServerAddress& address, TimerService::TimePoint now,
+                  TimerService::TimePoint sent_at);
   // The network could not send to it (unreachable, refused): dead at once.
   void on_network_error(const ServerAddress& address, TimerService::TimePoint now);
   void set_no_edns(const ServerAddress& address, TimerService::TimePoint now);

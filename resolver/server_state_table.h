@@ -50,6 +50,9 @@ struct ServerState {
   std::chrono::microseconds srtt{0};
   std::chrono::microseconds rttvar{0};
   uint32_t consecutive_timeouts = 0;
+  // When the last timeout was counted: queries sent before it cannot add to
+  // consecutive_timeouts (see ServerSelection::on_timeout).
+  TimerService::TimePoint last_timeout_counted{};
   bool dead = false;
   TimerService::TimePoint dead_until{};
   // After the hold-down, one query (from any worker) probes the server; it

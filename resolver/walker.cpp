@@ -555,7 +555,7 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
-  servers_.on_timeout(it->server, timers_.now());
+  servers_.on_timeout(it->server, timers_.now(), it->sent_at);
   ++stats_.upstream_timeouts;
   ++q.tally.timeouts;
   // Ask the next server now; this packet stays open for a late answer.
@@ -589,7 +589,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   switch (reply.status) {
     case UpstreamReply::Status::timeout:
       if (!a.overdue) {
-        servers_.on_timeout(a.server, now);
+        servers_.on_timeout(a.server, now, a.sent_at);
         ++stats_.upstream_timeouts;
         ++q.tally.timeouts;
       }

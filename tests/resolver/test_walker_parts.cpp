@@ -117,10 +117,10 @@ TEST_CASE("server selection: RTT, backoff, dead hold-down", "[walker-parts]") {
   CHECK(candidates[*pick].tries == 0);
 
   milliseconds before = selection.rto(fast);
-  selection.on_timeout(fast, loop.now());
+  selection.on_timeout(fast, loop.now(), loop.now());
   CHECK(selection.rto(fast) == std::min(before * 2, timeouts.max_rto));
   CHECK_FALSE(selection.is_dead(fast, loop.now()));
-  selection.on_timeout(fast, loop.now());
+  selection.on_timeout(fast, loop.now(), loop.now());
   CHECK(selection.is_dead(fast, loop.now()));
   std::vector<ServerCandidate> only_dead{{fast, 0}};
   CHECK_FALSE(selection.choose(only_dead, loop.now(), 0));
