@@ -238,7 +238,7 @@ const std::vector<Setting>& settings() {
       {"cache.prefetch-threshold", "10",
        "Percent of the original TTL left when a hit triggers a prefetch.",
        bind_uint(&Config::prefetch_threshold_percent, 1, 50)},
-      {"cache.server-state-entries", "100000", "Bound on remembered authoritative servers (RTT, hold-down, EDNS/0x20 quirks), shared by all workers.",
+      {"cache.server-state-entries", "100000", "Bound on remembered authoritative servers (RTT, hold-down, EDNS/0x20 quirks), per worker.",
        bind_uint(&Config::server_state_entries, 16, 100000000)},
       // dnssec
       {"dnssec.validation", "true", "Validate DNSSEC from the trust anchors down.", bind_bool(&Config::dnssec)},
