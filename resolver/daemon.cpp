@@ -279,6 +279,38 @@ struct Daemon::State {
 
 namespace {
 
+// Runs `change` on every worker's loop thread and waits (bounded) until all
+// have run it; false if one did not in time (its old data must then stay alive).
+// `change` is shared with the posted tasks: one that runs after the wait
+// gave up still has it (and whatever it captured) to run.
+bool on_every_worker(Daemon::State& s, std::function<void(WorkerState&)> change,
+                     std::chrono::milliseconds wait = std::chrono::seconds(2)) {
+  if (!s.pool) return false;
+  struct Switch {
+    std::mutex mu;
+    std::condition_variable cv;
+    unsigned pending = 0;
+  };
+  auto sw = std::make_shared<Switch>();
+  auto shared_change = std::make_shared<std::function<void(WorkerState&)>>(std::move(change));
+  unsigned workers = s.pool->size();
+  sw->pending = workers;
+  for (unsigned i = 0; i < workers; ++i) {
+    bool posted = s.pool->post(i, [sw, shared_change, &s](const transports::WorkerContext& ctx) {
+      // `s` outlives the pool, and the pool runs no task after stop().
+      (*shared_change)(s.workers[ctx.index]);
+      std::lock_guard lock(sw->mu);
+      if (--sw->pending == 0) sw->cv.notify_all();
+    });
+    if (!posted) {
+      std::lock_guard lock(sw->mu);
+      --sw->pending;
+    }
+  }
+  std::unique_lock lock(sw->mu);
+  return sw->cv.wait_for(lock, wait, [&] { return sw->pending == 0; });
+}
+
 // Per-worker counters live on the worker threads (the walker's are plain
 // integers): each worker copies its own on its loop, and the admin thread
 // waits for them, at most `wait`.
@@ -311,73 +343,30 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
   }
   if (!s.pool) return snap;
   snap.workers = s.pool->size();
-  // Shared with the posted tasks: one that runs after the wait gave up
-  // still has somewhere to write.
   struct Gather {
     std::mutex mu;
-    std::condition_variable cv;
-    unsigned pending = 0;
     DaemonSnapshot sums;
     unsigned reported = 0;
   };
   auto gather = std::make_shared<Gather>();
-  gather->pending = snap.workers;
-  for (unsigned i = 0; i < snap.workers; ++i) {
-    bool posted = s.pool->post(i, [gather, &s](const transports::WorkerContext& ctx) {
-      // `s` outlives the pool, and the pool runs no task after stop().
-      const WorkerState& w = s.workers[ctx.index];
-      std::lock_guard lock(gather->mu);
-      if (w.walker && w.upstream && w.pipeline) {
+  on_every_worker(
+      s,
+      [gather](WorkerState& w) {
+        if (!w.walker || !w.upstream || !w.pipeline) return;
+        std::lock_guard lock(gather->mu);
         add_walker(gather->sums, w.walker->stats());
         add_upstream(gather->sums, w.upstream->counters());
         add_resolution_times(gather->sums, w.pipeline->resolution_times());
         ++gather->reported;
-      }
-      if (--gather->pending == 0) gather->cv.notify_all();
-    });
-    if (!posted) {
-      std::lock_guard lock(gather->mu);
-      --gather->pending;
-    }
-  }
-  std::unique_lock lock(gather->mu);
-  gather->cv.wait_for(lock, wait, [&] { return gather->pending == 0; });
+      },
+      wait);
+  std::lock_guard lock(gather->mu);
   snap.walker = gather->sums.walker;
   snap.upstream = gather->sums.upstream;
   snap.resolution_buckets = gather->sums.resolution_buckets;
   snap.resolution_total_us = gather->sums.resolution_total_us;
   snap.workers_reporting = gather->reported;
   return snap;
-}
-
-// Points every worker's pipeline at `acl`, each on its own thread, and
-// waits (bounded) until all have switched; false if one did not in time.
-// Runs `change` on every worker's loop thread and waits (bounded) until all
-// have run it; false if one did not in time (its old data must then stay alive).
-bool on_every_worker(Daemon::State& s, std::function<void(WorkerState&)> change) {
-  if (!s.pool) return false;
-  struct Switch {
-    std::mutex mu;
-    std::condition_variable cv;
-    unsigned pending = 0;
-  };
-  auto sw = std::make_shared<Switch>();
-  auto shared_change = std::make_shared<std::function<void(WorkerState&)>>(std::move(change));
-  unsigned workers = s.pool->size();
-  sw->pending = workers;
-  for (unsigned i = 0; i < workers; ++i) {
-    bool posted = s.pool->post(i, [sw, shared_change, &s](const transports::WorkerContext& ctx) {
-      (*shared_change)(s.workers[ctx.index]);
-      std::lock_guard lock(sw->mu);
-      if (--sw->pending == 0) sw->cv.notify_all();
-    });
-    if (!posted) {
-      std::lock_guard lock(sw->mu);
-      --sw->pending;
-    }
-  }
-  std::unique_lock lock(sw->mu);
-  return sw->cv.wait_for(lock, std::chrono::seconds(2), [&] { return sw->pending == 0; });
 }
 
 // Points every worker's pipeline at `acl`, each on its own thread.

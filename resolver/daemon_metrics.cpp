@@ -108,14 +108,21 @@ void report_rows(MetricsReport& r, const Rows& rows, const std::vector<uint64_t>
   }
 }
 
+// One sample of `name` per item, labelled `label`="item's name".
+template <typename T, size_t N, typename Get>
+void report_each(MetricsReport& r, const char* label, const std::pair<const char*, const T*> (&items)[N],
+                 const char* name, const char* help, bool gauge, Get get) {
+  for (const auto& [item, value] : items) {
+    if (gauge) r.gauge(name, help, static_cast<double>(get(*value)), {{label, item}});
+    else r.counter(name, help, get(*value), {{label, item}});
+  }
+}
+
 void report_store(MetricsReport& r, const cache::CacheStats& c) {
   const std::pair<const char*, const cache::StoreStats*> stores[] = {
       {"answers", &c.answers}, {"rrsets", &c.rrsets}, {"negative", &c.negatives}, {"delegations", &c.delegations}};
   auto each = [&](const char* name, const char* help, bool gauge, auto get) {
-    for (auto [store, st] : stores) {
-      if (gauge) r.gauge(name, help, static_cast<double>(get(*st)), {{"store", store}});
-      else r.counter(name, help, get(*st), {{"store", store}});
-    }
+    report_each(r, "store", stores, name, help, gauge, get);
   };
   each("sextant_cache_entries", "Entries in each cache store.", true, [](const auto& s) { return s.entries; });
   each("sextant_cache_bytes", "Bytes held by each cache store.", true, [](const auto& s) { return s.bytes; });
@@ -137,10 +144,7 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
   const std::pair<const char*, const transports::TransportCountersSnapshot*> ts[] = {
       {"dot", &s.dot}, {"doh", &s.doh}, {"doq", &s.doq}};
   auto each = [&](const char* name, const char* help, bool gauge, auto get) {
-    for (auto [t, c] : ts) {
-      if (gauge) r.gauge(name, help, static_cast<double>(get(*c)), {{"transport", t}});
-      else r.counter(name, help, get(*c), {{"transport", t}});
-    }
+    report_each(r, "transport", ts, name, help, gauge, get);
   };
   using Snap = transports::TransportCountersSnapshot;
   each("sextant_encrypted_connections_total", "Connections accepted (QUIC: created).", false,

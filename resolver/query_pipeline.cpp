@@ -135,6 +135,16 @@ transports::DnstapEvent dnstap_event(transports::DnstapMessageType type, transpo
   return e;
 }
 
+// CLIENT_RESPONSE for an answer to a query received at `received`.
+void log_client_response(transports::DnstapWriter& dnstap, transports::Transport transport, const sockaddr* peer,
+                         const sockaddr* local, unsigned worker, transports::DnstapTime received,
+                         std::span<const uint8_t> answer) {
+  auto e = dnstap_event(transports::DnstapMessageType::client_response, transport, peer, local, worker, answer,
+                        transports::DnstapTime::now());
+  e.query_time = received;
+  dnstap.log(e);
+}
+
 }  // namespace
 
 void QueryPipeline::handle(const transports::Request& request, Responder responder) {
@@ -170,12 +180,8 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     b.header().set_ra(true);
     b.set_rcode(Rcode::FORMERR);
     std::span<const uint8_t> answer = b.finish();
-    if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response)) {
-      auto e = dnstap_event(transports::DnstapMessageType::client_response, request.transport, request.peer,
-                            request.local, request.worker, answer, transports::DnstapTime::now());
-      e.query_time = received;
-      dnstap->log(e);
-    }
+    if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response))
+      log_client_response(*dnstap, request.transport, request.peer, request.local, request.worker, received, answer);
     responder.respond(answer);
     return;
   }
@@ -419,12 +425,8 @@ void QueryPipeline::send(const Client& c, Responder& responder, std::span<const 
   // sends nothing, so nothing is logged either.
   if (c.origin && responder && settings_.dnstap) {
     const Client::Origin& o = *c.origin;
-    auto e = dnstap_event(transports::DnstapMessageType::client_response, o.transport,
-                          o.peer.empty() ? nullptr : o.peer.get(),
-                          o.local.empty() ? nullptr : o.local.get(), o.worker, answer,
-                          transports::DnstapTime::now());
-    e.query_time = o.received;
-    settings_.dnstap->log(e);
+    log_client_response(*settings_.dnstap, o.transport, o.peer.empty() ? nullptr : o.peer.get(),
+                        o.local.empty() ? nullptr : o.local.get(), o.worker, o.received, answer);
   }
   responder.respond(answer);
 }

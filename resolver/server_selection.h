@@ -37,8 +37,6 @@ struct ServerCandidate {
 
 class ServerSelection {
  public:
-  static constexpr size_t kMaxEntries = ServerStateTable::kMaxEntries;
-
   // `table`: the states shared with other walkers; null gives this
   // selection a table of its own.
   ServerSelection(const WalkerTimeouts& timeouts, QueryRandomness& random,

@@ -43,8 +43,6 @@ struct AdminHandlers {
   std::function<std::string()> metrics;
 };
 
-struct AdminCounters;
-
 class AdminServer {
  public:
   AdminServer(AdminServerConfig config, AdminHandlers handlers);

@@ -138,7 +138,7 @@ class UdpSocketChannel final : public ResponseChannel {
       return;
     }
     if (!owns(token)) return;
-    if (!closed_) send(&slots_[index].peer.sa, answer, slots_[index].source);
+    if (!closed_) send(&slots_[index].peer.sa, answer, wildcard_ ? &slots_[index].source : nullptr);
     free_slot(index);
     maybe_finish_shutdown();
   }
@@ -286,7 +286,12 @@ class UdpSocketChannel final : public ResponseChannel {
           counters_->truncated_input.add();
           continue;
         }
-        const UdpSource source = wildcard_ ? udp_source_from_control(m.msg_hdr) : UdpSource{};
+        // Sockets bound to one address pass no source: nothing to copy.
+        const UdpSource* source = nullptr;
+        if (wildcard_) {
+          datagram_source_ = udp_source_from_control(m.msg_hdr);
+          source = &datagram_source_;
+        }
         on_datagram({static_cast<const uint8_t*>(recv_iov_[i].iov_base), m.msg_len}, &recv_peers_[i].sa, source);
       }
       // The kernel shortened the address (and control) lengths of the headers it filled.
@@ -297,7 +302,7 @@ class UdpSocketChannel final : public ResponseChannel {
     }
   }
 
-  void on_datagram(std::span<const uint8_t> datagram, const sockaddr* peer, const UdpSource& source) {
+  void on_datagram(std::span<const uint8_t> datagram, const sockaddr* peer, const UdpSource* source) {
     if (datagram.size() < kDnsHeaderSize) {
       counters_->too_short.add();
       return;
@@ -309,7 +314,7 @@ class UdpSocketChannel final : public ResponseChannel {
     const uint32_t index = take_slot();
     if (index != kNoSlot) {
       copy_peer(peer, slots_[index].peer);
-      slots_[index].source = source;
+      if (source) slots_[index].source = *source;
       token = (static_cast<uint64_t>(slots_[index].generation) << 32) | index;
     } else {
       token = (static_cast<uint64_t>(++no_slot_sequence_) << 32) | kNoSlot;
@@ -322,9 +327,9 @@ class UdpSocketChannel final : public ResponseChannel {
     request.query = datagram;
     request.peer = peer;
     request.local = local_.get();
-    if (!source.empty()) {
+    if (source && !source->empty()) {
       // The address the query was really sent to, not the wildcard.
-      current_local_ = udp_source_address(source, local_.port());
+      current_local_ = udp_source_address(*source, local_.port());
       request.local = reinterpret_cast<const sockaddr*>(&current_local_);
     }
     request.transport = Transport::udp;
@@ -338,15 +343,16 @@ class UdpSocketChannel final : public ResponseChannel {
     current_peer_ = nullptr;
   }
 
-  void send(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
+  // `source`: where the answer must leave from (wildcard sockets); null otherwise.
+  void send(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource* source) {
     if (answer.size() > max_answer_size_) {
       counters_->oversize_answers.add();
       return;
     }
     if (batching_) {
-      if (batch_.add(peer, answer, &source)) return;
+      if (batch_.add(peer, answer, source)) return;
       send_batch();  // full: send what it holds and start another
-      if (batch_.add(peer, answer, &source)) return;
+      if (batch_.add(peer, answer, source)) return;
     }
     send_now(peer, answer, source);
   }
@@ -376,7 +382,7 @@ class UdpSocketChannel final : public ResponseChannel {
   }
 
   // One answer, right now (resolutions that complete later).
-  void send_now(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
+  void send_now(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource* source) {
     if (send_queue_.empty()) {
       ssize_t rc;
       do {
@@ -395,8 +401,8 @@ class UdpSocketChannel final : public ResponseChannel {
   }
 
   // sendto, or sendmsg naming the source address on a wildcard socket.
-  ssize_t send_one(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
-    if (source.empty())
+  ssize_t send_one(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource* source) {
+    if (source == nullptr || source->empty())
       return ::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT, peer, peer_length(peer));
     alignas(cmsghdr) uint8_t control[kUdpSourceControlSize];
     iovec iov{const_cast<uint8_t*>(answer.data()), answer.size()};
@@ -406,21 +412,21 @@ class UdpSocketChannel final : public ResponseChannel {
     h.msg_iov = &iov;
     h.msg_iovlen = 1;
     h.msg_control = control;
-    h.msg_controllen = write_udp_source_control(source, control);
+    h.msg_controllen = write_udp_source_control(*source, control);
     return ::sendmsg(fd_, &h, MSG_DONTWAIT);
   }
 
   // Copies the answer until the socket has room; the only allocation on the
   // send path. Bounded: beyond max_queued_answers the answer is dropped, as
   // a full network queue would (the client retries).
-  void queue_answer(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource& source) {
+  void queue_answer(const sockaddr* peer, std::span<const uint8_t> answer, const UdpSource* source) {
     if (send_queue_.size() >= max_queued_answers_) {
       counters_->send_errors.add();
       return;
     }
     QueuedAnswer& queued = send_queue_.emplace_back();
     copy_peer(peer, queued.peer);
-    queued.source = source;
+    if (source) queued.source = *source;
     queued.data.assign(answer.begin(), answer.end());
     counters_->answers_queued.add();
     update_poll();
@@ -429,7 +435,7 @@ class UdpSocketChannel final : public ResponseChannel {
   void drain_send_queue() {
     while (!send_queue_.empty()) {
       const QueuedAnswer& queued = send_queue_.front();
-      const ssize_t rc = send_one(&queued.peer.sa, queued.data, queued.source);
+      const ssize_t rc = send_one(&queued.peer.sa, queued.data, &queued.source);
       if (rc < 0 && errno == EINTR) continue;
       if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (rc < 0) counters_->send_errors.add();
@@ -514,7 +520,8 @@ class UdpSocketChannel final : public ResponseChannel {
   bool batching_ = false;
 
   const sockaddr* current_peer_ = nullptr;  // during handle() only
-  UdpSource current_source_;
+  const UdpSource* current_source_ = nullptr;  // during handle() only
+  UdpSource datagram_source_;               // the datagram being handled (wildcard only)
   sockaddr_storage current_local_{};        // Request::local on a wildcard socket
   bool wildcard_ = false;                   // bound to 0.0.0.0 / ::: packet info on
   // Control buffers for the destinations recvmmsg reports (wildcard only).

@@ -24,8 +24,8 @@ bool UdpSendBatch::add(const sockaddr* peer, std::span<const uint8_t> datagram, 
     m.msg_hdr.msg_name = &peers_[count_];
     m.msg_hdr.msg_namelen = length;
   }
-  sources_[count_] = source ? *source : UdpSource{};
-  if (!sources_[count_].empty()) {
+  if (source != nullptr && !source->empty()) {
+    sources_[count_] = *source;
     m.msg_hdr.msg_control = controls_[count_].bytes;
     m.msg_hdr.msg_controllen = write_udp_source_control(sources_[count_], controls_[count_].bytes);
   }

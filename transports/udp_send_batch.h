@@ -57,7 +57,9 @@ class UdpSendBatch {
 
   // The i-th datagram (i < size()), its destination (null if none) and source.
   const sockaddr* peer(size_t i) const noexcept;
-  const UdpSource& source(size_t i) const noexcept { return sources_[i]; }
+  const UdpSource* source(size_t i) const noexcept {
+    return messages_[i].msg_hdr.msg_control != nullptr ? &sources_[i] : nullptr;
+  }
   std::span<const uint8_t> datagram(size_t i) const noexcept;
 
   void clear() noexcept {
