@@ -1,8 +1,9 @@
-# One library per top-level folder, built from every .cpp in it, so that each
-# folder's owner adds files without touching shared build files.
+# One library per top-level folder, built from every .cpp in it and in its
+# sub-folders (resolver/walk/, resolver/front/ ...), so that adding a file
+# needs no edit of a shared build file.
 function(sextant_library name)
   cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   # A folder's main.cpp is its program, not part of its library.
   list(FILTER sources EXCLUDE REGEX "/main\\.cpp$")
   if(sources)
@@ -17,10 +18,11 @@ function(sextant_library name)
 endfunction()
 
 # One Catch2 executable per folder under tests/ (test_wire, test_cache, ...),
+# from the .cpp files in it and its sub-folders (tests/resolver/walk/ ...),
 # its cases registered with ctest one by one.
 function(sextant_test_folder folder)
   cmake_parse_arguments(ARG "" "" "DEPS;LABELS" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${folder}/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${folder}/*.cpp)
   if(NOT sources)
     return()
   endif()

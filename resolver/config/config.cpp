@@ -1,0 +1,468 @@
+#include "resolver/config/config.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace sextant::resolver {
+
+namespace {
+
+using Apply = std::function<void(Config&, const YAML::Node&)>;
+
+// One row of the settings table: the YAML key path, its default (as YAML
+// text, parsed by the same code as user input), and what it means.
+struct Setting {
+  const char* key;
+  const char* default_yaml;
+  const char* doc;
+  Apply apply;
+};
+
+std::string scalar(const YAML::Node& n) {
+  if (!n.IsScalar()) throw std::invalid_argument("expected a single value");
+  return n.Scalar();
+}
+
+uint64_t parse_unsigned(const std::string& s, uint64_t max) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+    throw std::invalid_argument(fmt::format("'{}' is not a non-negative integer", s));
+  if (v > max) throw std::invalid_argument(fmt::format("{} is larger than the maximum {}", v, max));
+  return v;
+}
+
+bool parse_bool(const std::string& s) {
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  throw std::invalid_argument(fmt::format("'{}' is not a boolean (use true or false)", s));
+}
+
+std::vector<std::string> scalar_list(const YAML::Node& n) {
+  std::vector<std::string> out;
+  if (n.IsNull()) return out;
+  if (n.IsScalar()) {
+    out.push_back(n.Scalar());
+    return out;
+  }
+  if (!n.IsSequence()) throw std::invalid_argument("expected a list");
+  for (const auto& item : n) out.push_back(scalar(item));
+  return out;
+}
+
+template <typename T>
+Apply bind_uint(T Config::*field, uint64_t min, uint64_t max) {
+  return [=](Config& c, const YAML::Node& n) {
+    uint64_t v = parse_unsigned(scalar(n), max);
+    if (v < min) throw std::invalid_argument(fmt::format("{} is below the minimum {}", v, min));
+    c.*field = static_cast<T>(v);
+  };
+}
+
+Apply bind_bool(bool Config::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.*field = parse_bool(scalar(n)); };
+}
+
+Apply bind_string(std::string Config::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.*field = n.IsNull() ? std::string() : scalar(n); };
+}
+
+Apply bind_strings(std::vector<std::string> Config::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.*field = scalar_list(n); };
+}
+
+template <typename T>
+Apply bind_duration_ms(T Config::*field, uint64_t min_ms, uint64_t max_ms) {
+  return [=](Config& c, const YAML::Node& n) {
+    uint64_t v = parse_duration_ms(scalar(n));
+    if (v < min_ms || v > max_ms)
+      throw std::invalid_argument(fmt::format("duration must be between {} ms and {} ms", min_ms, max_ms));
+    c.*field = static_cast<T>(v);
+  };
+}
+
+// A TTL-like setting in whole seconds; accepts durations ("1d", "3600").
+Apply bind_seconds(uint32_t Config::*field, uint64_t max_s) {
+  return [=](Config& c, const YAML::Node& n) {
+    uint64_t ms = parse_duration_ms(scalar(n));
+    if (ms % 1000 != 0) throw std::invalid_argument("must be a whole number of seconds");
+    if (ms / 1000 > max_s) throw std::invalid_argument(fmt::format("must be at most {} seconds", max_s));
+    c.*field = static_cast<uint32_t>(ms / 1000);
+  };
+}
+
+Apply bind_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<Endpoint> out;
+    for (const auto& s : scalar_list(n)) out.push_back(parse_endpoint(s, default_port));
+    c.*field = std::move(out);
+  };
+}
+
+Apply bind_prefixes(std::vector<Prefix> Config::*field) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<Prefix> out;
+    for (const auto& s : scalar_list(n)) out.push_back(parse_prefix(s));
+    c.*field = std::move(out);
+  };
+}
+
+void apply_acl(Config& c, const YAML::Node& n) {
+  std::vector<AclRule> rules;
+  if (!n.IsNull() && !n.IsSequence()) throw std::invalid_argument("expected a list of {subnet, action}");
+  for (const auto& item : n) {
+    if (!item.IsMap()) throw std::invalid_argument("each rule is a map with 'subnet' and 'action'");
+    for (const auto& kv : item) {
+      std::string k = kv.first.Scalar();
+      if (k != "subnet" && k != "action")
+        throw std::invalid_argument(fmt::format("unknown key '{}' in an access-control rule", k));
+    }
+    if (!item["subnet"] || !item["action"])
+      throw std::invalid_argument("each rule needs both 'subnet' and 'action'");
+    AclRule r;
+    r.prefix = parse_prefix(scalar(item["subnet"]));
+    std::string a = scalar(item["action"]);
+    if (a == "allow") r.action = AclAction::allow;
+    else if (a == "refuse") r.action = AclAction::refuse;
+    else if (a == "deny") r.action = AclAction::deny;
+    else throw std::invalid_argument(fmt::format("action '{}' is not allow, refuse or deny", a));
+    rules.push_back(r);
+  }
+  c.access_control = std::move(rules);
+}
+
+void apply_log_level(Config& c, const YAML::Node& n) {
+  std::string s = scalar(n);
+  if (s == "error") c.log_level = LogLevel::error;
+  else if (s == "warning") c.log_level = LogLevel::warning;
+  else if (s == "info") c.log_level = LogLevel::info;
+  else if (s == "debug") c.log_level = LogLevel::debug;
+  else throw std::invalid_argument(fmt::format("'{}' is not error, warning, info or debug", s));
+}
+
+constexpr uint64_t kDay = 86400;
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = {
+      // server
+      {"server.listen", "[127.0.0.1@53, '::1@53']",
+       "Addresses for plain DNS over UDP and TCP (`ADDR@PORT`, `[ADDR]:PORT`, or `ADDR` for port 53).",
+       bind_endpoints(&Config::listen, 53)},
+      {"server.threads", "0", "Worker threads, one event loop each; 0 means one per CPU core.",
+       bind_uint(&Config::threads, 0, 256)},
+      {"server.tcp-idle-timeout", "10s", "Close TCP/DoT/DoH connections idle this long (RFC 7766).",
+       bind_duration_ms(&Config::tcp_idle_timeout_ms, 100, 3600000)},
+      {"server.tcp-connections-per-worker", "1000", "Most concurrent stream connections per worker.",
+       bind_uint(&Config::tcp_connections_per_worker, 1, 1000000)},
+      {"server.dot.listen", "[]", "Addresses for DNS over TLS (default port 853).",
+       bind_endpoints(&Config::dot_listen, 853)},
+      {"server.doh.listen", "[]", "Addresses for DNS over HTTPS (default port 443).",
+       bind_endpoints(&Config::doh_listen, 443)},
+      {"server.doh.path", "/dns-query", "URL path of the DoH endpoint.", bind_string(&Config::doh_path)},
+      {"server.doh.h2c", "false",
+       "Serve DoH as cleartext HTTP/2 (behind a reverse proxy that terminates TLS).",
+       bind_bool(&Config::doh_h2c)},
+      {"server.doh.trusted-proxies", "[]",
+       "Proxies whose X-Forwarded-For / PROXY v2 client address is believed.",
+       bind_prefixes(&Config::doh_trusted_proxies)},
+      {"server.doq.listen", "[]", "Addresses for DNS over QUIC (UDP, default port 853).",
+       bind_endpoints(&Config::doq_listen, 853)},
+      {"server.tls.certificate", "", "PEM certificate chain for DoT, DoH and DoQ.",
+       bind_string(&Config::tls_certificate)},
+      {"server.tls.key", "", "PEM private key for the certificate.", bind_string(&Config::tls_key)},
+      {"server.user", "",
+       "Run as this user once the sockets are open (root is needed only to bind port 53); empty: "
+       "stay as started. Recommended in production.",
+       bind_string(&Config::user)},
+      {"server.log-level", "info", "error, warning, info or debug (logs go to stderr).", apply_log_level},
+      // access control
+      {"access-control",
+       "[{subnet: 127.0.0.0/8, action: allow}, {subnet: '::1/128', action: allow},"
+       " {subnet: 10.0.0.0/8, action: allow}, {subnet: 172.16.0.0/12, action: allow},"
+       " {subnet: 192.168.0.0/16, action: allow}, {subnet: 'fc00::/7', action: allow},"
+       " {subnet: 'fe80::/10', action: allow}]",
+       "Client rules, first match wins: `allow`, `refuse` (REFUSED) or `deny` (drop). Clients that "
+       "match no rule are refused: an open resolver is an amplifier.",
+       apply_acl},
+      // resolver
+      {"resolver.root-hints", "", "Root hints file; empty uses the embedded IANA root.hints.",
+       bind_string(&Config::root_hints)},
+      {"resolver.qname-minimisation", "true", "RFC 9156 QNAME minimisation (relaxed mode).",
+       bind_bool(&Config::qname_minimisation)},
+      {"resolver.query-private-addresses", "false",
+       "Allow name servers on loopback, RFC 1918 and ULA addresses (needed for the lab).",
+       bind_bool(&Config::query_private_addresses)},
+      {"resolver.edns-buffer-size", "1232", "EDNS UDP payload size advertised upstream and to clients.",
+       bind_uint(&Config::edns_buffer_size, 512, 4096)},
+      {"resolver.resolution-timeout", "3s", "Wall-time budget for one client question.",
+       bind_duration_ms(&Config::resolution_timeout_ms, 100, 60000)},
+      {"resolver.upstream-initial-timeout", "400ms",
+       "First retransmission timeout for a server with no RTT history.",
+       bind_duration_ms(&Config::upstream_initial_timeout_ms, 10, 10000)},
+      {"resolver.max-upstream-queries", "100", "Upstream queries allowed for one client question.",
+       bind_uint(&Config::max_upstream_queries, 1, 10000)},
+      {"resolver.max-subquery-depth", "8", "Nesting of sub-queries (glueless NS, DS, DNSKEY).",
+       bind_uint(&Config::max_subquery_depth, 1, 64)},
+      {"resolver.max-cname-hops", "12", "CNAME/DNAME links followed for one question.",
+       bind_uint(&Config::max_cname_hops, 1, 64)},
+      // cache
+      {"cache.memory", "256M", "Total cache memory in bytes (suffixes k, M, G).",
+       [](Config& c, const YAML::Node& n) {
+         c.cache_memory_bytes = parse_size_bytes(scalar(n));
+         if (c.cache_memory_bytes < 1024 * 1024) throw std::invalid_argument("must be at least 1M");
+       }},
+      {"cache.max-ttl", "1d", "Upper clamp on cached TTLs.", bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
+      {"cache.min-ttl", "0", "Lower clamp on cached TTLs.", bind_seconds(&Config::cache_min_ttl, 3600)},
+      {"cache.negative-max-ttl", "1h", "Upper clamp on NXDOMAIN/NODATA TTLs (RFC 2308).",
+       bind_seconds(&Config::cache_negative_max_ttl, kDay)},
+      {"cache.serve-stale", "true", "Serve expired data when refreshing fails (RFC 8767).",
+       bind_bool(&Config::serve_stale)},
+      {"cache.stale-max-ttl", "1d", "How long expired data is kept for serve-stale.",
+       bind_seconds(&Config::stale_max_ttl, 7 * kDay)},
+      {"cache.stale-client-timeout", "1800ms",
+       "Answer from stale data when a refresh has not completed after this long.",
+       bind_duration_ms(&Config::stale_client_timeout_ms, 10, 60000)},
+      {"cache.prefetch", "true", "Refresh popular entries before they expire.", bind_bool(&Config::prefetch)},
+      {"cache.prefetch-threshold", "10",
+       "Percent of the original TTL left when a hit triggers a prefetch.",
+       bind_uint(&Config::prefetch_threshold_percent, 1, 50)},
+      {"cache.server-state-entries", "100000", "Bound on remembered authoritative servers (RTT, hold-down, EDNS/0x20 quirks), per worker.",
+       bind_uint(&Config::server_state_entries, 16, 100000000)},
+      // dnssec
+      {"dnssec.validation", "true", "Validate DNSSEC from the trust anchors down.", bind_bool(&Config::dnssec)},
+      {"dnssec.trust-anchor-file", "",
+       "DS or DNSKEY records for the root (presentation format); empty uses the embedded KSK-2017 and KSK-2024.",
+       bind_string(&Config::trust_anchor_file)},
+      {"dnssec.negative-trust-anchors", "[]", "Domains below which validation is off (RFC 7646).",
+       bind_strings(&Config::negative_trust_anchors)},
+      {"dnssec.clock-skew", "300", "Seconds of clock skew tolerated on signature validity.",
+       bind_seconds(&Config::clock_skew_s, kDay)},
+      {"dnssec.nsec3-max-iterations", "50", "NSEC3 iterations above this make an answer insecure (RFC 9276).",
+       bind_uint(&Config::nsec3_max_iterations, 0, 2500)},
+      {"dnssec.bogus-ttl", "60", "How long bogus data is cached.", bind_seconds(&Config::bogus_ttl, 3600)},
+      {"dnssec.aggressive-nsec", "true", "Synthesise negative answers from validated NSEC (RFC 8198).",
+       bind_bool(&Config::aggressive_nsec)},
+      {"dnssec.max-signature-validations", "30",
+       "Signature verifications allowed per client question (KeyTrap defence).",
+       bind_uint(&Config::max_signature_validations, 1, 10000)},
+      {"dnssec.max-nsec3-hashes", "600", "NSEC3 hash computations allowed per client question.",
+       bind_uint(&Config::max_nsec3_hashes, 1, 100000)},
+      // operations
+      {"control.socket", "",
+       "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",
+       bind_string(&Config::control_socket)},
+      {"metrics.listen", "[]",
+       "Addresses serving Prometheus metrics over HTTP/1.1 (default port 9153); keep them private.",
+       bind_endpoints(&Config::metrics_listen, 9153)},
+      {"metrics.path", "/metrics", "URL path of the metrics endpoint.", bind_string(&Config::metrics_path)},
+      {"dnstap.socket", "",
+       "Unix socket of a dnstap collector (fstrm_capture, dnstap-ldns ...); empty: no query log.",
+       bind_string(&Config::dnstap_socket)},
+      {"dnstap.file", "", "Write the dnstap log to this file instead (rewritten at each start).",
+       bind_string(&Config::dnstap_file)},
+      {"dnstap.log-queries", "true", "Log client queries (CLIENT_QUERY).", bind_bool(&Config::dnstap_log_queries)},
+      {"dnstap.log-responses", "true", "Log answers to clients (CLIENT_RESPONSE).",
+       bind_bool(&Config::dnstap_log_responses)},
+      {"dnstap.log-resolver-queries", "false", "Log the queries sent to authoritative servers (RESOLVER_QUERY).",
+       bind_bool(&Config::dnstap_log_resolver_queries)},
+      {"dnstap.log-resolver-responses", "false",
+       "Log the answers from authoritative servers (RESOLVER_RESPONSE).",
+       bind_bool(&Config::dnstap_log_resolver_responses)},
+      {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
+       bind_string(&Config::dnstap_identity)},
+  };
+  return table;
+}
+
+const Setting* find_setting(const std::string& key) {
+  for (const auto& s : settings())
+    if (key == s.key) return &s;
+  return nullptr;
+}
+
+// True if some setting lives below `prefix` (so a map at `prefix` is a section).
+bool is_section(const std::string& prefix) {
+  std::string p = prefix + ".";
+  for (const auto& s : settings())
+    if (std::string_view(s.key).substr(0, p.size()) == p) return true;
+  return false;
+}
+
+std::string where(const std::string& source, const YAML::Node& n) {
+  if (n.Mark().line >= 0) return fmt::format("{}:{}", source, n.Mark().line + 1);
+  return source;
+}
+
+void apply_tree(Config& c, const YAML::Node& node, const std::string& prefix, const std::string& source,
+                std::set<std::string>& seen) {
+  for (const auto& kv : node) {
+    std::string name = kv.first.Scalar();
+    std::string key = prefix.empty() ? name : prefix + "." + name;
+    if (!seen.insert(key).second)
+      throw ConfigError(fmt::format("{}: {}: set twice", where(source, kv.first), key));
+    if (const Setting* s = find_setting(key)) {
+      try {
+        s->apply(c, kv.second);
+      } catch (const std::exception& e) {
+        throw ConfigError(fmt::format("{}: {}: {}", where(source, kv.second), key, e.what()));
+      }
+    } else if (is_section(key)) {
+      if (!kv.second.IsMap())
+        throw ConfigError(fmt::format("{}: {}: expected a section (a map of settings)", where(source, kv.second), key));
+      apply_tree(c, kv.second, key, source, seen);
+    } else {
+      throw ConfigError(fmt::format("{}: unknown setting '{}' (see `sextant --config-reference`)",
+                                    where(source, kv.first), key));
+    }
+  }
+}
+
+}  // namespace
+
+std::string Endpoint::to_text() const {
+  if (address.find(':') != std::string::npos) return fmt::format("[{}]:{}", address, port);
+  return fmt::format("{}:{}", address, port);
+}
+
+std::string Prefix::to_text() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, bytes, buf, sizeof buf);
+  return fmt::format("{}/{}", buf, length);
+}
+
+Endpoint parse_endpoint(const std::string& text, uint16_t default_port) {
+  Endpoint e;
+  std::string addr = text;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos) throw std::invalid_argument(fmt::format("'{}': missing ']'", text));
+    addr = text.substr(1, close - 1);
+    std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':' && rest[0] != '@') throw std::invalid_argument(fmt::format("'{}': bad port", text));
+      port = rest.substr(1);
+    }
+  } else if (auto at = text.find('@'); at != std::string::npos) {
+    addr = text.substr(0, at);
+    port = text.substr(at + 1);
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    auto colon = text.find(':');
+    addr = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned char tmp[16];
+  if (inet_pton(AF_INET, addr.c_str(), tmp) != 1 && inet_pton(AF_INET6, addr.c_str(), tmp) != 1)
+    throw std::invalid_argument(fmt::format("'{}' is not an IPv4 or IPv6 address", addr));
+  e.address = addr;
+  e.port = port.empty() ? default_port : static_cast<uint16_t>(parse_unsigned(port, 65535));
+  return e;
+}
+
+Prefix parse_prefix(const std::string& text) {
+  Prefix p;
+  auto slash = text.find('/');
+  std::string addr = text.substr(0, slash);
+  if (inet_pton(AF_INET, addr.c_str(), p.bytes) == 1) p.family = AF_INET;
+  else if (inet_pton(AF_INET6, addr.c_str(), p.bytes) == 1) p.family = AF_INET6;
+  else throw std::invalid_argument(fmt::format("'{}' is not an IPv4 or IPv6 prefix", text));
+  unsigned max = p.family == AF_INET ? 32 : 128;
+  p.length = static_cast<uint8_t>(slash == std::string::npos ? max : parse_unsigned(text.substr(slash + 1), max));
+  // Clear host bits so that matching can compare whole octets.
+  for (unsigned bit = p.length; bit < max; ++bit) p.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  return p;
+}
+
+uint64_t parse_duration_ms(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) throw std::invalid_argument(fmt::format("'{}' is not a duration (e.g. 10s, 500ms, 1h)", text));
+  uint64_t v = parse_unsigned(text.substr(0, i), std::numeric_limits<uint32_t>::max());
+  std::string unit = text.substr(i);
+  uint64_t mul;
+  if (unit.empty() || unit == "s") mul = 1000;
+  else if (unit == "ms") mul = 1;
+  else if (unit == "m") mul = 60000;
+  else if (unit == "h") mul = 3600000;
+  else if (unit == "d") mul = 86400000;
+  else throw std::invalid_argument(fmt::format("'{}': unknown duration unit '{}' (ms, s, m, h, d)", text, unit));
+  return v * mul;
+}
+
+uint64_t parse_size_bytes(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) throw std::invalid_argument(fmt::format("'{}' is not a size (e.g. 256M)", text));
+  uint64_t v = parse_unsigned(text.substr(0, i), uint64_t{1} << 40);
+  std::string unit = text.substr(i);
+  uint64_t mul;
+  if (unit.empty()) mul = 1;
+  else if (unit == "k" || unit == "K") mul = 1024;
+  else if (unit == "M") mul = 1024 * 1024;
+  else if (unit == "G") mul = 1024ull * 1024 * 1024;
+  else throw std::invalid_argument(fmt::format("'{}': unknown size unit '{}' (k, M, G)", text, unit));
+  return v * mul;
+}
+
+Config default_config() {
+  Config c;
+  for (const auto& s : settings()) {
+    YAML::Node n = YAML::Load(s.default_yaml);
+    s.apply(c, n);
+  }
+  return c;
+}
+
+Config load_config_text(const std::string& yaml, const std::string& source) {
+  Config c = default_config();
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}: {}", source, e.mark.line + 1, e.msg));
+  }
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) throw ConfigError(fmt::format("{}: the configuration must be a map of sections", source));
+  std::set<std::string> seen;
+  apply_tree(c, root, "", source, seen);
+  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || (!c.doh_listen.empty() && !c.doh_h2c)) &&
+      (c.tls_certificate.empty() || c.tls_key.empty()))
+    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH and DoQ",
+                                  source));
+  if (!c.dnstap_socket.empty() && !c.dnstap_file.empty())
+    throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));
+  if (c.metrics_path.empty() || c.metrics_path.front() != '/')
+    throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
+  return c;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open the configuration file", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), path);
+}
+
+std::string config_reference() {
+  std::string out = "# Sextant configuration reference\n\nEvery setting is optional. Generated by "
+                    "`sextant --config-reference` from the table that parses the file.\n\n"
+                    "| key | default | meaning |\n|---|---|---|\n";
+  for (const auto& s : settings())
+    out += fmt::format("| `{}` | `{}` | {} |\n", s.key, s.default_yaml[0] ? s.default_yaml : "(empty)", s.doc);
+  return out;
+}
+
+}  // namespace sextant::resolver

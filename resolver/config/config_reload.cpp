@@ -1,0 +1,90 @@
+#include "resolver/config/config_reload.h"
+
+#include <utility>
+
+namespace sextant::resolver {
+
+namespace {
+
+struct RestartOnly {
+  const char* key;
+  bool (*same)(const Config&, const Config&);
+};
+
+// Every setting but the three applied live, by its key in the configuration
+// table (a unit test checks that together they are the whole table).
+#define SEXTANT_RESTART_ONLY(field, key) \
+  RestartOnly { key, [](const Config& a, const Config& b) { return a.field == b.field; } }
+const RestartOnly kRestartOnly[] = {
+    SEXTANT_RESTART_ONLY(listen, "server.listen"),
+    SEXTANT_RESTART_ONLY(threads, "server.threads"),
+    SEXTANT_RESTART_ONLY(tcp_idle_timeout_ms, "server.tcp-idle-timeout"),
+    SEXTANT_RESTART_ONLY(tcp_connections_per_worker, "server.tcp-connections-per-worker"),
+    SEXTANT_RESTART_ONLY(dot_listen, "server.dot.listen"),
+    SEXTANT_RESTART_ONLY(doh_listen, "server.doh.listen"),
+    SEXTANT_RESTART_ONLY(doh_path, "server.doh.path"),
+    SEXTANT_RESTART_ONLY(doh_h2c, "server.doh.h2c"),
+    SEXTANT_RESTART_ONLY(doh_trusted_proxies, "server.doh.trusted-proxies"),
+    SEXTANT_RESTART_ONLY(doq_listen, "server.doq.listen"),
+    SEXTANT_RESTART_ONLY(tls_certificate, "server.tls.certificate"),
+    SEXTANT_RESTART_ONLY(tls_key, "server.tls.key"),
+    SEXTANT_RESTART_ONLY(user, "server.user"),
+    SEXTANT_RESTART_ONLY(root_hints, "resolver.root-hints"),
+    SEXTANT_RESTART_ONLY(qname_minimisation, "resolver.qname-minimisation"),
+    SEXTANT_RESTART_ONLY(query_private_addresses, "resolver.query-private-addresses"),
+    SEXTANT_RESTART_ONLY(edns_buffer_size, "resolver.edns-buffer-size"),
+    SEXTANT_RESTART_ONLY(resolution_timeout_ms, "resolver.resolution-timeout"),
+    SEXTANT_RESTART_ONLY(upstream_initial_timeout_ms, "resolver.upstream-initial-timeout"),
+    SEXTANT_RESTART_ONLY(max_upstream_queries, "resolver.max-upstream-queries"),
+    SEXTANT_RESTART_ONLY(max_subquery_depth, "resolver.max-subquery-depth"),
+    SEXTANT_RESTART_ONLY(max_cname_hops, "resolver.max-cname-hops"),
+    SEXTANT_RESTART_ONLY(cache_memory_bytes, "cache.memory"),
+    SEXTANT_RESTART_ONLY(cache_max_ttl, "cache.max-ttl"),
+    SEXTANT_RESTART_ONLY(cache_min_ttl, "cache.min-ttl"),
+    SEXTANT_RESTART_ONLY(cache_negative_max_ttl, "cache.negative-max-ttl"),
+    SEXTANT_RESTART_ONLY(serve_stale, "cache.serve-stale"),
+    SEXTANT_RESTART_ONLY(stale_max_ttl, "cache.stale-max-ttl"),
+    SEXTANT_RESTART_ONLY(stale_client_timeout_ms, "cache.stale-client-timeout"),
+    SEXTANT_RESTART_ONLY(prefetch, "cache.prefetch"),
+    SEXTANT_RESTART_ONLY(prefetch_threshold_percent, "cache.prefetch-threshold"),
+    SEXTANT_RESTART_ONLY(server_state_entries, "cache.server-state-entries"),
+    SEXTANT_RESTART_ONLY(dnssec, "dnssec.validation"),
+    SEXTANT_RESTART_ONLY(trust_anchor_file, "dnssec.trust-anchor-file"),
+    SEXTANT_RESTART_ONLY(clock_skew_s, "dnssec.clock-skew"),
+    SEXTANT_RESTART_ONLY(nsec3_max_iterations, "dnssec.nsec3-max-iterations"),
+    SEXTANT_RESTART_ONLY(bogus_ttl, "dnssec.bogus-ttl"),
+    SEXTANT_RESTART_ONLY(aggressive_nsec, "dnssec.aggressive-nsec"),
+    SEXTANT_RESTART_ONLY(max_signature_validations, "dnssec.max-signature-validations"),
+    SEXTANT_RESTART_ONLY(max_nsec3_hashes, "dnssec.max-nsec3-hashes"),
+    SEXTANT_RESTART_ONLY(control_socket, "control.socket"),
+    SEXTANT_RESTART_ONLY(metrics_listen, "metrics.listen"),
+    SEXTANT_RESTART_ONLY(metrics_path, "metrics.path"),
+    SEXTANT_RESTART_ONLY(dnstap_socket, "dnstap.socket"),
+    SEXTANT_RESTART_ONLY(dnstap_file, "dnstap.file"),
+    SEXTANT_RESTART_ONLY(dnstap_log_queries, "dnstap.log-queries"),
+    SEXTANT_RESTART_ONLY(dnstap_log_responses, "dnstap.log-responses"),
+    SEXTANT_RESTART_ONLY(dnstap_log_resolver_queries, "dnstap.log-resolver-queries"),
+    SEXTANT_RESTART_ONLY(dnstap_log_resolver_responses, "dnstap.log-resolver-responses"),
+    SEXTANT_RESTART_ONLY(dnstap_identity, "dnstap.identity"),
+};
+#undef SEXTANT_RESTART_ONLY
+
+}  // namespace
+
+ReloadPlan plan_reload(const Config& running, const Config& next) {
+  ReloadPlan plan;
+  plan.access_control_changed = !(running.access_control == next.access_control);
+  plan.log_level_changed = running.log_level != next.log_level;
+  plan.negative_trust_anchors_changed = running.negative_trust_anchors != next.negative_trust_anchors;
+  for (const RestartOnly& r : kRestartOnly)
+    if (!r.same(running, next)) plan.need_restart.emplace_back(r.key);
+  return plan;
+}
+
+std::vector<std::string> restart_only_settings() {
+  std::vector<std::string> keys;
+  for (const RestartOnly& r : kRestartOnly) keys.emplace_back(r.key);
+  return keys;
+}
+
+}  // namespace sextant::resolver

@@ -1,0 +1,263 @@
+#include "resolver/daemon/daemon_metrics.h"
+
+#include <iterator>
+
+namespace sextant::resolver {
+
+namespace {
+
+using transports::RelaxedCounter;
+
+template <typename Owner, typename Field>
+struct Row {
+  Field Owner::*field;
+  const char* name;
+  const char* help;
+  bool gauge = false;
+};
+
+using WalkerRow = Row<WalkerStats, uint64_t>;
+const WalkerRow kWalkerRows[] = {
+    {&WalkerStats::resolutions, "sextant_resolutions_total", "Resolutions started by the walker."},
+    {&WalkerStats::deduplicated, "sextant_resolutions_joined_total",
+     "Client questions that joined an identical resolution already in flight."},
+    {&WalkerStats::upstream_queries, "sextant_walker_upstream_queries_total",
+     "Queries the walker sent to authoritative servers."},
+    {&WalkerStats::upstream_timeouts, "sextant_walker_upstream_timeouts_total",
+     "Retransmission timers that fired."},
+    {&WalkerStats::spoofed_dropped, "sextant_walker_mismatched_replies_total",
+     "Replies dropped for a wrong ID, question or source (possible spoofing)."},
+    {&WalkerStats::case_mismatches, "sextant_walker_case_mismatches_total",
+     "Replies that did not echo the 0x20 case pattern (retried over TCP)."},
+    {&WalkerStats::tcp_fallbacks, "sextant_walker_tcp_fallbacks_total", "Queries retried over TCP."},
+    {&WalkerStats::edns_fallbacks, "sextant_walker_edns_fallbacks_total",
+     "Servers that needed a query without EDNS."},
+    {&WalkerStats::qmin_fallbacks, "sextant_walker_qname_minimisation_fallbacks_total",
+     "Names for which relaxed QNAME minimisation gave up."},
+    {&WalkerStats::primings, "sextant_walker_primings_total", "Root priming queries."},
+    {&WalkerStats::servfails, "sextant_walker_failures_total", "Resolutions that ended in SERVFAIL."},
+    {&WalkerStats::deadline_expired, "sextant_walker_deadlines_expired_total",
+     "Resolutions stopped by the resolution-timeout budget."},
+    {&WalkerStats::key_queries, "sextant_dnssec_key_queries_total", "DS and DNSKEY sub-queries."},
+    {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
+     "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
+};
+
+using UpstreamRow = Row<transports::UpstreamCounters, RelaxedCounter>;
+const UpstreamRow kUpstreamRows[] = {
+    {&transports::UpstreamCounters::answered, "sextant_upstream_answered_total",
+     "Upstream queries that got a matching reply."},
+    {&transports::UpstreamCounters::timeouts, "sextant_upstream_timeouts_total", "Upstream queries that timed out."},
+    {&transports::UpstreamCounters::network_errors, "sextant_upstream_network_errors_total",
+     "Upstream queries that failed at the socket (unreachable, reset)."},
+    {&transports::UpstreamCounters::bad_responses, "sextant_upstream_bad_responses_total",
+     "Upstream replies that could not be parsed."},
+    {&transports::UpstreamCounters::ignored_datagrams, "sextant_upstream_ignored_datagrams_total",
+     "Datagrams with a wrong ID, question or source (possible spoofing)."},
+    {&transports::UpstreamCounters::refused_destinations, "sextant_upstream_refused_destinations_total",
+     "Queries not sent because the destination address is not allowed."},
+    {&transports::UpstreamCounters::overloaded, "sextant_upstream_overloaded_total",
+     "Queries not sent because every upstream socket of the worker was in use."},
+    {&transports::UpstreamCounters::cancelled, "sextant_upstream_cancelled_total",
+     "Upstream queries cancelled before their reply (resolution finished or stopped)."},
+    {&transports::UpstreamCounters::sockets, "sextant_upstream_sockets", "Upstream sockets open.", true},
+};
+
+using UdpRow = Row<transports::UdpCounters, RelaxedCounter>;
+const UdpRow kUdpRows[] = {
+    {&transports::UdpCounters::received, "sextant_udp_queries_total", "Datagrams received from clients."},
+    {&transports::UdpCounters::too_short, "sextant_udp_too_short_total", "Datagrams under 12 octets, dropped."},
+    {&transports::UdpCounters::receive_errors, "sextant_udp_receive_errors_total", "recvmmsg errors."},
+    {&transports::UdpCounters::answered, "sextant_udp_answers_total", "Answers sent over UDP."},
+    {&transports::UdpCounters::answers_queued, "sextant_udp_answers_queued_total",
+     "Answers that waited for a full send buffer."},
+    {&transports::UdpCounters::send_errors, "sextant_udp_send_errors_total", "Answers the kernel refused."},
+    {&transports::UdpCounters::oversize_answers, "sextant_udp_oversize_answers_total",
+     "Answers too large for a datagram, dropped."},
+    {&transports::UdpCounters::no_pending_slot, "sextant_udp_answers_lost_total",
+     "Answers lost because the table of pending answers was full."},
+    {&transports::UdpCounters::pending, "sextant_udp_pending_answers", "Answers owed to UDP clients.", true},
+};
+
+using TcpRow = Row<transports::TcpCounters, RelaxedCounter>;
+const TcpRow kTcpRows[] = {
+    {&transports::TcpCounters::accepted, "sextant_tcp_connections_accepted_total", "TCP connections accepted."},
+    {&transports::TcpCounters::refused, "sextant_tcp_connections_refused_total",
+     "TCP connections closed at once: over server.tcp-connections-per-worker."},
+    {&transports::TcpCounters::closed_idle, "sextant_tcp_idle_timeouts_total", "TCP connections closed idle."},
+    {&transports::TcpCounters::queries, "sextant_tcp_queries_total", "Queries received over TCP."},
+    {&transports::TcpCounters::answered, "sextant_tcp_answers_total", "Answers sent over TCP."},
+    {&transports::TcpCounters::zero_length_frames, "sextant_tcp_protocol_errors_total",
+     "TCP connections closed for a zero-length frame."},
+    {&transports::TcpCounters::write_errors, "sextant_tcp_write_errors_total", "TCP writes that failed."},
+    {&transports::TcpCounters::connections, "sextant_tcp_connections", "Open TCP connections.", true},
+};
+
+template <typename Rows, typename Owner>
+void add_rows(std::vector<uint64_t>& sums, const Rows& rows, const Owner& owner) {
+  if (sums.size() < std::size(rows)) sums.resize(std::size(rows), 0);
+  for (size_t i = 0; i < std::size(rows); ++i) sums[i] += (owner.*(rows[i].field)).get();
+}
+
+template <typename Rows>
+void report_rows(MetricsReport& r, const Rows& rows, const std::vector<uint64_t>& sums) {
+  for (size_t i = 0; i < std::size(rows); ++i) {
+    uint64_t v = i < sums.size() ? sums[i] : 0;
+    if (rows[i].gauge) r.gauge(rows[i].name, rows[i].help, static_cast<double>(v));
+    else r.counter(rows[i].name, rows[i].help, v);
+  }
+}
+
+// One sample of `name` per item, labelled `label`="item's name".
+template <typename T, size_t N, typename Get>
+void report_each(MetricsReport& r, const char* label, const std::pair<const char*, const T*> (&items)[N],
+                 const char* name, const char* help, bool gauge, Get get) {
+  for (const auto& [item, value] : items) {
+    if (gauge) r.gauge(name, help, static_cast<double>(get(*value)), {{label, item}});
+    else r.counter(name, help, get(*value), {{label, item}});
+  }
+}
+
+void report_store(MetricsReport& r, const cache::CacheStats& c) {
+  const std::pair<const char*, const cache::StoreStats*> stores[] = {
+      {"answers", &c.answers}, {"rrsets", &c.rrsets}, {"negative", &c.negatives}, {"delegations", &c.delegations}};
+  auto each = [&](const char* name, const char* help, bool gauge, auto get) {
+    report_each(r, "store", stores, name, help, gauge, get);
+  };
+  each("sextant_cache_entries", "Entries in each cache store.", true, [](const auto& s) { return s.entries; });
+  each("sextant_cache_bytes", "Bytes held by each cache store.", true, [](const auto& s) { return s.bytes; });
+  each("sextant_cache_hits_total", "Lookups that found data (fresh or stale).", false,
+       [](const auto& s) { return s.hits; });
+  each("sextant_cache_misses_total", "Lookups that found nothing.", false, [](const auto& s) { return s.misses; });
+  each("sextant_cache_stale_hits_total", "Lookups answered from expired data (RFC 8767).", false,
+       [](const auto& s) { return s.stale_served; });
+  each("sextant_cache_prefetches_total", "Hits that started a refresh before expiry.", false,
+       [](const auto& s) { return s.prefetches; });
+  each("sextant_cache_inserts_total", "Entries stored.", false, [](const auto& s) { return s.inserts; });
+  each("sextant_cache_rejected_total", "Entries too large for their store.", false,
+       [](const auto& s) { return s.rejected; });
+  each("sextant_cache_evictions_total", "Entries pushed out by the memory bound.", false,
+       [](const auto& s) { return s.evictions; });
+}
+
+void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
+  const std::pair<const char*, const transports::TransportCountersSnapshot*> ts[] = {
+      {"dot", &s.dot}, {"doh", &s.doh}, {"doq", &s.doq}};
+  auto each = [&](const char* name, const char* help, bool gauge, auto get) {
+    report_each(r, "transport", ts, name, help, gauge, get);
+  };
+  using Snap = transports::TransportCountersSnapshot;
+  each("sextant_encrypted_connections_total", "Connections accepted (QUIC: created).", false,
+       [](const Snap& c) { return c.connections_accepted; });
+  each("sextant_encrypted_connections_refused_total", "Connections over the per-worker limit.", false,
+       [](const Snap& c) { return c.connections_refused; });
+  each("sextant_encrypted_connections", "Open connections.", true, [](const Snap& c) { return c.connections_active; });
+  each("sextant_encrypted_handshakes_total", "Completed TLS handshakes.", false,
+       [](const Snap& c) { return c.handshakes_completed; });
+  each("sextant_encrypted_handshake_failures_total", "TLS errors, wrong ALPN, handshake timeouts.", false,
+       [](const Snap& c) { return c.handshakes_failed; });
+  each("sextant_encrypted_queries_total", "Queries received.", false, [](const Snap& c) { return c.queries; });
+  each("sextant_encrypted_answers_total", "Answers sent.", false, [](const Snap& c) { return c.responses; });
+  each("sextant_encrypted_errors_total", "Malformed input, protocol errors, HTTP 4xx.", false,
+       [](const Snap& c) { return c.errors; });
+}
+
+}  // namespace
+
+void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
+  for (const WalkerRow& row : kWalkerRows) s.walker.*(row.field) += w.*(row.field);
+  s.walker.validated_secure += w.validated_secure;
+  s.walker.validated_insecure += w.validated_insecure;
+  s.walker.validated_bogus += w.validated_bogus;
+  s.walker.validated_indeterminate += w.validated_indeterminate;
+}
+
+void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u) {
+  add_rows(s.upstream, kUpstreamRows, u);
+  if (s.upstream.size() < std::size(kUpstreamRows) + 2) s.upstream.resize(std::size(kUpstreamRows) + 2, 0);
+  s.upstream[std::size(kUpstreamRows)] += u.sent_udp.get();
+  s.upstream[std::size(kUpstreamRows) + 1] += u.sent_tcp.get();
+}
+
+void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u) { add_rows(s.udp, kUdpRows, u); }
+
+void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t) { add_rows(s.tcp, kTcpRows, t); }
+
+void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t) {
+  s.resolution_buckets.resize(t.buckets.size(), 0);
+  for (size_t i = 0; i < t.buckets.size(); ++i) s.resolution_buckets[i] += t.buckets[i].get();
+  s.resolution_total_us += t.total_us.get();
+}
+
+MetricsReport build_metrics_report(const DaemonSnapshot& s) {
+  MetricsReport r;
+  r.gauge("sextant_build_info", "Always 1; the version is a label.", 1, {{"version", s.version}});
+  r.gauge("sextant_uptime_seconds", "Seconds since the daemon started.", s.uptime_seconds);
+  r.gauge("sextant_workers", "Worker threads.", s.workers);
+  r.gauge("sextant_workers_reporting", "Workers whose per-thread counters are in this report.",
+          s.workers_reporting);
+
+  if (s.pipeline) {
+    const PipelineStats& p = *s.pipeline;
+    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries.load());
+    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits.load());
+    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses.load());
+    r.counter("sextant_stale_answers_total", "Answers served from expired data (RFC 8767, EDE 3/19).",
+              p.stale_served.load());
+    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches.load());
+    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).",
+              p.dropped.load());
+    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated.load());
+    const char* help = "Answers with an error rcode, by rcode.";
+    r.counter("sextant_error_answers_total", help, p.formerr.load(), {{"rcode", "FORMERR"}});
+    r.counter("sextant_error_answers_total", help, p.refused.load(), {{"rcode", "REFUSED"}});
+    r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
+    r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
+  }
+
+  {
+    std::vector<double> bounds;
+    for (uint32_t ms : ResolutionTimes::kBoundsMs) bounds.push_back(ms / 1000.0);
+    std::vector<uint64_t> counts = s.resolution_buckets;
+    counts.resize(bounds.size() + 1, 0);
+    r.histogram("sextant_resolution_duration_seconds",
+                "Time from a cache miss to its answer (from the walker, or stale data after the client timer).",
+                bounds, counts, static_cast<double>(s.resolution_total_us) / 1e6);
+  }
+
+  report_store(r, s.cache);
+  r.gauge("sextant_servers_known", "Authoritative server addresses with remembered RTT, hold-down or quirks.",
+          static_cast<double>(s.servers_known));
+
+  for (const WalkerRow& row : kWalkerRows) r.counter(row.name, row.help, s.walker.*(row.field));
+  const char* validated = "Client questions validated, by DNSSEC outcome.";
+  r.counter("sextant_dnssec_validations_total", validated, s.walker.validated_secure, {{"result", "secure"}});
+  r.counter("sextant_dnssec_validations_total", validated, s.walker.validated_insecure, {{"result", "insecure"}});
+  r.counter("sextant_dnssec_validations_total", validated, s.walker.validated_bogus, {{"result", "bogus"}});
+  r.counter("sextant_dnssec_validations_total", validated, s.walker.validated_indeterminate,
+            {{"result", "indeterminate"}});
+
+  std::vector<uint64_t> upstream = s.upstream;
+  upstream.resize(std::size(kUpstreamRows) + 2, 0);
+  const char* sent = "Queries sent to authoritative servers, by transport.";
+  r.counter("sextant_upstream_queries_total", sent, upstream[std::size(kUpstreamRows)], {{"transport", "udp"}});
+  r.counter("sextant_upstream_queries_total", sent, upstream[std::size(kUpstreamRows) + 1], {{"transport", "tcp"}});
+  report_rows(r, kUpstreamRows, upstream);
+
+  report_rows(r, kUdpRows, s.udp);
+  report_rows(r, kTcpRows, s.tcp);
+  report_encrypted(r, s);
+
+  if (s.dnstap_enabled) {
+    r.counter("sextant_dnstap_frames_total", "Query-log frames handed to the dnstap writer.", s.dnstap_logged);
+    r.counter("sextant_dnstap_dropped_total",
+              "Query-log frames dropped: the collector was not keeping up (queue full).", s.dnstap_dropped);
+  }
+  r.counter("sextant_control_commands_total", "Commands run on the control socket.", s.control_commands);
+  r.counter("sextant_metrics_scrapes_total", "GET /metrics served.", s.metrics_scrapes);
+  r.counter("sextant_admin_bad_requests_total", "Malformed or refused control and metrics requests.",
+            s.admin_bad_requests);
+  return r;
+}
+
+}  // namespace sextant::resolver

@@ -1,0 +1,53 @@
+// Everything the daemon counts, gathered into one snapshot and named once:
+// the /metrics endpoint and `sextant control stats` both render the
+// MetricsReport built here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cache/cache_stats.h"
+#include "resolver/daemon/metrics_report.h"
+#include "resolver/front/query_pipeline.h"
+#include "resolver/walk/walker.h"
+#include "transports/tcp_listener.h"
+#include "transports/transport_metrics.h"
+#include "transports/udp_listener.h"
+#include "transports/upstream.h"
+
+namespace sextant::resolver {
+
+struct DaemonSnapshot {
+  std::string version;
+  double uptime_seconds = 0;
+  unsigned workers = 0;
+  unsigned workers_reporting = 0;  // workers whose per-thread counters made it in time
+  const PipelineStats* pipeline = nullptr;
+  cache::CacheStats cache;
+  size_t servers_known = 0;        // the walkers' shared server-state table
+  WalkerStats walker;              // summed over workers
+  std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)
+  std::vector<uint64_t> resolution_buckets;  // summed ResolutionTimes buckets
+  uint64_t resolution_total_us = 0;
+  std::vector<uint64_t> udp;       // summed over UDP listeners
+  std::vector<uint64_t> tcp;       // summed over TCP listeners
+  transports::TransportCountersSnapshot dot, doh, doq;
+  bool dnstap_enabled = false;
+  uint64_t dnstap_logged = 0;
+  uint64_t dnstap_dropped = 0;
+  uint64_t control_commands = 0;
+  uint64_t metrics_scrapes = 0;
+  uint64_t admin_bad_requests = 0;
+};
+
+// Adds one worker's or listener's counters into the snapshot's sums.
+void add_walker(DaemonSnapshot& s, const WalkerStats& w);
+void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u);
+void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u);
+void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t);
+void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t);
+
+MetricsReport build_metrics_report(const DaemonSnapshot& s);
+
+}  // namespace sextant::resolver

@@ -1,0 +1,433 @@
+#include "resolver/front/query_pipeline.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "wire/message_builder.h"
+
+namespace sextant::resolver {
+
+using transports::Responder;
+using wire::EdeCode;
+using wire::Rcode;
+
+namespace {
+
+constexpr uint8_t kFlagsLowAD = 0x20;  // in octet 3 of the header
+constexpr uint8_t kFlagsLowCD = 0x10;
+constexpr uint8_t kFlagsHighRD = 0x01;  // in octet 2
+constexpr size_t kOptFixed = 11;
+constexpr size_t kOptionHeader = 4;
+
+void put16(uint8_t* p, uint16_t v) noexcept {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+uint16_t get16(const uint8_t* p) noexcept { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+
+cache::DnssecStatus to_cache_status(ValidationState v) noexcept {
+  switch (v) {
+    case ValidationState::secure: return cache::DnssecStatus::secure;
+    case ValidationState::insecure: return cache::DnssecStatus::insecure;
+    case ValidationState::bogus: return cache::DnssecStatus::bogus;
+    case ValidationState::unchecked:
+    case ValidationState::indeterminate: break;
+  }
+  return cache::DnssecStatus::indeterminate;
+}
+
+// Appends this client's OPT record (payload size, DO, then the options:
+// TCP keepalive, EDE, block padding) to the answer in buf[0, len). An option
+// that does not fit is left out (padding first, then EDE, then keepalive).
+// Returns the new length, or 0 when even the bare OPT does not fit in `room`.
+size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_size, bool dnssec_ok,
+                  const wire::ExtendedErrorOption* ede, uint16_t padding_block,
+                  uint16_t keepalive_100ms) noexcept {
+  const size_t limit = std::min(room, buf.size());
+  if (len + kOptFixed > limit) return 0;
+  size_t used = len + kOptFixed;
+  const size_t keepalive_size = kOptionHeader + 2;
+  bool keepalive = keepalive_100ms != 0 && used + keepalive_size <= limit;
+  if (keepalive) used += keepalive_size;
+  size_t ede_text = ede ? std::min<size_t>(ede->extra_text.size(), 256) : 0;
+  bool with_ede = ede && used + kOptionHeader + 2 + ede_text <= limit;
+  if (with_ede) used += kOptionHeader + 2 + ede_text;
+  size_t pad = 0;
+  bool padded = padding_block > 0 && used + kOptionHeader <= limit;
+  if (padded) {
+    size_t bare = used + kOptionHeader;
+    size_t target = (bare + padding_block - 1) / padding_block * padding_block;
+    pad = std::min(target, limit) - bare;
+    used = bare + pad;
+  }
+
+  uint8_t* p = buf.data() + len;
+  p[0] = 0;                                            // root owner
+  put16(p + 1, static_cast<uint16_t>(wire::RRType::OPT));
+  put16(p + 3, udp_size);                              // class = payload size
+  p[5] = 0;                                            // extended rcode
+  p[6] = 0;                                            // version
+  put16(p + 7, dnssec_ok ? 0x8000 : 0);                // DO
+  put16(p + 9, static_cast<uint16_t>(used - len - kOptFixed));
+  p += kOptFixed;
+  if (keepalive) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive));
+    put16(p + 2, 2);
+    put16(p + 4, keepalive_100ms);
+    p += keepalive_size;
+  }
+  if (with_ede) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::ExtendedError));
+    put16(p + 2, static_cast<uint16_t>(2 + ede_text));
+    put16(p + 4, ede->info_code);
+    std::memcpy(p + 6, ede->extra_text.data(), ede_text);
+    p += kOptionHeader + 2 + ede_text;
+  }
+  if (padded) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::Padding));
+    put16(p + 2, static_cast<uint16_t>(pad));
+    std::memset(p + 4, 0, pad);
+  }
+  uint8_t* arcount = buf.data() + 10;
+  put16(arcount, static_cast<uint16_t>(get16(arcount) + 1));
+  return used;
+}
+
+uint32_t min_ttl(const ResolutionResult& r) noexcept {
+  uint32_t ttl = std::numeric_limits<uint32_t>::max();
+  for (const auto& s : r.answer) ttl = std::min(ttl, s.ttl);
+  for (const auto& s : r.authority) ttl = std::min(ttl, s.ttl);
+  return ttl == std::numeric_limits<uint32_t>::max() ? 0 : ttl;
+}
+
+}  // namespace
+
+struct QueryPipeline::Pending {
+  Client client;
+  Responder responder;
+  TimerService::TimePoint started;
+  bool stale_available = false;
+  TimerService::TimerId stale_timer = 0;
+};
+
+QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
+                             Walker& walker, TimerService& timers, PipelineStats& stats)
+    : settings_(settings), acl_(&acl), cache_(cache), walker_(walker), timers_(timers), stats_(stats) {}
+
+QueryPipeline::~QueryPipeline() { *alive_ = false; }
+
+namespace {
+
+transports::DnstapEvent dnstap_event(transports::DnstapMessageType type, transports::Transport transport,
+                                     const sockaddr* peer, const sockaddr* local, unsigned worker,
+                                     std::span<const uint8_t> message, transports::DnstapTime time) {
+  transports::DnstapEvent e;
+  e.type = type;
+  e.transport = transport;
+  e.query_address = peer;
+  e.response_address = local;
+  e.message = message;
+  e.time = time;
+  e.worker = worker;
+  return e;
+}
+
+// CLIENT_RESPONSE for an answer to a query received at `received`.
+void log_client_response(transports::DnstapWriter& dnstap, transports::Transport transport, const sockaddr* peer,
+                         const sockaddr* local, unsigned worker, transports::DnstapTime received,
+                         std::span<const uint8_t> answer) {
+  auto e = dnstap_event(transports::DnstapMessageType::client_response, transport, peer, local, worker, answer,
+                        transports::DnstapTime::now());
+  e.query_time = received;
+  dnstap.log(e);
+}
+
+}  // namespace
+
+void QueryPipeline::handle(const transports::Request& request, Responder responder) {
+  stats_.queries.fetch_add(1, std::memory_order_relaxed);
+  transports::DnstapTime received;
+  transports::DnstapWriter* dnstap = settings_.dnstap;
+  if (dnstap) {
+    received = transports::DnstapTime::now();
+    if (dnstap->wants(transports::DnstapMessageType::client_query))
+      dnstap->log(dnstap_event(transports::DnstapMessageType::client_query, request.transport, request.peer,
+                               request.local, request.worker, request.query, received));
+  }
+  wire::ParsedQuery q;
+  wire::QueryParseResult parsed = wire::parse_query(request.query, q);
+  if (parsed.outcome == wire::QueryOutcome::drop || parsed.outcome == wire::QueryOutcome::ignore) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    responder.drop();
+    return;
+  }
+  AclAction action = acl_->decide(request.peer);
+  if (action == AclAction::deny) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    responder.drop();
+    return;
+  }
+  if (parsed.outcome == wire::QueryOutcome::formerr) {
+    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
+    wire::MessageBuilder b(buffer_, request.transport == transports::Transport::udp ? 512 : 65535);
+    if (b.begin_response(q) != wire::WireError::ok) {
+      // The question itself is unreadable: answer with the bare header.
+      b.header() = wire::response_header_for(q.header);
+    }
+    b.header().set_ra(true);
+    b.set_rcode(Rcode::FORMERR);
+    std::span<const uint8_t> answer = b.finish();
+    if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response))
+      log_client_response(*dnstap, request.transport, request.peer, request.local, request.worker, received, answer);
+    responder.respond(answer);
+    return;
+  }
+
+  Client c;
+  if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response)) {
+    c.origin.emplace(Client::Origin{transports::SocketAddress(request.peer),
+                                    transports::SocketAddress(request.local), request.transport,
+                                    request.worker, received});
+  }
+  c.query_header = q.header;
+  c.qname = q.qname;
+  c.qtype = q.qtype;
+  c.qclass = q.qclass;
+  c.has_edns = q.has_edns;
+  c.dnssec_ok = q.dnssec_ok;
+  c.wants_padding = q.has_padding && transports::is_encrypted(request.transport);
+  c.wants_keepalive = q.has_tcp_keepalive && (request.transport == transports::Transport::tcp ||
+                                              request.transport == transports::Transport::dot);
+  if (request.transport == transports::Transport::udp) {
+    size_t client_size = q.has_edns ? std::max<size_t>(512, q.udp_payload_size) : 512;
+    c.limit = std::min({client_size, size_t{std::max<uint16_t>(512, settings_.edns_buffer_size)},
+                        request.max_response_size});
+  } else {
+    c.limit = std::min<size_t>(65535, request.max_response_size);
+  }
+
+  if (action == AclAction::refuse) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::Prohibited), ""};
+    respond_error(c, Rcode::REFUSED, responder, &ede);
+    return;
+  }
+  if (q.header.opcode() != wire::Opcode::QUERY) {
+    stats_.notimp.fetch_add(1, std::memory_order_relaxed);
+    respond_error(c, Rcode::NOTIMP, responder, nullptr);
+    return;
+  }
+  if (q.has_edns && q.edns_version != 0) {
+    respond_error(c, Rcode::BADVERS, responder, nullptr);
+    return;
+  }
+  if (c.qclass != wire::RRClass::IN) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::NotSupported), "only class IN is served"};
+    respond_error(c, Rcode::REFUSED, responder, &ede);
+    return;
+  }
+  if (c.qtype == wire::RRType::AXFR || c.qtype == wire::RRType::IXFR) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::NotSupported), "zone transfers are not served"};
+    respond_error(c, Rcode::REFUSED, responder, &ede);
+    return;
+  }
+  if (c.qtype == wire::RRType::OPT) {
+    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
+    respond_error(c, Rcode::FORMERR, responder, nullptr);
+    return;
+  }
+  if (wire::is_meta_type(c.qtype) && c.qtype != wire::RRType::ANY) {
+    stats_.notimp.fetch_add(1, std::memory_order_relaxed);
+    respond_error(c, Rcode::NOTIMP, responder, nullptr);
+    return;
+  }
+
+  bool stale_available = false;
+  if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
+  stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  resolve(c, std::move(responder), stale_available);
+}
+
+bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy, Responder& responder,
+                                      bool* stale_available) {
+  cache::CacheKey key = cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd());
+  size_t length = 0;
+  cache::AnswerHit hit;
+  if (!cache_.answers().lookup(key, c.query_header.id, c.qname, timers_.wall_seconds(), buffer_, length, hit,
+                               policy)) {
+    if (stale_available) *stale_available = hit.stale_available;
+    return false;
+  }
+  stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  wire::ExtendedErrorOption hit_ede;
+  const wire::ExtendedErrorOption* ede = nullptr;
+  if (hit.freshness == cache::Freshness::stale) {
+    stats_.stale_served.fetch_add(1, std::memory_order_relaxed);
+    hit_ede.info_code = static_cast<uint16_t>(hit.stale_ede());
+    ede = &hit_ede;
+  } else if (hit.info_ede) {
+    hit_ede.info_code = static_cast<uint16_t>(*hit.info_ede);
+    ede = &hit_ede;
+  }
+  deliver(c, length, responder, hit.status == cache::DnssecStatus::secure, ede);
+  if (hit.freshness == cache::Freshness::prefetch_due && hit.refresh_claimed && settings_.prefetch) start_refresh(c);
+  return true;
+}
+
+void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_available) {
+  auto pending = std::make_shared<Pending>();
+  pending->client = c;
+  pending->responder = std::move(responder);
+  pending->stale_available = stale_available && settings_.serve_stale;
+  pending->started = timers_.now();
+  if (pending->stale_available) {
+    // RFC 8767 client response timer: if the refresh is slow, answer stale
+    // now and let the resolution finish in the background.
+    pending->stale_timer = timers_.schedule(settings_.stale_client_timeout, [this, pending, alive = alive_] {
+      if (!*alive) return;
+      pending->stale_timer = 0;
+      if (pending->responder &&
+          answer_from_cache(pending->client, cache::StalePolicy::allow_stale, pending->responder))
+        times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
+    });
+  }
+  wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
+  walker_.resolve(question, {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd()},
+                  [this, pending, alive = alive_](const ResolutionResult& result) {
+                    if (*alive) on_resolved(pending, result);
+                  });
+}
+
+void QueryPipeline::start_refresh(const Client& c) {
+  stats_.prefetches.fetch_add(1, std::memory_order_relaxed);
+  wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
+  walker_.resolve(question,
+                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .refresh = true},
+                  [this, c, alive = alive_](const ResolutionResult& result) {
+                    if (!*alive) return;
+                    render_and_store(c, result);
+                    cache_.answers().finish_refresh(
+                        {c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
+                  });
+}
+
+void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const ResolutionResult& result) {
+  if (pending->stale_timer != 0) {
+    timers_.cancel(pending->stale_timer);
+    pending->stale_timer = 0;
+  }
+  const Client& c = pending->client;
+  size_t length = render_and_store(c, result);
+  if (pending->stale_available)
+    cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
+  if (!pending->responder) return;  // already answered from stale data
+  times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
+  if (result.rcode == Rcode::SERVFAIL) {
+    stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+    if (pending->stale_available &&
+        answer_from_cache(c, cache::StalePolicy::allow_stale, pending->responder))
+      return;
+  }
+  if (length == 0) {
+    respond_error(c, Rcode::SERVFAIL, pending->responder, result.ede ? &*result.ede : nullptr);
+    return;
+  }
+  deliver(c, length, pending->responder, result.validation == ValidationState::secure,
+          result.ede ? &*result.ede : nullptr);
+}
+
+size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result) {
+  wire::MessageBuilder b(buffer_, wire::MessageBuilder::kMaxMessageSize);
+  b.header() = wire::response_header_for(c.query_header);
+  b.header().set_ra(true);
+  if (b.add_question(c.qname, c.qtype, c.qclass) != wire::WireError::ok) return 0;
+  b.set_rcode(result.rcode);
+  for (const auto& set : result.answer) b.add_rrset(wire::Section::answer, set, c.dnssec_ok);
+  for (const auto& set : result.authority) {
+    // Denial proofs are for DNSSEC-aware clients only (RFC 4035 §3.2.1);
+    // the result carries them because deduplicated clients share it.
+    bool proof = set.type == wire::RRType::NSEC || set.type == wire::RRType::NSEC3;
+    if (proof && !c.dnssec_ok) continue;
+    b.add_rrset(wire::Section::authority, set, c.dnssec_ok);
+  }
+  std::span<const uint8_t> packet = b.finish();
+  if (packet.empty() || b.truncated()) return packet.size();
+  bool cacheable = result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN;
+  uint32_t ttl = min_ttl(result);
+  if (cacheable && ttl > 0) {
+    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
+    std::optional<wire::EdeCode> ede;
+    if (result.ede) ede = result.ede->code();
+    cache_.answers().insert(key, packet, ttl, to_cache_status(result.validation), timers_.wall_seconds(), ede);
+  }
+  return packet.size();
+}
+
+void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder, bool secure,
+                            const wire::ExtendedErrorOption* ede) {
+  uint8_t* p = buffer_.data();
+  // The stored answer carries another client's RD/CD; AD is only for
+  // clients that asked for DNSSEC (DO) or said they understand it (AD).
+  p[2] = static_cast<uint8_t>((p[2] & ~kFlagsHighRD) | (c.query_header.rd() ? kFlagsHighRD : 0));
+  bool ad = secure && (c.dnssec_ok || c.query_header.ad()) && !c.query_header.cd();
+  p[3] = static_cast<uint8_t>((p[3] & ~(kFlagsLowAD | kFlagsLowCD)) | (ad ? kFlagsLowAD : 0) |
+                              (c.query_header.cd() ? kFlagsLowCD : 0));
+  size_t total = length;
+  if (c.has_edns) {
+    total = append_opt(buffer_, length, c.limit, settings_.edns_buffer_size, c.dnssec_ok, ede,
+                       c.wants_padding ? settings_.padding_block : 0,
+                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0);
+  }
+  if (total == 0 || total > c.limit) {
+    // Too big for this client: the question with TC=1 sends it to TCP.
+    stats_.truncated.fetch_add(1, std::memory_order_relaxed);
+    auto rcode = static_cast<Rcode>(p[3] & 0x0F);
+    wire::MessageBuilder b(buffer_, c.limit);
+    b.header() = wire::response_header_for(c.query_header);
+    b.header().set_ra(true);
+    b.header().set_tc(true);
+    b.add_question(c.qname, c.qtype, c.qclass);
+    if (c.has_edns) b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
+    b.set_rcode(rcode);
+    send(c, responder, b.finish());
+    return;
+  }
+  send(c, responder, {buffer_.data(), total});
+}
+
+void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& responder,
+                                  const wire::ExtendedErrorOption* ede) {
+  wire::MessageBuilder b(buffer_, c.limit);
+  b.header() = wire::response_header_for(c.query_header);
+  b.header().set_ra(true);
+  b.add_question(c.qname, c.qtype, c.qclass);
+  if (c.has_edns) {
+    b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
+    if (c.wants_keepalive && settings_.tcp_keepalive_100ms) {
+      uint8_t timeout[2] = {static_cast<uint8_t>(settings_.tcp_keepalive_100ms >> 8),
+                            static_cast<uint8_t>(settings_.tcp_keepalive_100ms)};
+      b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive), timeout);
+    }
+    if (ede) b.add_extended_error(ede->code(), ede->extra_text);
+    if (c.wants_padding) b.set_padding_block(settings_.padding_block);
+  }
+  b.set_rcode(rcode);
+  send(c, responder, b.finish());
+}
+
+void QueryPipeline::send(const Client& c, Responder& responder, std::span<const uint8_t> answer) {
+  // A responder already used (stale answer sent, then the resolution ended)
+  // sends nothing, so nothing is logged either.
+  if (c.origin && responder && settings_.dnstap) {
+    const Client::Origin& o = *c.origin;
+    log_client_response(*settings_.dnstap, o.transport, o.peer.empty() ? nullptr : o.peer.get(),
+                        o.local.empty() ? nullptr : o.local.get(), o.worker, o.received, answer);
+  }
+  responder.respond(answer);
+}
+
+}  // namespace sextant::resolver

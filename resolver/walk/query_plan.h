@@ -1,0 +1,177 @@
+// The plan of one client question: the question's own query plus the
+// sub-queries it needs (root priming is shared walker-wide; glueless NS
+// addresses and DNSSEC DS/DNSKEY fetches here), each an
+// explicit state machine with a link to the query waiting for it
+// (Knot Resolver's kr_rplan, Unbound's iterator states).
+//
+// These are plain data; walker.cpp moves them between states.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "resolver/walk/qname_minimisation.h"
+#include "resolver/walk/resolution_result.h"
+#include "resolver/walk/server_address.h"
+#include "resolver/walk/server_selection.h"
+#include "resolver/walk/timer_service.h"
+#include "resolver/walk/upstream_network.h"
+#include "resolver/walk/validation_context.h"
+#include "wire/message.h"
+#include "wire/name.h"
+#include "wire/record.h"
+
+namespace sextant::resolver {
+
+// One NS name of a zone cut and what is known of its addresses.
+struct NameServerEntry {
+  enum class Lookup : uint8_t {
+    not_started,  // no address yet; may be resolved by a sub-query
+    running,      // sub-queries are resolving it
+    done,         // addresses known (from glue, hints or a sub-query)
+    failed,       // cannot be resolved (no glue for an in-zone name, cycle, failure)
+  };
+  wire::Name name;
+  std::vector<ServerAddress> addresses;
+  Lookup lookup = Lookup::not_started;
+  uint8_t lookups_running = 0;  // A and AAAA sub-queries still running
+};
+
+// Where one query stands in the tree: the zone whose servers it asks.
+struct ZoneCut {
+  wire::Name zone;
+  std::vector<NameServerEntry> servers;
+  // Per cut and per query: how often each address was asked, which ones
+  // proved lame for this cut, how many packets went out.
+  std::vector<ServerCandidate> tried;
+  std::vector<ServerAddress> excluded;
+  uint32_t sends = 0;
+  uint32_t glueless_started = 0;
+};
+
+// One packet in flight.
+struct Attempt {
+  uint64_t id = 0;
+  ServerAddress server;
+  UpstreamProtocol protocol = UpstreamProtocol::udp;
+  wire::Name asked_name; // the name as the walker means it (maybe minimised)
+  wire::Name sent_name;  // the same with its 0x20 case pattern
+  wire::RRType sent_type = wire::RRType::A;
+  uint16_t message_id = 0;
+  bool edns = true;
+  bool minimised = false;
+  TimerService::TimePoint sent_at{};
+  UpstreamNetwork::RequestId network_id = 0;
+  TimerService::TimerId rto_timer = 0;
+  bool overdue = false;  // its retransmission timer fired; still listening
+};
+
+enum class QueryKind : uint8_t {
+  client,      // the client's question (index 0 of the plan)
+  ns_address,  // A or AAAA of a glueless NS name for the parent's zone cut
+  priming,     // ". NS" to the root hints (RFC 8109), in a plan of its own
+  // DNSSEC (walker_dnssec.cpp): the DS set of a zone (asked of the parent)
+  // and its DNSKEY set, spawned while the client's answer is validated.
+  ds,
+  dnskey,
+};
+const char* to_string(QueryKind k) noexcept;
+
+// The states of one query (see walker.cpp, Walker::step).
+enum class QueryState : uint8_t {
+  init,          // check priming, then start_name
+  wait_priming,  // parked until the walker-wide root priming ends
+  start_name,    // (re)start at the closest known zone cut for `target`
+  send,          // pick a server (or spawn NS address sub-queries) and send
+  wait,          // packets and/or sub-queries outstanding; events resume it
+  validate,      // the answer is complete: validate it (DNSSEC)
+  wait_keys,     // validation waits for DS/DNSKEY sub-queries
+  finished,      // `result` is final
+};
+const char* to_string(QueryState s) noexcept;
+
+// Why servers failed, for the EDE of a SERVFAIL.
+struct FailureTally {
+  uint32_t timeouts = 0;
+  uint32_t network_errors = 0;
+  // Our side could not ask (socket limit, shutdown): says nothing about the
+  // servers, so it never makes a zone count as unreachable.
+  uint32_t local_errors = 0;
+  uint32_t server_errors = 0;  // REFUSED, SERVFAIL, NOTIMP, ...
+  uint32_t lame = 0;
+  uint32_t malformed = 0;
+  uint32_t spoofed = 0;        // wrong ID, question or source: dropped
+  uint32_t private_skipped = 0;
+};
+
+struct SubQuery {
+  uint32_t index = 0;
+  QueryKind kind = QueryKind::client;
+  std::optional<uint32_t> parent;  // index of the query waiting for this one
+  uint32_t depth = 0;
+  wire::Question question;         // as asked (class IN)
+  QueryState state = QueryState::init;
+  bool reported = false;  // its end was delivered to the parent / the plan
+
+  wire::Name target;  // current name: the question's, or the chain's end
+  ZoneCut cut;
+  QnameMinimiser qmin;
+  std::vector<wire::RRset> chain;     // CNAME/DNAME links followed so far
+  std::vector<wire::Name> visited;    // names the chain went through
+  uint32_t chain_links = 0;
+  uint32_t referrals = 0;
+  // The responses (and cache hits) the result was built from, for DNSSEC
+  // validation; recorded only when validation is enabled.
+  std::vector<ValidationSegment> segments;
+
+  std::vector<Attempt> attempts;      // outstanding packets
+  uint32_t children_running = 0;
+  FailureTally tally;
+
+  // For priming: the root cut learned from the answer.
+  std::optional<ZoneCut> primed_root;
+  uint32_t primed_ttl = 0;
+
+  ResolutionResult result;
+};
+
+using ResolveCallback = std::function<void(const ResolutionResult&)>;
+
+struct ResolutionKey {
+  wire::Name name;  // compared case-insensitively
+  wire::RRType type = wire::RRType::A;
+  wire::RRClass qclass = wire::RRClass::IN;
+  bool checking_disabled = false;
+  bool priming = false;
+  bool operator==(const ResolutionKey&) const = default;
+};
+struct ResolutionKeyHash {
+  size_t operator()(const ResolutionKey& k) const noexcept {
+    return k.name.hash() ^ (size_t{static_cast<uint16_t>(k.type)} << 17) ^
+           (size_t{static_cast<uint16_t>(k.qclass)} << 33) ^ (k.checking_disabled ? 0x9e37 : 0) ^
+           (k.priming ? 0x7f4a : 0);
+  }
+};
+
+// One client question (or the priming) and everything it spawned.
+struct Resolution {
+  uint64_t id = 0;
+  ResolutionKey key;
+  ResolveOptions options;
+  std::vector<std::unique_ptr<SubQuery>> queries;  // [0] is the question's own query
+  std::vector<ResolveCallback> waiters;            // one per deduplicated client
+  uint32_t upstream_queries = 0;
+  TimerService::TimePoint started{};
+  TimerService::TimePoint deadline{};
+  TimerService::TimerId deadline_timer = 0;
+  bool finished = false;
+  // Created when the first response is kept for validation.
+  std::unique_ptr<ValidationContext> validation;
+};
+
+}  // namespace sextant::resolver
