@@ -1,0 +1,235 @@
+// Sub-queries of a plan and where a walk starts: addresses of name servers
+// that came without glue (with cycle detection), a sub-query's result
+// handed back to the query that asked for it, root priming (RFC 8109), and
+// the closest known zone cut from the delegation cache.
+#include "resolver/walk/walker.h"
+
+#include <algorithm>
+
+#include "resolver/walk/walker_internal.h"
+
+namespace sextant::resolver {
+
+using std::chrono::duration_cast;
+using wire::Name;
+using wire::Rcode;
+using wire::RRset;
+using wire::RRType;
+
+using walker_detail::addresses_from;
+using walker_detail::kMaxAddressesPerName;
+using walker_detail::kMaxNameServersPerCut;
+
+std::vector<ServerAddress> walker_detail::addresses_from(const std::vector<RRset>& sets,
+                                                        const Name& owner, uint16_t port) {
+  std::vector<ServerAddress> out;
+  for (const auto& set : sets) {
+    if (!(set.owner == owner) || (set.type != RRType::A && set.type != RRType::AAAA)) continue;
+    for (const auto& rdata : set.rdatas) {
+      auto address = ServerAddress::from_rdata(rdata, port);
+      if (!address || (address->is_ipv6() != (set.type == RRType::AAAA))) continue;
+      if (std::find(out.begin(), out.end(), *address) == out.end() &&
+          out.size() < kMaxAddressesPerName) {
+        out.push_back(*address);
+      }
+    }
+  }
+  return out;
+}
+
+bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
+  for (const auto& ns : q.cut.servers) {
+    if (ns.lookup == NameServerEntry::Lookup::running) return false;  // wait for it first
+  }
+  if (q.cut.glueless_started >= options_.limits.max_glueless_per_cut) return false;
+  std::vector<size_t> open;
+  for (size_t i = 0; i < q.cut.servers.size(); ++i) {
+    if (q.cut.servers[i].lookup == NameServerEntry::Lookup::not_started) open.push_back(i);
+  }
+  while (!open.empty()) {
+    size_t pick = random_->uniform(static_cast<uint32_t>(open.size()));
+    NameServerEntry& ns = q.cut.servers[open[pick]];
+    open.erase(open.begin() + static_cast<std::ptrdiff_t>(pick));
+
+    // A query already resolving this name up the chain means a cycle
+    // (a.example's NS in b.example, b.example's NS in a.example).
+    bool cycle = false;
+    for (std::optional<uint32_t> up = q.index; up; up = r.queries[*up]->parent) {
+      const SubQuery& ancestor = *r.queries[*up];
+      if (ancestor.kind == QueryKind::ns_address && ancestor.question.name == ns.name) cycle = true;
+    }
+    if (cycle || q.depth + 1 > options_.limits.max_subquery_depth) {
+      ns.lookup = NameServerEntry::Lookup::failed;
+      continue;
+    }
+    ns.lookup = NameServerEntry::Lookup::running;
+    ++q.cut.glueless_started;
+    std::vector<RRType> types;
+    if (options_.use_ipv4) types.push_back(RRType::A);
+    if (options_.use_ipv6) types.push_back(RRType::AAAA);
+    for (RRType type : types) {
+      SubQuery& child = add_query(r, QueryKind::ns_address, q.index,
+                                  wire::Question{ns.name, type, wire::RRClass::IN});
+      ++ns.lookups_running;
+      ++q.children_running;
+      // Started from a fresh loop turn, so that a child failing at once
+      // cannot re-enter this query's step().
+      QueryRef ref{r.id, child.index};
+      defer([this, ref] {
+        Resolution* plan = find_resolution(ref.resolution);
+        if (!plan || plan->finished) return;
+        step(*plan, *plan->queries[ref.query]);
+      });
+    }
+    return !types.empty();
+  }
+  return false;
+}
+
+void Walker::child_finished(Resolution& r, SubQuery& child) {
+  if (!child.parent) return;
+  SubQuery& parent = *r.queries[*child.parent];
+  if (parent.children_running > 0) --parent.children_running;
+  parent.tally.timeouts += child.tally.timeouts;
+  parent.tally.network_errors += child.tally.network_errors;
+  parent.tally.local_errors += child.tally.local_errors;
+  if (parent.state == QueryState::finished || parent.reported) return;
+  if (child.kind == QueryKind::ds || child.kind == QueryKind::dnskey) {
+    if (r.validation) {
+      for (auto& fetch : r.validation->fetches) {
+        if (fetch.query == child.index) fetch.done = true;
+      }
+    }
+    if (parent.state == QueryState::wait_keys) {
+      parent.state = QueryState::validate;
+      step(r, parent);
+    }
+    return;
+  }
+  if (child.kind == QueryKind::ns_address) {
+    for (auto& ns : parent.cut.servers) {
+      if (!(ns.name == child.question.name) || ns.lookup != NameServerEntry::Lookup::running) {
+        continue;
+      }
+      if (ns.lookups_running > 0) --ns.lookups_running;
+      if (child.result.rcode == Rcode::NOERROR) {
+        for (const auto& address :
+             addresses_from(child.result.answer, child.target, options_.upstream_port)) {
+          if (std::find(ns.addresses.begin(), ns.addresses.end(), address) ==
+              ns.addresses.end()) {
+            ns.addresses.push_back(address);
+          }
+        }
+      }
+      if (ns.lookups_running == 0) {
+        ns.lookup = ns.addresses.empty() ? NameServerEntry::Lookup::failed
+                                         : NameServerEntry::Lookup::done;
+        remember_addresses(parent.cut.zone, ns);
+      }
+    }
+  }
+  if (parent.state == QueryState::wait && !has_live_attempts(parent)) {
+    parent.state = QueryState::send;
+    step(r, parent);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Root priming (RFC 8109)
+
+bool Walker::priming_needed() const {
+  if (root_primed()) return false;
+  return timers_.now() >= next_priming_;
+}
+
+void Walker::start_priming() {
+  priming_running_ = true;
+  ++stats_.primings;
+  wire::Question question{Name(), RRType::NS, wire::RRClass::IN};
+  ResolutionKey key{Name(), RRType::NS, wire::RRClass::IN, false, true};
+  Resolution& r = start_resolution(key, question, ResolveOptions{}, QueryKind::priming);
+  // From a fresh loop turn: the query that asked for priming is still on
+  // the stack.
+  uint64_t id = r.id;
+  defer([this, id] {
+    if (Resolution* plan = find_resolution(id); plan && !plan->finished) {
+      step(*plan, *plan->queries[0]);
+    }
+  });
+}
+
+void Walker::priming_done(const SubQuery& q) {
+  priming_running_ = false;
+  const auto now = timers_.now();
+  size_t addresses = 0;
+  if (q.primed_root) {
+    for (const auto& ns : q.primed_root->servers) addresses += ns.addresses.size();
+  }
+  if (addresses > 0) {
+    primed_root_ = *q.primed_root;
+    primed_root_->zone = Name();
+    // At least a minute, so a zero TTL cannot make every query re-prime.
+    uint32_t ttl = std::clamp<uint32_t>(q.primed_ttl, 60, options_.max_ttl);
+    primed_until_ = now + std::chrono::seconds(ttl);
+  } else {
+    next_priming_ = now + duration_cast<TimerService::Clock::duration>(options_.priming_retry);
+  }
+  auto waiters = std::move(priming_waiters_);
+  priming_waiters_.clear();
+  defer([this, waiters = std::move(waiters)] {
+    for (const auto& ref : waiters) {
+      Resolution* r = find_resolution(ref.resolution);
+      if (!r || r->finished) continue;
+      SubQuery& waiting = *r->queries[ref.query];
+      if (waiting.state != QueryState::wait_priming) continue;
+      begin_name(waiting);
+      step(*r, waiting);
+    }
+  });
+}
+
+ZoneCut Walker::root_cut() const {
+  if (primed_root_) return *primed_root_;
+  ZoneCut cut;
+  for (const auto& hint : hints_.servers) {
+    NameServerEntry ns;
+    ns.name = hint.name;
+    ns.addresses = hint.addresses;
+    ns.lookup = ns.addresses.empty() ? NameServerEntry::Lookup::not_started
+                                     : NameServerEntry::Lookup::done;
+    cut.servers.push_back(std::move(ns));
+  }
+  return cut;
+}
+
+ZoneCut Walker::closest_cut(const Name& name, bool for_ds) const {
+  if (cache_) {
+    auto hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
+                                                  cache::StalePolicy::fresh_only, for_ds);
+    // The root comes from priming, which this worker keeps itself.
+    if (hit && !hit->delegation.zone.is_root()) {
+      ZoneCut cut;
+      cut.zone = hit->delegation.zone;
+      for (const auto& server : hit->delegation.servers) {
+        if (cut.servers.size() >= kMaxNameServersPerCut) break;
+        NameServerEntry ns;
+        ns.name = server.name;
+        for (const auto& ip : server.addresses) {
+          if (auto address = ServerAddress::from_rdata(ip.octets(), options_.upstream_port)) {
+            if (ns.addresses.size() < kMaxAddressesPerName) ns.addresses.push_back(*address);
+          }
+        }
+        if (!ns.addresses.empty()) {
+          ns.lookup = NameServerEntry::Lookup::done;
+        } else if (ns.name.is_subdomain_of(cut.zone)) {
+          ns.lookup = NameServerEntry::Lookup::failed;
+        }
+        cut.servers.push_back(std::move(ns));
+      }
+      return cut;
+    }
+  }
+  return root_cut();
+}
+
+}  // namespace sextant::resolver
