@@ -8,7 +8,8 @@
   lab.py selfcheck [--full] every server answers for its zones; signatures verify
   lab.py stop NAME / start NAME   one server (failover tests): root1, tld3, fakeauth...
 
-The run directory is tests/lab/run/ or $SEXTANT_LAB_RUN.
+The run directory is tests/lab/run/ or $SEXTANT_LAB_RUN. The lab's servers
+live on $SEXTANT_LAB_NET.0.0/16 (default 127.53, see labnet.py).
 """
 import json
 import os
@@ -30,6 +31,7 @@ import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
+import labnet  # noqa: E402
 import topology  # noqa: E402
 import zonebuild  # noqa: E402
 
@@ -314,7 +316,7 @@ def check_privileges():
     except (OSError, ValueError):
         unprivileged_start = 1024
     if os.geteuid() != 0 and unprivileged_start > 53:
-        log("needs root: the lab's servers listen on port 53 of 127.53.x.x")
+        log("needs root: the lab's servers listen on port 53 of %s.x.x" % labnet.NET)
         return False
     return True
 
@@ -378,9 +380,9 @@ def cmd_up(args):
     if waiting:
         log("not ready after %.0f s: %s" % (UP_TIMEOUT, ", ".join(sorted(waiting))))
         return 1
-    log("up in %.1f s: %d zones on %d knotd servers + fakeauth (%d fault zones); run dir %s"
-        % (time.monotonic() - started, len(topology.ZONES), len(topology.KNOT_SERVERS),
-           len(topology.FAKE_ZONES), RUN_DIR))
+    log("up in %.1f s: %d zones on %d knotd servers + fakeauth (%d fault zones) on %s.0.0/16; "
+        "run dir %s" % (time.monotonic() - started, len(topology.ZONES),
+                        len(topology.KNOT_SERVERS), len(topology.FAKE_ZONES), labnet.NET, RUN_DIR))
     if background:
         if not wait:
             log("still signing in the background: %s (`up --wait` waits for it)"
