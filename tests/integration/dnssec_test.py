@@ -40,7 +40,7 @@ import dns.name  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
-from sextant_common import Results, ede_codes, tcp_query, udp_query  # noqa: E402
+from sextant_common import Results, ede_codes, labnet, tcp_query, udp_query  # noqa: E402
 
 # EDE codes (RFC 8914)
 EDE_UNSUPPORTED_DNSKEY_ALGORITHM = 1
@@ -368,7 +368,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["zones", "aggressive", "keytrap"])
     parser.add_argument("host")
-    parser.add_argument("port", type=int)
+    parser.add_argument("port", type=labnet.port_argument)
     parser.add_argument("--pid-file", help="keytrap: the resolver's pid file (CPU time)")
     parser.add_argument("--count", type=int, default=50, help="keytrap: queries in the attack")
     parser.add_argument("--bound", type=float, default=2.0, help="keytrap: seconds per answer")
