@@ -40,7 +40,7 @@ class LabNetError(ValueError):
 
 def parse_net(text):
     """The second octet of a "127.N" prefix; LabNetError otherwise."""
-    match = re.fullmatch(r"127\.(\d{1,3})", text)
+    match = re.fullmatch(r"127\.([1-9]\d{0,2})", text)     # no leading 0: octal to some parsers
     if not match or not 1 <= int(match.group(1)) <= 254:
         raise LabNetError("%s=%r: want 127.N with N from 1 to 254 (default %s)"
                           % (NET_VARIABLE, text, DEFAULT_NET))
