@@ -3,8 +3,8 @@ tests whose logs hold frames Debian's dnstap-ldns 0.2.1 refuses to print
 (DoT, DoH and DoQ clients: protocol numbers newer than it).
 
 Only what the tests need: every MESSAGE frame as a dict with the message's
-type name, socket protocol name, addresses as text, ports, and the question
-name of the query or response. The protobuf wire format is decoded by hand
+type name, socket protocol name, addresses as text, ports, the question
+name of the query or response, and the response's rcode. The protobuf wire format is decoded by hand
 (varint, 64-bit, length-delimited, 32-bit fields), following
 transports/dnstap.proto.
 """
@@ -12,6 +12,7 @@ import ipaddress
 import struct
 
 import dns.message
+import dns.rcode
 
 MESSAGE_TYPES = {1: "AUTH_QUERY", 2: "AUTH_RESPONSE", 3: "RESOLVER_QUERY", 4: "RESOLVER_RESPONSE",
                  5: "CLIENT_QUERY", 6: "CLIENT_RESPONSE", 7: "FORWARDER_QUERY", 8: "FORWARDER_RESPONSE",
@@ -53,12 +54,11 @@ def _fields(data):
         yield number, value
 
 
-def _question(wire):
+def _parse(wire):
     try:
-        message = dns.message.from_wire(wire)
+        return dns.message.from_wire(wire)
     except Exception:  # noqa: BLE001 (a log may hold what the client sent, malformed or not)
         return None
-    return message.question[0].name.to_text().lower() if message.question else None
 
 
 def _message(data):
@@ -74,9 +74,11 @@ def _message(data):
         elif number in (6, 7):
             out["query_port" if number == 6 else "response_port"] = str(value)
         elif number in (10, 14):
-            name = _question(value)
-            if name:
-                out["question"] = name
+            message = _parse(bytes(value))
+            if message is not None and message.question:
+                out["question"] = message.question[0].name.to_text().lower()
+            if message is not None and number == 14:
+                out["rcode"] = dns.rcode.to_text(message.rcode())
     return out
 
 
