@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/transports/encrypted_support.h"
+#include "tests/transports/h2_test_client.h"
 #include "transports/doh_listener.h"
 #include "transports/transport_metrics.h"
 

@@ -8,7 +8,7 @@
 #include <thread>
 #include <fstream>
 
-#include "tests/transports/encrypted_support.h"
+#include "tests/transports/tls_test_client.h"
 #include "transports/dot_listener.h"
 #include "transports/transport_metrics.h"
 
