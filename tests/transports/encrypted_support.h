@@ -17,12 +17,16 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <catch2/catch.hpp>
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -31,7 +35,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "transports/listener.h"
@@ -266,10 +272,6 @@ class ServerThread {
   std::thread thread_;
 };
 
-struct TestCert {
-  std::string dir, cert, key;
-};
-
 inline std::string make_temp_dir(const char* tag) {
   std::string pattern = std::string("/tmp/sextant-") + tag + "-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
@@ -278,19 +280,60 @@ inline std::string make_temp_dir(const char* tag) {
   return buffer.data();
 }
 
-inline TestCert make_test_cert(const char* tag = "cert") {
-  TestCert c;
-  c.dir = make_temp_dir(tag);
-  std::string command = std::string(SEXTANT_SOURCE_DIR) + "/scripts/make-test-cert.sh " + c.dir + " >/dev/null";
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("make-test-cert.sh failed");
-  c.cert = c.dir + "/cert.pem";
-  c.key = c.dir + "/key.pem";
-  return c;
-}
+// A directory under /tmp, removed with everything in it when the object
+// goes, also when a test fails half-way.
+class TemporaryDirectory {
+ public:
+  explicit TemporaryDirectory(const char* tag) : path_(make_temp_dir(tag)) {}
+  TemporaryDirectory(TemporaryDirectory&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  TemporaryDirectory& operator=(TemporaryDirectory&&) = delete;
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A throw-away certificate for "localhost" (scripts/make-test-cert.sh) in
+// a temporary directory of its own.
+struct TestCert {
+  explicit TestCert(const char* tag) : dir(tag), cert(dir.file("cert.pem")), key(dir.file("key.pem")) {
+    std::string command = std::string(SEXTANT_SOURCE_DIR) + "/scripts/make-test-cert.sh " + dir.path() + " >/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("make-test-cert.sh failed");
+  }
+
+  TemporaryDirectory dir;
+  std::string cert, key;
+};
+
+inline TestCert make_test_cert(const char* tag = "cert") { return TestCert(tag); }
+
+// A query file for dnsperf ("name type" lines) in a temporary directory.
+struct DnsperfQueryFile {
+  explicit DnsperfQueryFile(const std::string& lines) : dir("dnsperf"), path(dir.file("qfile")) {
+    std::ofstream(path) << lines;
+  }
+
+  TemporaryDirectory dir;
+  std::string path;
+};
 
 inline bool have_program(const char* name) {
   std::string command = std::string("command -v ") + name + " >/dev/null 2>&1";
   return std::system(command.c_str()) == 0;
+}
+
+// For the tests of real clients: true, after a warning, when `program` is
+// not installed (the test then skips itself).
+inline bool missing_program(const char* program) {
+  if (have_program(program)) return false;
+  WARN(program << " not installed: skipped");
+  return true;
 }
 
 struct CommandResult {

@@ -4,61 +4,14 @@
 
 #include <filesystem>
 
-#include "tests/transports/doq_test_client.h"
-#include "tests/transports/encrypted_support.h"
-#include "transports/doq_listener.h"
+#include "tests/transports/doq_fixture.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::test;
 
-namespace {
-
-struct DoqFixture {
-  explicit DoqFixture(DoqListenerConfig config = test_config(), unsigned slow_ms = 300)
-      : handler(slow_ms), cert(make_test_cert("doq")), tls(make_doq_tls_context({cert.cert, cert.key})) {
-    config.address = "127.0.0.1";
-    config.port = 0;
-    server = std::make_unique<ServerThread>(
-        [config, this](const WorkerContext& worker, uint16_t& port) {
-          auto listener = std::make_unique<DoqListener>(worker, config, tls);
-          port = listener->port();
-          return listener;
-        },
-        handler);
-  }
-  ~DoqFixture() {
-    server.reset();
-    std::filesystem::remove_all(cert.dir);
-  }
-  static DoqListenerConfig test_config() {
-    DoqListenerConfig config;
-    config.idle_timeout_ms = 2000;
-    config.handshake_timeout_ms = 2000;
-    return config;
-  }
-  uint16_t port() const { return server->port(); }
-  // One query per kdig call (PLATFORM.md: +keepopen over QUIC is flaky in kdig).
-  CommandResult kdig(const std::string& name, const std::string& extra = "") const {
-    return run_command("kdig @127.0.0.1 -p " + std::to_string(port()) + " +tls-ca=" + cert.cert +
-                       " +tls-hostname=localhost " + extra + " " + name + " A +quic");
-  }
-
-  EchoHandler handler;
-  TestCert cert;
-  std::shared_ptr<QuicTlsContext> tls;
-  std::unique_ptr<ServerThread> server;
-};
-
-bool has_answer(const CommandResult& r) { return r.output.find("127.0.0.53") != std::string::npos; }
-
-}  // namespace
-
 TEST_CASE("kdig +quic gets a verified answer", "[doq][external]") {
-  if (!have_program("kdig")) {
-    WARN("kdig not installed: skipped");
-    return;
-  }
+  if (missing_program("kdig")) return;
   DoqFixture f;
   auto before = snapshot(transport_counters(Transport::doq));
   auto r = f.kdig("a.example");
@@ -74,18 +27,14 @@ TEST_CASE("kdig +quic gets a verified answer", "[doq][external]") {
   CHECK(after.queries >= before.queries + 1);
   CHECK(after.responses >= before.responses + 1);
   // Verification against the wrong name fails (kdig exits non-zero).
-  auto wrong = run_command("kdig @127.0.0.1 -p " + std::to_string(f.port()) + " +tls-ca=" + f.cert.cert +
-                           " +tls-hostname=wrong.example b.example A +quic");
+  auto wrong = run_command(f.verifying_command("kdig", "wrong.example") + " b.example A +quic");
   INFO(wrong.output);
   CHECK(wrong.exit_code != 0);
   CHECK_FALSE(has_answer(wrong));
 }
 
 TEST_CASE("DoQ validates addresses with Retry when the threshold says so", "[doq][external]") {
-  if (!have_program("kdig")) {
-    WARN("kdig not installed: skipped");
-    return;
-  }
+  if (missing_program("kdig")) return;
   SECTION("threshold 0: every new connection gets a Retry") {
     auto config = DoqFixture::test_config();
     config.retry_threshold = 0;
@@ -116,7 +65,7 @@ TEST_CASE("DoQ validates addresses with Retry when the threshold says so", "[doq
 
 TEST_CASE("DoQ answers several streams on one connection with ID 0", "[doq]") {
   DoqFixture f;
-  DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   std::vector<std::pair<int64_t, std::vector<uint8_t>>> sent;
   for (int i = 0; i < 10; ++i) {
@@ -135,7 +84,7 @@ TEST_CASE("DoQ answers several streams on one connection with ID 0", "[doq]") {
 TEST_CASE("DoQ closes the connection with DOQ_PROTOCOL_ERROR for a non-zero ID", "[doq]") {
   DoqFixture f;
   auto before = snapshot(transport_counters(Transport::doq));
-  DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   client.send_query(make_query("id.example", 1, 0x4242));
   client.wait_closed(3000);
@@ -151,7 +100,7 @@ TEST_CASE("DoQ closes the connection with DOQ_PROTOCOL_ERROR for a non-zero ID",
 TEST_CASE("DoQ closes with DOQ_PROTOCOL_ERROR for bad framing", "[doq]") {
   DoqFixture f;
   SECTION("data after the message") {
-    DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+    DoqTestClient client = f.client();
     REQUIRE(client.handshake());
     auto query = make_query("extra.example", 1, 0);
     std::vector<uint8_t> framed = {0, static_cast<uint8_t>(query.size())};
@@ -163,7 +112,7 @@ TEST_CASE("DoQ closes with DOQ_PROTOCOL_ERROR for bad framing", "[doq]") {
     CHECK(client.close_error().error_code == static_cast<uint64_t>(DoqError::protocol_error));
   }
   SECTION("a length shorter than a DNS header") {
-    DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+    DoqTestClient client = f.client();
     REQUIRE(client.handshake());
     client.send({0, 3, 0, 0, 0});
     client.wait_closed(3000);
@@ -175,7 +124,7 @@ TEST_CASE("DoQ closes with DOQ_PROTOCOL_ERROR for bad framing", "[doq]") {
 
 TEST_CASE("DoQ handles a stream reset while the resolver works", "[doq]") {
   DoqFixture f;
-  DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   int64_t slow = client.send_query(make_query("slow.example", 1, 0));
   client.wait_streams(100);  // let the query reach the server
@@ -193,15 +142,15 @@ TEST_CASE("DoQ refuses a client without the doq ALPN and accepts doq-i11", "[doq
   DoqFixture f;
   auto before = snapshot(transport_counters(Transport::doq));
   {
-    DoqTestClient h3(f.port(), {"h3"}, f.cert.cert);
+    DoqTestClient h3 = f.client({"h3"});
     CHECK_FALSE(h3.handshake(2000));
   }
   {
-    DoqTestClient none(f.port(), {}, f.cert.cert);
+    DoqTestClient none = f.client({});
     CHECK_FALSE(none.handshake(2000));
   }
   {
-    DoqTestClient old(f.port(), {"doq-i11"}, f.cert.cert);
+    DoqTestClient old = f.client({"doq-i11"});
     REQUIRE(old.handshake());
     auto query = make_query("old.example", 1, 0);
     int64_t id = old.send_query(query);
@@ -217,7 +166,7 @@ TEST_CASE("DoQ limits streams per connection and connections per worker", "[doq]
   config.max_streams_per_connection = 2;
   config.max_connections = 1;
   DoqFixture f(config, 200);
-  DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   // MAX_STREAMS is 2: a third stream cannot be opened until one finishes.
   CHECK(client.send_query(make_query("slow1.example", 1, 0)) >= 0);
@@ -226,7 +175,7 @@ TEST_CASE("DoQ limits streams per connection and connections per worker", "[doq]
   REQUIRE(client.wait_streams(3000));
   // A second connection is over the limit: refused at its first packet.
   auto before = snapshot(transport_counters(Transport::doq));
-  DoqTestClient second(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient second = f.client();
   CHECK_FALSE(second.handshake(2000));
   auto after = snapshot(transport_counters(Transport::doq));
   CHECK(after.connections_refused >= before.connections_refused + 1);
@@ -238,7 +187,7 @@ TEST_CASE("DoQ closes idle connections", "[doq]") {
   DoqFixture f(config);
   auto before = snapshot(transport_counters(Transport::doq));
   {
-    DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+    DoqTestClient client = f.client();
     REQUIRE(client.handshake());
     auto query = make_query("idle.example", 1, 0);
     int64_t id = client.send_query(query);
@@ -286,7 +235,7 @@ TEST_CASE("DoQ survives garbage datagrams", "[doq]") {
   }
   ::sendto(fd, noise.data(), 0, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
   ::close(fd);
-  DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   auto query = make_query("after.noise.example", 1, 0);
   int64_t id = client.send_query(query);
@@ -301,8 +250,7 @@ TEST_CASE("DoQ certificate reload takes effect for new connections", "[doq][relo
     DoqTestClient client(f.port(), {"doq"}, other.cert);
     CHECK_FALSE(client.handshake(2000));  // the old certificate does not chain to the new CA
   }
-  std::filesystem::copy_file(other.cert, f.cert.cert, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(other.key, f.cert.key, std::filesystem::copy_options::overwrite_existing);
+  f.overwrite_certificate_files(other);
   auto result = f.tls->reload();
   REQUIRE(result.ok);
   {
@@ -317,7 +265,6 @@ TEST_CASE("DoQ certificate reload takes effect for new connections", "[doq][relo
     DoqTestClient client(f.port(), {"doq"}, other.cert);
     CHECK(client.handshake());  // still the reloaded certificate
   }
-  std::filesystem::remove_all(other.dir);
 }
 
 TEST_CASE("DoQ refuses to bind the wildcard address", "[doq]") {
@@ -327,20 +274,12 @@ TEST_CASE("DoQ refuses to bind the wildcard address", "[doq]") {
   DoqListenerConfig config;
   config.address = "0.0.0.0";
   config.port = 0;
-  CHECK_THROWS_WITH(ServerThread(
-                        [&](const WorkerContext& worker, uint16_t& port) {
-                          auto l = std::make_unique<DoqListener>(worker, config, tls);
-                          port = l->port();
-                          return l;
-                        },
-                        handler),
-                    Catch::Contains("wildcard"));
-  std::filesystem::remove_all(cert.dir);
+  CHECK_THROWS_WITH(ServerThread(create_listener<DoqListener>(config, tls), handler), Catch::Contains("wildcard"));
 }
 
 TEST_CASE("DoQ gives flow-control credit back: megabytes of queries on one connection", "[doq]") {
   DoqFixture f;
-  DoqTestClient client(f.port(), {"doq"}, f.cert.cert);
+  DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   // 40 queries of 60000 octets (question plus trailing bytes) = 2.4 MB, more
   // than the 1 MiB connection window: only works if consumed data is credited.
@@ -383,5 +322,4 @@ TEST_CASE("DoQ listener destroyed without shutdown releases everything", "[doq]"
   uv_run(&loop, UV_RUN_DEFAULT);
   client_thread.join();
   CHECK(uv_loop_close(&loop) == 0);
-  std::filesystem::remove_all(cert.dir);
 }

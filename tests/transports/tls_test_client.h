@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/transports/encrypted_support.h"
@@ -158,5 +159,14 @@ class TlsTestClient {
   int fd_ = -1;
   bool handshake_ok_ = false;
 };
+
+// Options for a client that offers `alpn` and verifies the server against
+// the certificate in `ca_file`.
+inline TlsTestClient::Options verifying_options(std::vector<std::string> alpn, const std::string& ca_file) {
+  TlsTestClient::Options options;
+  options.alpn = std::move(alpn);
+  options.ca_file = ca_file;
+  return options;
+}
 
 }  // namespace sextant::transports::test
