@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/transports/dns_query_bytes.h"
 #include "transports/listener.h"
 #include "transports/query_handler.h"
 
@@ -55,21 +56,7 @@ inline const uint8_t kEchoAddress[4] = {127, 0, 0, 53};
 
 // A query for `name` (presentation form, no trailing dot needed), RD set.
 inline std::vector<uint8_t> make_query(std::string_view name, uint16_t type = 1, uint16_t id = 0x1234) {
-  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string_view::npos) dot = name.size();
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<ptrdiff_t>(start), name.begin() + static_cast<ptrdiff_t>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.push_back(static_cast<uint8_t>(type >> 8));
-  q.push_back(static_cast<uint8_t>(type));
-  q.push_back(0);
-  q.push_back(1);
-  return q;
+  return build_query(id, name, type);
 }
 
 // Offset just past the question's QTYPE/QCLASS, or 0 if malformed.

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/transports/dns_query_bytes.h"
 #include "transports/loop_clock.h"
 #include "transports/query_handler.h"
 #include "transports/socket_util.h"
@@ -87,22 +88,7 @@ inline uint64_t ms_since(Clock::time_point start) {
 
 // A query: ID, RD=1, one question (name, type, class IN), nothing else.
 inline Bytes make_query(uint16_t id, std::string_view name = "example.com", uint16_t type = 1) {
-  Bytes q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string_view::npos) dot = name.size();
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<std::ptrdiff_t>(start),
-             name.begin() + static_cast<std::ptrdiff_t>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.push_back(static_cast<uint8_t>(type >> 8));
-  q.push_back(static_cast<uint8_t>(type));
-  q.push_back(0);
-  q.push_back(1);
-  return q;
+  return test::build_query(id, name, type);
 }
 
 // The echo answer: the query with QR=1 (and RA=1).
