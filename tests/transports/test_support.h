@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -57,6 +59,22 @@ struct AllocationCounter {
 #else
     return false;
 #endif
+  }
+  // True, after a warning, where allocations cannot be counted: the test
+  // then skips itself.
+  static bool unavailable() {
+    if (available()) return false;
+    WARN("allocation hooks need a sanitizer build; skipped");
+    return true;
+  }
+  // Turns `loop` until `done()` (at most 100000 turns), counting into
+  // `count` the allocations made meanwhile.
+  template <typename Done>
+  static void count_while_running(uv_loop_t* loop, Done done) {
+    count = 0;
+    active = true;
+    for (int spins = 0; !done() && spins < 100000; ++spins) uv_run(loop, UV_RUN_NOWAIT);
+    active = false;
   }
   static void on_malloc(const volatile void*, size_t) {
     if (active) ++count;

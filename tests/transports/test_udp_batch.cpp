@@ -8,8 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "test_support.h"
-#include "transports/udp_listener.h"
+#include "tests/transports/udp_fixture.h"
 #include "transports/udp_send_batch.h"
 
 using namespace sextant::transports;
@@ -194,9 +193,7 @@ TEST_CASE("udp: many queries of one recvmmsg batch are all answered with few sen
           "[udp][batch]") {
   TestLoop loop;
   EchoHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   REQUIRE(listener->using_recvmmsg());
   UdpClient client;
   constexpr size_t kQueries = 100;
@@ -219,9 +216,7 @@ TEST_CASE("udp: many queries of one recvmmsg batch are all answered with few sen
 TEST_CASE("udp: a batch of large answers is sent in several parts", "[udp][batch]") {
   TestLoop loop;
   PaddedEchoHandler handler(8000);  // 20 of these exceed one batch's 64 KiB
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   constexpr size_t kQueries = 40;
   send_queries(client, listener->local_address(), 1, kQueries);
@@ -243,9 +238,7 @@ TEST_CASE("udp: synchronous and asynchronous answers mixed in one batch", "[udp]
   TestLoop loop;
   // Odd IDs are answered inside handle(), even IDs 5 ms later from a timer.
   EchoHandler handler([](std::span<const uint8_t> q) { return message_id(q) % 2 == 0 ? 5u : 0u; });
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   constexpr size_t kQueries = 60;
   std::vector<Bytes> queries;
@@ -285,9 +278,7 @@ TEST_CASE("udp: answers of a batch still go out when the handler shuts the liste
           "[udp][batch]") {
   TestLoop loop;
   ShutdownInsideHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   handler.listener = listener.get();
   UdpClient client;
   send_queries(client, listener->local_address(), 1, 10);
