@@ -29,6 +29,19 @@ struct BoundUdpSocket {
     address = SocketAddress(reinterpret_cast<const sockaddr*>(&ss));
   }
   ~BoundUdpSocket() { ::close(fd); }
+
+  // The address `client` sends from, as this socket sees it. The client
+  // has none until it sends, so it sends a query here first.
+  SocketAddress address_of(const UdpClient& client) const {
+    REQUIRE(client.send_to(address, make_query(1)));
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    REQUIRE(wait_readable(fd, 1000));
+    uint8_t scratch[512];
+    REQUIRE(::recvfrom(fd, scratch, sizeof scratch, 0, reinterpret_cast<sockaddr*>(&ss), &len) > 0);
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&ss));
+  }
+
   int fd = -1;
   SocketAddress address;
 };
@@ -86,14 +99,7 @@ void expect_echoes(const UdpClient& client, const std::vector<Bytes>& queries) {
 TEST_CASE("udp batch: one sendmmsg sends every datagram in order", "[udp][batch]") {
   BoundUdpSocket server;
   UdpClient client;
-  // The client's address: it must have one, so send it a datagram first.
-  REQUIRE(client.send_to(server.address, make_query(1)));
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  REQUIRE(wait_readable(server.fd, 1000));
-  uint8_t scratch[512];
-  REQUIRE(::recvfrom(server.fd, scratch, sizeof scratch, 0, reinterpret_cast<sockaddr*>(&ss), &len) > 0);
-  SocketAddress client_address(reinterpret_cast<const sockaddr*>(&ss));
+  SocketAddress client_address = server.address_of(client);
 
   UdpSendBatch batch;
   constexpr size_t kCount = 30;
@@ -136,13 +142,7 @@ TEST_CASE("udp batch: full by count or by bytes refuses without copying", "[udp]
 TEST_CASE("udp batch: a refused datagram is skipped and the rest still go out", "[udp][batch]") {
   BoundUdpSocket server;
   UdpClient client;
-  REQUIRE(client.send_to(server.address, make_query(1)));
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  REQUIRE(wait_readable(server.fd, 1000));
-  uint8_t scratch[512];
-  REQUIRE(::recvfrom(server.fd, scratch, sizeof scratch, 0, reinterpret_cast<sockaddr*>(&ss), &len) > 0);
-  SocketAddress client_address(reinterpret_cast<const sockaddr*>(&ss));
+  SocketAddress client_address = server.address_of(client);
   SocketAddress v6 = SocketAddress::ipv6_loopback(53);  // an IPv4 socket cannot send there
 
   UdpSendBatch batch;
