@@ -136,6 +136,57 @@ Apply bind_prefixes(std::vector<Prefix> Config::*field) {
   };
 }
 
+// Settings of a sub-struct of Config (the defences' sections).
+template <typename Sub, typename T>
+Apply bind_sub_uint(Sub Config::*sub, T Sub::*field, uint64_t min, uint64_t max) {
+  return [=](Config& c, const YAML::Node& n) {
+    uint64_t v = parse_unsigned(scalar(n), max);
+    if (v < min) throw std::invalid_argument(fmt::format("{} is below the minimum {}", v, min));
+    c.*sub.*field = static_cast<T>(v);
+  };
+}
+
+template <typename Sub>
+Apply bind_sub_bool(Sub Config::*sub, bool Sub::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.*sub.*field = parse_bool(scalar(n)); };
+}
+
+template <typename Sub>
+Apply bind_sub_prefixes(Sub Config::*sub, std::vector<std::string> Sub::*field) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<std::string> out = scalar_list(n);
+    for (const auto& p : out) (void)parse_prefix(p);
+    c.*sub.*field = std::move(out);
+  };
+}
+
+Apply bind_duration_ms_sub_seconds() {
+  return [](Config& c, const YAML::Node& n) {
+    uint64_t ms = parse_duration_ms(scalar(n));
+    if (ms < 2 * 3600 * 1000ull || ms > 365 * 86400 * 1000ull)
+      throw std::invalid_argument("must be between 2h (longer than a cookie's lifetime) and 365d");
+    c.cookies.rotation_s = static_cast<uint32_t>(ms / 1000);
+  };
+}
+
+Apply apply_cookie_secret() {
+  return [](Config& c, const YAML::Node& n) {
+    std::string s = n.IsNull() ? std::string() : scalar(n);
+    uint8_t key[16];
+    if (!s.empty()) parse_secret_hex(s, key);
+    c.cookies.secret = s;
+  };
+}
+
+Apply apply_cookie_accept() {
+  return [](Config& c, const YAML::Node& n) {
+    std::vector<std::string> out = scalar_list(n);
+    uint8_t key[16];
+    for (const auto& s : out) parse_secret_hex(s, key);
+    c.cookies.accept_secrets = std::move(out);
+  };
+}
+
 void apply_acl(Config& c, const YAML::Node& n) {
   std::vector<AclRule> rules;
   if (!n.IsNull() && !n.IsSequence()) throw std::invalid_argument("expected a list of {subnet, action}");
@@ -292,6 +343,46 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_signature_validations, 1, 10000)},
       {"dnssec.max-nsec3-hashes", "600", "NSEC3 hash computations allowed per client question.",
        bind_uint(&Config::max_nsec3_hashes, 1, 100000)},
+      // rate-limit (resolver/front/rate_limiter.h)
+      {"rate-limit.rate", "0",
+       "Answers per second to one client prefix over UDP (token bucket); 0: off. Over it queries are "
+       "dropped, and every `slip`-th gets a truncated answer (or BADCOOKIE to a client that sent a cookie) "
+       "so that real clients retry over TCP. TCP, DoT, DoH and DoQ clients, clients with a valid server "
+       "cookie and `exempt` prefixes are never limited. 100 suits a public resolver.",
+       bind_sub_uint(&Config::rate_limit, &RateLimitConfig::rate, 0, 10000000)},
+      {"rate-limit.burst", "0", "Answers a prefix may get at once before the rate applies; 0: the rate.",
+       bind_sub_uint(&Config::rate_limit, &RateLimitConfig::burst, 0, 10000000)},
+      {"rate-limit.slip", "2", "Every Nth limited query gets the small answer instead of none; 0: never, 1: always.",
+       bind_sub_uint(&Config::rate_limit, &RateLimitConfig::slip, 0, 100)},
+      {"rate-limit.ipv4-prefix", "24", "IPv4 clients are limited together by this prefix length.",
+       bind_sub_uint(&Config::rate_limit, &RateLimitConfig::ipv4_prefix, 8, 32)},
+      {"rate-limit.ipv6-prefix", "56", "IPv6 clients are limited together by this prefix length.",
+       bind_sub_uint(&Config::rate_limit, &RateLimitConfig::ipv6_prefix, 16, 128)},
+      {"rate-limit.table-size", "4M",
+       "Memory of the prefix table, shared by the workers (8 bytes per prefix remembered; when full, the "
+       "prefixes that owe least are forgotten first).",
+       [](Config& c, const YAML::Node& n) {
+         c.rate_limit.table_bytes = parse_size_bytes(scalar(n));
+         if (c.rate_limit.table_bytes < 4096) throw std::invalid_argument("must be at least 4k");
+       }},
+      {"rate-limit.exempt", "[]", "Client prefixes never rate-limited (e.g. a NAT gateway of your own).",
+       bind_sub_prefixes(&Config::rate_limit, &RateLimitConfig::exempt)},
+      // cookies (resolver/front/server_cookies.h, wire/dns_cookie.h)
+      {"cookies.server", "true",
+       "DNS cookies (RFC 7873) for clients: answers carry a server cookie (RFC 9018 layout) and a valid "
+       "one exempts the client from rate-limit; a malformed cookie gets FORMERR.",
+       bind_sub_bool(&Config::cookies, &CookieConfig::server)},
+      {"cookies.secret", "",
+       "Server cookie secret (32 hex digits), the same on every server of an anycast group (RFC 9018); "
+       "empty: a random secret per process, rotated every `rotation`.",
+       apply_cookie_secret()},
+      {"cookies.accept-secrets", "[]",
+       "Older secrets still accepted, for a rollover (RFC 9018 §4.4): add the new secret here on every "
+       "server, then make it `secret` everywhere, then remove the old one.",
+       apply_cookie_accept()},
+      {"cookies.rotation", "1d",
+       "Without `secret`: how often the random secret changes (cookies of the previous period stay valid).",
+       bind_duration_ms_sub_seconds()},
       // operations
       {"control.socket", "",
        "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",
@@ -447,6 +538,17 @@ uint64_t parse_size_bytes(const std::string& text) {
   else if (unit == "G") mul = 1024ull * 1024 * 1024;
   else throw std::invalid_argument(fmt::format("'{}': unknown size unit '{}' (k, M, G)", text, unit));
   return v * mul;
+}
+
+void parse_secret_hex(const std::string& text, uint8_t (&out)[16]) {
+  if (text.size() != 32) throw std::invalid_argument(fmt::format("'{}' is not 32 hexadecimal digits", text));
+  for (size_t i = 0; i < 16; ++i) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, v, 16);
+    if (ec != std::errc() || p != text.data() + 2 * i + 2)
+      throw std::invalid_argument(fmt::format("'{}' is not 32 hexadecimal digits", text));
+    out[i] = static_cast<uint8_t>(v);
+  }
 }
 
 Config default_config() {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "resolver/config/defence_config.h"
+
 namespace sextant::resolver {
 
 // "127.0.0.1@53", "[::1]:53", "::1@853": an address and a port.
@@ -109,6 +111,10 @@ struct Config {
   bool dnstap_log_resolver_queries = false;
   bool dnstap_log_resolver_responses = false;
   std::string dnstap_identity;             // empty = host name
+
+  // Defences of a public resolver (resolver/config/defence_config.h).
+  RateLimitConfig rate_limit;
+  CookieConfig cookies;
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".
@@ -131,5 +137,7 @@ Endpoint parse_endpoint(const std::string& text, uint16_t default_port);
 Prefix parse_prefix(const std::string& text);
 uint64_t parse_duration_ms(const std::string& text);  // "10s", "1800ms", "1h", "3" (seconds)
 uint64_t parse_size_bytes(const std::string& text);   // "256M", "1G", "4096", "512k"
+// 32 hexadecimal digits (a 128-bit secret) into `out`.
+void parse_secret_hex(const std::string& text, uint8_t (&out)[16]);
 
 }  // namespace sextant::resolver

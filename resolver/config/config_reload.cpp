@@ -69,6 +69,17 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_queries, "dnstap.log-resolver-queries"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_responses, "dnstap.log-resolver-responses"),
     SEXTANT_RESTART_ONLY(dnstap_identity, "dnstap.identity"),
+    SEXTANT_RESTART_ONLY(rate_limit.rate, "rate-limit.rate"),
+    SEXTANT_RESTART_ONLY(rate_limit.burst, "rate-limit.burst"),
+    SEXTANT_RESTART_ONLY(rate_limit.slip, "rate-limit.slip"),
+    SEXTANT_RESTART_ONLY(rate_limit.ipv4_prefix, "rate-limit.ipv4-prefix"),
+    SEXTANT_RESTART_ONLY(rate_limit.ipv6_prefix, "rate-limit.ipv6-prefix"),
+    SEXTANT_RESTART_ONLY(rate_limit.table_bytes, "rate-limit.table-size"),
+    SEXTANT_RESTART_ONLY(rate_limit.exempt, "rate-limit.exempt"),
+    SEXTANT_RESTART_ONLY(cookies.server, "cookies.server"),
+    SEXTANT_RESTART_ONLY(cookies.secret, "cookies.secret"),
+    SEXTANT_RESTART_ONLY(cookies.accept_secrets, "cookies.accept-secrets"),
+    SEXTANT_RESTART_ONLY(cookies.rotation_s, "cookies.rotation"),
 };
 #undef SEXTANT_RESTART_ONLY
 

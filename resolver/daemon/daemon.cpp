@@ -15,6 +15,7 @@
 #include "resolver/config/config_reload.h"
 #include "resolver/daemon/control_commands.h"
 #include "resolver/daemon/daemon_metrics.h"
+#include "resolver/daemon/defence_wiring.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/privileges.h"
 #include "resolver/daemon/loop_timer_service.h"
@@ -255,6 +256,7 @@ struct Daemon::State {
   // rules (on its own thread) before the old ones are let go.
   std::shared_ptr<const AccessControl> acl;
   PipelineStats stats;
+  DefenceStats defence_stats;  // cookies, rate limiting
   // SIGTERM behind a load balancer: health checks fail for server.drain-time.
   DrainState drain;
   PipelineSettings pipeline_settings;
@@ -285,6 +287,7 @@ struct Daemon::State {
         acl(std::make_shared<const AccessControl>(config.access_control)),
         drain(health_check_names_from(config)) {
     pipeline_settings.drain = &drain;
+    pipeline_settings.defences = defence_settings_from(config, &defence_stats);
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
@@ -337,6 +340,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
   snap.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
   snap.pipeline = &s.stats;
+  snap.defences = &s.defence_stats;
   snap.cache = s.cache.stats();
   for (const WorkerState& w : s.workers)
     if (auto table = w.servers) snap.servers_known += table->size();

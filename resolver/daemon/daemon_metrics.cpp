@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "resolver/daemon/defence_wiring.h"
+
 namespace sextant::resolver {
 
 namespace {
@@ -238,6 +240,8 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
     r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
     r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
   }
+
+  if (s.defences) report_defences(r, *s.defences);
 
   {
     std::vector<double> bounds;

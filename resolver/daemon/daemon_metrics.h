@@ -25,6 +25,7 @@ struct DaemonSnapshot {
   unsigned workers = 0;
   unsigned workers_reporting = 0;  // workers whose per-thread counters made it in time
   const PipelineStats* pipeline = nullptr;
+  const DefenceStats* defences = nullptr;  // cookies, rate limiting
   cache::CacheStats cache;
   size_t servers_known = 0;        // the walkers' shared server-state table
   WalkerStats walker;              // summed over workers

@@ -39,15 +39,18 @@ cache::DnssecStatus to_cache_status(ValidationState v) noexcept {
 }
 
 // Appends this client's OPT record (payload size, DO, then the options:
-// TCP keepalive, EDE, block padding) to the answer in buf[0, len). An option
-// that does not fit is left out (padding first, then EDE, then keepalive).
-// Returns the new length, or 0 when even the bare OPT does not fit in `room`.
+// cookie, TCP keepalive, EDE, block padding) to the answer in buf[0, len).
+// An option that does not fit is left out (padding first, then EDE, then
+// keepalive, then the cookie). Returns the new length, or 0 when even the
+// bare OPT does not fit in `room`.
 size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_size, bool dnssec_ok,
-                  const wire::ExtendedErrorOption* ede, uint16_t padding_block,
-                  uint16_t keepalive_100ms) noexcept {
+                  const wire::ExtendedErrorOption* ede, uint16_t padding_block, uint16_t keepalive_100ms,
+                  std::span<const uint8_t> cookie) noexcept {
   const size_t limit = std::min(room, buf.size());
   if (len + kOptFixed > limit) return 0;
   size_t used = len + kOptFixed;
+  bool with_cookie = !cookie.empty() && used + kOptionHeader + cookie.size() <= limit;
+  if (with_cookie) used += kOptionHeader + cookie.size();
   const size_t keepalive_size = kOptionHeader + 2;
   bool keepalive = keepalive_100ms != 0 && used + keepalive_size <= limit;
   if (keepalive) used += keepalive_size;
@@ -72,6 +75,12 @@ size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_
   put16(p + 7, dnssec_ok ? 0x8000 : 0);                // DO
   put16(p + 9, static_cast<uint16_t>(used - len - kOptFixed));
   p += kOptFixed;
+  if (with_cookie) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::Cookie));
+    put16(p + 2, static_cast<uint16_t>(cookie.size()));
+    std::memcpy(p + 4, cookie.data(), cookie.size());
+    p += kOptionHeader + cookie.size();
+  }
   if (keepalive) {
     put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive));
     put16(p + 2, 2);
@@ -114,7 +123,13 @@ struct QueryPipeline::Pending {
 
 QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
                              Walker& walker, TimerService& timers, PipelineStats& stats)
-    : settings_(settings), acl_(&acl), cache_(cache), walker_(walker), timers_(timers), stats_(stats) {}
+    : settings_(settings),
+      acl_(&acl),
+      cache_(cache),
+      walker_(walker),
+      timers_(timers),
+      stats_(stats),
+      defences_(settings.defences) {}
 
 QueryPipeline::~QueryPipeline() { *alive_ = false; }
 
@@ -169,6 +184,26 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     responder.drop();
     return;
   }
+  // Cookies, then UDP rate limiting (query_defences.h).
+  ClientAddress client_address;
+  const bool addressed = ClientAddress::from(request.peer, client_address);
+  ServerCookies::Judgement cookie;
+  if (parsed.outcome == wire::QueryOutcome::ok && q.has_cookie && addressed && defences_.cookies_enabled())
+    cookie = defences_.judge_cookie(q.cookie, client_address, timers_.wall_seconds());
+  bool slip = false;
+  if (request.transport == transports::Transport::udp && addressed && !request.proxy_local &&
+      defences_.rate_limiting() && action == AclAction::allow) {
+    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(timers_.now().time_since_epoch());
+    QueryDefences::Admission admission = defences_.admit_udp(
+        client_address, cookie.verdict == ServerCookies::Verdict::valid, static_cast<uint64_t>(now_us.count()));
+    if (admission == QueryDefences::Admission::drop ||
+        (admission == QueryDefences::Admission::slip && parsed.outcome != wire::QueryOutcome::ok)) {
+      if (admission == QueryDefences::Admission::slip) defences_.count(&DefenceStats::rate_limited);
+      responder.drop();
+      return;
+    }
+    slip = admission == QueryDefences::Admission::slip;
+  }
   if (parsed.outcome == wire::QueryOutcome::formerr) {
     stats_.formerr.fetch_add(1, std::memory_order_relaxed);
     wire::MessageBuilder b(buffer_, request.transport == transports::Transport::udp ? 512 : 65535);
@@ -208,6 +243,30 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     c.limit = std::min<size_t>(65535, request.max_response_size);
   }
 
+  if (cookie.reply_size) {
+    c.cookie = cookie.reply;
+    c.cookie_size = cookie.reply_size;
+  }
+  if (cookie.verdict == ServerCookies::Verdict::malformed) {
+    // RFC 7873 §5.2.2.
+    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
+    respond_error(c, Rcode::FORMERR, responder, nullptr);
+    return;
+  }
+  if (slip) {
+    // Over the rate limit: a client with a cookie learns a fresh one with
+    // BADCOOKIE and retries with it (then exempt); others get TC=1 and
+    // retry over TCP. Both answers are no larger than the query plus the
+    // cookie, so a spoofed flood is not amplified.
+    if (c.cookie_size) {
+      defences_.count(&DefenceStats::badcookie);
+      respond_error(c, Rcode::BADCOOKIE, responder, nullptr);
+    } else {
+      defences_.count(&DefenceStats::slipped);
+      respond_error(c, Rcode::NOERROR, responder, nullptr, true);
+    }
+    return;
+  }
   if (action == AclAction::refuse) {
     stats_.refused.fetch_add(1, std::memory_order_relaxed);
     wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::Prohibited), ""};
@@ -387,7 +446,7 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
   if (c.has_edns) {
     total = append_opt(buffer_, length, c.limit, settings_.edns_buffer_size, c.dnssec_ok, ede,
                        c.wants_padding ? settings_.padding_block : 0,
-                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0);
+                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0, {c.cookie.data(), c.cookie_size});
   }
   if (total == 0 || total > c.limit) {
     // Too big for this client: the question with TC=1 sends it to TCP.
@@ -398,7 +457,11 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
     b.header().set_ra(true);
     b.header().set_tc(true);
     b.add_question(c.qname, c.qtype, c.qclass);
-    if (c.has_edns) b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
+    if (c.has_edns) {
+      b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
+      if (c.cookie_size)
+        b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::Cookie), {c.cookie.data(), c.cookie_size});
+    }
     b.set_rcode(rcode);
     send(c, responder, b.finish());
     return;
@@ -407,13 +470,16 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
 }
 
 void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& responder,
-                                  const wire::ExtendedErrorOption* ede) {
+                                  const wire::ExtendedErrorOption* ede, bool truncated) {
   wire::MessageBuilder b(buffer_, c.limit);
   b.header() = wire::response_header_for(c.query_header);
   b.header().set_ra(true);
+  if (truncated) b.header().set_tc(true);
   b.add_question(c.qname, c.qtype, c.qclass);
   if (c.has_edns) {
     b.set_edns(wire::EdnsParams{.udp_payload_size = settings_.edns_buffer_size, .dnssec_ok = c.dnssec_ok});
+    if (c.cookie_size)
+      b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::Cookie), {c.cookie.data(), c.cookie_size});
     if (c.wants_keepalive && settings_.tcp_keepalive_100ms) {
       uint8_t timeout[2] = {static_cast<uint8_t>(settings_.tcp_keepalive_100ms >> 8),
                             static_cast<uint8_t>(settings_.tcp_keepalive_100ms)};

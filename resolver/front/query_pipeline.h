@@ -21,6 +21,7 @@
 #include "cache/cache.h"
 #include "resolver/front/access_control.h"
 #include "resolver/front/drain_state.h"
+#include "resolver/front/query_defences.h"
 #include "resolver/walk/resolution_result.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/walker.h"
@@ -47,6 +48,8 @@ struct PipelineSettings {
   // Shutting down behind a load balancer: health checks get SERVFAIL (EDE
   // 14) while draining (drain_state.h). Null: never.
   const DrainState* drain = nullptr;
+  // Cookies and UDP rate limiting (query_defences.h).
+  DefenceSettings defences;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).
@@ -106,6 +109,10 @@ class QueryPipeline final : public transports::QueryHandler {
     bool wants_padding = false;  // padded query on an encrypted transport
     bool wants_keepalive = false;  // edns-tcp-keepalive over TCP or DoT (RFC 7828)
     size_t limit = 512;          // the largest answer this client can take
+    // The COOKIE option every answer carries (client + server cookie), when
+    // the query had a well-formed one (server_cookies.h).
+    std::array<uint8_t, ServerCookies::kReplySize> cookie{};
+    uint8_t cookie_size = 0;
     // Where the query came from, kept only while dnstap logs responses
     // (the request's addresses are gone by the time a resolution ends).
     struct Origin {
@@ -135,7 +142,7 @@ class QueryPipeline final : public transports::QueryHandler {
   void deliver(const Client& client, size_t length, transports::Responder& responder, bool secure,
                const wire::ExtendedErrorOption* ede);
   void respond_error(const Client& client, wire::Rcode rcode, transports::Responder& responder,
-                     const wire::ExtendedErrorOption* ede);
+                     const wire::ExtendedErrorOption* ede, bool truncated = false);
   // Every answer leaves through here (logged to dnstap first when asked).
   void send(const Client& client, transports::Responder& responder, std::span<const uint8_t> answer);
 
@@ -145,6 +152,7 @@ class QueryPipeline final : public transports::QueryHandler {
   Walker& walker_;
   TimerService& timers_;
   PipelineStats& stats_;
+  QueryDefences defences_;
   // Answers are assembled here; every use is synchronous within one call.
   std::array<uint8_t, 65535> buffer_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

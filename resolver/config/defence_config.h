@@ -1,0 +1,35 @@
+// Settings of the defences of a public resolver (issue 16): UDP rate
+// limiting, DNS cookies, rebinding protection, EDNS Client Subnet, and the
+// limits of the encrypted front-ends. Parsed by the settings table in
+// config.cpp like every other setting; kept apart so the Config struct stays
+// readable.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sextant::resolver {
+
+// rate-limit: answers per second per client prefix over UDP.
+struct RateLimitConfig {
+  uint32_t rate = 0;          // 0: off
+  uint32_t burst = 0;         // 0: the rate
+  uint32_t slip = 2;
+  unsigned ipv4_prefix = 24;
+  unsigned ipv6_prefix = 56;
+  uint64_t table_bytes = 4 << 20;
+  std::vector<std::string> exempt;  // prefixes, checked when parsed
+  friend bool operator==(const RateLimitConfig&, const RateLimitConfig&) = default;
+};
+
+// cookies: RFC 7873 server and client cookies, RFC 9018 construction.
+struct CookieConfig {
+  bool server = true;                       // answer with and verify server cookies
+  std::string secret;                       // 32 hex digits; empty: random, rotated
+  std::vector<std::string> accept_secrets;  // also accepted (rollover)
+  uint32_t rotation_s = 86400;
+  friend bool operator==(const CookieConfig&, const CookieConfig&) = default;
+};
+
+}  // namespace sextant::resolver

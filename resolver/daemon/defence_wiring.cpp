@@ -1,0 +1,68 @@
+#include "resolver/daemon/defence_wiring.h"
+
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace sextant::resolver {
+
+wire::SipKey random_sip_key() {
+  wire::SipKey key{};
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed: no random secret for cookies and rate limiting");
+  return key;
+}
+
+namespace {
+
+wire::SipKey key_from_hex(const std::string& text) {
+  uint8_t bytes[16];
+  parse_secret_hex(text, bytes);
+  wire::SipKey key{};
+  std::copy(std::begin(bytes), std::end(bytes), key.begin());
+  return key;
+}
+
+}  // namespace
+
+DefenceSettings defence_settings_from(const Config& c, DefenceStats* stats) {
+  DefenceSettings d;
+  d.stats = stats;
+  d.cookies.enabled = c.cookies.server;
+  if (!c.cookies.secret.empty()) d.cookies.secret = key_from_hex(c.cookies.secret);
+  for (const auto& s : c.cookies.accept_secrets) d.cookies.accepted.push_back(key_from_hex(s));
+  d.cookies.master = random_sip_key();
+  d.cookies.rotation_seconds = c.cookies.rotation_s;
+  if (c.rate_limit.rate > 0) {
+    RateLimitSettings rl;
+    rl.rate = c.rate_limit.rate;
+    rl.burst = c.rate_limit.burst;
+    rl.ipv4_prefix = static_cast<uint8_t>(c.rate_limit.ipv4_prefix);
+    rl.ipv6_prefix = static_cast<uint8_t>(c.rate_limit.ipv6_prefix);
+    rl.table_bytes = static_cast<size_t>(c.rate_limit.table_bytes);
+    d.rate_limiter = std::make_shared<RateLimiter>(rl, random_sip_key());
+  }
+  d.slip = c.rate_limit.slip;
+  std::vector<Prefix> exempt;
+  for (const auto& p : c.rate_limit.exempt) exempt.push_back(parse_prefix(p));
+  d.exempt = PrefixList(std::move(exempt));
+  return d;
+}
+
+void report_defences(MetricsReport& r, const DefenceStats& s) {
+  auto load = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  const char* limited = "UDP queries over rate-limit.rate, by what they got: dropped, a truncated answer "
+                        "(slip), BADCOOKIE (slip to a client with a cookie), or answered (exempt prefix).";
+  r.counter("sextant_rate_limited_total", limited, load(s.rate_limited), {{"action", "dropped"}});
+  r.counter("sextant_rate_limited_total", limited, load(s.slipped), {{"action", "truncated"}});
+  r.counter("sextant_rate_limited_total", limited, load(s.badcookie), {{"action", "badcookie"}});
+  r.counter("sextant_rate_limited_total", limited, load(s.rate_exempt), {{"action", "exempt"}});
+  const char* cookies = "Client queries with a DNS cookie, by verdict (RFC 7873 §5.2).";
+  using V = ServerCookies::Verdict;
+  const std::pair<V, const char*> verdicts[] = {
+      {V::client_only, "client_only"}, {V::valid, "valid"}, {V::invalid, "invalid"}, {V::malformed, "malformed"}};
+  for (const auto& [v, name] : verdicts)
+    r.counter("sextant_cookie_queries_total", cookies, load(s.cookies[static_cast<size_t>(v)]), {{"verdict", name}});
+}
+
+}  // namespace sextant::resolver

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""The defences of a public resolver (issue 16), each on a short-lived daemon
+of its own (own port, own config, control socket for the counters):
+
+  defences_test.py SEXTANT_BINARY cookies | rate-limit
+
+cookies     dig +cookie and kdig +cookie get a server cookie that dig calls
+            "(good)"; sent back it is echoed; a forged server cookie is
+            answered with a fresh one; a cookie of 11 octets gets FORMERR;
+            TCP answers carry cookies too; the counters by verdict move.
+rate-limit  rate 20/s per /24, slip 2: a burst of 200 cache hits from one
+            address gets about 20 answers, half the rest truncated, the rest
+            nothing; meanwhile another /24, TCP, and a valid cookie (learned
+            over TCP) are answered; the counters match. At 1/s with slip 1, dig gets
+            TC and retries over TCP, dig +cookie gets BADCOOKIE and retries
+            with the new cookie: both answered.
+
+Everything is bounded: at most a few hundred datagrams, seconds per part.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.rcode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sextant_common as common  # noqa: E402
+
+NAME = "www.example.com."
+ADDRESS = "192.0.2.10"
+
+
+def stats(binary, socket_path):
+    code, out, err = common.control(binary, ["stats"], socket_path)
+    if code != 0:
+        raise common.TestFailure("control stats failed: %s" % (out + err))
+    values = {}
+    for line in out.splitlines():
+        name, _, value = line.rpartition(" ")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            pass
+    return values
+
+
+def query_with_option(qname, data):
+    option = dns.edns.GenericOption(dns.edns.COOKIE, data)
+    return dns.message.make_query(qname, "A", use_edns=0, payload=1232, options=[option])
+
+
+def run(argv, timeout=15):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def daemon_with(binary, extra):
+    workdir = tempfile.mkdtemp(prefix="sextant-defences-")
+    socket_path = os.path.join(workdir, "control.sock")
+    extra = "control:\n  socket: %s\n%s" % (socket_path, extra)
+    return common.Daemon(binary, extra_config=extra, workdir=workdir), socket_path
+
+
+def finish_daemon(results, daemon):
+    code, elapsed = daemon.stop()
+    reports = daemon.sanitizer_reports()
+    results.check(code == 0 and not reports, "daemon stopped cleanly",
+                  "exit %s after %.1f s; %s" % (code, elapsed, reports[:5]))
+
+
+# ---- cookies ---------------------------------------------------------------
+def test_cookies(binary, results):
+    daemon, socket_path = daemon_with(binary, "")
+    with daemon:
+        port = daemon.port
+        code, out = run(["dig", "@127.0.0.1", "-p", str(port), "+cookie", "+tries=2", NAME, "A"])
+        m = re.search(r"; COOKIE: ([0-9a-f]{16})([0-9a-f]{32}) \(good\)", out)
+        results.check(code == 0 and m is not None and ADDRESS in out,
+                      "dig +cookie: answered with a 16-octet server cookie, (good)", out[-1500:])
+        if m:
+            client, server = m.group(1), m.group(2)
+            results.check(server.startswith("01000000"), "the server cookie is RFC 9018 version 1", server)
+            code, out = run(["dig", "@127.0.0.1", "-p", str(port), "+cookie=" + client + server, NAME, "A"])
+            m2 = re.search(r"; COOKIE: ([0-9a-f]{48}) \(good\)", out)
+            results.check(m2 is not None and m2.group(1) == client + server,
+                          "dig sending it back: the same cookie is echoed (valid, fresh)", out[-1500:])
+            forged = client + "01000000" + "%08x" % int(time.time()) + "00" * 8
+            code, out = run(["dig", "@127.0.0.1", "-p", str(port), "+cookie=" + forged, NAME, "A"])
+            m3 = re.search(r"; COOKIE: ([0-9a-f]{48})", out)
+            results.check("status: NOERROR" in out and m3 is not None and m3.group(1) != forged
+                          and m3.group(1).startswith(client),
+                          "a forged server cookie: answered, with a fresh cookie", out[-1500:])
+        code, out = run(["kdig", "@127.0.0.1", "-p", str(port), "+cookie", NAME, "A"])
+        m = re.search(r";; COOKIE: ([0-9A-Fa-f]{48})", out)
+        results.check(code == 0 and m is not None and ADDRESS in out, "kdig +cookie: answered with a cookie",
+                      out[-1500:])
+        code, out = run(["dig", "@127.0.0.1", "-p", str(port), "+tcp", "+cookie", NAME, "A"])
+        results.check(re.search(r"; COOKIE: [0-9a-f]{48} \(good\)", out) is not None,
+                      "dig +tcp +cookie: TCP answers carry cookies too", out[-1500:])
+        reply = common.udp_query(query_with_option(NAME, b"\x01" * 11), "127.0.0.1", port)
+        results.check(reply.rcode() == dns.rcode.FORMERR, "a cookie of 11 octets: FORMERR",
+                      dns.rcode.to_text(reply.rcode()))
+        s = stats(binary, socket_path)
+        for verdict in ("client_only", "valid", "invalid", "malformed"):
+            key = 'sextant_cookie_queries_total{verdict="%s"}' % verdict
+            results.check(s.get(key, 0) >= 1, "counted: %s" % key, str(s.get(key)))
+        finish_daemon(results, daemon)
+
+
+# ---- rate limiting ---------------------------------------------------------
+def burst(port, count, source, timeout=1.5):
+    """Sends `count` queries at once from `source`; returns the replies."""
+    replies = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        for i in range(count):
+            q = common.make_query(NAME, "A")
+            q.id = i
+            s.sendto(q.to_wire(), ("127.0.0.1", port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data, _ = s.recvfrom(65535)
+            except socket.timeout:
+                break
+            replies.append(dns.message.from_wire(data))
+    return replies
+
+
+def test_rate_limit(binary, results):
+    config = "rate-limit:\n  rate: 20\n  slip: 2\n"
+    daemon, socket_path = daemon_with(binary, config)
+    with daemon:
+        port = daemon.port
+        # Warm the cache from another /24, so that every burst query is a hit.
+        common.udp_query(common.make_query(NAME, "A"), "127.0.0.1", port, source="127.0.9.1")
+        started = time.monotonic()
+        replies = burst(port, 200, "127.0.0.1")
+        elapsed = time.monotonic() - started
+        answered = [r for r in replies if not (r.flags & dns.flags.TC)]
+        truncated = [r for r in replies if r.flags & dns.flags.TC]
+        limited = 200 - len(answered)
+        # The burst (20) plus what 20/s refills while the burst is read.
+        results.check(20 <= len(answered) <= 20 + 20 * elapsed + 2,
+                      "a burst of 200: about the bucket's 20 answered",
+                      "%d answered in %.2f s" % (len(answered), elapsed))
+        results.check(abs(len(truncated) - limited / 2) <= 2 and all(not r.answer for r in truncated),
+                      "half of the limited ones slip as empty TC=1 answers",
+                      "%d truncated of %d limited" % (len(truncated), limited))
+        other = common.udp_query(common.make_query(NAME, "A"), "127.0.0.1", port, source="127.0.1.1")
+        results.check(common.answer_addresses(other) == [ADDRESS] and not other.flags & dns.flags.TC,
+                      "meanwhile another /24 is answered", other.to_text())
+        tcp = common.tcp_query(query_with_option(NAME, b"\x11" * 8), "127.0.0.1", port)
+        results.check(common.answer_addresses(tcp) == [ADDRESS], "meanwhile TCP from the limited /24 is answered",
+                      tcp.to_text())
+        cookie = None
+        for option in tcp.options:
+            if option.otype == dns.edns.COOKIE:
+                cookie = option.to_wire() if hasattr(option, "to_wire") else None
+                if cookie is None:  # dnspython's CookieOption
+                    cookie = option.client + option.server
+        ok = 0
+        for _ in range(10):
+            try:
+                r = common.udp_query(query_with_option(NAME, cookie), "127.0.0.1", port, timeout=1.0)
+                ok += 1 if common.answer_addresses(r) == [ADDRESS] and not r.flags & dns.flags.TC else 0
+            except Exception:  # noqa: BLE001 (a timeout is a failure here)
+                pass
+        results.check(cookie is not None and len(cookie) == 24 and ok == 10,
+                      "a valid cookie (learned over TCP) exempts the limited address: 10 of 10 answered",
+                      "cookie %s, %d answered" % (cookie.hex() if cookie else None, ok))
+        s = stats(binary, socket_path)
+        dropped = s.get('sextant_rate_limited_total{action="dropped"}', -1)
+        slipped = s.get('sextant_rate_limited_total{action="truncated"}', -1)
+        results.check(slipped == len(truncated) and dropped + slipped == limited,
+                      "counted: dropped and truncated",
+                      "dropped %s truncated %s (seen %d limited, %d truncated)"
+                      % (dropped, slipped, limited, len(truncated)))
+        finish_daemon(results, daemon)
+
+    # One answer a second: dig, asking right after a burst, is over it.
+    daemon, socket_path = daemon_with(binary, "rate-limit:\n  rate: 1\n  slip: 1\n")
+    with daemon:
+        port = daemon.port
+        common.udp_query(common.make_query(NAME, "A"), "127.0.0.1", port, source="127.0.9.1")
+        burst(port, 5, "127.0.0.1", timeout=0.1)
+        code, out = run(["dig", "@127.0.0.1", "-p", str(port), "-b", "127.0.0.1", "+nocookie", "+tries=1", NAME, "A"])
+        results.check("Truncated, retrying in TCP mode" in out and ADDRESS in out,
+                      "slip 1: dig gets TC=1 and is answered over TCP", out[-1500:])
+        burst(port, 5, "127.0.0.1", timeout=0.1)
+        code, out = run(["dig", "@127.0.0.1", "-p", str(port), "-b", "127.0.0.1", "+cookie", "+tries=1", NAME, "A"])
+        results.check("BADCOOKIE, retrying" in out and ADDRESS in out and "(good)" in out,
+                      "slip 1: dig +cookie gets BADCOOKIE and is answered with the new cookie", out[-1500:])
+        s = stats(binary, socket_path)
+        results.check(s.get('sextant_rate_limited_total{action="badcookie"}', 0) >= 1, "counted: badcookie",
+                      str(s.get('sextant_rate_limited_total{action="badcookie"}')))
+        finish_daemon(results, daemon)
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in ("cookies", "rate-limit"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    binary, part = argv
+    results = common.Results("defences: " + part)
+    {"cookies": test_cookies, "rate-limit": test_rate_limit}[part](binary, results)
+    return results.finish()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except common.TestFailure as e:
+        print("FAIL %s" % e)
+        print("defences: 0 passed, 1 failed")
+        sys.exit(1)
