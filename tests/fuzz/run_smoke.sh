@@ -23,11 +23,13 @@ cmake --build "$build_dir" -j2
 work_corpus="$build_dir/corpus-work"
 http_corpus="$build_dir/corpus-http-work"
 proxy_corpus="$build_dir/corpus-proxy-work"
-rm -rf "$work_corpus" "$http_corpus" "$proxy_corpus"
-mkdir -p "$work_corpus" "$http_corpus" "$proxy_corpus"
+cookie_corpus="$build_dir/corpus-cookie-work"
+rm -rf "$work_corpus" "$http_corpus" "$proxy_corpus" "$cookie_corpus"
+mkdir -p "$work_corpus" "$http_corpus" "$proxy_corpus" "$cookie_corpus"
 cp "$source_dir"/tests/fuzz/corpus/* "$work_corpus"/
 cp "$source_dir"/tests/fuzz/corpus-http/* "$http_corpus"/
 cp "$source_dir"/tests/fuzz/corpus-proxy/* "$proxy_corpus"/
+cp "$source_dir"/tests/fuzz/corpus-cookie/* "$cookie_corpus"/
 
 cd "$build_dir"
 # The metrics endpoint's HTTP parser: a third of the time; the PROXY v2
@@ -36,5 +38,8 @@ cd "$build_dir"
   -print_final_stats=1 "$http_corpus"
 ./fuzz_proxy_v2 -max_total_time="$((seconds / 6 + 1))" -max_len=1200 -rss_limit_mb=2048 \
   -print_final_stats=1 "$proxy_corpus"
+# The DNS COOKIE option (server verdicts, RFC 9018 construction): a tenth.
+./fuzz_cookie -max_total_time="$((seconds / 10 + 1))" -max_len=128 -rss_limit_mb=2048 \
+  -print_final_stats=1 "$cookie_corpus"
 exec ./fuzz_wire -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work_corpus"
