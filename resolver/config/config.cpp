@@ -372,6 +372,10 @@ const std::vector<Setting>& settings() {
        "DNS cookies (RFC 7873) for clients: answers carry a server cookie (RFC 9018 layout) and a valid "
        "one exempts the client from rate-limit; a malformed cookie gets FORMERR.",
        bind_sub_bool(&Config::cookies, &CookieConfig::server)},
+      {"cookies.client", "true",
+       "Send DNS cookies to authoritative servers and drop UDP replies whose client cookie is wrong; a "
+       "server known to send cookies that answers without one is asked again over TCP.",
+       bind_sub_bool(&Config::cookies, &CookieConfig::client)},
       {"cookies.secret", "",
        "Server cookie secret (32 hex digits), the same on every server of an anycast group (RFC 9018); "
        "empty: a random secret per process, rotated every `rotation`.",

@@ -77,6 +77,7 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(rate_limit.table_bytes, "rate-limit.table-size"),
     SEXTANT_RESTART_ONLY(rate_limit.exempt, "rate-limit.exempt"),
     SEXTANT_RESTART_ONLY(cookies.server, "cookies.server"),
+    SEXTANT_RESTART_ONLY(cookies.client, "cookies.client"),
     SEXTANT_RESTART_ONLY(cookies.secret, "cookies.secret"),
     SEXTANT_RESTART_ONLY(cookies.accept_secrets, "cookies.accept-secrets"),
     SEXTANT_RESTART_ONLY(cookies.rotation_s, "cookies.rotation"),

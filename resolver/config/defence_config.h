@@ -26,6 +26,7 @@ struct RateLimitConfig {
 // cookies: RFC 7873 server and client cookies, RFC 9018 construction.
 struct CookieConfig {
   bool server = true;                       // answer with and verify server cookies
+  bool client = true;                       // send and track cookies to authoritative servers
   std::string secret;                       // 32 hex digits; empty: random, rotated
   std::vector<std::string> accept_secrets;  // also accepted (rollover)
   uint32_t rotation_s = 86400;

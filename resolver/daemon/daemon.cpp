@@ -101,6 +101,7 @@ WalkerOptions walker_options_from(const Config& c) {
   if (c.max_nsec3_hashes > 0) o.dnssec.limits.max_nsec3_hashes_per_request = c.max_nsec3_hashes;
   o.dnssec.cache_policy.bogus_ttl = c.bogus_ttl;
   o.dnssec.aggressive_nsec = c.aggressive_nsec;
+  apply_walker_defences(c, o);
   // One memory of validated denials for all workers: a client's next
   // query may land on any of them.
   o.denials = std::make_shared<DenialMemory>();

@@ -43,6 +43,12 @@ const WalkerRow kWalkerRows[] = {
     {&WalkerStats::key_queries, "sextant_dnssec_key_queries_total", "DS and DNSKEY sub-queries."},
     {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
      "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
+    {&WalkerStats::cookie_mismatches, "sextant_walker_cookie_mismatches_total",
+     "Replies whose DNS cookie was not ours (dropped as spoofed; also in mismatched_replies)."},
+    {&WalkerStats::cookie_tcp_fallbacks, "sextant_walker_cookie_tcp_fallbacks_total",
+     "UDP replies without a cookie from a server that sends cookies: asked again over TCP."},
+    {&WalkerStats::badcookie_retries, "sextant_walker_badcookie_retries_total",
+     "BADCOOKIE replies: asked again with the server's new cookie."},
 };
 
 using UpstreamRow = Row<transports::UpstreamCounters, RelaxedCounter>;

@@ -49,6 +49,11 @@ DefenceSettings defence_settings_from(const Config& c, DefenceStats* stats) {
   return d;
 }
 
+void apply_walker_defences(const Config& c, WalkerOptions& o) {
+  o.client_cookies = c.cookies.client;
+  if (c.cookies.client) o.cookie_secret = random_sip_key();
+}
+
 void report_defences(MetricsReport& r, const DefenceStats& s) {
   auto load = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   const char* limited = "UDP queries over rate-limit.rate, by what they got: dropped, a truncated answer "

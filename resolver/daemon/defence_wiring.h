@@ -7,6 +7,7 @@
 #include "resolver/config/config.h"
 #include "resolver/daemon/metrics_report.h"
 #include "resolver/front/query_defences.h"
+#include "resolver/walk/resolver_limits.h"
 
 namespace sextant::resolver {
 
@@ -14,6 +15,9 @@ namespace sextant::resolver {
 wire::SipKey random_sip_key();
 
 DefenceSettings defence_settings_from(const Config& c, DefenceStats* stats);
+
+// The walker's share: client cookies toward authoritative servers.
+void apply_walker_defences(const Config& c, WalkerOptions& o);
 
 // Adds the defences' counters to a metrics report.
 void report_defences(MetricsReport& r, const DefenceStats& s);

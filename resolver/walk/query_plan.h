@@ -69,6 +69,11 @@ struct Attempt {
   UpstreamNetwork::RequestId network_id = 0;
   TimerService::TimerId rto_timer = 0;
   bool overdue = false;  // its retransmission timer fired; still listening
+  // DNS cookies (walker_cookies.cpp): the client cookie sent, if any, and
+  // whether this is the retry after a BADCOOKIE.
+  std::array<uint8_t, 8> client_cookie{};
+  bool cookie_sent = false;
+  bool cookie_retry = false;
 };
 
 enum class QueryKind : uint8_t {

@@ -2,6 +2,7 @@
 // onto this struct; the walker reads nothing else.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -114,6 +115,13 @@ struct WalkerOptions {
   // EDNS/0x20 quirks), shared the same way, so a dead server is found dead
   // once, not once per worker. Null: the walker keeps its own.
   std::shared_ptr<ServerStateTable> servers;
+
+  // DNS cookies toward authoritative servers (RFC 7873 §5.1, RFC 9018 §3;
+  // walker_cookies.cpp): each query over EDNS carries a client cookie made
+  // from this secret and the server's address, plus the server cookie the
+  // server last gave; replies with another client cookie are dropped.
+  bool client_cookies = false;
+  std::array<uint8_t, 16> cookie_secret{};
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

@@ -96,6 +96,15 @@ void ServerSelection::set_mangles_case(const ServerAddress& address, TimerServic
   update(address, now, [](ServerState& s) { s.mangles_case = true; });
 }
 
+void ServerSelection::set_server_cookie(const ServerAddress& address, std::span<const uint8_t> cookie,
+                                        TimerService::TimePoint now) {
+  update(address, now, [&](ServerState& s) {
+    s.sends_cookies = true;
+    s.server_cookie_size = static_cast<uint8_t>(std::min(cookie.size(), s.server_cookie.size()));
+    std::copy_n(cookie.begin(), s.server_cookie_size, s.server_cookie.begin());
+  });
+}
+
 bool ServerSelection::claim_probe(const ServerAddress& address, TimerService::TimePoint now) {
   return update(address, now, [&](ServerState& s) {
     // Decided again under the lock: the snapshot choose() worked from may

@@ -62,6 +62,8 @@ class ServerSelection {
   void on_network_error(const ServerAddress& address, TimerService::TimePoint now);
   void set_no_edns(const ServerAddress& address, TimerService::TimePoint now);
   void set_mangles_case(const ServerAddress& address, TimerService::TimePoint now);
+  // The server sent this server cookie (8..32 octets) in a reply.
+  void set_server_cookie(const ServerAddress& address, std::span<const uint8_t> cookie, TimerService::TimePoint now);
 
   // Held down and not yet due for a probe, or its probe is claimed.
   bool is_dead(const ServerAddress& address, TimerService::TimePoint now) const;

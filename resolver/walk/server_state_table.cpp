@@ -69,6 +69,7 @@ std::string ServerStateTable::dump(TimerService::TimePoint now) const {
         out += fmt::format(" held-down={}ms", duration_cast<milliseconds>(st.dead_until - now).count());
       if (st.no_edns) out += " no-edns";
       if (st.mangles_case) out += " mangles-case";
+      if (st.sends_cookies) out += " cookies";
       out += '\n';
     }
   }

@@ -62,6 +62,12 @@ struct ServerState {
   TimerService::TimePoint probe_claimed_until{};
   bool no_edns = false;       // answered FORMERR/NOTIMP/BADVERS-less garbage to EDNS
   bool mangles_case = false;  // did not echo the 0x20 question: go to TCP directly
+  // DNS cookies (RFC 7873): the last server cookie it gave us, sent back in
+  // our next queries; once it sent one, a UDP reply without one is suspect
+  // (walker_cookies.cpp).
+  std::array<uint8_t, 32> server_cookie{};
+  uint8_t server_cookie_size = 0;
+  bool sends_cookies = false;
   TimerService::TimePoint last_update{};
 };
 

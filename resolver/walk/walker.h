@@ -35,6 +35,7 @@
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
 #include "wire/message.h"
+#include "wire/message_builder.h"
 
 namespace sextant::resolver {
 
@@ -58,6 +59,10 @@ struct WalkerStats {
   uint64_t validated_indeterminate = 0;
   uint64_t key_queries = 0;
   uint64_t aggressive_answers = 0;  // RFC 8198 NXDOMAIN/NODATA without asking
+  // DNS cookies to authoritative servers (walker_cookies.cpp).
+  uint64_t cookie_mismatches = 0;     // replies with another client cookie: dropped
+  uint64_t cookie_tcp_fallbacks = 0;  // a cookie server's UDP reply without one -> TCP
+  uint64_t badcookie_retries = 0;     // BADCOOKIE: asked again with the new server cookie
 };
 
 class Walker {
@@ -109,6 +114,11 @@ class Walker {
   void state_start_name(Resolution& r, SubQuery& q);
   void state_send(Resolution& r, SubQuery& q);
   void query_finished(Resolution& r, SubQuery& q);
+
+  // DNS cookies (walker_cookies.cpp).
+  enum class CookieOutcome : uint8_t { ok, spoofed, retry_udp, retry_tcp };
+  void add_client_cookie(wire::MessageBuilder& builder, Attempt& a);
+  CookieOutcome check_reply_cookie(const Attempt& a, const wire::Message& msg, TimerService::TimePoint now);
 
   // Sending.
   bool send_attempt(Resolution& r, SubQuery& q, const ServerAddress& server,

@@ -104,6 +104,7 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
     fail_query(r, q, EdeCode::Other, "internal error: cannot build an upstream query");
     return false;
   }
+  if (edns && options_.client_cookies) add_client_cookie(builder, a);
   std::span<const uint8_t> packet = builder.finish();
 
   QueryRef ref{r.id, q.index};
@@ -283,6 +284,38 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
     ++stats_.spoofed_dropped;
     try_next();
     return;
+  }
+  if (a.cookie_sent) {
+    switch (check_reply_cookie(a, msg, now)) {
+      case CookieOutcome::ok:
+        break;
+      case CookieOutcome::spoofed:
+        // Not our cookie: a blind spoofer who guessed the ID and port (or
+        // a broken server). Over UDP, TCP settles it, as for 0x20.
+        ++q.tally.spoofed;
+        ++stats_.spoofed_dropped;
+        ++stats_.cookie_mismatches;
+        if (a.protocol == UpstreamProtocol::udp) {
+          ++stats_.tcp_fallbacks;
+          resend(UpstreamProtocol::tcp, a.edns);
+          return;
+        }
+        try_next();
+        return;
+      case CookieOutcome::retry_udp:
+        ++stats_.badcookie_retries;
+        if (send_attempt(r, q, a.server, UpstreamProtocol::udp, a.edns)) {
+          q.attempts.back().cookie_retry = true;
+        } else {
+          step(r, q);
+        }
+        return;
+      case CookieOutcome::retry_tcp:
+        ++stats_.cookie_tcp_fallbacks;
+        ++stats_.tcp_fallbacks;
+        resend(UpstreamProtocol::tcp, a.edns);
+        return;
+    }
   }
   if (question_ok && a.protocol == UpstreamProtocol::udp && options_.case_randomisation &&
       !msg.questions[0].name.equals_exact(a.sent_name)) {

@@ -2,12 +2,19 @@
 """The defences of a public resolver (issue 16), each on a short-lived daemon
 of its own (own port, own config, control socket for the counters):
 
-  defences_test.py SEXTANT_BINARY cookies | rate-limit
+  defences_test.py SEXTANT_BINARY cookies | client-cookies | rate-limit
 
 cookies     dig +cookie and kdig +cookie get a server cookie that dig calls
             "(good)"; sent back it is echoed; a forged server cookie is
             answered with a fresh one; a cookie of 11 octets gets FORMERR;
             TCP answers carry cookies too; the counters by verdict move.
+client-cookies  toward authoritative servers (fakeauth's cookies and
+            cookie-forge zones): the first query to a server carries an
+            8-octet client cookie, later ones the server's cookie too; a
+            forged UDP reply with another client cookie (and a false address)
+            arriving before the real one is dropped and the query asked over
+            TCP: the client gets the real address. With cookies.client off,
+            the same forgery is believed (what the defence is for).
 rate-limit  rate 20/s per /24, slip 2: a burst of 200 cache hits from one
             address gets about 20 answers, half the rest truncated, the rest
             nothing; meanwhile another /24, TCP, and a valid cookie (learned
@@ -114,6 +121,46 @@ def test_cookies(binary, results):
         finish_daemon(results, daemon)
 
 
+# ---- cookies toward authoritative servers ------------------------------------
+def fake_options(qname, qtype="A"):
+    key = "%s/%s" % (qname.lower(), qtype)
+    return common.fakectl("stats").get("options", {}).get(key, [])
+
+
+def test_client_cookies(binary, results):
+    zone = "cookies.faults.test."
+    forge = "cookie-forge.faults.test."
+    common.fakectl("reset")
+    daemon, socket_path = daemon_with(binary, "")
+    with daemon:
+        port = daemon.port
+        ask = lambda name, qtype="A": common.udp_query(common.make_query(name, qtype), "127.0.0.1", port)  # noqa: E731
+        first = ask("www." + zone)
+        results.check(common.answer_addresses(first) == ["192.0.2.201"], "www.%s answered" % zone, first.to_text())
+        ask("nothere." + zone)
+        seen = fake_options("www." + zone) + fake_options("nothere." + zone)
+        cookies = [o["cookie"] for o in seen if o["cookie"]]
+        results.check(len(cookies) >= 2 and len(cookies[0]) == 16 and len(cookies[-1]) == 48
+                      and cookies[-1].startswith(cookies[0]),
+                      "the server got our client cookie, then it with its server cookie", str(seen))
+        forged = ask("www." + forge)
+        results.check(common.answer_addresses(forged) == ["192.0.2.200"],
+                      "a forged UDP reply (another client cookie) is not believed: the real address",
+                      forged.to_text())
+        transports = [o["transport"] for o in fake_options("www." + forge)]
+        results.check("tcp" in transports, "the query was asked again over TCP", str(transports))
+        s = stats(binary, socket_path)
+        results.check(s.get("sextant_walker_cookie_mismatches_total", 0) >= 1, "counted: cookie mismatches",
+                      str(s.get("sextant_walker_cookie_mismatches_total")))
+        finish_daemon(results, daemon)
+    daemon, socket_path = daemon_with(binary, "cookies:\n  client: false\n")
+    with daemon:
+        reply = common.udp_query(common.make_query("www." + forge, "A"), "127.0.0.1", daemon.port)
+        results.check(common.answer_addresses(reply) == ["192.0.2.66"],
+                      "without client cookies the same forgery is believed (the test can fail)", reply.to_text())
+        finish_daemon(results, daemon)
+
+
 # ---- rate limiting ---------------------------------------------------------
 def burst(port, count, source, timeout=1.5):
     """Sends `count` queries at once from `source`; returns the replies."""
@@ -207,12 +254,13 @@ def test_rate_limit(binary, results):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("cookies", "rate-limit"):
+    parts = {"cookies": test_cookies, "client-cookies": test_client_cookies, "rate-limit": test_rate_limit}
+    if len(argv) != 2 or argv[1] not in parts:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     binary, part = argv
     results = common.Results("defences: " + part)
-    {"cookies": test_cookies, "rate-limit": test_rate_limit}[part](binary, results)
+    parts[part](binary, results)
     return results.finish()
 
 

@@ -81,21 +81,49 @@ def build_zone_data():
         zones[parent]["delegations"][name] = (
             dns.rrset.from_text(name, 300, "IN", "NS", "ns." + zone),
             dns.rrset.from_text("ns." + zone, 300, "IN", "A", address))
+    # The defences' zones (topology.FAKE_DEFENCE_ZONES).
+    for index, (label, (address, behaviour)) in enumerate(sorted(topology.FAKE_DEFENCE_ZONES.items())):
+        zone = "%s.%s" % (label, PARENT_ZONE)
+        records = {}
+        common(records, zone, address, 300)
+        rr(records, "www." + zone, 300, "A", "192.0.2.%d" % (200 + index))
+        if label == "rebind":
+            by_owner = {}
+            for owner, rdtype, rdata in topology.FAKE_REBIND_RECORDS:
+                by_owner.setdefault((owner, rdtype), []).append(rdata)
+            for (owner, rdtype), rdatas in by_owner.items():
+                rr(records, "%s.%s" % (owner, zone), 300, rdtype, *rdatas)
+        name = dns.name.from_text(zone)
+        zones[name] = {"address": address, "behaviour": behaviour, "records": records}
+        zones[parent]["delegations"][name] = (
+            dns.rrset.from_text(name, 300, "IN", "NS", "ns." + zone),
+            dns.rrset.from_text("ns." + zone, 300, "IN", "A", address))
     return zones
 
 
 class Counters:
-    """Queries received, per "qname/TYPE" and per zone (read by fakectl)."""
+    """Queries received, per "qname/TYPE" and per zone (read by fakectl);
+    for the defences' zones, the COOKIE and ECS options they carried."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.queries = {}
         self.by_zone = {}
+        self.options = {}
 
     def reset(self):
         with self.lock:
             self.queries = {}
             self.by_zone = {}
+            self.options = {}
+
+    def record_options(self, qname, qtype, transport, cookie, subnet):
+        key = "%s/%s" % (qname.to_text().lower(), dns.rdatatype.to_text(qtype))
+        with self.lock:
+            self.options.setdefault(key, []).append(
+                {"transport": transport, "cookie": cookie.hex() if cookie is not None else None,
+                 "subnet": subnet})
+            del self.options[key][:-20]    # bounded: the last 20 per name
 
     def count(self, zone, qname, qtype):
         key = "%s/%s" % (qname.to_text().lower(), dns.rdatatype.to_text(qtype))
@@ -269,7 +297,7 @@ class FakeAuth:
             silent = sorted(self.silent)
         with self.counters.lock:
             return {"ok": True, "silent": silent, "queries": dict(self.counters.queries),
-                    "by_zone": dict(self.counters.by_zone)}
+                    "by_zone": dict(self.counters.by_zone), "options": dict(self.counters.options)}
 
     # ---- answers ------------------------------------------------------------
     def safe_respond(self, wire, address, transport):
@@ -328,6 +356,8 @@ class FakeAuth:
             return [(topology.FAKE_DELAY_MS / 1000.0, address, reply.to_wire())]
         if behaviour == "mangle-case":
             return [(0, address, self.mangle_case(reply))]
+        if behaviour in ("cookies", "cookie-forge", "ecs"):
+            return self.defence_reply(query, reply, address, transport, behaviour)
         if transport == "udp" and behaviour in ("badid", "wrongq", "wrongsrc"):
             # A forged answer first (which a resolver must ignore), the real
             # one 50 ms later.
@@ -373,6 +403,46 @@ class FakeAuth:
             reply.set_rcode(dns.rcode.NXDOMAIN)
             reply.authority.append(soa)
         return reply
+
+    COOKIE_SECRET = b"fakeauth cookie secret"
+
+    def defence_reply(self, query, reply, address, transport, behaviour):
+        """The cookie and ECS zones (topology.FAKE_DEFENCE_ZONES)."""
+        question = query.question[0]
+        cookie = subnet = None
+        for option in query.options if query.edns >= 0 else []:
+            if option.otype == dns.edns.COOKIE:
+                cookie = option.to_wire() if not hasattr(option, "data") else option.data
+            elif option.otype == dns.edns.ECS:
+                subnet = "%s/%d" % (option.address, option.srclen)
+        self.counters.record_options(question.name, question.rdtype, transport, cookie, subnet)
+        if behaviour == "ecs":
+            if subnet is not None and question.rdtype == dns.rdatatype.A and reply.answer \
+                    and question.name.labels[0] == b"www":
+                third = int(subnet.split("/")[0].split(".")[2]) if "." in subnet else 253
+                reply.answer = [dns.rrset.from_text(question.name, 300, "IN", "A", "198.51.100.%d" % third)]
+            elif question.rdtype == dns.rdatatype.A and reply.answer and question.name.labels[0] == b"www":
+                reply.answer = [dns.rrset.from_text(question.name, 300, "IN", "A", "198.51.100.254")]
+            if subnet is not None:
+                for option in query.options:
+                    if option.otype == dns.edns.ECS:
+                        scope = 24 if option.family == 1 else 56
+                        reply.use_edns(0, 0, 1232, options=[dns.edns.ECSOption(
+                            option.address, option.srclen, min(scope, option.srclen) if reply.answer else 0)])
+            return [(0, address, reply.to_wire())]
+        if cookie is not None and len(cookie) >= 8:
+            import hashlib
+            server = hashlib.sha256(self.COOKIE_SECRET + cookie[:8]).digest()[:16]
+            reply.use_edns(0, 0, 1232, options=[dns.edns.GenericOption(dns.edns.COOKIE, cookie[:8] + server)])
+        if behaviour == "cookie-forge" and transport == "udp":
+            forged = dns.message.make_response(query)
+            forged.flags |= dns.flags.AA
+            forged.answer.append(dns.rrset.from_text(question.name, 300, "IN", "A", "192.0.2.66"))
+            if cookie is not None and len(cookie) >= 8:
+                wrong = bytes(b ^ 0xFF for b in cookie[:8]) + bytes(16)
+                forged.use_edns(0, 0, 1232, options=[dns.edns.GenericOption(dns.edns.COOKIE, wrong)])
+            return [(0, address, forged.to_wire()), (0.05, address, reply.to_wire())]
+        return [(0, address, reply.to_wire())]
 
     @staticmethod
     def mangle_case(reply):

@@ -111,3 +111,38 @@ KEYTRAP_SIGS = 48
 # Signature validity: zones are re-signed when older than RESIGN_AFTER_DAYS.
 SIG_VALIDITY_DAYS = 30
 RESIGN_AFTER_DAYS = 7
+
+# Fake zones for the defences of issue 16 (fakeauth.py, tests/integration/
+# defences_test.py), beside FAKE_ZONES so that the addresses of those zones'
+# www records (which cases.tsv expects) do not move:
+#   cookies       answers with DNS cookies (RFC 7873): the client cookie sent
+#                 and a server cookie of its own; counts what it received
+#   cookie-forge  the same, but over UDP a forged reply (www A 192.0.2.66,
+#                 another client cookie) comes first, the real one 50 ms later
+#   ecs           EDNS Client Subnet (RFC 7871): www A 198.51.100.<third
+#                 octet of the client subnet>, scope /24; without ECS
+#                 198.51.100.254 and no option
+#   rebind        public data pointing at private, loopback and link-local
+#                 addresses (rebinding protection), beside public ones
+FAKE_DEFENCE_ZONES = {
+    "cookies":      (lab("9.23"), "cookies"),
+    "cookie-forge": (lab("9.24"), "cookie-forge"),
+    "ecs":          (lab("9.25"), "ecs"),
+    "rebind":       (lab("9.26"), "normal"),
+}
+# Extra records of the rebind zone: (owner label, type, rdata).
+FAKE_REBIND_RECORDS = [
+    ("private", "A", "10.1.2.3"),
+    ("mixed", "A", "192.168.1.1"), ("mixed", "A", "192.0.2.44"),
+    ("loopback", "A", "127.0.0.1"),
+    ("cgnat", "A", "100.64.0.1"),
+    ("linklocal", "A", "169.254.169.254"),
+    ("zero", "A", "0.0.0.0"),
+    ("v6loop", "AAAA", "::1"),
+    ("ula", "AAAA", "fd00::1"),
+    ("v6ll", "AAAA", "fe80::1"),
+    ("mapped", "AAAA", "::ffff:10.0.0.1"),
+    ("public", "A", "192.0.2.45"), ("public", "AAAA", "2001:db8::45"),
+    ("alias", "CNAME", "private.rebind.faults.test."),
+    ("inside", "A", "10.9.9.9"),
+]

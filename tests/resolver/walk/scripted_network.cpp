@@ -330,6 +330,7 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
   record.dnssec_ok = q.edns && q.edns->dnssec_ok();
   record.recursion_desired = q.header.rd();
   record.at = loop_.elapsed();
+  if (q.edns) record.options = q.edns->options;
   sent_.push_back(record);
 
   auto deliver_after = [&](milliseconds delay, UpstreamReply reply) {
@@ -410,6 +411,7 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     default:
       break;
   }
+  if (reply_hook_) reply_hook_(q, server, protocol, response);
   if (script.behaviour == Behaviour::garbage) {
     reply.packet = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x05, 0xff};
   } else if (wire::build_message(response, reply.packet) != wire::WireError::ok) {

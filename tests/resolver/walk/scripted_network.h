@@ -87,6 +87,8 @@ struct SentQuery {
   bool dnssec_ok = false;
   bool recursion_desired = false;
   std::chrono::milliseconds at{0};  // loop time since start
+  // EDNS options as sent (cookie, client subnet ...), in order.
+  std::vector<wire::EdnsOption> options;
   std::string to_string() const;
 };
 
@@ -127,6 +129,13 @@ class ScriptedNetwork : public UpstreamNetwork {
                  Callback on_reply) override;
   void cancel(RequestId id) override;
 
+  // Runs on every reply built (after its Behaviour) with the query, the
+  // server and the protocol: tests edit the reply there (EDNS options such
+  // as cookies or client subnet, rcode ...).
+  using ReplyHook =
+      std::function<void(const wire::Message& query, const ServerAddress& server, UpstreamProtocol, wire::Message& reply)>;
+  void set_reply_hook(ReplyHook hook) { reply_hook_ = std::move(hook); }
+
   const std::vector<SentQuery>& sent() const noexcept { return sent_; }
   size_t sent_to(std::string_view server) const;
   size_t sent_for(std::string_view name, wire::RRType type) const;
@@ -160,6 +169,7 @@ class ScriptedNetwork : public UpstreamNetwork {
   std::unordered_map<RequestId, TimerService::TimerId> pending_;
   RequestId next_id_ = 1;
   size_t cancelled_ = 0;
+  ReplyHook reply_hook_;
 };
 
 // Records the callback's result (and how often it ran).
