@@ -1,6 +1,7 @@
 // libFuzzer target for the DNS COOKIE option as a server reads it
-// (resolver/front/server_cookies.*, wire/dns_cookie.*, wire/edns.cpp's
-// decode_cookie) and as the walker reads it in replies (walker_cookies.*).
+// (resolver/front/server_cookies.*, wire/dns_cookie.*) and as the walker
+// reads it in replies (wire/edns.cpp's decode_cookie, which
+// resolver/walk/walker_cookies.cpp relies on).
 //
 // Input: octet 0 chooses the client's family (even: IPv4, odd: IPv6) and
 // whether a secret is configured (bit 1); octets 1..16 are the secret or
