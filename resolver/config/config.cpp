@@ -387,6 +387,28 @@ const std::vector<Setting>& settings() {
       {"cookies.rotation", "1d",
        "Without `secret`: how often the random secret changes (cookies of the previous period stay valid).",
        bind_duration_ms_sub_seconds()},
+      // rebinding (resolver/front/rebinding_filter.h)
+      {"rebinding.enabled", "false",
+       "DNS rebinding protection, like Unbound's private-address: A/AAAA records of public names on "
+       "RFC 1918, 100.64/10, 127/8, 169.254/16, 0/8, ::, ::1, fc00::/7 and fe80::/10 addresses (and "
+       "IPv4-mapped forms) are removed from answers; an answer left with no address is refused (REFUSED, "
+       "EDE 15). Off by default because internal names in public zones are common in organisations; "
+       "recommended for public resolvers and home gateways.",
+       [](Config& c, const YAML::Node& n) { c.rebinding.enabled = parse_bool(scalar(n)); }},
+      {"rebinding.private-zones", "[]",
+       "Zones whose names may point at private addresses (Unbound's private-domain), e.g. your own "
+       "internal zones.",
+       [](Config& c, const YAML::Node& n) {
+         std::vector<std::string> out = scalar_list(n);
+         for (const auto& name : out) {
+           try {
+             (void)wire::Name::from_text(name);
+           } catch (const std::exception& e) {
+             throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
+           }
+         }
+         c.rebinding.private_zones = std::move(out);
+       }},
       // operations
       {"control.socket", "",
        "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",

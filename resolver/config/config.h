@@ -115,6 +115,7 @@ struct Config {
   // Defences of a public resolver (resolver/config/defence_config.h).
   RateLimitConfig rate_limit;
   CookieConfig cookies;
+  RebindingConfig rebinding;
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".

@@ -81,6 +81,8 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(cookies.secret, "cookies.secret"),
     SEXTANT_RESTART_ONLY(cookies.accept_secrets, "cookies.accept-secrets"),
     SEXTANT_RESTART_ONLY(cookies.rotation_s, "cookies.rotation"),
+    SEXTANT_RESTART_ONLY(rebinding.enabled, "rebinding.enabled"),
+    SEXTANT_RESTART_ONLY(rebinding.private_zones, "rebinding.private-zones"),
 };
 #undef SEXTANT_RESTART_ONLY
 

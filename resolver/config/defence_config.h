@@ -33,4 +33,11 @@ struct CookieConfig {
   friend bool operator==(const CookieConfig&, const CookieConfig&) = default;
 };
 
+// rebinding: answers of public zones pointing at private addresses.
+struct RebindingConfig {
+  bool enabled = false;
+  std::vector<std::string> private_zones;  // presentation format, checked
+  friend bool operator==(const RebindingConfig&, const RebindingConfig&) = default;
+};
+
 }  // namespace sextant::resolver

@@ -49,6 +49,17 @@ DefenceSettings defence_settings_from(const Config& c, DefenceStats* stats) {
   return d;
 }
 
+std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c) {
+  std::vector<wire::Name> zones;
+  for (const auto& text : c.rebinding.private_zones) zones.push_back(wire::Name::from_text(text));
+  auto filter = std::make_shared<RebindingFilter>(c.rebinding.enabled, zones);
+  // Local data, stub and forward zones are the operator's own: when those
+  // features are wired in, their zones belong here too
+  // (filter->exempt_zone(zone) for each), so that their private addresses
+  // are not removed.
+  return filter;
+}
+
 void apply_walker_defences(const Config& c, WalkerOptions& o) {
   o.client_cookies = c.cookies.client;
   if (c.cookies.client) o.cookie_secret = random_sip_key();
@@ -62,6 +73,10 @@ void report_defences(MetricsReport& r, const DefenceStats& s) {
   r.counter("sextant_rate_limited_total", limited, load(s.slipped), {{"action", "truncated"}});
   r.counter("sextant_rate_limited_total", limited, load(s.badcookie), {{"action", "badcookie"}});
   r.counter("sextant_rate_limited_total", limited, load(s.rate_exempt), {{"action", "exempt"}});
+  const char* rebinding = "Rebinding protection: private addresses removed from answers of public zones, "
+                          "and answers refused (REFUSED, EDE 15) because no address was left.";
+  r.counter("sextant_rebinding_total", rebinding, load(s.rebinding_removed), {{"action", "removed"}});
+  r.counter("sextant_rebinding_total", rebinding, load(s.rebinding_refused), {{"action", "refused"}});
   const char* cookies = "Client queries with a DNS cookie, by verdict (RFC 7873 §5.2).";
   using V = ServerCookies::Verdict;
   const std::pair<V, const char*> verdicts[] = {

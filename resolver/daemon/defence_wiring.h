@@ -7,6 +7,7 @@
 #include "resolver/config/config.h"
 #include "resolver/daemon/metrics_report.h"
 #include "resolver/front/query_defences.h"
+#include "resolver/front/rebinding_filter.h"
 #include "resolver/walk/resolver_limits.h"
 
 namespace sextant::resolver {
@@ -15,6 +16,9 @@ namespace sextant::resolver {
 wire::SipKey random_sip_key();
 
 DefenceSettings defence_settings_from(const Config& c, DefenceStats* stats);
+
+// Rebinding protection, shared by every worker's pipeline.
+std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c);
 
 // The walker's share: client cookies toward authoritative servers.
 void apply_walker_defences(const Config& c, WalkerOptions& o);

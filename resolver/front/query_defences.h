@@ -27,6 +27,9 @@ struct DefenceStats {
   std::atomic<uint64_t> slipped{0};       // ... answered TC=1 instead
   std::atomic<uint64_t> badcookie{0};     // ... answered BADCOOKIE instead (clients with a cookie)
   std::atomic<uint64_t> rate_exempt{0};   // over the limit but exempt (listed prefix)
+  // Rebinding protection (rebinding_filter.h).
+  std::atomic<uint64_t> rebinding_removed{0};  // private addresses taken out of answers
+  std::atomic<uint64_t> rebinding_refused{0};  // answers refused: nothing public was left
   // Queries by cookie verdict (ServerCookies::Verdict), `none` not counted.
   std::array<std::atomic<uint64_t>, 5> cookies{};
 };
@@ -72,8 +75,8 @@ class QueryDefences {
     return Admission::drop;
   }
 
-  void count(std::atomic<uint64_t> DefenceStats::*counter) noexcept {
-    if (settings_.stats) (settings_.stats->*counter).fetch_add(1, std::memory_order_relaxed);
+  void count(std::atomic<uint64_t> DefenceStats::*counter, uint64_t n = 1) noexcept {
+    if (settings_.stats) (settings_.stats->*counter).fetch_add(n, std::memory_order_relaxed);
   }
 
  private:

@@ -329,6 +329,12 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
     return false;
   }
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  if (settings_.rebinding && settings_.rebinding->enabled() &&
+      (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
+      !settings_.rebinding->answer_is_clean({buffer_.data(), length})) {
+    refuse_rebinding(c, responder);
+    return true;
+  }
   wire::ExtendedErrorOption hit_ede;
   const wire::ExtendedErrorOption* ede = nullptr;
   if (hit.freshness == cache::Freshness::stale) {
@@ -375,7 +381,8 @@ void QueryPipeline::start_refresh(const Client& c) {
                   {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .refresh = true},
                   [this, c, alive = alive_](const ResolutionResult& result) {
                     if (!*alive) return;
-                    render_and_store(c, result);
+                    ResolutionResult scratch;
+                    if (const ResolutionResult* screened = screen(result, scratch)) render_and_store(c, *screened);
                     cache_.answers().finish_refresh(
                         {c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
                   });
@@ -387,11 +394,17 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
     pending->stale_timer = 0;
   }
   const Client& c = pending->client;
-  size_t length = render_and_store(c, result);
+  ResolutionResult scratch;
+  const ResolutionResult* screened = screen(result, scratch);
+  size_t length = screened ? render_and_store(c, *screened) : 0;
   if (pending->stale_available)
     cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
   if (!pending->responder) return;  // already answered from stale data
   times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
+  if (!screened) {
+    refuse_rebinding(c, pending->responder);
+    return;
+  }
   if (result.rcode == Rcode::SERVFAIL) {
     stats_.servfail.fetch_add(1, std::memory_order_relaxed);
     if (pending->stale_available &&
@@ -404,6 +417,30 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
   }
   deliver(c, length, pending->responder, result.validation == ValidationState::secure,
           result.ede ? &*result.ede : nullptr);
+}
+
+const ResolutionResult* QueryPipeline::screen(const ResolutionResult& result, ResolutionResult& scratch) {
+  if (!settings_.rebinding || !settings_.rebinding->enabled()) return &result;
+  size_t removed = 0;
+  switch (settings_.rebinding->filter(result, scratch, removed)) {
+    case RebindingFilter::Verdict::clean:
+      return &result;
+    case RebindingFilter::Verdict::filtered:
+      defences_.count(&DefenceStats::rebinding_removed, removed);
+      return &scratch;
+    case RebindingFilter::Verdict::refused:
+      defences_.count(&DefenceStats::rebinding_removed, removed);
+      return nullptr;
+  }
+  return &result;
+}
+
+void QueryPipeline::refuse_rebinding(const Client& c, Responder& responder) {
+  defences_.count(&DefenceStats::rebinding_refused);
+  stats_.refused.fetch_add(1, std::memory_order_relaxed);
+  wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::Blocked),
+                                "private address in a public zone (rebinding protection)"};
+  respond_error(c, Rcode::REFUSED, responder, &ede);
 }
 
 size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result) {

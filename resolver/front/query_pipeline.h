@@ -22,6 +22,7 @@
 #include "resolver/front/access_control.h"
 #include "resolver/front/drain_state.h"
 #include "resolver/front/query_defences.h"
+#include "resolver/front/rebinding_filter.h"
 #include "resolver/walk/resolution_result.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/walker.h"
@@ -50,6 +51,9 @@ struct PipelineSettings {
   const DrainState* drain = nullptr;
   // Cookies and UDP rate limiting (query_defences.h).
   DefenceSettings defences;
+  // Rebinding protection (rebinding_filter.h), shared by every worker;
+  // null or disabled: off.
+  std::shared_ptr<const RebindingFilter> rebinding;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).
@@ -137,6 +141,10 @@ class QueryPipeline final : public transports::QueryHandler {
   // Renders a result as a cacheable wire answer (no OPT) into buffer_ and
   // stores it; returns its length, 0 if it could not be rendered.
   size_t render_and_store(const Client& client, const ResolutionResult& result);
+  // Rebinding protection on a resolution's result: the result to use (the
+  // given one, or `scratch` filtered), or null when it must be refused.
+  const ResolutionResult* screen(const ResolutionResult& result, ResolutionResult& scratch);
+  void refuse_rebinding(const Client& client, transports::Responder& responder);
   // Adds this client's RD/AD/OPT (EDE, padding) to the answer in buffer_
   // and sends it, falling back to an empty TC answer if it does not fit.
   void deliver(const Client& client, size_t length, transports::Responder& responder, bool secure,

@@ -2,7 +2,7 @@
 """The defences of a public resolver (issue 16), each on a short-lived daemon
 of its own (own port, own config, control socket for the counters):
 
-  defences_test.py SEXTANT_BINARY cookies | client-cookies | rate-limit
+  defences_test.py SEXTANT_BINARY cookies | client-cookies | rate-limit | rebinding
 
 cookies     dig +cookie and kdig +cookie get a server cookie that dig calls
             "(good)"; sent back it is echoed; a forged server cookie is
@@ -21,6 +21,13 @@ rate-limit  rate 20/s per /24, slip 2: a burst of 200 cache hits from one
             over TCP) are answered; the counters match. At 1/s with slip 1, dig gets
             TC and retries over TCP, dig +cookie gets BADCOOKIE and retries
             with the new cookie: both answered.
+rebinding   rebinding.enabled with inside.rebind.faults.test. listed as
+            private: names of fakeauth's rebind zone on private, loopback,
+            CGNAT, link-local, ULA and IPv4-mapped addresses are REFUSED with
+            EDE 15 (dig shows it), a mixed set loses its private address, a
+            CNAME to a private name is refused, the exempt name and public
+            names are answered; the same from the cache; counted. Off (the
+            default), the private address is answered.
 
 Everything is bounded: at most a few hundred datagrams, seconds per part.
 """
@@ -36,6 +43,7 @@ import dns.edns
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sextant_common as common  # noqa: E402
@@ -161,6 +169,50 @@ def test_client_cookies(binary, results):
         finish_daemon(results, daemon)
 
 
+# ---- rebinding protection ----------------------------------------------------
+REBIND = "rebind.faults.test."
+
+
+def test_rebinding(binary, results):
+    config = "rebinding:\n  enabled: true\n  private-zones: [inside.%s]\n" % REBIND
+    daemon, socket_path = daemon_with(binary, config)
+    with daemon:
+        port = daemon.port
+        refused = [("private", "A"), ("loopback", "A"), ("cgnat", "A"), ("linklocal", "A"), ("zero", "A"),
+                   ("v6loop", "AAAA"), ("ula", "AAAA"), ("v6ll", "AAAA"), ("mapped", "AAAA"), ("alias", "A")]
+        for round_ in ("miss", "hit"):
+            for label, qtype in refused:
+                reply = common.udp_query(common.make_query("%s.%s" % (label, REBIND), qtype), "127.0.0.1", port)
+                results.check(reply.rcode() == dns.rcode.REFUSED and 15 in common.ede_codes(reply) and not reply.answer,
+                              "%s: %s.%s %s refused with EDE 15" % (round_, label, REBIND, qtype), reply.to_text())
+            reply = common.udp_query(common.make_query("mixed." + REBIND, "A"), "127.0.0.1", port)
+            results.check(common.answer_addresses(reply) == ["192.0.2.44"],
+                          "%s: mixed keeps only its public address" % round_, reply.to_text())
+            reply = common.udp_query(common.make_query("inside." + REBIND, "A"), "127.0.0.1", port)
+            results.check(common.answer_addresses(reply) == ["10.9.9.9"],
+                          "%s: a name of a private zone keeps its private address" % round_, reply.to_text())
+            for qtype, want in (("A", "192.0.2.45"), ("AAAA", "2001:db8::45")):
+                reply = common.udp_query(common.make_query("public." + REBIND, qtype), "127.0.0.1", port)
+                results.check(common.answer_addresses(reply, dns.rdatatype.from_text(qtype)) == [want],
+                              "%s: public %s answered" % (round_, qtype), reply.to_text())
+        code, out = run(["dig", "@127.0.0.1", "-p", str(port), "private." + REBIND, "A"])
+        results.check("status: REFUSED" in out and "EDE: 15 (Blocked)" in out, "dig shows REFUSED and EDE 15",
+                      out[-1500:])
+        s = stats(binary, socket_path)
+        results.check(s.get('sextant_rebinding_total{action="refused"}', 0) >= 21
+                      and s.get('sextant_rebinding_total{action="removed"}', 0) >= 10,
+                      "counted: refused answers and removed addresses",
+                      "%s / %s" % (s.get('sextant_rebinding_total{action="refused"}'),
+                                   s.get('sextant_rebinding_total{action="removed"}')))
+        finish_daemon(results, daemon)
+    daemon, _ = daemon_with(binary, "")
+    with daemon:
+        reply = common.udp_query(common.make_query("private." + REBIND, "A"), "127.0.0.1", daemon.port)
+        results.check(common.answer_addresses(reply) == ["10.1.2.3"], "off (the default): answered as is",
+                      reply.to_text())
+        finish_daemon(results, daemon)
+
+
 # ---- rate limiting ---------------------------------------------------------
 def burst(port, count, source, timeout=1.5):
     """Sends `count` queries at once from `source`; returns the replies."""
@@ -254,7 +306,8 @@ def test_rate_limit(binary, results):
 
 
 def main(argv):
-    parts = {"cookies": test_cookies, "client-cookies": test_client_cookies, "rate-limit": test_rate_limit}
+    parts = {"cookies": test_cookies, "client-cookies": test_client_cookies, "rate-limit": test_rate_limit,
+             "rebinding": test_rebinding}
     if len(argv) != 2 or argv[1] not in parts:
         print(__doc__.strip(), file=sys.stderr)
         return 2

@@ -395,8 +395,15 @@ class FakeAuth:
         reply.flags |= dns.flags.AA
         records = zone["records"]
         soa = records[(zone_name, dns.rdatatype.SOA)]
+        cname = records.get((qname, dns.rdatatype.CNAME))
         if (qname, qtype) in records:
             reply.answer.append(records[(qname, qtype)])
+        elif cname is not None:
+            # One in-zone hop (the rebind zone's alias), as a real server does.
+            reply.answer.append(cname)
+            target = cname[0].target
+            if (target, qtype) in records:
+                reply.answer.append(records[(target, qtype)])
         elif any(name == qname for name, _ in records):
             reply.authority.append(soa)
         else:
