@@ -23,8 +23,6 @@ std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
-constexpr size_t kMaxTarget = 2048;
-
 }  // namespace
 
 std::string_view HttpRequestHead::path() const {
@@ -46,7 +44,20 @@ HttpRequestHeadParser::State HttpRequestHeadParser::fail(int status, std::string
   return state_;
 }
 
+void HttpRequestHeadParser::reset() {
+  head_bytes_ = 0;
+  consumed_ = 0;
+  seen_request_line_ = false;
+  pending_.clear();
+  head_ = HttpRequestHead{};
+  state_ = State::incomplete;
+  error_status_ = 0;
+  error_reason_.clear();
+}
+
 HttpRequestHeadParser::State HttpRequestHeadParser::feed(std::string_view bytes) {
+  const size_t offered = bytes.size();
+  consumed_ = 0;
   while (state_ == State::incomplete && !bytes.empty()) {
     size_t newline = bytes.find('\n');
     std::string_view piece = bytes.substr(0, newline == std::string_view::npos ? bytes.size() : newline + 1);
@@ -64,6 +75,7 @@ HttpRequestHeadParser::State HttpRequestHeadParser::feed(std::string_view bytes)
     State s = parse_line(line);
     if (s == State::incomplete) pending_.clear();
   }
+  consumed_ = offered - bytes.size();
   return state_;
 }
 
@@ -92,7 +104,7 @@ HttpRequestHeadParser::State HttpRequestHeadParser::parse_request_line(std::stri
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
   if (!is_token(method)) return fail(400, "malformed method");
-  if (target.size() > kMaxTarget) return fail(414, "request target too long");
+  if (target.size() > max_target_) return fail(414, "request target too long");
   if (target.empty() || !std::all_of(target.begin(), target.end(), is_target_char) ||
       (target.front() != '/' && target != "*"))
     return fail(400, "request target must be a path");

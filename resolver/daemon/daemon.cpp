@@ -127,7 +127,7 @@ struct WorkerState {
 // The TLS contexts of the encrypted listeners, kept for reloading.
 struct TlsContexts {
   std::vector<std::shared_ptr<transports::TlsServerContext>> tcp;  // DoT, DoH
-  std::shared_ptr<transports::QuicTlsContext> quic;                // DoQ
+  std::vector<std::shared_ptr<transports::QuicTlsContext>> quic;   // DoQ, DoH over HTTP/3
 };
 
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
@@ -152,7 +152,7 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   if (!c.doh_listen.empty()) {
     std::shared_ptr<transports::TlsServerContext> tls;
     if (!c.doh_h2c) {
-      tls = transports::make_doh_tls_context(files);
+      tls = transports::make_doh_tls_context(files, c.doh_http1);
       contexts.tcp.push_back(tls);
     }
     std::vector<std::string> proxies;
@@ -164,12 +164,18 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       dc.stream.trusted_proxies = trusted;
       dc.path = c.doh_path;
       dc.tls = !c.doh_h2c;
+      dc.json = c.doh_json;
+      dc.json_path = c.doh_json_path;
+      dc.max_concurrent_streams = c.doh_max_streams;
+      dc.http1 = c.doh_http1;
+      dc.http1_max_requests = c.doh_http1_max_requests;
+      dc.http1_max_pipeline = c.doh_http1_pipeline;
       factories.push_back(transports::make_doh_listener_factory(dc, tls));
     }
   }
   if (!c.doq_listen.empty()) {
     auto tls = transports::make_doq_tls_context(files);
-    contexts.quic = tls;
+    contexts.quic.push_back(tls);
     for (const auto& ep : c.doq_listen) {
       transports::DoqListenerConfig qc;
       qc.address = ep.address;
@@ -202,7 +208,7 @@ transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers)
 
 // Returns what happened, in the control socket's reply form.
 std::string reload_tls(TlsContexts& contexts, const Config& c) {
-  if (contexts.tcp.empty() && !contexts.quic) {
+  if (contexts.tcp.empty() && contexts.quic.empty()) {
     log::info("reload: no TLS listeners configured");
     return "ok: no TLS listeners configured, nothing to reload\n";
   }
@@ -214,10 +220,10 @@ std::string reload_tls(TlsContexts& contexts, const Config& c) {
       errors += r.error + "; ";
     }
   }
-  if (contexts.quic) {
-    transports::TlsReloadResult r = contexts.quic->reload();
+  for (auto& ctx : contexts.quic) {
+    transports::TlsReloadResult r = ctx->reload();
     if (!r.ok) {
-      log::error("reload: keeping the old DoQ certificate: {}", r.error);
+      log::error("reload: keeping the old QUIC certificate: {}", r.error);
       errors += r.error + "; ";
     }
   }
