@@ -124,6 +124,24 @@ Apply bind_url_path(std::string Config::*field) {
   };
 }
 
+// QUIC listeners need a concrete address: libuv 1.44 reports no packet's
+// destination address, which QUIC needs for every packet it sends.
+Apply bind_quic_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<Endpoint> out;
+    for (const auto& s : scalar_list(n)) {
+      Endpoint ep = parse_endpoint(s, default_port);
+      unsigned char bytes[16] = {};
+      bool v4 = inet_pton(AF_INET, ep.address.c_str(), bytes) == 1;
+      if (!v4) inet_pton(AF_INET6, ep.address.c_str(), bytes);
+      if (std::all_of(bytes, bytes + (v4 ? 4 : 16), [](unsigned char b) { return b == 0; }))
+        throw std::invalid_argument(fmt::format("'{}': QUIC needs a concrete address, not the wildcard", s));
+      out.push_back(ep);
+    }
+    c.*field = std::move(out);
+  };
+}
+
 Apply bind_prefixes(std::vector<Prefix> Config::*field) {
   return [=](Config& c, const YAML::Node& n) {
     std::vector<Prefix> out;
@@ -201,6 +219,10 @@ const std::vector<Setting>& settings() {
       {"server.doh.max-streams", "100",
        "Concurrent requests (streams) on one HTTP/2 or HTTP/3 connection.",
        bind_uint(&Config::doh_max_streams, 1, 10000)},
+      {"server.doh.http3-listen", "[]",
+       "Addresses for DoH over HTTP/3 (QUIC on UDP, default port 443; concrete addresses, not 0.0.0.0 or ::). "
+       "The HTTP/2 and HTTP/1.1 answers advertise it with `Alt-Svc`.",
+       bind_quic_endpoints(&Config::doh_http3_listen, 443)},
       {"server.doh.json", "false",
        "The JSON API (`?name=example.com&type=AAAA`, `application/dns-json`, as Google and Cloudflare serve "
        "it) on `server.doh.path` and on `server.doh.json-path`.",
@@ -470,9 +492,11 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
   if (!root.IsMap()) throw ConfigError(fmt::format("{}: the configuration must be a map of sections", source));
   std::set<std::string> seen;
   apply_tree(c, root, "", source, seen);
-  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || (!c.doh_listen.empty() && !c.doh_h2c)) &&
+  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || !c.doh_http3_listen.empty() ||
+       (!c.doh_listen.empty() && !c.doh_h2c)) &&
       (c.tls_certificate.empty() || c.tls_key.empty()))
-    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH and DoQ",
+    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH (TLS or "
+                                  "HTTP/3) and DoQ",
                                   source));
   if (!c.dnstap_socket.empty() && !c.dnstap_file.empty())
     throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));

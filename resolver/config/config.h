@@ -55,6 +55,7 @@ struct Config {
   unsigned doh_http1_max_requests = 0;
   unsigned doh_http1_pipeline = 0;
   unsigned doh_max_streams = 0;            // HTTP/2 and HTTP/3
+  std::vector<Endpoint> doh_http3_listen;  // UDP (QUIC)
   bool doh_json = false;
   std::string doh_json_path;
   std::string tls_certificate;

@@ -29,6 +29,7 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(doh_http1_max_requests, "server.doh.http1-max-requests"),
     SEXTANT_RESTART_ONLY(doh_http1_pipeline, "server.doh.http1-pipeline"),
     SEXTANT_RESTART_ONLY(doh_max_streams, "server.doh.max-streams"),
+    SEXTANT_RESTART_ONLY(doh_http3_listen, "server.doh.http3-listen"),
     SEXTANT_RESTART_ONLY(doh_json, "server.doh.json"),
     SEXTANT_RESTART_ONLY(doh_json_path, "server.doh.json-path"),
     SEXTANT_RESTART_ONLY(doq_listen, "server.doq.listen"),

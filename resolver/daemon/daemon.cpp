@@ -26,6 +26,7 @@
 #include "resolver/walk/walker.h"
 #include "transports/admin_server.h"
 #include "transports/dnstap_writer.h"
+#include "transports/doh3_listener.h"
 #include "transports/doh_listener.h"
 #include "transports/doq_listener.h"
 #include "transports/dot_listener.h"
@@ -130,6 +131,17 @@ struct TlsContexts {
   std::vector<std::shared_ptr<transports::QuicTlsContext>> quic;   // DoQ, DoH over HTTP/3
 };
 
+// The Alt-Svc a DoH listener on `ep` sends: the HTTP/3 listener on the same
+// address if there is one, else the first (clients reach it by the same
+// host name); none without HTTP/3, or in cleartext (the reverse proxy in
+// front decides what it advertises).
+std::string doh_alt_svc(const Config& c, const Endpoint& ep) {
+  if (c.doh_http3_listen.empty() || c.doh_h2c) return {};
+  for (const auto& h3 : c.doh_http3_listen)
+    if (h3.address == ep.address) return transports::doh3_alt_svc(h3.port);
+  return transports::doh3_alt_svc(c.doh_http3_listen.front().port);
+}
+
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
 // context (ALPN differs) shared by every worker.
 void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
@@ -170,7 +182,24 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       dc.http1 = c.doh_http1;
       dc.http1_max_requests = c.doh_http1_max_requests;
       dc.http1_max_pipeline = c.doh_http1_pipeline;
+      dc.alt_svc = doh_alt_svc(c, ep);
       factories.push_back(transports::make_doh_listener_factory(dc, tls));
+    }
+  }
+  if (!c.doh_http3_listen.empty()) {
+    auto tls = transports::make_doh3_tls_context(files);
+    contexts.quic.push_back(tls);
+    for (const auto& ep : c.doh_http3_listen) {
+      transports::Doh3ListenerConfig hc;
+      hc.address = ep.address;
+      hc.port = ep.port;
+      hc.endpoint.path = c.doh_path;
+      hc.endpoint.json = c.doh_json;
+      hc.endpoint.json_path = c.doh_json_path;
+      hc.idle_timeout_ms = c.tcp_idle_timeout_ms;
+      hc.max_connections = c.tcp_connections_per_worker;
+      hc.max_streams_per_connection = c.doh_max_streams;
+      factories.push_back(transports::make_doh3_listener_factory(hc, tls));
     }
   }
   if (!c.doq_listen.empty()) {
@@ -484,6 +513,7 @@ class DaemonControl final : public ControlTarget {
     list("udp+tcp", c.listen);
     list("dot", c.dot_listen);
     list(c.doh_h2c ? "doh-h2c" : "doh", c.doh_listen);
+    list("doh-http3", c.doh_http3_listen);
     list("doq", c.doq_listen);
     list("metrics", c.metrics_listen);
     out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
@@ -703,7 +733,7 @@ void Daemon::run() {
   };
   std::string where = describe(c.listen, "udp+tcp");
   for (auto [eps, what] : {std::pair{&c.dot_listen, "dot"}, {&c.doh_listen, c.doh_h2c ? "doh h2c" : "doh"},
-                           {&c.doq_listen, "doq"}})
+                           {&c.doh_http3_listen, "doh http3"}, {&c.doq_listen, "doq"}})
     if (!eps->empty()) where += ", " + describe(*eps, what);
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
