@@ -82,6 +82,10 @@ std::shared_ptr<TlsServerContext> checked_tls(const DohListenerConfig& config, s
 
 }  // namespace
 
+std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files) {
+  return make_doh_tls_context(files, true);
+}
+
 std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files, bool http1) {
   TlsServerOptions options;
   options.files = files;

@@ -65,10 +65,11 @@ struct DohListenerConfig {
   }
 };
 
-// A TLS context offering ALPN "h2" and, with `http1`, "http/1.1" (clients
-// offering only other protocols, e.g. h3, are refused; clients without ALPN
-// are told apart by their first octets).
-std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files, bool http1 = true);
+// A TLS context offering ALPN "h2" and "http/1.1" (clients offering only
+// other protocols, e.g. h3, are refused; clients without ALPN are told
+// apart by their first octets); with `http1` false, "h2" alone.
+std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files);
+std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files, bool http1);
 
 class DohListener final : public Listener {
  public:

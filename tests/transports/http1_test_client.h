@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/transports/encrypted_support.h"
+#include "tests/transports/h2_test_client.h"
 
 namespace sextant::transports::test {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/transports/doh_test_fixture.h"
+#include "tests/transports/doh_fixture.h"
 #include "tests/transports/http1_test_client.h"
 #include "transports/transport_metrics.h"
 
@@ -18,7 +18,7 @@ namespace {
 
 // One HTTP/1.1 connection: TLS with ALPN "http/1.1", or cleartext.
 struct Http1Connection {
-  Http1Connection(const DohTestServer& server, bool tls, std::vector<std::string> alpn = {"http/1.1"}) {
+  Http1Connection(const DohFixture& server, bool tls, std::vector<std::string> alpn = {"http/1.1"}) {
     if (tls) {
       tls_ = std::make_unique<TlsTestClient>(server.port(), server.client_options(std::move(alpn)));
       ok = tls_->handshake_ok();
@@ -48,7 +48,7 @@ struct Http1Connection {
 
 TEST_CASE("DoH over HTTP/1.1 answers GET and POST on one kept-alive connection", "[doh][http1]") {
   auto tls = GENERATE(true, false);
-  DohTestServer f(tls ? DohTestServer::test_config() : DohTestServer::cleartext_config());
+  DohFixture f(tls ? DohFixture::test_config() : DohFixture::h2c_config());
   INFO((tls ? "TLS, ALPN http/1.1" : "cleartext"));
   Http1Connection c(f, tls);
   REQUIRE(c.ok);
@@ -79,7 +79,7 @@ TEST_CASE("DoH over HTTP/1.1 answers GET and POST on one kept-alive connection",
 
 TEST_CASE("DoH picks HTTP/2 or HTTP/1.1 by ALPN, else by the HTTP/2 preface", "[doh][http1]") {
   SECTION("TLS without ALPN, HTTP/1.1 request") {
-    DohTestServer f;
+    DohFixture f;
     Http1Connection c(f, true, {});
     REQUIRE(c.ok);
     auto query = make_query("noalpn1.example", 1, 0);
@@ -90,7 +90,7 @@ TEST_CASE("DoH picks HTTP/2 or HTTP/1.1 by ALPN, else by the HTTP/2 preface", "[
     CHECK(is_echo_answer(r->body, query));
   }
   SECTION("cleartext, HTTP/2 with prior knowledge (h2c)") {
-    DohTestServer f(DohTestServer::cleartext_config());
+    DohFixture f(DohFixture::h2c_config());
     int fd = connect_tcp(f.port());
     REQUIRE(fd >= 0);
     H2TestClient h2(socket_sender(fd), socket_receiver(fd));
@@ -102,9 +102,9 @@ TEST_CASE("DoH picks HTTP/2 or HTTP/1.1 by ALPN, else by the HTTP/2 preface", "[
     ::close(fd);
   }
   SECTION("ALPN http/1.1 is refused when HTTP/1.1 is off") {
-    auto config = DohTestServer::test_config();
+    auto config = DohFixture::test_config();
     config.http1 = false;
-    DohTestServer f(config);
+    DohFixture f(config);
     TlsTestClient refused(f.port(), f.client_options({"http/1.1"}));
     CHECK_FALSE(refused.handshake_ok());
     TlsTestClient h2(f.port(), f.client_options({"h2", "http/1.1"}));
@@ -112,9 +112,9 @@ TEST_CASE("DoH picks HTTP/2 or HTTP/1.1 by ALPN, else by the HTTP/2 preface", "[
     CHECK(h2.alpn() == "h2");
   }
   SECTION("cleartext HTTP/1.1 is closed when HTTP/1.1 is off") {
-    auto config = DohTestServer::cleartext_config();
+    auto config = DohFixture::h2c_config();
     config.http1 = false;
-    DohTestServer f(config);
+    DohFixture f(config);
     Http1Connection c(f, false);
     REQUIRE(c.ok);
     c->send(http1_get(make_query("off.example", 1, 0)));
@@ -125,7 +125,7 @@ TEST_CASE("DoH picks HTTP/2 or HTTP/1.1 by ALPN, else by the HTTP/2 preface", "[
 
 TEST_CASE("DoH over HTTP/1.1 answers bad requests with 400, 404, 405, 413 and 415", "[doh][http1]") {
   auto tls = GENERATE(true, false);
-  DohTestServer f(tls ? DohTestServer::test_config() : DohTestServer::cleartext_config());
+  DohFixture f(tls ? DohFixture::test_config() : DohFixture::h2c_config());
   Http1Connection c(f, tls);
   REQUIRE(c.ok);
   auto query = make_query("a.example", 1, 0);
@@ -166,7 +166,7 @@ TEST_CASE("DoH over HTTP/1.1 answers bad requests with 400, 404, 405, 413 and 41
 }
 
 TEST_CASE("DoH over HTTP/1.1 ends the connection on requests it cannot frame", "[doh][http1]") {
-  DohTestServer f(DohTestServer::cleartext_config());
+  DohFixture f(DohFixture::h2c_config());
   struct Case {
     std::string request;
     int status;
@@ -203,7 +203,7 @@ TEST_CASE("DoH over HTTP/1.1 ends the connection on requests it cannot frame", "
 }
 
 TEST_CASE("DoH over HTTP/1.1 reads chunked bodies and honours Expect: 100-continue", "[doh][http1]") {
-  DohTestServer f;
+  DohFixture f;
   Http1Connection c(f, true);
   REQUIRE(c.ok);
   auto query = make_query("chunked.example", 1, 0);
@@ -233,7 +233,7 @@ TEST_CASE("DoH over HTTP/1.1 reads chunked bodies and honours Expect: 100-contin
 }
 
 TEST_CASE("DoH over HTTP/1.1 answers pipelined requests in order", "[doh][http1]") {
-  DohTestServer f;
+  DohFixture f;
   Http1Connection c(f, true);
   REQUIRE(c.ok);
   std::string batch;
@@ -266,9 +266,9 @@ TEST_CASE("DoH over HTTP/1.1 answers pipelined requests in order", "[doh][http1]
 }
 
 TEST_CASE("DoH over HTTP/1.1 bounds the requests in flight per connection", "[doh][http1]") {
-  auto config = DohTestServer::test_config();
+  auto config = DohFixture::test_config();
   config.http1_max_pipeline = 2;
-  DohTestServer f(config, 1000);  // slow answers take a second
+  DohFixture f(config, 1000);  // slow answers take a second
   Http1Connection c(f, true);
   REQUIRE(c.ok);
   std::string batch;
@@ -289,9 +289,9 @@ TEST_CASE("DoH over HTTP/1.1 bounds the requests in flight per connection", "[do
 }
 
 TEST_CASE("DoH over HTTP/1.1 keep-alive: limits, Connection: close and HTTP/1.0", "[doh][http1]") {
-  auto config = DohTestServer::cleartext_config();
+  auto config = DohFixture::h2c_config();
   config.http1_max_requests = 3;
-  DohTestServer f(config);
+  DohFixture f(config);
   auto query = make_query("ka.example", 1, 0);
   {
     Http1Connection c(f, false);
@@ -339,7 +339,7 @@ TEST_CASE("DoH over HTTP/1.1 keep-alive: limits, Connection: close and HTTP/1.0"
 }
 
 TEST_CASE("DoH over HTTP/1.1: a dropped query ends the connection after the answers before it", "[doh][http1]") {
-  DohTestServer f;
+  DohFixture f;
   Http1Connection c(f, true);
   REQUIRE(c.ok);
   auto first = make_query("slow-before.example", 1, 0);
@@ -353,9 +353,9 @@ TEST_CASE("DoH over HTTP/1.1: a dropped query ends the connection after the answ
 }
 
 TEST_CASE("DoH over HTTP/1.1 closes idle connections and survives a reset mid-request", "[doh][http1]") {
-  auto config = DohTestServer::test_config();
+  auto config = DohFixture::test_config();
   config.stream.idle_timeout_ms = 400;
-  DohTestServer f(config);
+  DohFixture f(config);
   {
     Http1Connection c(f, true);
     REQUIRE(c.ok);
@@ -383,10 +383,10 @@ TEST_CASE("DoH over HTTP/1.1 closes idle connections and survives a reset mid-re
 
 TEST_CASE("DoH over cleartext HTTP/1.1 believes X-Forwarded-For from trusted proxies only", "[doh][http1][proxy]") {
   auto trusted = GENERATE(true, false);
-  auto config = DohTestServer::cleartext_config();
+  auto config = DohFixture::h2c_config();
   config.stream.trusted_proxies =
       std::make_shared<TrustedProxies>(std::vector<std::string>{trusted ? "127.0.0.0/8" : "10.0.0.0/8"});
-  DohTestServer f(config);
+  DohFixture f(config);
   Http1Connection c(f, false);
   REQUIRE(c.ok);
   c->send(http1_post(make_query("xff.example", 1, 0), "/dns-query",
@@ -398,9 +398,9 @@ TEST_CASE("DoH over cleartext HTTP/1.1 believes X-Forwarded-For from trusted pro
 }
 
 TEST_CASE("DoH sends Alt-Svc on HTTP/1.1 and HTTP/2 answers when configured", "[doh][http1]") {
-  auto config = DohTestServer::test_config();
+  auto config = DohFixture::test_config();
   config.alt_svc = "h3=\":8443\"; ma=86400";
-  DohTestServer f(config);
+  DohFixture f(config);
   auto query = make_query("altsvc.example", 1, 0);
   Http1Connection c(f, true);
   REQUIRE(c.ok);
@@ -426,12 +426,10 @@ TEST_CASE("DoH sends Alt-Svc on HTTP/1.1 and HTTP/2 answers when configured", "[
 // Real clients
 
 TEST_CASE("curl --http1.1 gets answers and every error status", "[doh][http1][external]") {
-  if (!have_program("curl")) {
-    WARN("curl not installed: skipped");
-    return;
-  }
-  DohTestServer f;
-  auto dir = make_temp_dir("doh1-curl");
+  if (missing_program("curl")) return;
+  DohFixture f;
+  TemporaryDirectory temporary("doh1-curl");
+  const std::string& dir = temporary.path();
   auto query = make_query("curl1.example", 1, 0);
   write_file(dir + "/q.bin", query);
   write_file(dir + "/big.bin", std::vector<uint8_t>(70000, 0));
@@ -456,22 +454,16 @@ TEST_CASE("curl --http1.1 gets answers and every error status", "[doh][http1][ex
   CHECK(run_command(status + "-H \"content-type: text/plain\" --data-binary @" + dir + "/q.bin " + f.url()).output == "415");
   CHECK(run_command(status + ct + "-X PUT --data-binary @" + dir + "/q.bin " + f.url()).output == "405");
   CHECK(run_command(status + ct + "--data-binary @" + dir + "/q.bin " + f.url("/elsewhere")).output == "404");
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("h2load --h1 completes every request over HTTP/1.1", "[doh][http1][external]") {
-  if (!have_program("h2load")) {
-    WARN("h2load not installed: skipped");
-    return;
-  }
-  DohTestServer f;
-  auto dir = make_temp_dir("doh1-h2load");
-  write_file(dir + "/q.bin", make_query("h2load.example", 1, 0));
-  auto r = run_command("h2load --h1 -n 400 -c 4 -m 4 -d " + dir + "/q.bin -H \"content-type: application/dns-message\" " +
-                           f.url(),
+  if (missing_program("h2load")) return;
+  DohFixture f;
+  QueryFiles q("h2load.example");
+  auto r = run_command("h2load --h1 -n 400 -c 4 -m 4 -d " + q.query +
+                           " -H \"content-type: application/dns-message\" " + f.url(),
                        30);
   INFO(r.output);
   CHECK(r.output.find("400 succeeded") != std::string::npos);
   CHECK(r.output.find("status codes: 400 2xx") != std::string::npos);
-  std::filesystem::remove_all(dir);
 }

@@ -7,65 +7,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/transports/encrypted_support.h"
-#include "transports/doh3_listener.h"
+#include "tests/transports/doh3_fixture.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::test;
 
-namespace {
-
-const std::string kClient = std::string(SEXTANT_BINARY_DIR) + "/bench/doh3_client";
-
-struct Doh3Fixture {
-  explicit Doh3Fixture(Doh3ListenerConfig config = test_config(), unsigned slow_ms = 300)
-      : handler(slow_ms), cert(make_test_cert("doh3")), tls(make_doh3_tls_context({cert.cert, cert.key})),
-        dir(make_temp_dir("doh3")) {
-    config.address = "127.0.0.1";
-    config.port = 0;
-    server = std::make_unique<ServerThread>(
-        [config, this](const WorkerContext& worker, uint16_t& port) {
-          auto listener = std::make_unique<Doh3Listener>(worker, config, tls);
-          port = listener->port();
-          return listener;
-        },
-        handler);
-  }
-  ~Doh3Fixture() {
-    server.reset();
-    std::filesystem::remove_all(cert.dir);
-    std::filesystem::remove_all(dir);
-  }
-  static Doh3ListenerConfig test_config() {
-    Doh3ListenerConfig config;
-    config.idle_timeout_ms = 2000;
-    config.handshake_timeout_ms = 2000;
-    return config;
-  }
-  // The client with certificate verification against our test CA.
-  std::string client() const {
-    return kClient + " -s 127.0.0.1 -p " + std::to_string(server->port()) + " --cafile " + cert.cert +
-           " --servername localhost --timeout 5";
-  }
-
-  EchoHandler handler;
-  TestCert cert;
-  std::shared_ptr<QuicTlsContext> tls;
-  std::string dir;
-  std::unique_ptr<ServerThread> server;
-};
-
-bool have_client() {
-  if (std::filesystem::exists(kClient)) return true;
-  WARN("bench/doh3_client is not built (SEXTANT_BUILD_BENCH=OFF?): skipped");
-  return false;
-}
-
-}  // namespace
 
 TEST_CASE("DoH over HTTP/3 answers POST and GET with a verified certificate", "[doh][http3]") {
-  if (!have_client()) return;
+  if (missing_doh3_client()) return;
   Doh3Fixture f;
   auto before = snapshot(transport_counters(Transport::doh));
   for (const char* method : {"POST", "GET"}) {
@@ -79,13 +29,12 @@ TEST_CASE("DoH over HTTP/3 answers POST and GET with a verified certificate", "[
   }
   // The raw response: headers as on HTTP/2.
   auto query = make_query("raw.example", 1, 0);
-  auto raw = run_command(f.client() + " --request GET \"/dns-query?dns=" + base64url(query) + "\" -o " + f.dir +
-                         "/answer.bin");
+  auto raw = run_command(f.client() + " --request GET \"/dns-query?dns=" + base64url(query) + "\" -o " + f.dir.file("answer.bin"));
   INFO(raw.output);
   CHECK(raw.output.find("status: 200") != std::string::npos);
   CHECK(raw.output.find("content-type: application/dns-message") != std::string::npos);
   CHECK(raw.output.find("cache-control: max-age=300") != std::string::npos);
-  CHECK(is_echo_answer(read_file(f.dir + "/answer.bin"), query));
+  CHECK(is_echo_answer(read_file(f.dir.file("answer.bin")), query));
   auto transports = f.handler.transports();
   REQUIRE(transports.size() == 3);
   CHECK(transports[0] == Transport::doh);
@@ -95,12 +44,12 @@ TEST_CASE("DoH over HTTP/3 answers POST and GET with a verified certificate", "[
 }
 
 TEST_CASE("DoH over HTTP/3 answers bad requests with 400, 404, 405, 413 and 415", "[doh][http3]") {
-  if (!have_client()) return;
+  if (missing_doh3_client()) return;
   Doh3Fixture f;
   auto query = make_query("a.example", 1, 0);
-  write_file(f.dir + "/q.bin", query);
-  write_file(f.dir + "/big.bin", std::vector<uint8_t>(70000, 0));
-  write_file(f.dir + "/junk.bin", std::vector<uint8_t>{1, 2, 3});
+  write_file(f.dir.file("q.bin"), query);
+  write_file(f.dir.file("big.bin"), std::vector<uint8_t>(70000, 0));
+  write_file(f.dir.file("junk.bin"), std::vector<uint8_t>{1, 2, 3});
   auto status_of = [&](const std::string& arguments) {
     auto r = run_command(f.client() + " " + arguments);
     INFO(r.output);
@@ -109,23 +58,23 @@ TEST_CASE("DoH over HTTP/3 answers bad requests with 400, 404, 405, 413 and 415"
   };
   CHECK(status_of("--request GET \"/dns-query?dns=%%%\"") == 400);
   CHECK(status_of("--request GET /dns-query") == 400);
-  CHECK(status_of("--request POST /dns-query --body " + f.dir + "/junk.bin") == 400);
-  CHECK(status_of("--request POST /elsewhere --body " + f.dir + "/q.bin") == 404);
-  CHECK(status_of("--request PUT /dns-query --body " + f.dir + "/q.bin") == 405);
-  CHECK(status_of("--request POST /dns-query --body " + f.dir + "/big.bin") == 413);
+  CHECK(status_of("--request POST /dns-query --body " + f.dir.file("junk.bin")) == 400);
+  CHECK(status_of("--request POST /elsewhere --body " + f.dir.file("q.bin")) == 404);
+  CHECK(status_of("--request PUT /dns-query --body " + f.dir.file("q.bin")) == 405);
+  CHECK(status_of("--request POST /dns-query --body " + f.dir.file("big.bin")) == 413);
   // A GET too long for any DNS message cannot even be carried: nghttp3
   // 0.8's QPACK decoder refuses field values over 64 KiB, and that is a
   // connection error (H3_GENERAL_PROTOCOL_ERROR); the listener goes on.
   auto huge = run_command(f.client() + " --request GET \"/dns-query?dns=" + base64url(std::vector<uint8_t>(66000, 0)) + "\"");
   CHECK(huge.output.find("application error 0x101") != std::string::npos);
-  CHECK(status_of("--request POST /dns-query --content-type text/plain --body " + f.dir + "/q.bin") == 415);
-  auto put = run_command(f.client() + " --request PUT /dns-query --body " + f.dir + "/q.bin");
+  CHECK(status_of("--request POST /dns-query --content-type text/plain --body " + f.dir.file("q.bin")) == 415);
+  auto put = run_command(f.client() + " --request PUT /dns-query --body " + f.dir.file("q.bin"));
   CHECK(put.output.find("allow: GET, POST") != std::string::npos);
   CHECK(f.handler.handled == 0);
 }
 
 TEST_CASE("DoH over HTTP/3 serves the JSON API when it is on", "[doh][http3][json]") {
-  if (!have_client()) return;
+  if (missing_doh3_client()) return;
   auto config = Doh3Fixture::test_config();
   config.endpoint.json = true;
   Doh3Fixture f(config);
@@ -141,10 +90,10 @@ TEST_CASE("DoH over HTTP/3 serves the JSON API when it is on", "[doh][http3][jso
 }
 
 TEST_CASE("DoH over HTTP/3 carries many concurrent streams on several connections", "[doh][http3]") {
-  if (!have_client()) return;
+  if (missing_doh3_client()) return;
   Doh3Fixture f;
-  std::ofstream(f.dir + "/qfile") << "fast1.example A\nslow1.example A\nfast2.example AAAA\nslow2.example A\n";
-  auto r = run_command(f.client() + " -d " + f.dir + "/qfile -n 400 -c 3 -m 40", 60);
+  std::ofstream(f.dir.file("qfile")) << "fast1.example A\nslow1.example A\nfast2.example AAAA\nslow2.example A\n";
+  auto r = run_command(f.client() + " -d " + f.dir.file("qfile") + " -n 400 -c 3 -m 40", 60);
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(r.output.find("Queries completed:    400 (100.00%)") != std::string::npos);
@@ -153,7 +102,7 @@ TEST_CASE("DoH over HTTP/3 carries many concurrent streams on several connection
 }
 
 TEST_CASE("DoH over HTTP/3 limits streams per connection and resets dropped queries", "[doh][http3]") {
-  if (!have_client()) return;
+  if (missing_doh3_client()) return;
   auto config = Doh3Fixture::test_config();
   config.max_streams_per_connection = 4;
   Doh3Fixture f(config);
@@ -179,18 +128,17 @@ TEST_CASE("DoH over HTTP/3 refuses other ALPNs and the wildcard address", "[doh]
                         },
                         handler),
                     Catch::Contains("concrete address"));
-  std::filesystem::remove_all(cert.dir);
-  if (!have_program("kdig")) return;
+  if (missing_program("kdig")) return;
   // kdig speaks DoQ (ALPN doq) only: the HTTP/3 listener refuses it.
   Doh3Fixture f;
-  auto r = run_command("kdig @127.0.0.1 -p " + std::to_string(f.server->port()) + " +timeout=2 +retry=0 a.example +quic");
+  auto r = run_command("kdig @127.0.0.1 -p " + std::to_string(f.port()) + " +timeout=2 +retry=0 a.example +quic");
   INFO(r.output);
   CHECK(r.output.find("127.0.0.53") == std::string::npos);
   CHECK(f.handler.handled == 0);
 }
 
 TEST_CASE("DoH over HTTP/3 closes idle connections and its listener shuts down cleanly", "[doh][http3]") {
-  if (!have_client()) return;
+  if (missing_doh3_client()) return;
   auto config = Doh3Fixture::test_config();
   config.idle_timeout_ms = 300;
   auto before = snapshot(transport_counters(Transport::doh));
