@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "transports/doh_dispatch.h"
+#include "transports/doh_metrics.h"
 #include "transports/doh_response.h"
 #include "transports/http1_request_reader.h"
 
@@ -142,6 +143,7 @@ class DohHttp1Session final : public StreamApplication {
     if (const std::string* type = request.head.field("content-type")) http.content_type = type->substr(0, 4096);
     http.body = std::move(request.body);
     auto validation = validate_doh_request(http, endpoint_);
+    count_doh_request(HttpVersion::http1, validation.format);
     if (validation.status != 200) {
       add_error(validation.status, validation.reason, validation.format);
       return;
@@ -173,6 +175,7 @@ class DohHttp1Session final : public StreamApplication {
 
   // A request that cannot be framed: nothing after it can be trusted.
   void reject_and_close(unsigned status, std::string_view reason) {
+    count_doh_request(HttpVersion::http1, DohFormat::dns_message);
     close_after_ = true;
     keep_alive_header_ = false;
     stopped_ = true;
@@ -180,6 +183,7 @@ class DohHttp1Session final : public StreamApplication {
   }
 
   void serialize(Exchange& e, const DohResponse& r) {
+    count_doh_status(r.status);
     std::string head = fmt::format("HTTP/1.1 {} {}\r\n", r.status, http_reason_phrase(r.status));
     if (!r.content_type.empty()) head += fmt::format("Content-Type: {}\r\n", r.content_type);
     head += fmt::format("Content-Length: {}\r\n", r.body.size());

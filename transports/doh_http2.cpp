@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "transports/doh_dispatch.h"
+#include "transports/doh_metrics.h"
 #include "transports/doh_response.h"
 
 namespace sextant::transports {
@@ -175,6 +176,7 @@ class DohHttp2Session final : public StreamApplication {
       // Answer 413 at once instead of buffering the rest; later DATA is
       // consumed (flow control stays open) and discarded.
       request.body_too_large = true;
+      count_doh_request(HttpVersion::http2, DohFormat::dns_message);
       s->fail_stream(stream_id, it->second, 413, "DNS message larger than 65535 octets");
       return 0;
     }
@@ -218,6 +220,7 @@ class DohHttp2Session final : public StreamApplication {
 
   void process(int32_t stream_id, DohStream& stream) {
     auto validation = validate_doh_request(stream.request, endpoint_);
+    count_doh_request(HttpVersion::http2, validation.format);
     stream.format = validation.format;
     if (validation.status != 200) {
       fail_stream(stream_id, stream, validation.status, validation.reason);
@@ -240,6 +243,7 @@ class DohHttp2Session final : public StreamApplication {
   void respond(int32_t stream_id, DohStream& stream, DohResponse response) {
     if (stream.responded) return;
     stream.responded = true;
+    count_doh_status(response.status);
     stream.response_body = std::move(response.body);
     stream.response_offset = 0;
     std::string status_text = std::to_string(response.status);

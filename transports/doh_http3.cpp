@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "transports/doh_metrics.h"
 #include "transports/doh_response.h"
 
 namespace sextant::transports {
@@ -340,6 +341,7 @@ class DohHttp3Application final : public QuicApplication {
       auto& stream = it->second;
       stream.dispatched = true;
       auto validation = validate_doh_request(stream.request, config_->endpoint);
+      count_doh_request(HttpVersion::http3, validation.format);
       stream.format = validation.format;
       buffered_ -= std::min(buffered_, stream.request.body.size());
       std::vector<uint8_t>().swap(stream.request.body);
@@ -373,6 +375,7 @@ class DohHttp3Application final : public QuicApplication {
   void respond(int64_t stream_id, H3Stream& stream, DohResponse response) {
     if (stream.responded || stream.rejected || !h3_) return;
     stream.responded = true;
+    count_doh_status(response.status);
     stream.response_body = std::move(response.body);
     std::string status = std::to_string(response.status);
     std::string length = std::to_string(stream.response_body.size());

@@ -360,6 +360,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     if (auto table = w.servers) snap.servers_known += table->size();
   snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
   snap.doh = transports::snapshot(transports::transport_counters(transports::Transport::doh));
+  snap.doh_http = transports::doh_http_snapshot();
   snap.doq = transports::snapshot(transports::transport_counters(transports::Transport::doq));
   {
     std::lock_guard lock(s.listeners_mu);

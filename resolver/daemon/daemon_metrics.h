@@ -11,6 +11,7 @@
 #include "resolver/daemon/metrics_report.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/walker.h"
+#include "transports/doh_metrics.h"
 #include "transports/tcp_listener.h"
 #include "transports/transport_metrics.h"
 #include "transports/udp_listener.h"
@@ -33,6 +34,7 @@ struct DaemonSnapshot {
   std::vector<uint64_t> udp;       // summed over UDP listeners
   std::vector<uint64_t> tcp;       // summed over TCP listeners
   transports::TransportCountersSnapshot dot, doh, doq;
+  transports::DohHttpSnapshot doh_http;  // DoH requests by HTTP version, responses by status
   bool dnstap_enabled = false;
   uint64_t dnstap_logged = 0;
   uint64_t dnstap_dropped = 0;

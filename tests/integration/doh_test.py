@@ -80,13 +80,15 @@ def tls_test(binary, client):
     workdir = tempfile.mkdtemp(prefix="sextant-doh-")
     lab = enc.Lab(binary, workdir)
     port = common.free_port()
+    metrics_port = common.free_port()
     have_h3 = client != "none" and os.path.exists(client)
     daemon = common.Daemon(binary, workdir=workdir)
     enc.write_full_config(daemon,
                           "  doh:\n    listen: [\"127.0.0.1@%d\"]\n%s    json: true\n"
                           "  tls:\n    certificate: %s\n    key: %s\n"
                           % (port, "    http3-listen: [\"127.0.0.1@%d\"]\n" % port if have_h3 else "", lab.cert,
-                             lab.key))
+                             lab.key),
+                          "metrics:\n  listen: [\"127.0.0.1@%d\"]\n" % metrics_port)
     print("daemon: udp/tcp %d, doh tcp+udp %d; files in %s" % (daemon.port, port, workdir), flush=True)
     if not have_h3:
         results.check(False, "bench/doh3_client is built", "not found: %s" % client)
@@ -250,6 +252,26 @@ def tls_test(binary, client):
                           "exit %s\n%s" % (code, (out + err)[-1500:]))
             print("  doh3_client: %s" % " | ".join(l.strip() for l in out.splitlines()
                                                     if re.search(r"completed|per second|Latency", l)), flush=True)
+
+        # -- the counters of all that, in /metrics ------------------------------------
+        code, body, _ = curl("--http1.1", [], "http://127.0.0.1:%d/metrics" % metrics_port, None)
+        text = body.decode(errors="replace")
+
+        def sample(name, labels=""):
+            m = re.search(r"^%s%s (\d+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+            return int(m.group(1)) if m else None
+
+        versions = ["1.1", "2"] + (["3"] if have_h3 else [])
+        for version in versions:
+            n = sample("sextant_doh_requests_total", '{http="%s"}' % version)
+            results.check(n is not None and n >= 10, "metrics: sextant_doh_requests_total{http=\"%s\"} counts" % version,
+                          "got %s" % n)
+        for status in ("200", "400", "404", "405", "413", "415"):
+            n = sample("sextant_doh_responses_total", '{status="%s"}' % status)
+            results.check(n is not None and n >= len(versions) - 1,
+                          "metrics: sextant_doh_responses_total{status=\"%s\"} counts" % status, "got %s" % n)
+        n = sample("sextant_doh_json_requests_total")
+        results.check(n is not None and n >= 8, "metrics: sextant_doh_json_requests_total counts", "got %s" % n)
 
         code, elapsed = daemon.stop()
         reports = daemon.sanitizer_reports()

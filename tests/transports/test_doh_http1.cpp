@@ -9,6 +9,7 @@
 
 #include "tests/transports/doh_fixture.h"
 #include "tests/transports/http1_test_client.h"
+#include "transports/doh_metrics.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
@@ -53,6 +54,7 @@ TEST_CASE("DoH over HTTP/1.1 answers GET and POST on one kept-alive connection",
   Http1Connection c(f, tls);
   REQUIRE(c.ok);
   auto before = snapshot(transport_counters(Transport::doh));
+  auto http_before = doh_http_snapshot();
   auto query = make_query("a.example", 1, 0);
   REQUIRE(c->send(http1_post(query)));
   auto post = c->read_response();
@@ -75,6 +77,10 @@ TEST_CASE("DoH over HTTP/1.1 answers GET and POST on one kept-alive connection",
   auto after = snapshot(transport_counters(Transport::doh));
   CHECK(after.queries >= before.queries + 2);
   CHECK(after.responses >= before.responses + 2);
+  auto http_after = doh_http_snapshot();
+  CHECK(http_after.requests[static_cast<size_t>(HttpVersion::http1)] >=
+        http_before.requests[static_cast<size_t>(HttpVersion::http1)] + 2);
+  CHECK(http_after.statuses[0] >= http_before.statuses[0] + 2);  // 200
 }
 
 TEST_CASE("DoH picks HTTP/2 or HTTP/1.1 by ALPN, else by the HTTP/2 preface", "[doh][http1]") {

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "tests/transports/doh3_fixture.h"
+#include "transports/doh_metrics.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
@@ -18,6 +19,7 @@ TEST_CASE("DoH over HTTP/3 answers POST and GET with a verified certificate", "[
   if (missing_doh3_client()) return;
   Doh3Fixture f;
   auto before = snapshot(transport_counters(Transport::doh));
+  auto http_before = doh_http_snapshot();
   for (const char* method : {"POST", "GET"}) {
     auto r = run_command(f.client() + " --method " + std::string(method) + " --print h3.example A");
     INFO(r.output);
@@ -41,6 +43,8 @@ TEST_CASE("DoH over HTTP/3 answers POST and GET with a verified certificate", "[
   auto after = snapshot(transport_counters(Transport::doh));
   CHECK(after.queries >= before.queries + 3);
   CHECK(after.handshakes_completed >= before.handshakes_completed + 3);
+  CHECK(doh_http_snapshot().requests[static_cast<size_t>(HttpVersion::http3)] >=
+        http_before.requests[static_cast<size_t>(HttpVersion::http3)] + 3);
 }
 
 TEST_CASE("DoH over HTTP/3 answers bad requests with 400, 404, 405, 413 and 415", "[doh][http3]") {
