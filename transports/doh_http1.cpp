@@ -1,12 +1,11 @@
 #include "transports/doh_http1.h"
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "transports/doh_dispatch.h"
 #include "transports/doh_metrics.h"
@@ -106,10 +105,10 @@ class DohHttp1Session final : public StreamApplication {
           break;
         case Http1RequestReader::Event::continue_expected:
           if (queue_.empty()) {
-            // An interim answer may only go out when nothing is ahead of it.
+            // An interim answer may only go out when nothing is ahead of it
+            // (answers already taken from the queue are in out_, before it).
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-            connection_.write(
-                std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kContinue.data()), kContinue.size()));
+            out_.insert(out_.end(), kContinue.begin(), kContinue.end());
           }
           break;
         case Http1RequestReader::Event::fatal:
@@ -126,6 +125,7 @@ class DohHttp1Session final : public StreamApplication {
       input_.erase(input_.begin(), input_.begin() + static_cast<ptrdiff_t>(std::min(offset, input_.size())));
     }
     parsing_ = false;
+    flush_out();  // every answer of this read in one write
   }
 
   void handle(Http1Request& request) {
@@ -184,46 +184,76 @@ class DohHttp1Session final : public StreamApplication {
 
   void serialize(Exchange& e, const DohResponse& r) {
     count_doh_status(r.status);
-    std::string head = fmt::format("HTTP/1.1 {} {}\r\n", r.status, http_reason_phrase(r.status));
-    if (!r.content_type.empty()) head += fmt::format("Content-Type: {}\r\n", r.content_type);
-    head += fmt::format("Content-Length: {}\r\n", r.body.size());
-    if (r.max_age) head += fmt::format("Cache-Control: max-age={}\r\n", *r.max_age);
-    if (r.allow) head += "Allow: GET, POST\r\n";
-    if (r.cors) head += "Access-Control-Allow-Origin: *\r\n";
-    if (!config_.alt_svc.empty()) head += fmt::format("Alt-Svc: {}\r\n", config_.alt_svc);
-    if (e.close_after) {
-      head += "Connection: close\r\n";
-    } else if (e.keep_alive) {
-      head += "Connection: keep-alive\r\n";
+    auto& b = e.bytes;
+    b.clear();
+    b.reserve(160 + config_.alt_svc.size() + r.body.size());
+    auto text = [&b](std::string_view s) { b.insert(b.end(), s.begin(), s.end()); };
+    auto number = [&b](uint64_t n) {
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+      b.insert(b.end(), digits, end);
+    };
+    text("HTTP/1.1 ");
+    number(r.status);
+    text(" ");
+    text(http_reason_phrase(r.status));
+    text("\r\n");
+    if (!r.content_type.empty()) {
+      text("Content-Type: ");
+      text(r.content_type);
+      text("\r\n");
     }
-    head += "\r\n";
-    e.bytes.reserve(head.size() + r.body.size());
-    e.bytes.assign(head.begin(), head.end());
-    e.bytes.insert(e.bytes.end(), r.body.begin(), r.body.end());
+    text("Content-Length: ");
+    number(r.body.size());
+    text("\r\n");
+    if (r.max_age) {
+      text("Cache-Control: max-age=");
+      number(*r.max_age);
+      text("\r\n");
+    }
+    if (r.allow) text("Allow: GET, POST\r\n");
+    if (r.cors) text("Access-Control-Allow-Origin: *\r\n");
+    if (!config_.alt_svc.empty()) {
+      text("Alt-Svc: ");
+      text(config_.alt_svc);
+      text("\r\n");
+    }
+    if (e.close_after) {
+      text("Connection: close\r\n");
+    } else if (e.keep_alive) {
+      text("Connection: keep-alive\r\n");
+    }
+    text("\r\n");
+    b.insert(b.end(), r.body.begin(), r.body.end());
     e.ready = true;
   }
 
-  // Writes the answers at the front of the queue that are ready, in order,
-  // coalesced into one write.
+  // Moves the answers at the front of the queue that are ready, in order,
+  // into out_; they are written at once, or after the read being parsed
+  // (so that the answers to pipelined requests share one write).
   void write_ready() {
     if (writing_) return;
     writing_ = true;
-    std::vector<uint8_t> out;
-    bool end = false;
-    while (!queue_.empty() && queue_.front().ready) {
+    while (!end_ && !queue_.empty() && queue_.front().ready) {
       Exchange& e = queue_.front();
       if (e.abandoned) {
-        end = true;
+        end_ = true;
         break;
       }
-      out.insert(out.end(), e.bytes.begin(), e.bytes.end());
-      end = e.close_after;
+      out_.insert(out_.end(), e.bytes.begin(), e.bytes.end());
+      end_ = e.close_after;
       queue_.pop_front();
-      if (end) break;
+      if (end_) break;
     }
-    if (!out.empty() && connection_.is_open()) connection_.write(out);
+    if (end_) stopped_ = true;  // nothing after the last answer is read
     writing_ = false;
-    if (end) {
+    if (!parsing_) flush_out();
+  }
+
+  void flush_out() {
+    if (!out_.empty() && connection_.is_open()) connection_.write(out_);
+    out_.clear();
+    if (end_) {
       // Answers still with the resolver find no exchange when they come.
       for (const auto& e : queue_) {
         if (e.waiting) --pending_;
@@ -250,6 +280,7 @@ class DohHttp1Session final : public StreamApplication {
   DohEndpoint endpoint_;
   Http1RequestReader reader_;
   std::vector<uint8_t> input_;  // read, not yet parsed (pipelined requests)
+  std::vector<uint8_t> out_;    // answers taken from the queue, not yet written
   bool close_after_ = false;
   bool keep_alive_header_ = false;
   std::deque<Exchange> queue_;  // requests in order, until their answer is written
@@ -257,6 +288,7 @@ class DohHttp1Session final : public StreamApplication {
   size_t pending_ = 0;
   unsigned requests_ = 0;
   bool stopped_ = false;   // no more requests are read on this connection
+  bool end_ = false;       // the connection ends once out_ is written
   bool draining_ = false;
   bool paused_ = false;
   bool parsing_ = false;

@@ -111,7 +111,7 @@ Http1RequestReader::Event Http1RequestReader::feed(std::span<const uint8_t> data
 
 std::optional<Http1RequestReader::Event> Http1RequestReader::begin_body() {
   request_ = Http1Request{};
-  request_.head = head_.head();
+  request_.head = head_.take_head();
   const HttpRequestHead& head = request_.head;
   // Keep-alive is HTTP/1.1's default and HTTP/1.0's exception (RFC 9112 §9.3).
   bool close = has_token(head, "connection", "close");

@@ -53,6 +53,8 @@ class HttpRequestHeadParser {
 
   State state() const noexcept { return state_; }
   const HttpRequestHead& head() const noexcept { return head_; }
+  // Moves the complete head out (the parser needs reset() afterwards).
+  HttpRequestHead take_head() noexcept { return std::move(head_); }
   // For State::error: the status to answer with (400, 414, 431, 501 or 505)
   // and a short reason for the log and the reply body.
   int error_status() const noexcept { return error_status_; }
