@@ -194,6 +194,9 @@ def main():
     print(B.environment_note(pin_cpu))
     rows = []
     per_cpu = {}
+    for (name, version), rs in figures.items():
+        cpu = sum(x["cpu"] for x in rs)
+        per_cpu[(name, version)] = sum(x["result"].completed for x in rs) / cpu if cpu > 0 else None
     for version in versions:
         for server, _, serves in servers:
             rs = figures.get((server.name, version))
@@ -201,12 +204,10 @@ def main():
                 rows.append([LABEL[version], server.name, "not served" if version not in serves else "not measured",
                              "", "", "", ""])
                 continue
-            completed = sum(x["result"].completed for x in rs)
             cpu = sum(x["cpu"] for x in rs)
             run_time = sum(x["result"].run_time for x in rs)
             failed = sum(x["result"].failed for x in rs)
             qps = B.median([x["result"].qps for x in rs])
-            per_cpu[(server.name, version)] = completed / cpu if cpu > 0 else None
             rows.append([LABEL[version], server.name, B.fmt_number(qps), failed,
                          "%.0f%%" % (100 * cpu / max(run_time, 1e-9)), B.fmt_number(per_cpu[(server.name, version)]),
                          B.ratio(per_cpu[(server.name, version)], per_cpu.get(("sextant", "h2")))
