@@ -11,11 +11,16 @@ void dispatch_doh_query(StreamConnection& connection, const DohListenerConfig& c
   Request request;
   request.query = query;
   request.peer = connection.peer();
+  if (connection.proxied()) {
+    request.proxy = connection.tcp_peer();
+    request.proxy_local = connection.proxy_local();
+  }
   sockaddr_storage client{};
   if (config.trust_forwarded_for && !forwarded_for.empty() && config.stream.trusted_proxies &&
       config.stream.trusted_proxies->contains(connection.tcp_peer()) &&
       client_from_forwarded_for(forwarded_for, *config.stream.trusted_proxies, client)) {
     request.peer = reinterpret_cast<const sockaddr*>(&client);
+    request.proxy = connection.tcp_peer();
   }
   request.local = connection.local();
   request.transport = Transport::doh;

@@ -1,7 +1,8 @@
 // The step the HTTP/1.1 and HTTP/2 DoH sessions share once a request is
 // valid: hand the DNS query to the worker's handler as transport doh, with
 // the client's address (from X-Forwarded-For when the TCP peer is a trusted
-// proxy, else the connection's peer, itself from PROXY v2 when trusted).
+// proxy, else the connection's peer, itself from PROXY v2 when trusted) and,
+// behind a proxy, the proxy (Request::proxy, proxy_local).
 #pragma once
 
 #include <cstdint>

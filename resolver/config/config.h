@@ -58,6 +58,11 @@ struct Config {
   std::vector<Endpoint> doh_http3_listen;  // UDP (QUIC)
   bool doh_json = false;
   std::string doh_json_path;
+  // Load balancers whose UDP, TCP and DoT traffic carries PROXY v2 headers.
+  std::vector<Prefix> proxy_protocol_from;
+  // SIGTERM: serve this long while failing health checks, then close.
+  uint32_t drain_time_ms = 0;
+  std::vector<std::string> health_check_names;  // presentation format, checked
   std::string tls_certificate;
   std::string tls_key;
   LogLevel log_level = LogLevel::info;
