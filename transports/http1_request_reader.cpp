@@ -40,7 +40,7 @@ size_t count_fields(const HttpRequestHead& head, std::string_view name) {
 }  // namespace
 
 Http1RequestReader::Http1RequestReader(Http1ReaderLimits limits)
-    : limits_(limits), head_(limits.max_head, limits.max_fields, limits.max_target) {}
+    : limits_(limits), head_(limits.max_head, limits.max_fields, limits.max_target, /*absolute_form=*/true) {}
 
 Http1RequestReader::Event Http1RequestReader::fail(int status, std::string reason) {
   phase_ = Phase::failed;

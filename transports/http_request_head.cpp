@@ -17,6 +17,22 @@ bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), 
 // Visible ASCII in a request target; no spaces, no controls.
 bool is_target_char(char c) { return c > 0x20 && c < 0x7f; }
 
+// RFC 9112 §3.2.2: "http://host:port/path?q" -> "/path?q" ("/" without a
+// path or query); anything else is returned as it is, for the checks below.
+std::string_view origin_form(std::string_view target) {
+  auto starts_with_nocase = [&](std::string_view prefix) {
+    return target.size() >= prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), target.begin(), [](char p, char t) {
+             return p == (t >= 'A' && t <= 'Z' ? static_cast<char>(t - 'A' + 'a') : t);
+           });
+  };
+  size_t scheme = starts_with_nocase("http://") ? 7 : starts_with_nocase("https://") ? 8 : 0;
+  if (scheme == 0) return target;
+  size_t path = target.find_first_of("/?", scheme);
+  if (path == std::string_view::npos) return "/";
+  return target.substr(path);  // "?q" without a path fails the origin-form check
+}
+
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -105,6 +121,7 @@ HttpRequestHeadParser::State HttpRequestHeadParser::parse_request_line(std::stri
   std::string_view version = line.substr(sp2 + 1);
   if (!is_token(method)) return fail(400, "malformed method");
   if (target.size() > max_target_) return fail(414, "request target too long");
+  if (absolute_form_) target = origin_form(target);
   if (target.empty() || !std::all_of(target.begin(), target.end(), is_target_char) ||
       (target.front() != '/' && target != "*"))
     return fail(400, "request target must be a path");

@@ -10,8 +10,8 @@
 //   parser.reset() before the next request on the same connection.
 //
 // Strict on purpose (RFC 9112): CRLF or bare LF line ends, no obsolete
-// line folding, token methods, origin-form or asterisk-form targets only,
-// a bounded head. A request body is not read here (see http1_body.h).
+// line folding, token methods, origin-form or asterisk-form targets (and,
+// when asked, absolute-form ones), a bounded head. A request body is not read here (see http1_body.h).
 #pragma once
 
 #include <cstddef>
@@ -39,9 +39,13 @@ class HttpRequestHeadParser {
   enum class State { incomplete, complete, error };
 
   // `max_target`: longest request target (longer: 414); the head as a whole
-  // (request line included) is bounded by max_head_bytes.
-  explicit HttpRequestHeadParser(size_t max_head_bytes = 8192, size_t max_fields = 64, size_t max_target = 2048)
-      : max_head_bytes_(max_head_bytes), max_fields_(max_fields), max_target_(max_target) {}
+  // (request line included) is bounded by max_head_bytes. With
+  // `absolute_form`, "http://host/path" targets are accepted and kept as
+  // "/path" (RFC 9112 §3.2.2: a server must accept them).
+  explicit HttpRequestHeadParser(size_t max_head_bytes = 8192, size_t max_fields = 64, size_t max_target = 2048,
+                                 bool absolute_form = false)
+      : max_head_bytes_(max_head_bytes), max_fields_(max_fields), max_target_(max_target),
+        absolute_form_(absolute_form) {}
 
   // Appends bytes; returns the state after them. Bytes after a complete
   // head are not read: consumed() tells how many of this call's bytes
@@ -69,6 +73,7 @@ class HttpRequestHeadParser {
   size_t max_head_bytes_;
   size_t max_fields_;
   size_t max_target_;
+  bool absolute_form_;
   size_t head_bytes_ = 0;
   size_t consumed_ = 0;
   bool seen_request_line_ = false;

@@ -473,3 +473,16 @@ TEST_CASE("h2load --h1 completes every request over HTTP/1.1", "[doh][http1][ext
   CHECK(r.output.find("400 succeeded") != std::string::npos);
   CHECK(r.output.find("status codes: 400 2xx") != std::string::npos);
 }
+
+TEST_CASE("DoH over HTTP/1.1 accepts absolute-form targets (RFC 9112 3.2.2)", "[doh][http1]") {
+  DohFixture f(DohFixture::h2c_config());
+  Http1Connection c(f, false);
+  REQUIRE(c.ok);
+  auto query = make_query("absolute.example", 1, 0);
+  c->send("GET http://localhost:" + std::to_string(f.port()) + "/dns-query?dns=" + base64url(query) +
+          " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  auto r = c->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(is_echo_answer(r->body, query));
+}

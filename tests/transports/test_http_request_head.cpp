@@ -131,3 +131,27 @@ TEST_CASE("http head: the longest target is a parameter", "[http]") {
   CHECK(q.feed("GET /" + std::string(97 * 1024, 'a') + " HTTP/1.1\r\n\r\n") == State::error);
   CHECK(q.error_status() == 414);
 }
+
+TEST_CASE("http head: absolute-form targets when asked (RFC 9112 3.2.2)", "[http]") {
+  {
+    HttpRequestHeadParser strict;
+    CHECK(strict.feed("GET http://example.com/metrics HTTP/1.1\r\n\r\n") == State::error);
+    CHECK(strict.error_status() == 400);
+  }
+  const std::pair<std::string, std::string> cases[] = {
+      {"http://example.com/dns-query?dns=AAAA", "/dns-query?dns=AAAA"},
+      {"HTTPS://example.com:8443/a/b", "/a/b"},
+      {"https://example.com", "/"},
+      {"/plain", "/plain"},
+  };
+  for (const auto& [target, origin] : cases) {
+    HttpRequestHeadParser p(8192, 64, 2048, true);
+    INFO(target);
+    REQUIRE(p.feed("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n") == State::complete);
+    CHECK(p.head().target == origin);
+  }
+  HttpRequestHeadParser p(8192, 64, 2048, true);
+  CHECK(p.feed("GET https://example.com?dns=AAAA HTTP/1.1\r\n\r\n") == State::error);  // no path
+  HttpRequestHeadParser q(8192, 64, 2048, true);
+  CHECK(q.feed("GET ftp://example.com/x HTTP/1.1\r\n\r\n") == State::error);
+}
