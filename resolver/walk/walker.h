@@ -122,7 +122,9 @@ class Walker {
   void on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply);
   void on_rto(QueryRef ref, uint64_t attempt_id);
   void on_deadline(uint64_t resolution_id);
-  void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg);
+  // `case_echoed`: the question came back in the exact 0x20 case sent.
+  void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg,
+                      bool case_echoed);
   void handle_classified(Resolution& r, SubQuery& q, const Attempt& a, const wire::Message& msg,
                          ClassifiedResponse&& c);
 
