@@ -76,6 +76,7 @@ WalkerOptions walker_options_from(const Config& c) {
   o.allow_private_servers = c.query_private_addresses;
   o.edns_udp_size = c.edns_buffer_size;
   o.max_ttl = c.cache_max_ttl;
+  o.min_ttl = c.cache_min_ttl;
   o.max_negative_ttl = c.cache_negative_max_ttl;
   // DNSSEC: on by default (dnssec.validation), chained from the embedded
   // root KSKs or the configured anchor file. The config table always fills

@@ -39,7 +39,7 @@ struct ResolutionResult {
   wire::Rcode rcode = wire::Rcode::SERVFAIL;
   // CNAME/DNAME chain first (DNAME followed by its synthesised CNAME), then
   // the RRset(s) answering the question at the chain's end. TTLs are those
-  // received, capped by WalkerOptions::max_ttl.
+  // received, clamped to [WalkerOptions::min_ttl, max_ttl].
   std::vector<wire::RRset> answer;
   // For NXDOMAIN/NODATA: the zone's SOA with TTL min(SOA TTL, MINIMUM)
   // (RFC 2308 §3), when the authority sent one. With validation on, the

@@ -102,8 +102,11 @@ struct WalkerOptions {
   // Root priming (RFC 8109): re-primed when the primed NS set expires;
   // after a failed priming the hints are used and priming retried after this.
   std::chrono::seconds priming_retry{60};
-  // TTL cap of answer data handed out (the cache applies its own clamps).
+  // TTL clamps of answer data handed out, as the cache clamps what it
+  // stores (cache.min-ttl / cache.max-ttl, like Unbound's cache-min-ttl and
+  // cache-max-ttl): the client sees the TTL the data is cached with.
   uint32_t max_ttl = 86400;
+  uint32_t min_ttl = 0;
   uint32_t max_negative_ttl = 3600;
 
   // Validated denials for RFC 8198, shared by the walkers of all workers

@@ -21,11 +21,15 @@ using wire::RRType;
 
 using walker_detail::addresses_from;
 using walker_detail::capped;
+using walker_detail::clamp_received_ttl;
 using walker_detail::kMaxNameServersPerCut;
 
 void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
                                const wire::Message& msg, ClassifiedResponse&& c) {
   if (!a.minimised || c.kind == ResponseKind::referral) remember_response(q, a, msg, c);
+  for (auto* sets : {&c.chain, &c.answers}) {
+    for (auto& set : *sets) clamp_received_ttl(set, options_.min_ttl, options_.max_ttl);
+  }
   auto resend_full_name = [&] {
     // Relaxed QNAME minimisation (RFC 9156 §2.3): this server mishandles
     // minimised names; ask it the full name.
