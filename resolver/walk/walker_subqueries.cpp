@@ -42,6 +42,25 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
     if (ns.lookup == NameServerEntry::Lookup::running) return false;  // wait for it first
   }
   if (q.cut.glueless_started >= options_.limits.max_glueless_per_cut) return false;
+  // A query up the chain is already looking for an address of this very
+  // zone's servers, and it is what led here: resolving the zone's NS names
+  // again from this query would go round the cycle (ns.a.example needs
+  // b.example, whose server ns.b.example needs a.example) until the budget
+  // runs out. Fail this branch now, so that the ancestor tries its other
+  // name servers.
+  for (std::optional<uint32_t> up = q.parent; up; up = r.queries[*up]->parent) {
+    const ZoneCut& theirs = r.queries[*up]->cut;
+    const bool resolving_servers =
+        std::any_of(theirs.servers.begin(), theirs.servers.end(), [](const NameServerEntry& ns) {
+          return ns.lookup == NameServerEntry::Lookup::running;
+        });
+    if (resolving_servers && theirs.zone == q.cut.zone) {
+      for (auto& ns : q.cut.servers) {
+        if (ns.lookup == NameServerEntry::Lookup::not_started) ns.lookup = NameServerEntry::Lookup::failed;
+      }
+      return false;
+    }
+  }
   std::vector<size_t> open;
   for (size_t i = 0; i < q.cut.servers.size(); ++i) {
     if (q.cut.servers[i].lookup == NameServerEntry::Lookup::not_started) open.push_back(i);
