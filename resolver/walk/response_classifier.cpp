@@ -127,6 +127,24 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
   for (const auto& s : authority) {
     if (s.type == RRType::NSEC || s.type == RRType::NSEC3) out.denial.push_back(s);
   }
+  if (msg.header.aa()) {
+    const bool asked_apex_ns = request.asked_type == RRType::NS && request.asked_name == zone;
+    for (const auto& s : asked_apex_ns ? answer : authority) {
+      if (s.type == RRType::NS && s.owner == zone) out.zone_ns = s;
+    }
+    if (out.zone_ns) {
+      auto additional = group_rrsets(msg.additional);
+      for (const auto& rdata : out.zone_ns->rdatas) {
+        auto ns_name = rdata_target_name(rdata);
+        if (!ns_name || !in_bailiwick(*ns_name, zone)) continue;
+        for (const auto& s : additional) {
+          if ((s.type == RRType::A || s.type == RRType::AAAA) && s.owner == *ns_name) {
+            out.zone_ns_addresses.push_back(s);
+          }
+        }
+      }
+    }
+  }
 
   const bool any_type = request.asked_type == RRType::ANY;
   Name name = request.asked_name;

@@ -185,6 +185,10 @@ class Walker {
   void remember_response(const SubQuery& q, const Attempt& a, const wire::Message& msg,
                          const ClassifiedResponse& c);
   void remember_addresses(const wire::Name& zone, const NameServerEntry& ns);
+  // What an authoritative reply of the zone's servers says about them (its
+  // NS set, their addresses), added to the cached cut beside the parent's.
+  void remember_child_view(const SubQuery& q, const wire::Message& msg,
+                           const ClassifiedResponse& c, uint32_t now);
 
   UpstreamNetwork& network_;
   TimerService& timers_;

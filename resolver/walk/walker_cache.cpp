@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "resolver/walk/bailiwick.h"
 #include "resolver/walk/walker_internal.h"
 
 namespace sextant::resolver {
@@ -114,6 +117,7 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
     cache_->delegations().insert(d, cache::Rank::authority, cache::DnssecStatus::indeterminate, now);
     return;
   }
+  remember_child_view(q, msg, c, now);
   const cache::Rank rank =
       msg.header.aa() ? cache::Rank::answer_authoritative : cache::Rank::answer_nonauth;
   for (size_t i = 0; i < c.chain.size(); ++i) {
@@ -130,6 +134,42 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
                                c.final_name, a.sent_type, wire::RRClass::IN, *c.soa, {},
                                cache::DnssecStatus::indeterminate, now);
   }
+}
+
+void Walker::remember_child_view(const SubQuery& q, const wire::Message& msg,
+                                 const ClassifiedResponse& c, uint32_t now) {
+  // The root's servers come from priming, which this walker keeps itself.
+  if (q.cut.zone.is_root() || !msg.header.aa()) return;
+  std::vector<cache::DelegationServer> view;
+  auto add = [&](const Name& name, const std::vector<RRset>& sets, cache::Rank rank) {
+    cache::DelegationServer server;
+    server.name = name;
+    server.address_rank = rank;
+    for (const auto& address : addresses_from(sets, name, options_.upstream_port)) {
+      cache::IpAddress ip;
+      if (cache::IpAddress::from_rdata(address.address_bytes(), ip)) server.addresses.push_back(ip);
+    }
+    view.push_back(std::move(server));
+  };
+  // The zone's own NS set, with the addresses it gave for names in the zone.
+  if (c.zone_ns) {
+    for (const auto& rdata : c.zone_ns->rdatas) {
+      if (auto name = rdata_target_name(rdata)) add(*name, c.zone_ns_addresses, cache::Rank::additional);
+    }
+  }
+  // An authoritative answer for the address of one of the zone's servers.
+  if (c.kind == ResponseKind::answer && c.chain.empty()) {
+    for (const auto& set : c.answers) {
+      if ((set.type != RRType::A && set.type != RRType::AAAA) || !in_bailiwick(set.owner, q.cut.zone)) {
+        continue;
+      }
+      bool serves_the_zone = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
+                                         [&](const NameServerEntry& ns) { return ns.name == set.owner; });
+      if (serves_the_zone) add(set.owner, c.answers, cache::Rank::answer_authoritative);
+    }
+  }
+  if (view.empty()) return;
+  cache_->delegations().add_child_view(q.cut.zone, wire::RRClass::IN, view, now);
 }
 
 void Walker::remember_addresses(const Name& zone, const NameServerEntry& ns) {

@@ -249,6 +249,35 @@ TEST_CASE("response classifier: bailiwick, referrals, chains", "[walker-parts]")
     CHECK(c.referral_zone == Name::from_text("www.example.com."));
     REQUIRE(c.glue.size() == 1);
   }
+  SECTION("the zone's own NS set and its in-zone addresses: the child's view") {
+    req.zone = Name::from_text("example.com.");
+    auto answer = message({rr("www.example.com. 300 IN A 192.0.2.1")},
+                          {rr("example.com. 3600 IN NS ns1.example.com."),
+                           rr("example.com. 3600 IN NS ns.other.net.")},
+                          {rr("ns1.example.com. 3600 IN A 192.0.2.53"),
+                           rr("ns.other.net. 3600 IN A 6.6.6.6")},
+                          true, wire::Rcode::NOERROR);
+    req.response = &answer;
+    auto c = classify_response(req);
+    CHECK(c.kind == ResponseKind::answer);
+    REQUIRE(c.zone_ns.has_value());
+    CHECK(c.zone_ns->rdatas.size() == 2);
+    REQUIRE(c.zone_ns_addresses.size() == 1);  // ns.other.net. is not this server's to say
+    CHECK(c.zone_ns_addresses[0].owner == Name::from_text("ns1.example.com."));
+    // The same without AA says nothing.
+    answer.header.set_aa(false);
+    CHECK_FALSE(classify_response(req).zone_ns.has_value());
+    // Asked for the apex NS set: the answer is the view.
+    req.asked_name = Name::from_text("example.com.");
+    req.asked_type = RRType::NS;
+    auto apex = message({rr("example.com. 3600 IN NS ns2.example.com.")}, {},
+                        {rr("ns2.example.com. 3600 IN AAAA 2001:db8::53")}, true, wire::Rcode::NOERROR);
+    req.response = &apex;
+    c = classify_response(req);
+    CHECK(c.kind == ResponseKind::answer);
+    REQUIRE(c.zone_ns.has_value());
+    CHECK(c.zone_ns_addresses.size() == 1);
+  }
   SECTION("RRSIGs join the set they cover") {
     req.zone = Name::from_text("example.com.");
     auto m = message({rr("www.example.com. 300 IN A 192.0.2.1"),
