@@ -73,6 +73,7 @@ struct WalkerDnssec {
 
 class DenialMemory;
 class ServerStateTable;
+class WalkTrace;
 
 struct WalkerOptions {
   WalkerLimits limits;
@@ -117,6 +118,11 @@ struct WalkerOptions {
   // EDNS/0x20 quirks), shared the same way, so a dead server is found dead
   // once, not once per worker. Null: the walker keeps its own.
   std::shared_ptr<ServerStateTable> servers;
+
+  // Every resolution tells its steps here while trace->enabled() (the
+  // daemon's log at debug level). Null: only resolutions given a trace of
+  // their own (ResolveOptions::trace) are traced.
+  std::shared_ptr<WalkTrace> trace;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

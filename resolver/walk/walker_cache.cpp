@@ -46,6 +46,10 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
         hit && usable(hit->rrset.status())) {
       RRset set = hit->rrset.to_rrset(hit->ttl);
       set.owner = q.target;
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("from the cache ({}): {}", cache::to_string(hit->rrset.status()),
+                                      describe_sets({set})));
+      }
       if (validated_only) record_cached_segment(r, q, q.target, {set}, hit->rrset.status());
       complete_answer(r, q, Rcode::NOERROR, {std::move(set)}, std::nullopt);
       return true;
@@ -61,6 +65,7 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
         if (validated_only) record_cached_segment(r, q, q.target, {set}, hit->rrset.status());
         auto target = set.rdatas.size() == 1 ? rdata_target_name(set.rdatas[0]) : std::nullopt;
         if (target) {
+          if (r.trace) trace_line(r, &q, fmt::format("from the cache: {}", describe_sets({set})));
           append_chain(r, q, {set});
           if (q.state == QueryState::finished) return true;
           q.target = *target;
@@ -72,6 +77,12 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
         hit && usable(hit->entry.status())) {
       RRset soa = hit->entry.soa();
       soa.ttl = hit->ttl;
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("from the cache: {} ({}), SOA {} TTL {}",
+                                      hit->kind == cache::NegativeKind::nxdomain ? "NXDOMAIN" : "NODATA",
+                                      cache::to_string(hit->entry.status()), soa.owner.to_text(),
+                                      hit->ttl));
+      }
       if (validated_only) {
         // The proofs go to DO clients with the SOA (records() starts with it).
         std::vector<RRset> proofs = hit->entry.records();
@@ -85,7 +96,12 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
       return true;
     }
     // RFC 8198: validated NSEC/NSEC3 records may already prove the answer.
-    if (validated_only && synthesize_denial(r, q)) return true;
+    if (validated_only && synthesize_denial(r, q)) {
+      if (r.trace) {
+        trace_line(r, &q, "answered from validated NSEC/NSEC3 records in memory (RFC 8198)");
+      }
+      return true;
+    }
     return false;
   }
   fail_query(r, q, EdeCode::Other,
@@ -93,8 +109,8 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
   return true;
 }
 
-void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::Message& msg,
-                               const ClassifiedResponse& c) {
+void Walker::remember_response(const Resolution& r, const SubQuery& q, const Attempt& a,
+                               const wire::Message& msg, const ClassifiedResponse& c) {
   (void)q;
   if (!cache_) return;
   const uint32_t now = timers_.wall_seconds();
@@ -114,10 +130,15 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
       }
       d.servers.push_back(std::move(server));
     }
-    cache_->delegations().insert(d, cache::Rank::authority, cache::DnssecStatus::indeterminate, now);
+    auto stored = cache_->delegations().insert(d, cache::Rank::authority,
+                                               cache::DnssecStatus::indeterminate, now);
+    if (r.trace && stored == cache::DelegationCache::Result::stored) {
+      trace_line(r, &q, fmt::format("cached the delegation of {} ({} NS, TTL {})",
+                                    d.zone.to_text(), d.servers.size(), d.ttl));
+    }
     return;
   }
-  remember_child_view(q, msg, c, now);
+  remember_child_view(r, q, msg, c, now);
   const cache::Rank rank =
       msg.header.aa() ? cache::Rank::answer_authoritative : cache::Rank::answer_nonauth;
   for (size_t i = 0; i < c.chain.size(); ++i) {
@@ -134,9 +155,16 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
                                c.final_name, a.sent_type, wire::RRClass::IN, *c.soa, {},
                                cache::DnssecStatus::indeterminate, now);
   }
+  if (r.trace && (!c.chain.empty() || !c.answers.empty() || c.soa)) {
+    trace_line(r, &q, fmt::format("cached ({}, not yet validated): {}{}",
+                                  cache::to_string(rank), describe_sets(c.chain.empty() ? c.answers : c.chain),
+                                  c.soa && (c.kind == ResponseKind::nxdomain || c.kind == ResponseKind::nodata)
+                                      ? fmt::format("; the {} of {}", to_string(c.kind), c.final_name.to_text())
+                                      : ""));
+  }
 }
 
-void Walker::remember_child_view(const SubQuery& q, const wire::Message& msg,
+void Walker::remember_child_view(const Resolution& r, const SubQuery& q, const wire::Message& msg,
                                  const ClassifiedResponse& c, uint32_t now) {
   // The root's servers come from priming, which this walker keeps itself.
   if (q.cut.zone.is_root() || !msg.header.aa()) return;
@@ -169,7 +197,11 @@ void Walker::remember_child_view(const SubQuery& q, const wire::Message& msg,
     }
   }
   if (view.empty()) return;
-  cache_->delegations().add_child_view(q.cut.zone, wire::RRClass::IN, view, now);
+  if (cache_->delegations().add_child_view(q.cut.zone, wire::RRClass::IN, view, now) && r.trace) {
+    trace_line(r, &q, fmt::format("added what the servers of {} say of themselves ({} names) to "
+                                  "the cached cut, beside the parent's",
+                                  q.cut.zone.to_text(), view.size()));
+  }
 }
 
 void Walker::remember_addresses(const Name& zone, const NameServerEntry& ns) {

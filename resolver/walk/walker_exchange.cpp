@@ -108,6 +108,14 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   ++r.upstream_queries;
   ++stats_.upstream_queries;
   ++q.cut.sends;
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("sent {} {} to {} over {}{}{}, ID {}, 0x20 {} (query {} of {})",
+                                  a.asked_name.to_text(), wire::to_string(a.sent_type),
+                                  server.to_string(), to_string(protocol), edns ? "" : ", without EDNS",
+                                  a.minimised ? ", minimised (RFC 9156)" : "", a.message_id,
+                                  a.sent_name.to_text(), r.upstream_queries,
+                                  options_.limits.max_upstream_queries));
+  }
   bool counted = false;
   for (auto& t : q.cut.tried) {
     if (t.address == server) {
@@ -173,6 +181,11 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   servers_.on_timeout(it->server, timers_.now(), it->sent_at);
   ++stats_.upstream_timeouts;
   ++q.tally.timeouts;
+  if (r->trace) {
+    trace_line(*r, &q, fmt::format("no reply from {} within its retransmission timeout: asking "
+                                   "another server, this query stays open for a late answer",
+                                   it->server.to_string()));
+  }
   // Ask the next server now; this packet stays open for a late answer.
   if (q.state == QueryState::wait) {
     q.state = QueryState::send;
@@ -201,6 +214,13 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
     }
   };
 
+  if (r->trace && reply.status != UpstreamReply::Status::ok) {
+    const char* what = reply.status == UpstreamReply::Status::timeout ? "timed out"
+                       : reply.status == UpstreamReply::Status::network_error
+                           ? "failed (network error: the address is not asked again for this question)"
+                           : "could not be sent (local error)";
+    trace_line(*r, &q, fmt::format("the query to {} {}", a.server.to_string(), what));
+  }
   switch (reply.status) {
     case UpstreamReply::Status::timeout:
       if (!a.overdue) {
@@ -225,6 +245,10 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   }
   if (!(reply.from == a.server)) {
     // RFC 5452 §9.1: an answer must come from the address asked.
+    if (r->trace) {
+      trace_line(*r, &q, fmt::format("dropped a reply from {} to a query sent to {}",
+                                     reply.from.to_string(), a.server.to_string()));
+    }
     ++q.tally.spoofed;
     ++stats_.spoofed_dropped;
     try_next();
@@ -235,7 +259,12 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   const wire::QuestionCase question_case =
       wire::restore_question_case(reply.packet, a.sent_name, a.asked_name);
   wire::Message msg;
-  if (wire::Message::parse(reply.packet, msg) != wire::WireError::ok) {
+  if (const wire::WireError parsed = wire::Message::parse(reply.packet, msg);
+      parsed != wire::WireError::ok) {
+    if (r->trace) {
+      trace_line(*r, &q, fmt::format("unreadable reply from {}: {}", a.server.to_string(),
+                                     wire::to_string(parsed)));
+    }
     wire::Header header;
     if (wire::Header::parse(reply.packet, header) == wire::WireError::ok &&
         header.id == a.message_id && header.tc() && a.protocol == UpstreamProtocol::udp) {
@@ -276,6 +305,12 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
                      msg.questions[0].qclass == wire::RRClass::IN &&
                      msg.questions[0].name == a.asked_name;
   if (!id_ok || (!question_ok && !(edns_refusal && msg.questions.empty()))) {
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("dropped a reply from {}: {} does not match the query "
+                                    "(RFC 5452)",
+                                    a.server.to_string(),
+                                    !id_ok ? "its ID, opcode or QR bit" : "its question"));
+    }
     ++q.tally.spoofed;
     ++stats_.spoofed_dropped;
     try_next();
@@ -287,17 +322,32 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
     // that guessed the ID. TCP settles it (and is what we use from now on).
     ++stats_.case_mismatches;
     ++stats_.tcp_fallbacks;
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("{} did not echo the 0x20 case of the question: asking again "
+                                    "over TCP",
+                                    a.server.to_string()));
+    }
     servers_.set_mangles_case(a.server, now);
     resend(UpstreamProtocol::tcp, a.edns);
     return;
   }
   servers_.on_reply(a.server, duration_cast<microseconds>(now - a.sent_at), now);
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("reply from {} in {} ms: {}", a.server.to_string(),
+                                  duration_cast<milliseconds>(now - a.sent_at).count(),
+                                  describe_reply(msg)));
+  }
   if (msg.header.tc() && a.protocol == UpstreamProtocol::udp) {
     ++stats_.tcp_fallbacks;
+    if (r.trace) trace_line(r, &q, "truncated: asking again over TCP");
     resend(UpstreamProtocol::tcp, a.edns);
     return;
   }
   if (edns_refusal) {
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("{} refuses EDNS ({}): asking again without it",
+                                    a.server.to_string(), wire::to_string(rcode)));
+    }
     ++stats_.edns_fallbacks;
     servers_.set_no_edns(a.server, now);
     resend(a.protocol, false);
@@ -312,6 +362,7 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   request.max_chain_links = options_.limits.max_cname_hops;
   ClassifiedResponse classified = classify_response(request);
   restore_owner_case(classified, a.asked_name);
+  if (r.trace) trace_line(r, &q, fmt::format("judged as {}", describe_classified(classified)));
   handle_classified(r, q, a, msg, std::move(classified));
   (void)try_next;
 }

@@ -4,6 +4,8 @@
 // the closest known zone cut from the delegation cache.
 #include "resolver/walk/walker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "resolver/walk/walker_internal.h"
@@ -58,6 +60,11 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
       for (auto& ns : q.cut.servers) {
         if (ns.lookup == NameServerEntry::Lookup::not_started) ns.lookup = NameServerEntry::Lookup::failed;
       }
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("glueless cycle: q{} is already resolving the servers of {}; "
+                                      "this branch gives up so that it tries its other servers",
+                                      *up, q.cut.zone.to_text()));
+      }
       return false;
     }
   }
@@ -79,7 +86,17 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
     }
     if (cycle || q.depth + 1 > options_.limits.max_subquery_depth) {
       ns.lookup = NameServerEntry::Lookup::failed;
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("not resolving {}: {}", ns.name.to_text(),
+                                      cycle ? "a query up the chain is resolving it (glueless cycle)"
+                                            : "sub-query depth limit"));
+      }
       continue;
+    }
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("no address to ask for {}: resolving the name server {} "
+                                    "(it came without glue)",
+                                    q.cut.zone.to_text(), ns.name.to_text()));
     }
     ns.lookup = NameServerEntry::Lookup::running;
     ++q.cut.glueless_started;
