@@ -81,7 +81,8 @@ put("query_edns_v1", query("example.", "A", options=[]).to_wire()[:-11] +
     bytes([0, 0, 41, 4, 208, 0, 1, 0x80, 0, 0, 0]))
 put("query_type65534", query("example.", 65534).to_wire())
 # A question name ending in a compression pointer into the header (FORMERR).
-put("query_header_pointer", bytes.fromhex("123401000001000000000000") + b"\x03www\xc0\x04" + b"\x00\x01\x00\x01")
+# Seeds named malformed_* must be rejected (tests/wire/test_message.cpp).
+put("malformed_query_header_pointer", bytes.fromhex("123401000001000000000000") + b"\x03www\xc0\x04" + b"\x00\x01\x00\x01")
 put("query_long_name", query(".".join(["a" * 63] * 3) + ".example.", "A").to_wire())
 
 # --- a signed zone -------------------------------------------------------------
