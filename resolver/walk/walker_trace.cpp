@@ -139,10 +139,11 @@ std::string Walker::describe_reply(const wire::Message& msg) {
 
 std::string Walker::describe_classified(const ClassifiedResponse& c) {
   switch (c.kind) {
-    case ResponseKind::answer:
-      return fmt::format("answer{}: {}",
-                         c.chain.empty() ? "" : fmt::format(" after {} chain links", c.chain.size()),
-                         describe_sets(c.answers));
+    case ResponseKind::answer: {
+      std::vector<RRset> all = c.chain;
+      all.insert(all.end(), c.answers.begin(), c.answers.end());
+      return fmt::format("answer: {}", describe_sets(all));
+    }
     case ResponseKind::chase:
       return fmt::format("chain to {}, which this zone cannot answer for: {}",
                          c.final_name.to_text(), describe_sets(c.chain));
