@@ -274,7 +274,11 @@ const std::vector<Setting>& settings() {
        "Run as this user once the sockets are open (root is needed only to bind port 53); empty: "
        "stay as started. Recommended in production.",
        bind_string(&Config::user)},
-      {"server.log-level", "info", "error, warning, info or debug (logs go to stderr).", apply_log_level},
+      {"server.log-level", "info",
+       "error, warning, info or debug (logs go to stderr). debug also tells every resolution "
+       "step by step (\"walk:\" lines: servers asked and why, replies and how they were judged, "
+       "what was cached, the DNSSEC verdict), as `sextant control trace` does for one question.",
+       apply_log_level},
       // access control
       {"access-control",
        "[{subnet: 127.0.0.0/8, action: allow}, {subnet: '::1/128', action: allow},"
@@ -311,8 +315,15 @@ const std::vector<Setting>& settings() {
          c.cache_memory_bytes = parse_size_bytes(scalar(n));
          if (c.cache_memory_bytes < 1024 * 1024) throw std::invalid_argument("must be at least 1M");
        }},
-      {"cache.max-ttl", "1d", "Upper clamp on cached TTLs.", bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
-      {"cache.min-ttl", "0", "Lower clamp on cached TTLs.", bind_seconds(&Config::cache_min_ttl, 3600)},
+      {"cache.max-ttl", "1d",
+       "Upper clamp on the TTLs of positive data, as Unbound's cache-max-ttl: clients see the "
+       "clamped TTL and the data is asked for again when it ends.",
+       bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
+      {"cache.min-ttl", "0",
+       "Lower clamp on the TTLs of positive data, as Unbound's cache-min-ttl: clients see the "
+       "raised TTL and the data is kept (not asked for again) that long. Negative answers follow "
+       "cache.negative-max-ttl.",
+       bind_seconds(&Config::cache_min_ttl, 3600)},
       {"cache.negative-max-ttl", "1h", "Upper clamp on NXDOMAIN/NODATA TTLs (RFC 2308).",
        bind_seconds(&Config::cache_negative_max_ttl, kDay)},
       {"cache.serve-stale", "true", "Serve expired data when refreshing fails (RFC 8767).",

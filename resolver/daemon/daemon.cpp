@@ -14,6 +14,7 @@
 #include "resolver/front/access_control.h"
 #include "resolver/config/config_reload.h"
 #include "resolver/daemon/control_commands.h"
+#include "resolver/daemon/control_trace.h"
 #include "resolver/daemon/daemon_metrics.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/privileges.h"
@@ -23,6 +24,7 @@
 #include "resolver/walk/root_hints.h"
 #include "resolver/daemon/upstream_adapter.h"
 #include "resolver/daemon/version.h"
+#include "resolver/daemon/walk_trace_log.h"
 #include "resolver/walk/walker.h"
 #include "transports/admin_server.h"
 #include "transports/dnstap_writer.h"
@@ -77,6 +79,9 @@ WalkerOptions walker_options_from(const Config& c) {
   o.allow_private_servers = c.query_private_addresses;
   o.edns_udp_size = c.edns_buffer_size;
   o.max_ttl = c.cache_max_ttl;
+  o.min_ttl = c.cache_min_ttl;
+  // Every resolution's steps go to the log while server.log-level is debug.
+  o.trace = std::make_shared<LogWalkTrace>();
   o.max_negative_ttl = c.cache_negative_max_ttl;
   // DNSSEC: on by default (dnssec.validation), chained from the embedded
   // root KSKs or the configured anchor file. The config table always fills
@@ -593,6 +598,23 @@ class DaemonControl final : public ControlTarget {
     if (const auto& ntas = s_.walker_options.dnssec.negative_anchors)
       for (const auto& name : ntas->names()) out += name.to_text() + "\n";
     return out;
+  }
+
+  // On worker 0's walker (its server table and primed root), awaited here.
+  std::string trace(const wire::Name& name, wire::RRType type) override {
+    auto run = std::make_shared<TracedResolution>(wire::Question{name, type, wire::RRClass::IN});
+    const bool posted = s_.pool && s_.pool->post(0, [run, &s = s_](const transports::WorkerContext& ctx) {
+      WorkerState& w = s.workers[ctx.index];
+      if (w.walker) {
+        run->start(*w.walker);
+      } else {
+        run->fail("the worker is stopping");
+      }
+    });
+    if (!posted) return "error: no worker to resolve on (stopping)\n";
+    run->wait(s_.walker_options.limits.resolution_deadline + std::chrono::seconds(1));
+    log::info("control: traced {} {}", name.to_text(), wire::to_string(type));
+    return run->report();
   }
 
  private:
