@@ -71,6 +71,7 @@ struct WalkerDnssec {
   bool aggressive_nsec = true;
 };
 
+class ConfiguredZones;
 class DenialMemory;
 class ServerStateTable;
 
@@ -114,6 +115,10 @@ struct WalkerOptions {
   // EDNS/0x20 quirks), shared the same way, so a dead server is found dead
   // once, not once per worker. Null: the walker keeps its own.
   std::shared_ptr<ServerStateTable> servers;
+
+  // Forward and stub zones (configured_zones.h); null: every name is walked
+  // from the root. Replaced by a reload (Walker::set_configured_zones).
+  std::shared_ptr<const ConfiguredZones> configured;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

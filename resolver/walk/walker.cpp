@@ -36,7 +36,14 @@ using wire::RRset;
 using wire::RRType;
 
 const char* to_string(UpstreamProtocol p) noexcept {
-  return p == UpstreamProtocol::udp ? "udp" : "tcp";
+  switch (p) {
+    case UpstreamProtocol::udp: return "udp";
+    case UpstreamProtocol::tcp: return "tcp";
+    case UpstreamProtocol::tls: return "tls";
+    case UpstreamProtocol::https: return "https";
+    case UpstreamProtocol::quic: return "quic";
+  }
+  return "unknown";
 }
 
 const char* to_string(ValidationState v) noexcept {
@@ -230,7 +237,7 @@ void Walker::begin_name(SubQuery& q) {
 }
 
 void Walker::state_init(Resolution& r, SubQuery& q) {
-  if (q.kind != QueryKind::priming && priming_needed()) {
+  if (q.kind != QueryKind::priming && priming_needed() && !configured_question(q)) {
     priming_waiters_.push_back({r.id, q.index});
     q.state = QueryState::wait_priming;
     if (!priming_running_) start_priming();
@@ -241,9 +248,11 @@ void Walker::state_init(Resolution& r, SubQuery& q) {
 
 void Walker::state_start_name(Resolution& r, SubQuery& q) {
   if (q.kind != QueryKind::priming && answer_from_cache(r, q)) return;
-  q.cut = q.kind == QueryKind::priming ? root_cut()
-                                       : closest_cut(q.target, q.question.type == RRType::DS);
-  bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming;
+  q.cut = q.kind == QueryKind::priming
+              ? root_cut()
+              : closest_cut(q.target, q.question.type == RRType::DS, q.past_forward);
+  // A forward upstream resolves the whole name itself.
+  bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming && !q.cut.forward;
   q.qmin = QnameMinimiser(minimise, options_.qmin_max_minimise_count,
                           options_.qmin_minimise_one_label);
   q.qmin.start(q.target, q.cut.zone, minimise);
@@ -266,7 +275,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       if ((address.is_ipv6() && !options_.use_ipv6) || (!address.is_ipv6() && !options_.use_ipv4)) {
         continue;
       }
-      if (!options_.allow_private_servers && address.is_private_or_local()) {
+      if (!options_.allow_private_servers && !q.cut.private_ok && address.is_private_or_local()) {
         private_skipped = true;
         continue;
       }
@@ -298,6 +307,13 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       const std::optional<ServerState> state = servers_.find(address);
       UpstreamProtocol protocol =
           state && state->mangles_case ? UpstreamProtocol::tcp : UpstreamProtocol::udp;
+      for (const auto& ns : q.cut.servers) {
+        // A configured upstream's own transport (tcp, tls, https, quic).
+        if (ns.protocol != UpstreamProtocol::udp &&
+            std::find(ns.addresses.begin(), ns.addresses.end(), address) != ns.addresses.end()) {
+          protocol = ns.protocol;
+        }
+      }
       bool edns = !(state && state->no_edns);
       if (send_attempt(r, q, address, protocol, edns)) q.state = QueryState::wait;
       return;

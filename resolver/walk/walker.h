@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cache/cache.h"
+#include "resolver/walk/configured_zones.h"
 #include "resolver/walk/denial_memory.h"
 #include "resolver/walk/query_plan.h"
 #include "resolver/walk/query_randomness.h"
@@ -58,6 +59,10 @@ struct WalkerStats {
   uint64_t validated_indeterminate = 0;
   uint64_t key_queries = 0;
   uint64_t aggressive_answers = 0;  // RFC 8198 NXDOMAIN/NODATA without asking
+  // Forward zones (walker_forward.cpp).
+  uint64_t forwarded_queries = 0;   // packets sent to forward upstreams
+  uint64_t forward_fallbacks = 0;   // forward-first questions walked after every upstream failed
+  uint64_t zone_cut_probes = 0;     // DS queries to find the zone of unsigned forwarded data
 };
 
 class Walker {
@@ -85,6 +90,11 @@ class Walker {
   // the next validation on. Call on this walker's loop thread.
   void set_negative_trust_anchors(std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas) noexcept {
     options_.dnssec.negative_anchors = std::move(ntas);
+  }
+  // A reload's forward and stub zones (null: none), from the next question
+  // on. Call on this walker's loop thread.
+  void set_configured_zones(std::shared_ptr<const ConfiguredZones> zones) noexcept {
+    options_.configured = std::move(zones);
   }
   const ServerSelection& servers() const noexcept { return servers_; }
   // True once a priming answer was accepted and has not expired.
@@ -169,6 +179,27 @@ class Walker {
   void remember_denials(const SubQuery& q);
   bool synthesize_denial(Resolution& r, SubQuery& q);
 
+  // Forward and stub zones (walker_forward.cpp).
+  // The cut of the configured zone closest to `name`, unless the delegation
+  // cache knows a deeper one below a stub zone (`cached`) or the query
+  // walks past a failed forward zone (`past_forward`).
+  std::optional<ZoneCut> configured_cut(const wire::Name& name, bool for_ds, const wire::Name* cached,
+                                        const std::optional<wire::Name>& past_forward) const;
+  // Whether a cut at `zone` (from a referral or the cache) may be asked on
+  // private addresses: it is at or below a stub zone.
+  bool private_allowed(const wire::Name& zone) const;
+  // A question a forward or stub zone answers needs no root priming.
+  bool configured_question(const SubQuery& q) const;
+  // forward-first: every upstream failed; walk instead (true: q restarts).
+  bool fall_back_from_forward(Resolution& r, SubQuery& q);
+  // A forwarded response as validation segments, one per zone.
+  void record_forwarded(Resolution& r, SubQuery& q, dnssec::ResponseKind kind, const wire::Name& qname,
+                        const ClassifiedResponse& c);
+  // The trust state of the zone holding unsigned forwarded data at `name`
+  // (zone cuts found by DS queries from the closest anchor down).
+  KeyState locate_zone(Resolution& r, SubQuery& q, const wire::Name& name, int depth);
+  bool zone_to_locate(const ValidationContext& ctx, const wire::Name& zone) const;
+
   // Root priming (RFC 8109).
   bool priming_needed() const;
   void start_priming();
@@ -176,7 +207,8 @@ class Walker {
   ZoneCut root_cut() const;
   // `for_ds`: a DS query needs the parent's servers, so a cut at the name
   // itself does not count.
-  ZoneCut closest_cut(const wire::Name& name, bool for_ds) const;
+  ZoneCut closest_cut(const wire::Name& name, bool for_ds,
+                      const std::optional<wire::Name>& past_forward = std::nullopt) const;
 
   // The cache (all no-ops without one).
   bool answer_from_cache(Resolution& r, SubQuery& q);

@@ -92,7 +92,6 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
 
 void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::Message& msg,
                                const ClassifiedResponse& c) {
-  (void)q;
   if (!cache_) return;
   const uint32_t now = timers_.wall_seconds();
   // Everything here passed the bailiwick filter of the classifier.
@@ -114,8 +113,9 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
     cache_->delegations().insert(d, cache::Rank::authority, cache::DnssecStatus::indeterminate, now);
     return;
   }
-  const cache::Rank rank =
-      msg.header.aa() ? cache::Rank::answer_authoritative : cache::Rank::answer_nonauth;
+  // A forward upstream's answers are never authoritative, whatever its AA.
+  const cache::Rank rank = msg.header.aa() && !q.cut.forward ? cache::Rank::answer_authoritative
+                                                              : cache::Rank::answer_nonauth;
   for (size_t i = 0; i < c.chain.size(); ++i) {
     // The CNAME synthesised from a DNAME is ours, not the server's data.
     if (i > 0 && c.chain[i - 1].type == RRType::DNAME) continue;

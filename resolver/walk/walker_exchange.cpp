@@ -88,7 +88,8 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   a.asked_name = q.qmin.asked_name();
   a.sent_type = a.minimised ? QnameMinimiser::kMinimisedType : q.question.type;
   a.sent_name = a.asked_name;
-  if (options_.case_randomisation) a.sent_name.apply_case_bits(random_->next_u64());
+  // 0x20 guards plain UDP/TCP against off-path forgery; encryption does that better.
+  if (options_.case_randomisation && !is_encrypted(protocol)) a.sent_name.apply_case_bits(random_->next_u64());
   a.message_id = random_->next_u16();
   a.edns = edns;
   a.sent_at = now;
@@ -97,10 +98,19 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   wire::MessageBuilder builder(buffer);
   builder.header().id = a.message_id;
   builder.header().set_opcode(wire::Opcode::QUERY);
+  if (q.cut.forward) {
+    // A recursive upstream resolves it; we validate, so it must hand over
+    // data even when its own validation fails (its AD bit means nothing here).
+    builder.header().set_rd(true);
+    builder.header().set_cd(validating(r));
+    ++stats_.forwarded_queries;
+  }
   if (builder.add_question(a.sent_name, a.sent_type, wire::RRClass::IN) != wire::WireError::ok ||
       (edns && builder.set_edns(wire::EdnsParams{.udp_payload_size = options_.edns_udp_size,
                                                  .dnssec_ok = options_.upstream_dnssec_ok}) !=
-                   wire::WireError::ok)) {
+                   wire::WireError::ok) ||
+      // RFC 8467: queries on encrypted transports padded to 128-octet blocks.
+      (edns && is_encrypted(protocol) && builder.set_padding_block(128) != wire::WireError::ok)) {
     fail_query(r, q, EdeCode::Other, "internal error: cannot build an upstream query");
     return false;
   }
@@ -111,8 +121,9 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   std::weak_ptr<bool> alive = alive_;
   milliseconds hard = std::min(options_.timeouts.exchange_timeout, remaining);
   milliseconds rto = servers_.rto(server);
-  // A TCP exchange needs the handshake's round trip on top.
-  if (protocol == UpstreamProtocol::tcp) rto *= 2;
+  // A stream needs the handshake's round trip on top (a reused connection
+  // soon lowers the smoothed RTT this starts from).
+  if (is_stream(protocol)) rto *= 2;
   rto = std::min(rto, remaining);
 
   ++r.upstream_queries;
@@ -227,6 +238,14 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
     case UpstreamReply::Status::network_error:
       servers_.on_network_error(a.server, now);
       ++q.tally.network_errors;
+      exclude_server(q, a.server);
+      try_next();
+      return;
+    case UpstreamReply::Status::auth_failure:
+      // Held down like an unreachable server; never asked in plaintext instead.
+      servers_.on_network_error(a.server, now);
+      ++q.tally.auth_failures;
+      q.tally.auth_detail = reply.detail.empty() ? "authentication failed" : reply.detail;
       exclude_server(q, a.server);
       try_next();
       return;

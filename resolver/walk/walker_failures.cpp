@@ -60,11 +60,12 @@ void Walker::remember_unreachable(const wire::Name& zone, TimerService::TimePoin
 }
 
 void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
+  if (fall_back_from_forward(r, q)) return;  // forward-first: walk instead
   const FailureTally& t = q.tally;
   // Remembered only when the servers themselves failed: a query our own
   // side could not send (e.g. every upstream socket busy in a burst) must
   // not fail the zone's other questions for a while.
-  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors + t.local_errors == 0)
+  if (t.timeouts + t.network_errors + t.auth_failures > 0 && t.lame + t.server_errors + t.local_errors == 0)
     remember_unreachable(q.cut.zone, timers_.now());
   std::string zone = q.cut.zone.to_text();
   bool any_address = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
@@ -78,6 +79,14 @@ void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
                fmt::format("name servers of {} are on private or loopback addresses, which are "
                            "not queried",
                            zone));
+    return;
+  }
+  if (t.auth_failures > 0) {
+    // RFC 8914 §4.24: an unrecoverable error talking to the upstream.
+    fail_query(r, q, EdeCode::NetworkError,
+               fmt::format("no upstream of {} answered: {} failed authentication ({}), {} timeouts, "
+                           "{} network errors",
+                           zone, t.auth_failures, t.auth_detail, t.timeouts, t.network_errors));
     return;
   }
   EdeCode code = (t.network_errors > 0 && t.timeouts == 0) ? EdeCode::NetworkError

@@ -58,6 +58,11 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       return next_server();
 
     case ResponseKind::referral:
+      if (q.cut.forward) {
+        // An upstream that refers is not recursive: ask the next one.
+        ++q.tally.lame;
+        return next_server();
+      }
       if (q.question.type == RRType::DS && c.referral_zone == q.target) {
         // The DS lives at the parent (RFC 4035 §3.1.4.1): never descend
         // into the zone itself for it.
@@ -193,6 +198,7 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   record_referral(r, q, c);
   ZoneCut cut;
   cut.zone = c.referral_zone;
+  cut.private_ok = private_allowed(cut.zone);
   for (const auto& rdata : c.referral_ns->rdatas) {
     auto name = rdata_target_name(rdata);
     if (!name || cut.servers.size() >= kMaxNameServersPerCut) continue;
