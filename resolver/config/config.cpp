@@ -290,6 +290,12 @@ const std::vector<Setting>& settings() {
       {"dnstap.log-resolver-responses", "false",
        "Log the answers from authoritative servers (RESOLVER_RESPONSE).",
        bind_bool(&Config::dnstap_log_resolver_responses)},
+      {"dnstap.log-forwarder-queries", "false",
+       "Log the queries sent to forward zones' upstream resolvers (FORWARDER_QUERY).",
+       bind_bool(&Config::dnstap_log_forwarder_queries)},
+      {"dnstap.log-forwarder-responses", "false",
+       "Log the answers from forward zones' upstream resolvers (FORWARDER_RESPONSE).",
+       bind_bool(&Config::dnstap_log_forwarder_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
   };

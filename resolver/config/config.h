@@ -176,6 +176,8 @@ struct Config {
   bool dnstap_log_responses = true;
   bool dnstap_log_resolver_queries = false;
   bool dnstap_log_resolver_responses = false;
+  bool dnstap_log_forwarder_queries = false;
+  bool dnstap_log_forwarder_responses = false;
   std::string dnstap_identity;             // empty = host name
 };
 

@@ -66,6 +66,8 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(dnstap_log_responses, "dnstap.log-responses"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_queries, "dnstap.log-resolver-queries"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_responses, "dnstap.log-resolver-responses"),
+    SEXTANT_RESTART_ONLY(dnstap_log_forwarder_queries, "dnstap.log-forwarder-queries"),
+    SEXTANT_RESTART_ONLY(dnstap_log_forwarder_responses, "dnstap.log-forwarder-responses"),
     SEXTANT_RESTART_ONLY(dnstap_identity, "dnstap.identity"),
 };
 #undef SEXTANT_RESTART_ONLY

@@ -96,6 +96,13 @@ class Walker {
   void set_configured_zones(std::shared_ptr<const ConfiguredZones> zones) noexcept {
     options_.configured = std::move(zones);
   }
+  // A reload's trust anchors (the zones' own anchors changed).
+  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors) noexcept {
+    options_.dnssec.anchors = std::move(anchors);
+  }
+  // Forgets what this worker remembers of `apex` and below (zone trust,
+  // unreachable zones): its configuration changed.
+  void forget_zone(const wire::Name& apex);
   const ServerSelection& servers() const noexcept { return servers_; }
   // True once a priming answer was accepted and has not expired.
   bool root_primed() const;
@@ -140,6 +147,9 @@ class Walker {
   void enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c);
   void complete_answer(Resolution& r, SubQuery& q, wire::Rcode rcode,
                        std::vector<wire::RRset> answers, std::optional<wire::RRset> soa);
+  // A DO client that validates itself (CD=1) gets the NSEC/NSEC3 records
+  // the server sent with a negative or wildcard answer (RFC 4035 §3.2.2).
+  void pass_on_denial(Resolution& r, SubQuery& q, const std::vector<wire::RRset>& denial);
   void fail_query(Resolution& r, SubQuery& q, wire::EdeCode code, std::string text);
   void fail_unreachable(Resolution& r, SubQuery& q);
   void child_finished(Resolution& r, SubQuery& child);

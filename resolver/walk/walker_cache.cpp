@@ -79,6 +79,13 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
       complete_answer(r, q, hit->kind == cache::NegativeKind::nxdomain ? Rcode::NXDOMAIN
                                                                         : Rcode::NOERROR,
                       {}, std::move(soa));
+      if (!validated_only) {
+        // A DO client with CD=1 validates itself: the proofs go with the SOA.
+        std::vector<RRset> proofs = hit->entry.records();
+        std::erase_if(proofs, [](const RRset& s) { return s.type == RRType::SOA; });
+        for (auto& p : proofs) p.ttl = std::min(p.ttl, hit->ttl);
+        pass_on_denial(r, q, proofs);
+      }
       return true;
     }
     // RFC 8198: validated NSEC/NSEC3 records may already prove the answer.
@@ -127,7 +134,7 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
   if ((c.kind == ResponseKind::nxdomain || c.kind == ResponseKind::nodata) && c.soa) {
     cache_->negatives().insert(c.kind == ResponseKind::nxdomain ? cache::NegativeKind::nxdomain
                                                                 : cache::NegativeKind::nodata,
-                               c.final_name, a.sent_type, wire::RRClass::IN, *c.soa, {},
+                               c.final_name, a.sent_type, wire::RRClass::IN, *c.soa, c.denial,
                                cache::DnssecStatus::indeterminate, now);
   }
 }

@@ -116,6 +116,11 @@ std::optional<ZoneCut> Walker::configured_cut(const Name& name, bool for_ds, con
   return cut;
 }
 
+void Walker::forget_zone(const Name& apex) {
+  std::erase_if(trust_memo_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
+  std::erase_if(unreachable_zones_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
+}
+
 bool Walker::private_allowed(const Name& zone) const {
   return options_.configured && options_.configured->inside_stub(zone);
 }

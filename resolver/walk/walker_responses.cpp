@@ -126,6 +126,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       if (q.reported || q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NOERROR, std::move(c.answers),
                       c.kind == ResponseKind::nodata ? std::move(c.soa) : std::nullopt);
+      pass_on_denial(r, q, c.denial);
       step(r, q);
       return;
 
@@ -147,6 +148,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       append_chain(r, q, c.chain);
       if (q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NXDOMAIN, {}, std::move(c.soa));
+      pass_on_denial(r, q, c.denial);
       step(r, q);
       return;
 
@@ -224,6 +226,12 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   // it is validated, and the child's DNSKEY fetched, only when an answer
   // needs the child's keys (walker_dnssec.cpp).
   q.state = QueryState::send;
+}
+
+void Walker::pass_on_denial(Resolution& r, SubQuery& q, const std::vector<RRset>& denial) {
+  // Validated answers get their proofs from finish_validation().
+  if (q.kind != QueryKind::client || validating(r) || !r.options.dnssec_ok) return;
+  for (const auto& set : denial) q.result.authority.push_back(capped(set, options_.max_negative_ttl));
 }
 
 void Walker::complete_answer(Resolution& r, SubQuery& q, Rcode rcode, std::vector<RRset> answers,
