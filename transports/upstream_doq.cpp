@@ -110,7 +110,8 @@ class DoqClientConnection final : public UpstreamConnection {
       }
     }
     for (auto& [stream_id, q] : streams_) {
-      if (q.id != id || q.forgotten) continue;
+      // An answered stream is no longer counted (it stays until ngtcp2 closes it).
+      if (q.id != id || q.forgotten || q.answered) continue;
       q.forgotten = true;
       --live_streams_;
       if (conn_ && state_ == State::open) {

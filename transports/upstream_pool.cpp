@@ -168,6 +168,7 @@ class UpstreamPoolCore final : public UpstreamConnectionOwner {
   void connection_answer(UpstreamQueryId id, std::span<const uint8_t> response) override {
     auto it = queries_.find(id);
     if (it == queries_.end()) return;
+    it->second.connection = nullptr;  // it is done with the query
     Endpoint& ep = *endpoints_[it->second.endpoint - 1];
     UpstreamResult r;
     r.status = UpstreamStatus::ok;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -156,6 +157,11 @@ bool names_port(const std::string& text) {
 }
 
 void check_ca_file(const YAML::Node& n, const std::string& path) {
+  // A regular file of sensible size: /dev/zero or a FIFO must not hang the check.
+  constexpr uintmax_t kMaxBundle = 16u << 20;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail_at(n, fmt::format("ca-file: cannot read '{}' (not a file)", path));
+  if (std::filesystem::file_size(path, ec) > kMaxBundle) fail_at(n, fmt::format("ca-file: '{}' is larger than 16 MB", path));
   std::ifstream in(path);
   if (!in) fail_at(n, fmt::format("ca-file: cannot read '{}'", path));
   std::stringstream ss;

@@ -258,6 +258,9 @@ class Walker {
   bool remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const;
   void remember_unreachable(const wire::Name& zone, TimerService::TimePoint now);
   std::unordered_map<wire::Name, TimerService::TimePoint, wire::NameHash> unreachable_zones_;
+  // Why, when it was the upstreams' authentication (walker_forward.cpp): a
+  // question failing fast on the memory gives the same EDE 23 and reason.
+  std::unordered_map<wire::Name, std::string, wire::NameHash> auth_failure_memory_;
 
   std::optional<ZoneCut> primed_root_;
   TimerService::TimePoint primed_until_{};

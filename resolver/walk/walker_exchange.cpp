@@ -99,10 +99,12 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   builder.header().id = a.message_id;
   builder.header().set_opcode(wire::Opcode::QUERY);
   if (q.cut.forward) {
-    // A recursive upstream resolves it; we validate, so it must hand over
-    // data even when its own validation fails (its AD bit means nothing here).
+    // A recursive upstream resolves it. We validate (or the client does,
+    // CD=1), so it must hand over data even when its own validation fails;
+    // its AD bit means nothing here. Only with validation off everywhere is
+    // the upstream left to validate.
     builder.header().set_rd(true);
-    builder.header().set_cd(validating(r));
+    builder.header().set_cd(validating(r) || r.options.checking_disabled);
     ++stats_.forwarded_queries;
   }
   if (builder.add_question(a.sent_name, a.sent_type, wire::RRClass::IN) != wire::WireError::ok ||
@@ -329,6 +331,11 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   ClassifyRequest request;
   request.response = &msg;
   request.zone = q.cut.zone;
+  // A forward upstream answers a DS question at its zone's apex from the
+  // parent's side (DS lives there): judge it against the parent.
+  if (q.cut.forward && a.sent_type == RRType::DS && a.asked_name == q.cut.zone && !q.cut.zone.is_root()) {
+    request.zone = q.cut.zone.parent();
+  }
   request.asked_name = a.asked_name;
   request.asked_type = a.sent_type;
   request.max_chain_links = options_.limits.max_cname_hops;

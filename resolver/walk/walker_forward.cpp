@@ -119,6 +119,7 @@ std::optional<ZoneCut> Walker::configured_cut(const Name& name, bool for_ds, con
 void Walker::forget_zone(const Name& apex) {
   std::erase_if(trust_memo_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
   std::erase_if(unreachable_zones_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
+  std::erase_if(auth_failure_memory_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
 }
 
 bool Walker::private_allowed(const Name& zone) const {

@@ -359,3 +359,24 @@ TEST_CASE("upstream pool: a connection the server closed when idle is replaced",
   }
   CHECK(client.stats().connections_opened == 2);
 }
+
+TEST_CASE("upstream pool: rounds of queries keep using the one connection", "[upstream_pool]") {
+  // An answered DoQ stream used to be counted off twice when the pool let go
+  // of the query: the connection then looked full and a new one was opened.
+  const Kind kind = GENERATE(Kind::dot, Kind::doh, Kind::doq);
+  INFO("channel " << to_string(channel_of(kind)));
+  Server server(kind);
+  Client client;
+  uint32_t ep = client.pool->endpoint(endpoint_for(server, kind));
+  size_t expected = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 4; ++i) client.send(ep, "r" + std::to_string(round) + "q" + std::to_string(i) + ".example", 1);
+    expected += 4;
+    client.wait_for(expected);
+  }
+  REQUIRE(client.results.size() == expected);
+  auto stats = client.stats();
+  CHECK(stats.answers == expected);
+  CHECK(stats.connections_opened == 1);
+  CHECK(stats.open_connections == 1);
+}

@@ -157,6 +157,9 @@ TEST_CASE("bad forward and stub blocks name the line of the bad item", "[config]
             "      - {address: 10.0.0.1, transport: tls, tls-name: a.example, ca-file: /nonexistent/ca.pem}\n");
   CHECK_THAT(e, Catch::Contains("f.yaml:4") && Catch::Contains("cannot read '/nonexistent/ca.pem'"));
   e = error("forward-zones:\n  - zone: x.\n    upstreams:\n"
+            "      - {address: 10.0.0.1, transport: tls, tls-name: a.example, ca-file: /dev/zero}\n");
+  CHECK_THAT(e, Catch::Contains("not a file"));
+  e = error("forward-zones:\n  - zone: x.\n    upstreams:\n"
             "      - {address: 10.0.0.1, transport: tls, tls-name: a.example, ca-file: /etc/hostname}\n");
   CHECK_THAT(e, Catch::Contains("holds no PEM certificate"));
   e = error("forward-zones:\n  - zone: x.\n    upstreams:\n      - {address: 10.0.0.1, transport: carrier-pigeon}\n");

@@ -368,3 +368,44 @@ stub-zones:
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"corp.example.", "internal.test.", "new.example."});
 }
+
+TEST_CASE("forward: questions failing fast on a remembered authentication failure keep EDE 23",
+          "[forward][walker][tls]") {
+  Fixture f(R"(
+forward-zones:
+  - zone: corp.example
+    upstreams: [{address: 10.0.0.53, transport: tls, tls-name: dns.corp.example}]
+)");
+  ScriptedReply bad;
+  bad.behaviour = Behaviour::auth_failure;
+  f.network.on_subtree("10.0.0.53:853", "corp.example.", bad);
+  auto first = f.resolve("a.corp.example.", RRType::A);
+  CHECK(ede_of(first) == 23);
+  const size_t sent = f.network.sent().size();
+  auto second = f.resolve("b.corp.example.", RRType::A);
+  CHECK(second.rcode == Rcode::SERVFAIL);
+  CHECK(ede_of(second) == 23);
+  REQUIRE(second.ede);
+  CHECK_THAT(second.ede->extra_text, Catch::Contains("failed authentication") && Catch::Contains("remembered"));
+  CHECK(f.network.sent().size() == sent);  // failed at once: no new handshake
+}
+
+TEST_CASE("forward: the DS at a forward zone's apex comes from the parent's side", "[forward][walker]") {
+  // The upstream answers DS big.test. with test.'s SOA (a NODATA from the
+  // parent): outside big.test. but exactly the right answer. It was taken
+  // for a lame reply, and every name of the zone failed to validate.
+  Fixture f(R"(
+forward-zones:
+  - {zone: corp.example, upstreams: ["10.0.0.53"]}
+)");
+  ScriptedReply nodata;
+  nodata.aa = false;
+  nodata.authority.push_back(rr("example. 300 IN SOA ns.example. hostmaster.example. 1 3600 900 604800 300"));
+  f.network.on(kUp1, "corp.example.", RRType::DS, nodata);
+  auto r = f.resolve("corp.example.", RRType::DS);
+  CHECK(r.rcode == Rcode::NOERROR);
+  CHECK(r.answer.empty());
+  REQUIRE(r.authority.size() == 1);
+  CHECK(r.authority[0].owner == wire::Name::from_text("example."));
+  CHECK(f.network.sent_to(kUp1) == 1);
+}
