@@ -21,6 +21,8 @@ own on free ports, against the lab:
       retransmission timeout.
   forward_test.py reload BINARY       dnsperf load while reloads add and
       remove forward zones: no query lost, every answer NOERROR.
+  forward_test.py dnstap BINARY       queries to the upstream and its answers
+      logged as FORWARDER_QUERY / FORWARDER_RESPONSE (read with dnstap-ldns).
 """
 import os
 import re
@@ -397,7 +399,32 @@ def mode_reload(binary, results):
             finish_daemon(results, daemon, "reload")
 
 
+def mode_dnstap(binary, results):
+    import dnstap_test
+    with fs.UnboundUpstream() as unbound:
+        tap = os.path.join(tempfile.mkdtemp(prefix="sextant-fwd-tap-"), "forward.dnstap")
+        extra = ("dnstap:\n  file: %s\n  log-queries: false\n  log-responses: false\n"
+                 "  log-forwarder-queries: true\n  log-forwarder-responses: true\n" % tap)
+        daemon = forwarding_daemon(binary, "['127.0.0.1@%d']" % unbound.port, extra=extra).start()
+        try:
+            reply = ask(daemon.port, "www.example.com.", "A")
+            results.check(reply.rcode() == dns.rcode.NOERROR, "answered through the forwarder")
+        finally:
+            finish_daemon(results, daemon, "dnstap")
+        frames = dnstap_test.read_tap(tap)
+        kinds = [f.get("message_type") for f in frames]
+        mine = [f for f in frames if f.get("question") == "www.example.com."]
+        results.check(sorted(f.get("message_type") for f in mine) == ["FORWARDER_QUERY", "FORWARDER_RESPONSE"],
+                      "www.example.com. logged as FORWARDER_QUERY + FORWARDER_RESPONSE", str(mine))
+        results.check(all(k in ("FORWARDER_QUERY", "FORWARDER_RESPONSE") for k in kinds) and
+                      kinds.count("FORWARDER_QUERY") >= 3,
+                      "only forwarder frames (DS/DNSKEY queries too: %d)" % kinds.count("FORWARDER_QUERY"))
+        results.check(all(f.get("response_port") == str(unbound.port) for f in frames),
+                      "every frame names the upstream's port")
+
+
 MODES = {
+    "dnstap": mode_dnstap,
     "transports": mode_transports,
     "encrypted": mode_encrypted,
     "auth": mode_auth,
