@@ -33,8 +33,8 @@ UNBOUND_TRANSPORTS = ["udp", "tls"]
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     B.common_arguments(parser)
-    parser.add_argument("--names", type=int, default=2000, help="names per run (each a cache miss)")
-    parser.add_argument("--rounds", type=int, default=1, help="runs per front and transport")
+    parser.add_argument("--names", type=int, default=4000, help="names per run (each a cache miss)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per front and transport")
     parser.add_argument("--outstanding", type=int, default=100, help="dnsperf -q")
     parser.add_argument("--clients", type=int, default=4, help="dnsperf -c")
     parser.add_argument("--upstream", default=None,
@@ -151,13 +151,15 @@ def main():
             wd = tmp / ("%s-%s-%d" % (front, transport, r))
             wd.mkdir()
             port = B.free_port()
+            # Counted from before the front starts: its first connection and
+            # handshake belong to the figure.
+            before = upstream_counters(binary, control_socket)
             server = (sextant_front(args.sextant, wd, port, listeners, transport, cert) if front == "sextant"
                       else unbound_front(wd, port, listeners, transport, cert))
             server.start()
             # The chain of trust once (root, test., big-signed.test. keys), outside the count.
             if not B.validates(port, "www.example.com."):
                 raise B.BenchError("%s over %s does not validate" % (front, transport))
-            before = upstream_counters(binary, control_socket)
             cpu_before = B.cpu_seconds(server.pid)
             result = B.dnsperf(port, names, runs=1, clients=args.clients, outstanding=args.outstanding,
                                pin_cpu=pin_cpu, wall_limit=300)

@@ -89,15 +89,13 @@ void UpstreamAdapter::set_forward_table(std::shared_ptr<const ForwardTable> tabl
 
 UpstreamAdapter::Route UpstreamAdapter::route(const ServerAddress& server, UpstreamProtocol protocol) {
   if (!table_) return {};
-  std::string key = server.to_string_with_port();
-  key += '|';
-  key += to_string(protocol);
+  const RouteKey key{server, protocol};
   if (auto it = routes_.find(key); it != routes_.end()) return it->second;
   Route r;
   r.profile = table_->profile(server, protocol);
   if (r.profile && protocol != UpstreamProtocol::udp && pool_) r.endpoint = pool_->endpoint(endpoint_of(*r.profile));
   if (routes_.size() > 4096) routes_.clear();  // bounded: each name server address gets one
-  routes_.emplace(std::move(key), r);
+  routes_.emplace(key, r);
   return r;
 }
 

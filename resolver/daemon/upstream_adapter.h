@@ -69,7 +69,17 @@ class UpstreamAdapter final : public UpstreamNetwork {
   RequestId next_id_ = 1;
   std::unordered_map<RequestId, TimerService::TimerId> refused_;
   std::unordered_map<RequestId, InFlight> in_flight_;
-  std::unordered_map<std::string, Route> routes_;  // "address|protocol" -> route, for the current table
+  struct RouteKey {
+    ServerAddress address;
+    UpstreamProtocol protocol = UpstreamProtocol::udp;
+    bool operator==(const RouteKey&) const = default;
+  };
+  struct RouteKeyHash {
+    size_t operator()(const RouteKey& k) const noexcept {
+      return ServerAddressHash{}(k.address) * 31 + static_cast<size_t>(k.protocol);
+    }
+  };
+  std::unordered_map<RouteKey, Route, RouteKeyHash> routes_;  // for the current table
   std::unordered_map<std::string, transports::UpstreamEndpointStats> udp_stats_;  // by label
 };
 

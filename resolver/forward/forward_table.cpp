@@ -130,8 +130,15 @@ const ConfiguredZone* ForwardTable::find(const wire::Name& name) const {
 }
 
 bool ForwardTable::inside_stub(const wire::Name& zone) const {
-  for (const auto& z : zones_) {
-    if (z.kind == ConfiguredZone::Kind::stub && zone.is_subdomain_of(z.zone)) return true;
+  if (zones_.empty()) return false;
+  // One probe per label, like find(): any stub zone above counts, even past a forward one.
+  wire::Name probe = zone;
+  for (size_t guard = 0; guard <= 128; ++guard) {
+    if (auto it = by_name_.find(probe); it != by_name_.end() && zones_[it->second].kind == ConfiguredZone::Kind::stub) {
+      return true;
+    }
+    if (probe.is_root()) break;
+    probe = probe.parent();
   }
   return false;
 }

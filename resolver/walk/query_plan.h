@@ -77,6 +77,10 @@ struct Attempt {
   UpstreamNetwork::RequestId network_id = 0;
   TimerService::TimerId rto_timer = 0;
   bool overdue = false;  // its retransmission timer fired; still listening
+  // A forward upstream's stream (TCP, TLS, HTTP/2, QUIC) is reliable: its
+  // retransmission timer only asks another upstream; the upstream itself is
+  // charged a timeout only when the exchange's hard timeout passes.
+  bool timeout_deferred = false;
 };
 
 enum class QueryKind : uint8_t {

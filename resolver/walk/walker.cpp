@@ -293,7 +293,11 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       for (const auto& t : q.cut.tried) {
         if (t.address == address) tries = t.tries;
       }
-      if (tries >= options_.limits.max_tries_per_server) continue;
+      // Asking a forward upstream again on the same stream adds nothing: the
+      // first query is still on its way (the stream is reliable).
+      const uint32_t max_tries =
+          q.cut.forward && is_stream(ns.protocol) ? 1 : options_.limits.max_tries_per_server;
+      if (tries >= max_tries) continue;
       candidates.push_back({address, tries});
     }
   }

@@ -193,7 +193,11 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
-  servers_.on_timeout(it->server, timers_.now(), it->sent_at);
+  if (q.cut.forward && is_stream(it->protocol)) {
+    it->timeout_deferred = true;  // a queue behind other queries is no dead upstream
+  } else {
+    servers_.on_timeout(it->server, timers_.now(), it->sent_at);
+  }
   ++stats_.upstream_timeouts;
   ++q.tally.timeouts;
   // Ask the next server now; this packet stays open for a late answer.
@@ -230,6 +234,8 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
         servers_.on_timeout(a.server, now, a.sent_at);
         ++stats_.upstream_timeouts;
         ++q.tally.timeouts;
+      } else if (a.timeout_deferred) {
+        servers_.on_timeout(a.server, now, a.sent_at);
       }
       try_next();
       return;

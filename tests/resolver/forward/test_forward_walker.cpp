@@ -409,3 +409,34 @@ forward-zones:
   CHECK(r.authority[0].owner == wire::Name::from_text("example."));
   CHECK(f.network.sent_to(kUp1) == 1);
 }
+
+TEST_CASE("forward: a slow stream upstream is waited for, not asked again nor held down",
+          "[forward][walker][failover]") {
+  // Under load, answers on a busy TLS connection come after the
+  // retransmission timer. Asking again on the same stream only adds load;
+  // charging the upstream timeouts held it down, and a burst of questions
+  // then failed at once (SERVFAIL) for a second.
+  Fixture f(R"(
+forward-zones:
+  - zone: corp.example
+    upstreams: [{address: 10.0.0.53, transport: tls, tls-name: dns.corp.example}]
+)");
+  f.options.timeouts.initial_rto = milliseconds{300};
+  ScriptedReply slow;
+  slow.aa = false;
+  slow.answer.push_back(rr("www.corp.example. 300 IN A 10.20.30.40"));
+  slow.delay = milliseconds{900};  // beyond the first RTO (2 x 300 ms for a stream)
+  f.network.on("10.0.0.53:853", "www.corp.example.", RRType::A, slow);
+  ScriptedReply fast = slow;
+  fast.answer = {rr("mail.corp.example. 300 IN A 10.20.30.41")};
+  fast.delay = milliseconds{5};
+  f.network.on("10.0.0.53:853", "mail.corp.example.", RRType::A, fast);
+  for (int i = 0; i < 3; ++i) {
+    auto r = f.resolve("www.corp.example.", RRType::A);
+    CHECK(r.rcode == Rcode::NOERROR);
+  }
+  CHECK(f.network.sent().size() == 3);  // one query per question, none repeated
+  auto other = f.resolve("mail.corp.example.", RRType::A);
+  CHECK(other.rcode == Rcode::NOERROR);
+  CHECK(f.last_duration <= milliseconds{20});
+}
