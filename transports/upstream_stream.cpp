@@ -251,7 +251,7 @@ void StreamClient::drain() {
 }
 
 void StreamClient::fail(ConnectionFailure why, UpstreamStatus status, const std::string& detail) {
-  if (state_ == State::closing) return;
+  if (state_ == State::closing || close_started_) return;
   if (failure_ == ConnectionFailure::none || failure_ == ConnectionFailure::connect) failure_ = why;
   const bool retryable = why == ConnectionFailure::closed && has_answered();
   drain();
@@ -260,14 +260,17 @@ void StreamClient::fail(ConnectionFailure why, UpstreamStatus status, const std:
 }
 
 void StreamClient::close() {
-  if (state_ == State::closing) return;
+  if (state_ == State::closing || close_started_) return;
   draining_ = true;
   fail_queries(UpstreamStatus::cancelled, "closed", false);
   begin_close();
 }
 
 void StreamClient::begin_close() {
-  if (state_ == State::closing) return;
+  // Once only: the close_notify below may fail to write (a peer that reset
+  // the connection), and that failure comes back through fail() to here.
+  if (state_ == State::closing || close_started_) return;
+  close_started_ = true;
   const bool was_started = state_ != State::idle;
   if (ssl_ && state_ == State::open) {
     SSL_shutdown(ssl_);  // close_notify, best effort

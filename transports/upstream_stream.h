@@ -74,6 +74,7 @@ class StreamClient : public UpstreamConnection {
   uv_timer_t timer_{};
   int open_handles_ = 0;
   State state_ = State::idle;
+  bool close_started_ = false;  // begin_close() ran (its close_notify may fail and re-enter)
   bool draining_ = false;
   bool closing_reported_ = false;
   std::array<uint8_t, 16 * 1024> read_buffer_{};

@@ -16,9 +16,9 @@ own on free ports, against the lab:
   forward_test.py stub BINARY         hidden.test. (served by sld5, delegated
       by no parent) through a stub zone, by address with private addresses
       otherwise refused, and by name.
-  forward_test.py failover BINARY     two upstreams; one frozen, then killed,
-      mid-run: every later question answered through the other within one
-      retransmission timeout.
+  forward_test.py failover BINARY     two upstreams (UDP, then DoT); one frozen,
+      then killed, mid-run: every later question answered through the other
+      within one retransmission timeout.
   forward_test.py reload BINARY       dnsperf load while reloads add and
       remove forward zones: no query lost, every answer NOERROR.
   forward_test.py dnstap BINARY       queries to the upstream and its answers
@@ -110,7 +110,7 @@ def forwarding_daemon(binary, upstreams, extra="", threads=2, zone="."):
 
 def finish_daemon(results, daemon, label):
     code, _ = daemon.stop()
-    results.check(code == 0, "%s: clean stop" % label, "exit %s" % code)
+    results.check(code == 0, "%s: clean stop" % label, "exit %s; log:\n%s" % (code, daemon.log_text()[-6000:]))
     reports = daemon.sanitizer_reports()
     results.check(not reports, "%s: no sanitizer report" % label, "\n".join(reports[:5]))
 
@@ -318,36 +318,45 @@ def mode_stub(binary, results):
 
 
 def mode_failover(binary, results):
-    with fs.UnboundUpstream() as first, fs.UnboundUpstream() as second:
-        upstreams = "['127.0.0.1@%d', '127.0.0.1@%d']" % (first.port, second.port)
-        daemon = forwarding_daemon(binary, upstreams, threads=1).start()
-        try:
-            # Warm up: keys cached, both upstreams' RTT known.
-            for i in range(20):
-                ask(daemon.port, "n%06d.big.test." % (100 + i), "A")
-            check_dnssec_cases(results, daemon.port, "before")
-            rto_ms = 400  # resolver.upstream-initial-timeout; learnt RTOs are far lower
-            for what, act in (("frozen (silent)", first.freeze), ("killed", first.kill)):
-                act()
-                latencies = []
-                failed = []
-                for i in range(25):
-                    name = "n%06d.big.test." % (1000 + i + (100 if what == "killed" else 0))
-                    started = time.monotonic()
-                    reply = ask(daemon.port, name, "A")
-                    latencies.append((time.monotonic() - started) * 1000)
-                    if reply.rcode() != dns.rcode.NOERROR or not reply.answer:
-                        failed.append(name)
-                worst = max(latencies)
-                print("upstream %s: latency median %.1f ms, max %.1f ms over %d questions"
-                      % (what, statistics.median(latencies), worst, len(latencies)))
-                results.check(not failed, "%s: every question answered by the other upstream" % what, str(failed))
-                # One retransmission timeout at most (plus the answer itself, on a
-                # loaded 2-core machine with an ASan build): never the 2-s
-                # exchange timeout a resolver that waits would pay.
-                results.check(worst <= rto_ms + 600, "%s: at most one RTO extra (max %.0f ms)" % (what, worst))
-        finally:
-            finish_daemon(results, daemon, "failover")
+    for transport in ("udp", "tls"):
+        with fs.UnboundUpstream() as first, fs.UnboundUpstream() as second:
+            if transport == "udp":
+                upstreams = "['127.0.0.1@%d', '127.0.0.1@%d']" % (first.port, second.port)
+            else:
+                upstreams = "[%s]" % ", ".join(
+                    "{address: '127.0.0.1@%d', transport: tls, tls-name: localhost, ca-file: %s}" % (u.tls_port, u.cert)
+                    for u in (first, second))
+            daemon = forwarding_daemon(binary, upstreams, threads=1).start()
+            try:
+                # Warm up: keys cached, both upstreams' RTT known.
+                for i in range(20):
+                    ask(daemon.port, "n%06d.big.test." % (100 + i + (500 if transport == "tls" else 0)), "A")
+                check_dnssec_cases(results, daemon.port, "%s before" % transport)
+                rto_ms = 400  # resolver.upstream-initial-timeout; learnt RTOs are far lower
+                for what, act in (("frozen (silent)", first.freeze), ("killed", first.kill)):
+                    act()
+                    latencies = []
+                    failed = []
+                    for i in range(25):
+                        name = "n%06d.big.test." % (1000 + i + (100 if what == "killed" else 0) +
+                                                    (1000 if transport == "tls" else 0))
+                        started = time.monotonic()
+                        reply = ask(daemon.port, name, "A")
+                        latencies.append((time.monotonic() - started) * 1000)
+                        if reply.rcode() != dns.rcode.NOERROR or not reply.answer:
+                            failed.append(name)
+                    worst = max(latencies)
+                    print("%s upstream %s: latency median %.1f ms, max %.1f ms over %d questions"
+                          % (transport, what, statistics.median(latencies), worst, len(latencies)))
+                    results.check(not failed, "%s, %s: every question answered by the other upstream"
+                                  % (transport, what), str(failed))
+                    # One retransmission timeout at most (plus the answer itself, on a
+                    # loaded 2-core machine with an ASan build): never the 2-s
+                    # exchange timeout a resolver that waits would pay.
+                    results.check(worst <= rto_ms + 600, "%s, %s: at most one RTO extra (max %.0f ms)"
+                                  % (transport, what, worst))
+            finally:
+                finish_daemon(results, daemon, "failover over %s" % transport)
 
 
 def mode_reload(binary, results):
