@@ -120,6 +120,11 @@ struct Config {
   std::string doh_path;
   bool doh_h2c = false;
   std::vector<Prefix> doh_trusted_proxies;
+  // Load balancers whose UDP, TCP and DoT traffic carries PROXY v2 headers.
+  std::vector<Prefix> proxy_protocol_from;
+  // SIGTERM: serve this long while failing health checks, then close.
+  uint32_t drain_time_ms = 0;
+  std::vector<std::string> health_check_names;  // presentation format, checked
   std::string tls_certificate;
   std::string tls_key;
   LogLevel log_level = LogLevel::info;

@@ -23,18 +23,23 @@ cmake --build "$build_dir" -j2
 work_corpus="$build_dir/corpus-work"
 http_corpus="$build_dir/corpus-http-work"
 config_corpus="$build_dir/corpus-config-work"
-rm -rf "$work_corpus" "$http_corpus" "$config_corpus"
-mkdir -p "$work_corpus" "$http_corpus" "$config_corpus"
+proxy_corpus="$build_dir/corpus-proxy-work"
+rm -rf "$work_corpus" "$http_corpus" "$proxy_corpus" "$config_corpus"
+mkdir -p "$work_corpus" "$http_corpus" "$proxy_corpus" "$config_corpus"
 cp "$source_dir"/tests/fuzz/corpus/* "$work_corpus"/
 cp "$source_dir"/tests/fuzz/corpus-http/* "$http_corpus"/
+cp "$source_dir"/tests/fuzz/corpus-proxy/* "$proxy_corpus"/
 cp "$source_dir"/tests/fuzz/corpus-config/* "$config_corpus"/
 
 cd "$build_dir"
-# The metrics endpoint's HTTP parser: a third of the time, then the wire format.
+# The metrics endpoint's HTTP parser: a third of the time; the PROXY v2
+# parser: a sixth; then the wire format.
 ./fuzz_http_head -max_total_time="$((seconds / 3 + 1))" -max_len=2048 -rss_limit_mb=2048 \
   -print_final_stats=1 "$http_corpus"
-# The forward-zones / stub-zones blocks of the configuration: a third too.
-./fuzz_config_zones -max_total_time="$((seconds / 3 + 1))" -max_len=1024 -rss_limit_mb=2048 -timeout=10 \
+./fuzz_proxy_v2 -max_total_time="$((seconds / 6 + 1))" -max_len=1200 -rss_limit_mb=2048 \
+  -print_final_stats=1 "$proxy_corpus"
+# The forward-zones / stub-zones blocks of the configuration: a sixth too.
+./fuzz_config_zones -max_total_time="$((seconds / 6 + 1))" -max_len=1024 -rss_limit_mb=2048 -timeout=10 \
   -print_final_stats=1 "$config_corpus"
 exec ./fuzz_wire -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work_corpus"

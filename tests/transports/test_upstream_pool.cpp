@@ -75,10 +75,7 @@ struct Server {
         },
         handler);
   }
-  ~Server() {
-    server.reset();
-    std::filesystem::remove_all(cert.dir);
-  }
+  ~Server() { server.reset(); }  // before the certificate's directory goes
   uint16_t port() const { return server->port(); }
 
   EchoHandler handler;
