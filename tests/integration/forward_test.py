@@ -138,6 +138,20 @@ def mode_transports(binary, results):
                     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
                     results.check(run.returncode == 0, "tls: the lab's table through the forwarder (%s)" % summary,
                                   run.stdout[-2000:])
+                if transport == "udp":
+                    # Forwarded data is cached like any other: shown by dump-cache,
+                    # gone after flush-tree (asked of the upstream again).
+                    code, dump, _ = common.control(binary, ["dump-cache"], socket_path=daemon.socket)
+                    results.check(code == 0 and "www.example.com." in dump, "udp: dump-cache shows forwarded data")
+                    before = metric(metrics(binary, daemon.socket), "sextant_forward_queries_total")
+                    ask(daemon.port, "www.example.com.", "A")
+                    cached = metric(metrics(binary, daemon.socket), "sextant_forward_queries_total")
+                    code, _, _ = common.control(binary, ["flush-tree", "example.com."], socket_path=daemon.socket)
+                    ask(daemon.port, "www.example.com.", "A")
+                    flushed = metric(metrics(binary, daemon.socket), "sextant_forward_queries_total")
+                    results.check(code == 0 and cached == before and flushed > cached,
+                                  "udp: answered from the cache, asked again after flush-tree (%d, %d, %d)"
+                                  % (before, cached, flushed))
                 values = metrics(binary, daemon.socket)
                 queries = metric(values, "sextant_forward_queries_total", transport=transport)
                 answers = metric(values, "sextant_forward_answers_total", transport=transport)
