@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "resolver/config/config_zones.h"
 #include "wire/name.h"
 
 namespace sextant::resolver {
@@ -309,6 +310,14 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_subquery_depth, 1, 64)},
       {"resolver.max-cname-hops", "12", "CNAME/DNAME links followed for one question.",
        bind_uint(&Config::max_cname_hops, 1, 64)},
+      // forwarding (config_zones.cpp parses the blocks)
+      {"forward-zones", "[]",
+       "Domains sent to recursive upstreams over UDP, TCP, TLS, HTTPS or QUIC instead of being walked; "
+       "see the blocks below.",
+       config_zones::apply_forward_zones},
+      {"stub-zones", "[]",
+       "Domains whose authoritative servers are configured (walked from them, RD=0); see the blocks below.",
+       config_zones::apply_stub_zones},
       // cache
       {"cache.memory", "256M", "Total cache memory in bytes (suffixes k, M, G).",
        [](Config& c, const YAML::Node& n) {
@@ -379,6 +388,12 @@ const std::vector<Setting>& settings() {
       {"dnstap.log-resolver-responses", "false",
        "Log the answers from authoritative servers (RESOLVER_RESPONSE).",
        bind_bool(&Config::dnstap_log_resolver_responses)},
+      {"dnstap.log-forwarder-queries", "false",
+       "Log the queries sent to forward zones' upstream resolvers (FORWARDER_QUERY).",
+       bind_bool(&Config::dnstap_log_forwarder_queries)},
+      {"dnstap.log-forwarder-responses", "false",
+       "Log the answers from forward zones' upstream resolvers (FORWARDER_RESPONSE).",
+       bind_bool(&Config::dnstap_log_forwarder_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
   };
@@ -414,6 +429,8 @@ void apply_tree(Config& c, const YAML::Node& node, const std::string& prefix, co
     if (const Setting* s = find_setting(key)) {
       try {
         s->apply(c, kv.second);
+      } catch (const ConfigNodeError& e) {
+        throw ConfigError(fmt::format("{}:{}: {}: {}", source, e.line + 1, key, e.what()));
       } catch (const std::exception& e) {
         throw ConfigError(fmt::format("{}: {}: {}", where(source, kv.second), key, e.what()));
       }
@@ -546,6 +563,7 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
     throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));
   if (c.metrics_path.empty() || c.metrics_path.front() != '/')
     throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
+  config_zones::check_zones(c, source);
   return c;
 }
 
@@ -563,6 +581,7 @@ std::string config_reference() {
                     "| key | default | meaning |\n|---|---|---|\n";
   for (const auto& s : settings())
     out += fmt::format("| `{}` | `{}` | {} |\n", s.key, s.default_yaml[0] ? s.default_yaml : "(empty)", s.doc);
+  out += config_zones::blocks_reference();
   return out;
 }
 

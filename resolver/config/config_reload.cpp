@@ -11,7 +11,8 @@ struct RestartOnly {
   bool (*same)(const Config&, const Config&);
 };
 
-// Every setting but the three applied live, by its key in the configuration
+// Every setting but those applied live (access-control, log-level,
+// negative trust anchors, forward and stub zones), by its key in the configuration
 // table (a unit test checks that together they are the whole table).
 #define SEXTANT_RESTART_ONLY(field, key) \
   RestartOnly { key, [](const Config& a, const Config& b) { return a.field == b.field; } }
@@ -75,6 +76,8 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(dnstap_log_responses, "dnstap.log-responses"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_queries, "dnstap.log-resolver-queries"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_responses, "dnstap.log-resolver-responses"),
+    SEXTANT_RESTART_ONLY(dnstap_log_forwarder_queries, "dnstap.log-forwarder-queries"),
+    SEXTANT_RESTART_ONLY(dnstap_log_forwarder_responses, "dnstap.log-forwarder-responses"),
     SEXTANT_RESTART_ONLY(dnstap_identity, "dnstap.identity"),
 };
 #undef SEXTANT_RESTART_ONLY
@@ -86,6 +89,7 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   plan.access_control_changed = !(running.access_control == next.access_control);
   plan.log_level_changed = running.log_level != next.log_level;
   plan.negative_trust_anchors_changed = running.negative_trust_anchors != next.negative_trust_anchors;
+  plan.forward_zones_changed = running.forward_zones != next.forward_zones || running.stub_zones != next.stub_zones;
   for (const RestartOnly& r : kRestartOnly)
     if (!r.same(running, next)) plan.need_restart.emplace_back(r.key);
   return plan;

@@ -71,6 +71,7 @@ struct WalkerDnssec {
   bool aggressive_nsec = true;
 };
 
+class ConfiguredZones;
 class DenialMemory;
 class ServerStateTable;
 class WalkTrace;
@@ -123,6 +124,9 @@ struct WalkerOptions {
   // daemon's log at debug level). Null: only resolutions given a trace of
   // their own (ResolveOptions::trace) are traced.
   std::shared_ptr<WalkTrace> trace;
+  // Forward and stub zones (configured_zones.h); null: every name is walked
+  // from the root. Replaced by a reload (Walker::set_configured_zones).
+  std::shared_ptr<const ConfiguredZones> configured;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

@@ -36,7 +36,14 @@ using wire::RRset;
 using wire::RRType;
 
 const char* to_string(UpstreamProtocol p) noexcept {
-  return p == UpstreamProtocol::udp ? "udp" : "tcp";
+  switch (p) {
+    case UpstreamProtocol::udp: return "udp";
+    case UpstreamProtocol::tcp: return "tcp";
+    case UpstreamProtocol::tls: return "tls";
+    case UpstreamProtocol::https: return "https";
+    case UpstreamProtocol::quic: return "quic";
+  }
+  return "unknown";
 }
 
 const char* to_string(ValidationState v) noexcept {
@@ -248,7 +255,7 @@ void Walker::begin_name(SubQuery& q) {
 }
 
 void Walker::state_init(Resolution& r, SubQuery& q) {
-  if (q.kind != QueryKind::priming && priming_needed()) {
+  if (q.kind != QueryKind::priming && priming_needed() && !configured_question(q)) {
     priming_waiters_.push_back({r.id, q.index});
     q.state = QueryState::wait_priming;
     if (r.trace) trace_line(r, &q, "waiting for the root priming (RFC 8109)");
@@ -260,16 +267,19 @@ void Walker::state_init(Resolution& r, SubQuery& q) {
 
 void Walker::state_start_name(Resolution& r, SubQuery& q) {
   if (q.kind != QueryKind::priming && answer_from_cache(r, q)) return;
-  q.cut = q.kind == QueryKind::priming ? root_cut()
-                                       : closest_cut(q.target, q.question.type == RRType::DS);
+  q.cut = q.kind == QueryKind::priming
+              ? root_cut()
+              : closest_cut(q.target, q.question.type == RRType::DS, q.past_forward);
   if (r.trace) {
-    const char* source = !q.cut.zone.is_root() ? "the closest cut in the cache"
+    const char* source = q.cut.forward          ? "a forward zone"
+                         : !q.cut.zone.is_root() ? "the closest cut in the cache"
                          : primed_root_          ? "the primed root"
                                                  : "the root hints";
     trace_line(r, &q, fmt::format("{} {}: starting at {}, from {}", q.target.to_text(),
                                   wire::to_string(q.question.type), describe_cut(q.cut), source));
   }
-  bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming;
+  // A forward upstream resolves the whole name itself.
+  bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming && !q.cut.forward;
   q.qmin = QnameMinimiser(minimise, options_.qmin_max_minimise_count,
                           options_.qmin_minimise_one_label);
   q.qmin.start(q.target, q.cut.zone, minimise);
@@ -292,7 +302,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       if ((address.is_ipv6() && !options_.use_ipv6) || (!address.is_ipv6() && !options_.use_ipv4)) {
         continue;
       }
-      if (!options_.allow_private_servers && address.is_private_or_local()) {
+      if (!options_.allow_private_servers && !q.cut.private_ok && address.is_private_or_local()) {
         private_skipped = true;
         continue;
       }
@@ -310,7 +320,11 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       for (const auto& t : q.cut.tried) {
         if (t.address == address) tries = t.tries;
       }
-      if (tries >= options_.limits.max_tries_per_server) continue;
+      // Asking a forward upstream again on the same stream adds nothing: the
+      // first query is still on its way (the stream is reliable).
+      const uint32_t max_tries =
+          q.cut.forward && is_stream(ns.protocol) ? 1 : options_.limits.max_tries_per_server;
+      if (tries >= max_tries) continue;
       candidates.push_back({address, tries});
     }
   }
@@ -324,6 +338,13 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       const std::optional<ServerState> state = servers_.find(address);
       UpstreamProtocol protocol =
           state && state->mangles_case ? UpstreamProtocol::tcp : UpstreamProtocol::udp;
+      for (const auto& ns : q.cut.servers) {
+        // A configured upstream's own transport (tcp, tls, https, quic).
+        if (ns.protocol != UpstreamProtocol::udp &&
+            std::find(ns.addresses.begin(), ns.addresses.end(), address) != ns.addresses.end()) {
+          protocol = ns.protocol;
+        }
+      }
       bool edns = !(state && state->no_edns);
       if (r.trace) {
         trace_line(r, &q, fmt::format("choosing {}", describe_choice(q, address, candidates.size(),

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cache/cache.h"
+#include "resolver/walk/configured_zones.h"
 #include "resolver/walk/denial_memory.h"
 #include "resolver/walk/query_plan.h"
 #include "resolver/walk/query_randomness.h"
@@ -60,6 +61,10 @@ struct WalkerStats {
   uint64_t validated_indeterminate = 0;
   uint64_t key_queries = 0;
   uint64_t aggressive_answers = 0;  // RFC 8198 NXDOMAIN/NODATA without asking
+  // Forward zones (walker_forward.cpp).
+  uint64_t forwarded_queries = 0;   // packets sent to forward upstreams
+  uint64_t forward_fallbacks = 0;   // forward-first questions walked after every upstream failed
+  uint64_t zone_cut_probes = 0;     // DS queries to find the zone of unsigned forwarded data
 };
 
 class Walker {
@@ -88,6 +93,18 @@ class Walker {
   void set_negative_trust_anchors(std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas) noexcept {
     options_.dnssec.negative_anchors = std::move(ntas);
   }
+  // A reload's forward and stub zones (null: none), from the next question
+  // on. Call on this walker's loop thread.
+  void set_configured_zones(std::shared_ptr<const ConfiguredZones> zones) noexcept {
+    options_.configured = std::move(zones);
+  }
+  // A reload's trust anchors (the zones' own anchors changed).
+  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors) noexcept {
+    options_.dnssec.anchors = std::move(anchors);
+  }
+  // Forgets what this worker remembers of `apex` and below (zone trust,
+  // unreachable zones): its configuration changed.
+  void forget_zone(const wire::Name& apex);
   const ServerSelection& servers() const noexcept { return servers_; }
   // True once a priming answer was accepted and has not expired.
   bool root_primed() const;
@@ -134,6 +151,9 @@ class Walker {
   void enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c);
   void complete_answer(Resolution& r, SubQuery& q, wire::Rcode rcode,
                        std::vector<wire::RRset> answers, std::optional<wire::RRset> soa);
+  // A DO client that validates itself (CD=1) gets the NSEC/NSEC3 records
+  // the server sent with a negative or wildcard answer (RFC 4035 §3.2.2).
+  void pass_on_denial(Resolution& r, SubQuery& q, const std::vector<wire::RRset>& denial);
   void fail_query(Resolution& r, SubQuery& q, wire::EdeCode code, std::string text);
   void fail_unreachable(Resolution& r, SubQuery& q);
   void child_finished(Resolution& r, SubQuery& child);
@@ -186,6 +206,26 @@ class Walker {
   // The DNSSEC verdict of a client answer (one line from finish_validation).
   void trace_validation(const Resolution& r, const SubQuery& q, const dnssec::Verdict* decisive,
                         bool indeterminate) const;
+  // Forward and stub zones (walker_forward.cpp).
+  // The cut of the configured zone closest to `name`, unless the delegation
+  // cache knows a deeper one below a stub zone (`cached`) or the query
+  // walks past a failed forward zone (`past_forward`).
+  std::optional<ZoneCut> configured_cut(const wire::Name& name, bool for_ds, const wire::Name* cached,
+                                        const std::optional<wire::Name>& past_forward) const;
+  // Whether a cut at `zone` (from a referral or the cache) may be asked on
+  // private addresses: it is at or below a stub zone.
+  bool private_allowed(const wire::Name& zone) const;
+  // A question a forward or stub zone answers needs no root priming.
+  bool configured_question(const SubQuery& q) const;
+  // forward-first: every upstream failed; walk instead (true: q restarts).
+  bool fall_back_from_forward(Resolution& r, SubQuery& q);
+  // A forwarded response as validation segments, one per zone.
+  void record_forwarded(Resolution& r, SubQuery& q, dnssec::ResponseKind kind, const wire::Name& qname,
+                        const ClassifiedResponse& c);
+  // The trust state of the zone holding unsigned forwarded data at `name`
+  // (zone cuts found by DS queries from the closest anchor down).
+  KeyState locate_zone(Resolution& r, SubQuery& q, const wire::Name& name, int depth);
+  bool zone_to_locate(const ValidationContext& ctx, const wire::Name& zone) const;
 
   // Root priming (RFC 8109).
   bool priming_needed() const;
@@ -194,7 +234,8 @@ class Walker {
   ZoneCut root_cut() const;
   // `for_ds`: a DS query needs the parent's servers, so a cut at the name
   // itself does not count.
-  ZoneCut closest_cut(const wire::Name& name, bool for_ds) const;
+  ZoneCut closest_cut(const wire::Name& name, bool for_ds,
+                      const std::optional<wire::Name>& past_forward = std::nullopt) const;
 
   // The cache (all no-ops without one).
   bool answer_from_cache(Resolution& r, SubQuery& q);
@@ -238,6 +279,9 @@ class Walker {
   bool remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const;
   void remember_unreachable(const wire::Name& zone, TimerService::TimePoint now);
   std::unordered_map<wire::Name, TimerService::TimePoint, wire::NameHash> unreachable_zones_;
+  // Why, when it was the upstreams' authentication (walker_forward.cpp): a
+  // question failing fast on the memory gives the same EDE 23 and reason.
+  std::unordered_map<wire::Name, std::string, wire::NameHash> auth_failure_memory_;
 
   std::optional<ZoneCut> primed_root_;
   TimerService::TimePoint primed_until_{};

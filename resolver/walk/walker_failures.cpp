@@ -57,17 +57,21 @@ void Walker::remember_unreachable(const wire::Name& zone, TimerService::TimePoin
   constexpr size_t kMaxRemembered = 4096;
   if (unreachable_zones_.size() >= kMaxRemembered) std::erase_if(unreachable_zones_, [&](const auto& e) { return e.second <= now; });
   if (unreachable_zones_.size() >= kMaxRemembered) unreachable_zones_.clear();
+  if (auth_failure_memory_.size() >= kMaxRemembered) auth_failure_memory_.clear();
   unreachable_zones_[zone] = now + std::chrono::duration_cast<TimerService::Clock::duration>(
                                        options_.timeouts.unreachable_zone_memory);
 }
 
 void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
+  if (fall_back_from_forward(r, q)) return;  // forward-first: walk instead
   const FailureTally& t = q.tally;
   // Remembered only when the servers themselves failed: a query our own
   // side could not send (e.g. every upstream socket busy in a burst) must
   // not fail the zone's other questions for a while.
-  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors + t.local_errors == 0)
+  if (t.timeouts + t.network_errors + t.auth_failures > 0 && t.lame + t.server_errors + t.local_errors == 0) {
     remember_unreachable(q.cut.zone, timers_.now());
+    if (t.auth_failures == 0) auth_failure_memory_.erase(q.cut.zone);
+  }
   std::string zone = q.cut.zone.to_text();
   bool any_address = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
                                  [](const NameServerEntry& e) { return !e.addresses.empty(); });
@@ -81,6 +85,21 @@ void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
                            "not queried",
                            zone));
     return;
+  }
+  if (t.auth_failures > 0) {
+    // RFC 8914 §4.24: an unrecoverable error talking to the upstream.
+    std::string why = fmt::format("no upstream of {} answered: {} failed authentication ({}), {} timeouts, "
+                                  "{} network errors",
+                                  zone, t.auth_failures, t.auth_detail, t.timeouts, t.network_errors);
+    auth_failure_memory_[q.cut.zone] = why;
+    fail_query(r, q, EdeCode::NetworkError, std::move(why));
+    return;
+  }
+  if (t.timeouts + t.network_errors == 0 && remembered_unreachable(q.cut.zone, timers_.now())) {
+    if (auto it = auth_failure_memory_.find(q.cut.zone); it != auth_failure_memory_.end()) {
+      fail_query(r, q, EdeCode::NetworkError, it->second + " (remembered)");
+      return;
+    }
   }
   EdeCode code = (t.network_errors > 0 && t.timeouts == 0) ? EdeCode::NetworkError
                                                            : EdeCode::NoReachableAuthority;

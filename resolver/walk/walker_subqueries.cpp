@@ -238,14 +238,23 @@ ZoneCut Walker::root_cut() const {
   return cut;
 }
 
-ZoneCut Walker::closest_cut(const Name& name, bool for_ds) const {
+ZoneCut Walker::closest_cut(const Name& name, bool for_ds,
+                            const std::optional<wire::Name>& past_forward) const {
+  std::optional<cache::DelegationHit> hit;
   if (cache_) {
-    auto hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
-                                                  cache::StalePolicy::fresh_only, for_ds);
+    hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
+                                             cache::StalePolicy::fresh_only, for_ds);
+  }
+  // Forward and stub zones come before the cache (walker_forward.cpp).
+  if (auto configured = configured_cut(name, for_ds, hit ? &hit->delegation.zone : nullptr, past_forward)) {
+    return std::move(*configured);
+  }
+  if (cache_) {
     // The root comes from priming, which this worker keeps itself.
     if (hit && !hit->delegation.zone.is_root()) {
       ZoneCut cut;
       cut.zone = hit->delegation.zone;
+      cut.private_ok = private_allowed(cut.zone);
       for (const auto& server : hit->delegation.servers) {
         if (cut.servers.size() >= kMaxNameServersPerCut) break;
         NameServerEntry ns;

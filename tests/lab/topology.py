@@ -29,7 +29,7 @@ KNOT_SERVERS = {
     "sld5": (lab("2.5"), ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
                          "unsigned.test.", "unsupported-alg.test.",
                          "nsec3-iter.test.", "lame.test.", "dead.test.",
-                         "keytrap.test."]),
+                         "keytrap.test.", "hidden.test."]),
     "sld6": (lab("2.6"), ["big.test.", "big-signed.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
     "lame": (lab("2.9"), []),
@@ -119,6 +119,8 @@ ZONES = {
     "expired.test.":        dict(alg=13, denial="nsec", breakage="expired"),
     "bad-ds.test.":         dict(alg=13, denial="nsec", breakage="bad-ds"),
     "unsigned.test.":       dict(alg=None),
+    # Served by sld5 but delegated by no parent: only a stub zone reaches it.
+    "hidden.test.":         dict(alg=None),
     "unsupported-alg.test.": dict(alg=253, breakage="unsupported-alg"),
     "nsec3-iter.test.":     dict(alg=13, denial="nsec3", iterations=200),
     # KeyTrap (CVE-2023-50387): KEYTRAP_KEYS keys with one key tag, and
