@@ -392,6 +392,7 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   request.asked_name = a.asked_name;
   request.asked_type = a.sent_type;
   request.max_chain_links = options_.limits.max_cname_hops;
+  request.from_recursive = q.cut.forward;
   ClassifiedResponse classified = classify_response(request);
   restore_owner_case(classified, a.asked_name);
   if (r.trace) trace_line(r, &q, fmt::format("judged as {}", describe_classified(classified)));
