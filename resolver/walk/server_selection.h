@@ -55,7 +55,8 @@ class ServerSelection {
   // backs off only for queries sent with the current RTO): a burst of
   // queries sent together to a slow, busy server times out together, and
   // must not look like a run of consecutive failures and hold it down for
-  // every worker.
+  // every worker. Nor is a query sent before the server's last reply (it
+  // answers, so that packet was lost).
   void on_timeout(const ServerAddress& address, TimerService::TimePoint now,
                   TimerService::TimePoint sent_at);
   // The network could not send to it (unreachable, refused): dead at once.

@@ -1,7 +1,6 @@
 // How a query fails: SERVFAIL with an Extended DNS Error that says why
-// (RFC 8914), the resolution deadline, and the short memory of zones whose
-// servers all failed just now, so that the next question for such a zone
-// fails at once instead of waiting out every timeout again.
+// (RFC 8914), and the resolution deadline. Failing at once for zones whose
+// servers are all held down is in walker_shedding.cpp.
 #include "resolver/walk/walker.h"
 
 #include <fmt/format.h>
@@ -44,28 +43,8 @@ void Walker::fail_query(Resolution& r, SubQuery& q, EdeCode code, std::string te
   q.state = QueryState::finished;
 }
 
-bool Walker::remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const {
-  auto it = unreachable_zones_.find(zone);
-  return it != unreachable_zones_.end() && now < it->second;
-}
-
-void Walker::remember_unreachable(const wire::Name& zone, TimerService::TimePoint now) {
-  // Bounded: expired entries go first, and a flood of distinct zones only
-  // costs the memory of this cap.
-  constexpr size_t kMaxRemembered = 4096;
-  if (unreachable_zones_.size() >= kMaxRemembered) std::erase_if(unreachable_zones_, [&](const auto& e) { return e.second <= now; });
-  if (unreachable_zones_.size() >= kMaxRemembered) unreachable_zones_.clear();
-  unreachable_zones_[zone] = now + std::chrono::duration_cast<TimerService::Clock::duration>(
-                                       options_.timeouts.unreachable_zone_memory);
-}
-
 void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
   const FailureTally& t = q.tally;
-  // Remembered only when the servers themselves failed: a query our own
-  // side could not send (e.g. every upstream socket busy in a burst) must
-  // not fail the zone's other questions for a while.
-  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors + t.local_errors == 0)
-    remember_unreachable(q.cut.zone, timers_.now());
   std::string zone = q.cut.zone.to_text();
   bool any_address = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
                                  [](const NameServerEntry& e) { return !e.addresses.empty(); });

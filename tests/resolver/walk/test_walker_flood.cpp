@@ -1,0 +1,356 @@
+// The walker under a random-subdomain ("water torture") flood and the
+// NXNSAttack: zones whose servers are all held down fail at once without a
+// packet and come back with the first answered probe; queries in flight per
+// zone and per server are capped; glueless NS look-ups per referral and per
+// question are bounded. Walker::quick_failure answers all this before any
+// walker state is built.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+
+#include "cache/cache.h"
+#include "resolver/walk/server_selection.h"
+#include "resolver/walk/walker.h"
+#include "scripted_network.h"
+
+using namespace sextant;
+using namespace sextant::resolver;
+using namespace sextant::resolver::testing;
+using std::chrono::milliseconds;
+using wire::EdeCode;
+using wire::Rcode;
+using wire::RRType;
+
+namespace {
+
+ScriptedReply silent() {
+  ScriptedReply r;
+  r.behaviour = Behaviour::silent;
+  return r;
+}
+
+struct Fixture {
+  FakeLoop loop;
+  ScriptedNetwork network{loop};
+  cache::Cache cache;
+  WalkerOptions options;
+  std::unique_ptr<Walker> walker;
+  milliseconds last_duration{0};
+
+  Fixture() {
+    build_small_internet(network);
+    options.explore_one_in = 0;
+  }
+  Walker& w() {
+    if (!walker) {
+      std::array<uint8_t, 32> key{};
+      key.fill(7);
+      walker = std::make_unique<Walker>(network, loop, options, small_internet_hints(),
+                                        std::make_unique<QueryRandomness>(key), &cache);
+    }
+    return *walker;
+  }
+  static wire::Question question(std::string_view name, RRType type = RRType::A) {
+    return wire::Question{wire::Name::from_text(name), type, wire::RRClass::IN};
+  }
+  // Starts a resolution; its result lands in `into`.
+  void start(std::string_view name, ResultCapture& into, RRType type = RRType::A) {
+    w().resolve(question(name, type), {}, [&into, this](const ResolutionResult& r) {
+      into.results.push_back(r);
+      into.at.push_back(loop.elapsed());
+    });
+  }
+  ResolutionResult resolve(std::string_view name, RRType type = RRType::A) {
+    ResultCapture capture;
+    milliseconds begun = loop.elapsed();
+    start(name, capture, type);
+    for (int i = 0; i < 2000 && capture.results.empty(); ++i) loop.run_for(milliseconds{5});
+    INFO(network.log());
+    REQUIRE(capture.results.size() == 1);
+    last_duration = capture.at[0] - begun;
+    return capture.last();
+  }
+  size_t sent_to_example_com() const {
+    return network.sent_to(net::example_com_1) + network.sent_to(net::example_com_2);
+  }
+  // example.com's delegation cached, then both its servers stop answering
+  // and the first question finds them dead.
+  void kill_example_com() {
+    REQUIRE(resolve("www.example.com.").rcode == Rcode::NOERROR);
+    network.on_subtree(net::example_com_1, "example.com.", silent());
+    network.on_subtree(net::example_com_2, "example.com.", silent());
+    auto r = resolve("first.example.com.");
+    REQUIRE(r.rcode == Rcode::SERVFAIL);
+    REQUIRE(w().servers().is_dead(address(net::example_com_1), loop.now()));
+    REQUIRE(w().servers().is_dead(address(net::example_com_2), loop.now()));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("flood: a zone with every server held down fails at once, without a packet",
+          "[walker][flood]") {
+  Fixture f;
+  f.kill_example_com();
+  CHECK(f.w().stats().held_down_failures == 1);
+  size_t sent = f.network.sent().size();
+
+  for (int i = 0; i < 50; ++i) {
+    auto r = f.resolve("random" + std::to_string(i) + ".example.com.");
+    CHECK(r.rcode == Rcode::SERVFAIL);
+    REQUIRE(r.ede.has_value());
+    CHECK(r.ede->code() == EdeCode::NoReachableAuthority);
+    CHECK_THAT(r.ede->extra_text, Catch::Contains("example.com.") && Catch::Contains("held down"));
+    CHECK(f.last_duration < milliseconds{10});
+  }
+  CHECK(f.network.sent().size() == sent);
+  CHECK(f.w().stats().held_down_failures == 51);
+  // Other zones are untouched.
+  CHECK(f.resolve("www.example.net.").rcode == Rcode::NOERROR);
+}
+
+TEST_CASE("flood: quick_failure finds the held-down zone before any walker state",
+          "[walker][flood]") {
+  Fixture f;
+  // A child zone below example.com, delegated to a server of its own and
+  // cached before example.com dies.
+  f.network.delegate(net::example_com_1, "child.example.com.", {{"ns.child.example.com.", "203.0.113.5"}});
+  f.network.delegate(net::example_com_2, "child.example.com.", {{"ns.child.example.com.", "203.0.113.5"}});
+  f.network.serve_zone("203.0.113.5", "child.example.com.", R"(
+@ 3600 SOA ns hostmaster 1 3600 900 604800 300
+@ NS ns
+ns A 203.0.113.5
+www A 203.0.113.80
+)");
+  REQUIRE(f.resolve("www.child.example.com.").rcode == Rcode::NOERROR);
+  f.kill_example_com();
+
+  uint64_t before = f.w().stats().held_down_failures;
+  auto quick = f.w().quick_failure(Fixture::question("x7f3a.example.com."));
+  CHECK(quick.kind == Walker::QuickFailure::Kind::held_down);
+  CHECK(quick.zone == wire::Name::from_text("example.com."));
+  CHECK(f.w().stats().held_down_failures == before + 1);
+  // Deeper names, other types: the same zone.
+  CHECK(bool(f.w().quick_failure(Fixture::question("a.b.c.example.com.", RRType::TXT))));
+  // A live child cut below the dead zone has servers of its own.
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("x.child.example.com."))));
+  CHECK(f.resolve("www.child.example.com.", RRType::AAAA).rcode == Rcode::NOERROR);
+  // DS for example.com. is asked of com.: alive.
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("example.com.", RRType::DS))));
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("www.example.net."))));
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("com."))));
+  CHECK(f.w().in_flight() == 0);
+}
+
+TEST_CASE("flood: after the hold-down one query per server probes; an answer revives the zone",
+          "[walker][flood]") {
+  Fixture f;
+  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
+  // Dead for a while: each server swallows its next two queries only.
+  f.network.on_subtree(net::example_com_1, "example.com.", silent(), 2);
+  f.network.on_subtree(net::example_com_2, "example.com.", silent(), 2);
+  REQUIRE(f.resolve("first.example.com.").rcode == Rcode::SERVFAIL);
+  REQUIRE(bool(f.w().quick_failure(Fixture::question("x.example.com."))));
+
+  f.loop.run_for(f.options.timeouts.dead_hold_down + milliseconds{1});
+  // The hold-downs are over: the check lets the walker probe.
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("x.example.com."))));
+  size_t sent = f.sent_to_example_com();
+  ResultCapture a, b, c;
+  f.start("www.example.com.", a, RRType::TXT);   // probes one server
+  f.start("www.example.com.", b, RRType::AAAA);  // probes the other
+  f.start("nx1.example.com.", c);                // both probes claimed: fails at once
+  CHECK(f.sent_to_example_com() == sent + 2);
+  f.loop.run_for(milliseconds{1});
+  REQUIRE(c.results.size() == 1);
+  CHECK(c.last().rcode == Rcode::SERVFAIL);
+  REQUIRE(c.last().ede.has_value());
+  CHECK(c.last().ede->code() == EdeCode::NoReachableAuthority);
+  // Both probes are answered: the zone is live again at once.
+  f.loop.run_for(milliseconds{50});
+  REQUIRE(a.results.size() == 1);
+  REQUIRE(b.results.size() == 1);
+  CHECK(a.last().rcode == Rcode::NOERROR);
+  CHECK(b.last().rcode == Rcode::NOERROR);
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("x.example.com."))));
+  auto live = f.resolve("chain2.example.com.");
+  CHECK(live.rcode == Rcode::NOERROR);
+  CHECK(f.last_duration < milliseconds{50});
+}
+
+TEST_CASE("flood: a probe that times out holds the server down again", "[walker][flood]") {
+  Fixture f;
+  f.kill_example_com();
+  f.loop.run_for(f.options.timeouts.dead_hold_down + milliseconds{1});
+  size_t sent = f.sent_to_example_com();
+  auto probe = f.resolve("probe.example.com.");
+  CHECK(probe.rcode == Rcode::SERVFAIL);
+  // One probe per server, not a retry storm.
+  CHECK(f.sent_to_example_com() == sent + 2);
+  CHECK(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
+  CHECK(f.w().servers().is_dead(address(net::example_com_2), f.loop.now()));
+  sent = f.sent_to_example_com();
+  CHECK(f.resolve("after.example.com.").rcode == Rcode::SERVFAIL);
+  CHECK(f.last_duration < milliseconds{10});
+  CHECK(f.sent_to_example_com() == sent);
+}
+
+TEST_CASE("flood: a timeout of a query sent before the server's last answer is a lost packet",
+          "[walker][flood]") {
+  WalkerTimeouts timeouts;
+  std::array<uint8_t, 32> key{};
+  QueryRandomness random(key);
+  ServerSelection selection(timeouts, random);
+  const auto server = address(net::example_com_1);
+  const auto t0 = TimerService::TimePoint{} + std::chrono::hours(1000);
+  // Queries sent at t0 and t0+10 ms; the second is answered, then the
+  // first's timer fires, twice over (RTO, then the exchange timeout).
+  selection.on_reply(server, std::chrono::microseconds(5000), t0 + milliseconds{15});
+  selection.on_timeout(server, t0 + milliseconds{300}, t0);
+  selection.on_timeout(server, t0 + milliseconds{2000}, t0);
+  CHECK_FALSE(selection.is_dead(server, t0 + milliseconds{2001}));
+  REQUIRE(selection.find(server).has_value());
+  CHECK(selection.find(server)->consecutive_timeouts == 0);
+  // Queries sent after that answer count as before.
+  selection.on_timeout(server, t0 + milliseconds{400}, t0 + milliseconds{100});
+  selection.on_timeout(server, t0 + milliseconds{900}, t0 + milliseconds{500});
+  CHECK(selection.is_dead(server, t0 + milliseconds{901}));
+}
+
+TEST_CASE("flood: questions over the per-zone cap fail at once instead of queueing",
+          "[walker][flood][limits]") {
+  Fixture f;
+  f.options.limits.max_outstanding_per_zone = 3;
+  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
+  f.network.on_subtree(net::example_com_1, "example.com.", silent());
+  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+
+  size_t sent = f.sent_to_example_com();
+  std::vector<ResultCapture> results(10);
+  for (size_t i = 0; i < results.size(); ++i) f.start("n" + std::to_string(i) + ".example.com.", results[i]);
+  CHECK(f.sent_to_example_com() == sent + 3);
+  CHECK(f.w().outstanding().for_zone(wire::Name::from_text("example.com.")) == 3);
+  f.loop.run_for(milliseconds{1});
+  for (size_t i = 3; i < results.size(); ++i) {
+    REQUIRE(results[i].results.size() == 1);
+    const auto& r = results[i].last();
+    CHECK(r.rcode == Rcode::SERVFAIL);
+    CHECK_FALSE(r.drop);
+    REQUIRE(r.ede.has_value());
+    CHECK(r.ede->code() == EdeCode::Other);
+    CHECK_THAT(r.ede->extra_text, Catch::Contains("per-zone cap"));
+  }
+  CHECK(f.w().stats().over_limit_zone == 7);
+  // When their retransmission timers fire, the three overdue packets keep
+  // their sockets (the per-server count) but give the zone's slots to the
+  // retries (to the other server: fresh evidence of a dead zone).
+  f.loop.run_for(milliseconds{60});
+  CHECK(f.w().outstanding().total() == 6);
+  CHECK(f.w().outstanding().for_zone(wire::Name::from_text("example.com.")) == 3);
+  // The quick check sees it too; other zones do not.
+  auto quick = f.w().quick_failure(Fixture::question("n99.example.com."));
+  CHECK(quick.kind == Walker::QuickFailure::Kind::over_limit);
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("www.example.net."))));
+  CHECK(f.resolve("www.example.net.").rcode == Rcode::NOERROR);
+
+  // Once the three are over, nothing stays counted.
+  f.loop.run_for(milliseconds{5000});
+  for (size_t i = 0; i < 3; ++i) CHECK(results[i].results.size() == 1);
+  CHECK(f.w().outstanding().empty());
+  CHECK(f.w().in_flight() == 0);
+}
+
+TEST_CASE("flood: with over-limit drop, the result asks for no answer", "[walker][flood][limits]") {
+  Fixture f;
+  f.options.limits.max_outstanding_per_zone = 1;
+  f.options.limits.drop_over_limit = true;
+  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
+  f.network.on_subtree(net::example_com_1, "example.com.", silent());
+  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+  ResultCapture first, second;
+  f.start("a.example.com.", first);
+  f.start("b.example.com.", second);
+  f.loop.run_for(milliseconds{1});
+  REQUIRE(second.results.size() == 1);
+  CHECK(second.last().rcode == Rcode::SERVFAIL);
+  CHECK(second.last().drop);
+  f.loop.run_for(milliseconds{5000});
+  REQUIRE(first.results.size() == 1);
+  CHECK_FALSE(first.last().drop);  // a timeout is no reason to drop
+}
+
+TEST_CASE("flood: a server at its cap is skipped; with none left the question fails at once",
+          "[walker][flood][limits]") {
+  Fixture f;
+  f.options.limits.max_outstanding_per_server = 1;
+  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
+  f.network.on_subtree(net::example_com_1, "example.com.", silent());
+  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+  ResultCapture a, b, c;
+  f.start("a.example.com.", a);
+  f.start("b.example.com.", b);
+  f.start("c.example.com.", c);
+  // One query in flight to each server: the third question has none left.
+  CHECK(f.w().outstanding().for_server(address(net::example_com_1)) == 1);
+  CHECK(f.w().outstanding().for_server(address(net::example_com_2)) == 1);
+  f.loop.run_for(milliseconds{1});
+  REQUIRE(c.results.size() == 1);
+  CHECK(c.last().rcode == Rcode::SERVFAIL);
+  REQUIRE(c.last().ede.has_value());
+  CHECK_THAT(c.last().ede->extra_text, Catch::Contains("per-server cap"));
+  CHECK(f.w().stats().over_limit_server == 1);
+  CHECK(a.results.empty());
+  CHECK(b.results.empty());
+  f.loop.run_for(milliseconds{5000});
+  CHECK(f.w().outstanding().empty());
+}
+
+namespace {
+// attacker.com.'s servers answer every question with a referral to `count`
+// NS names without glue in example.net. (the victim), as in NXNSAttack.
+void script_nxns_referral(ScriptedNetwork& network, int count) {
+  network.delegate(net::gtld, "attacker.com.", {{"ns.attacker.com.", "203.0.113.66"}});
+  std::vector<std::pair<std::string, std::string>> names;
+  for (int i = 0; i < count; ++i) names.push_back({"n" + std::to_string(i) + ".victim.example.net.", ""});
+  network.delegate("203.0.113.66", "attacker.com.", {{"ns.attacker.com.", "203.0.113.66"}});
+  network.delegate("203.0.113.66", "www.attacker.com.", names);
+}
+
+// Distinct NS names of the referral that were asked of the victim's server.
+size_t victim_names_asked(const ScriptedNetwork& network) {
+  std::set<std::string> names;
+  for (const auto& q : network.sent()) {
+    std::string name = q.qname.lowercased().to_text();
+    if (q.server == address(net::example_net) && name.find(".victim.example.net.") != std::string::npos)
+      names.insert(name);
+  }
+  return names.size();
+}
+}  // namespace
+
+TEST_CASE("flood: NXNSAttack - glueless NS names resolved per referral are capped",
+          "[walker][flood][nxns]") {
+  Fixture f;
+  script_nxns_referral(f.network, 20);
+  auto r = f.resolve("www.attacker.com.");
+  INFO(f.network.log());
+  CHECK(r.rcode == Rcode::SERVFAIL);
+  CHECK(victim_names_asked(f.network) <= f.options.limits.max_glueless_per_cut);
+  CHECK(victim_names_asked(f.network) >= 1);
+  CHECK(f.w().stats().glueless_limited >= 20 - f.options.limits.max_glueless_per_cut);
+  CHECK(r.upstream_queries <= f.options.limits.max_upstream_queries);
+}
+
+TEST_CASE("flood: NXNSAttack - glueless NS names per client question are capped too",
+          "[walker][flood][nxns]") {
+  Fixture f;
+  f.options.limits.max_glueless_per_cut = 16;
+  f.options.limits.max_glueless_per_question = 3;
+  script_nxns_referral(f.network, 20);
+  auto r = f.resolve("www.attacker.com.");
+  INFO(f.network.log());
+  CHECK(r.rcode == Rcode::SERVFAIL);
+  CHECK(victim_names_asked(f.network) <= 3);
+  CHECK(f.w().stats().glueless_limited >= 17);
+}
