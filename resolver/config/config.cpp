@@ -217,15 +217,17 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_subquery_depth, 1, 64)},
       {"resolver.max-cname-hops", "12", "CNAME/DNAME links followed for one question.",
        bind_uint(&Config::max_cname_hops, 1, 64)},
-      {"resolver.max-queries-per-zone", "200",
-       "Queries in flight to one zone (all its servers together), per worker. A question that would "
-       "go over it is not queued: it gets SERVFAIL at once (see `resolver.over-limit`), so a flood of "
-       "names under one slow zone cannot take every upstream socket. 0: no cap.",
+      {"resolver.max-queries-per-zone", "100",
+       "Queries in flight to one struggling zone (every server it has held down, timing out, or "
+       "slower than 200 ms), per worker. A question that would go over it is not queued: it gets "
+       "SERVFAIL at once (see `resolver.over-limit`), so a flood of names under one dead or slow "
+       "zone cannot take every upstream socket. Zones that answer are not capped by zone. 0: no cap.",
        bind_uint(&Config::max_queries_per_zone, 0, 1000000)},
-      {"resolver.max-queries-per-server", "400",
-       "Queries in flight to one authoritative server address (all zones together), per worker; "
-       "a server at its cap is skipped, and a question with no other server fails like one over "
-       "`resolver.max-queries-per-zone`. 0: no cap.",
+      {"resolver.max-queries-per-server", "800",
+       "Queries in flight to one authoritative server address (all zones together, every open "
+       "socket), per worker (a worker has 1,024 upstream sockets); a server at its cap is skipped, "
+       "and a question with no other server fails like one over `resolver.max-queries-per-zone`. "
+       "0: no cap.",
        bind_uint(&Config::max_queries_per_server, 0, 1000000)},
       {"resolver.over-limit", "servfail",
        "What a question over `resolver.max-queries-per-zone` or `-per-server` gets: `servfail` "

@@ -69,6 +69,7 @@ struct Attempt {
   UpstreamNetwork::RequestId network_id = 0;
   TimerService::TimerId rto_timer = 0;
   bool overdue = false;  // its retransmission timer fired; still listening
+  TimerService::TimePoint rto_due{};  // when its retransmission timer fires
   // Counted in the walker's OutstandingQueries: under its server until it
   // ends or is cancelled, under `zone` (the cut it was sent for) until then
   // or until it is overdue.

@@ -30,14 +30,23 @@ struct WalkerLimits {
   uint32_t max_sends_per_cut = 8;
 
   // Per walker (one per worker): queries in flight to one zone (all its
-  // servers together) and to one server address (all zones together). A
+  // servers together, packets within their retransmission timeout) while
+  // the zone struggles, and to one server address (every open socket). A
   // question that would go over either cap is not queued: it fails at once
   // with SERVFAIL (or no answer at all with `drop_over_limit`), so that a
   // flood of names under one slow or dead zone cannot take every upstream
   // socket and starve the other zones (BIND's fetches-per-zone and
-  // fetches-per-server, Unbound's ratelimit). 0 = no cap.
-  uint32_t max_outstanding_per_zone = 200;
-  uint32_t max_outstanding_per_server = 400;
+  // fetches-per-server). 0 = no cap.
+  //
+  // A zone struggles when every server it has that we could ask is held
+  // down, timed out without an answer since, or answers slower than
+  // `struggling_rtt`. Zones that answer are not capped by zone: a burst of
+  // a thousand new names all asks the root and the TLD at once, and must
+  // not fail for it (the per-server cap, near the worker's socket budget,
+  // still bounds them).
+  uint32_t max_outstanding_per_zone = 100;
+  uint32_t max_outstanding_per_server = 800;
+  std::chrono::milliseconds struggling_rtt{200};
   bool drop_over_limit = false;
 };
 

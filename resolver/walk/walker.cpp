@@ -267,6 +267,8 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   bool private_skipped = false;
   // A server not held down was left out because it is at its cap.
   bool server_full = false;
+  // Held down, but its hold-down is over and no query probes it yet.
+  std::vector<ServerAddress> probe_due;
   for (const auto& ns : q.cut.servers) {
     for (const auto& address : ns.addresses) {
       if ((address.is_ipv6() && !options_.use_ipv6) || (!address.is_ipv6() && !options_.use_ipv4)) {
@@ -295,14 +297,26 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
         continue;
       }
       candidates.push_back({address, tries});
+      if (!dead) {
+        const std::optional<ServerState> state = servers_.find(address);
+        if (state && state->dead) probe_due.push_back(address);
+      }
     }
   }
   if (private_skipped) ++q.tally.private_skipped;
 
   const bool all_dead = !usable.empty() && every_usable_dead;
   const bool zone_full = limits.max_outstanding_per_zone != 0 &&
-                         outstanding_.for_zone(q.cut.zone) >= limits.max_outstanding_per_zone;
-  if (!candidates.empty() && q.cut.sends < limits.max_sends_per_cut && !zone_full) {
+                         outstanding_.for_zone(q.cut.zone) >= limits.max_outstanding_per_zone &&
+                         all_struggling(usable, now);
+  // A zone at its cap still lets a probe through: its answer is what can
+  // revive the zone.
+  if (zone_full) {
+    std::erase_if(candidates, [&](const ServerCandidate& c) {
+      return std::find(probe_due.begin(), probe_due.end(), c.address) == probe_due.end();
+    });
+  }
+  if (!candidates.empty() && q.cut.sends < limits.max_sends_per_cut) {
     // Held-down servers are skipped; one whose hold-down ended is probed by
     // this query if no other query probes it already.
     if (auto pick = servers_.choose(candidates, now, options_.explore_one_in)) {
@@ -331,6 +345,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   if (all_dead) {
     fail_held_down(r, q, std::move(usable));
   } else if (zone_full) {
+    struggling_zones_.remember(q.cut.zone, std::move(usable));
     fail_over_limit(r, q, true);
   } else if (server_full && q.cut.sends < limits.max_sends_per_cut) {
     fail_over_limit(r, q, false);

@@ -25,7 +25,7 @@
 
 #include "cache/cache.h"
 #include "resolver/walk/denial_memory.h"
-#include "resolver/walk/held_down_zones.h"
+#include "resolver/walk/zone_servers_memo.h"
 #include "resolver/walk/outstanding_queries.h"
 #include "resolver/walk/query_plan.h"
 #include "resolver/walk/query_randomness.h"
@@ -87,8 +87,9 @@ class Walker {
 
   // Whether `question` would fail at once, found with a few hash look-ups
   // and no allocation, before any walker state is built for it: its zone
-  // (the closest cached cut) has every server held down, or as many queries
-  // in flight as WalkerLimits::max_outstanding_per_zone allows. The front
+  // (the closest cached cut) has every server held down, or struggles and
+  // has as many queries in flight as WalkerLimits::max_outstanding_per_zone
+  // allows. The front
   // pipeline asks this on a cache miss, so that a flood of random names
   // under a dead or slow zone costs about what a cache hit costs. Counted
   // in stats() like the same failures found by resolve().
@@ -160,6 +161,10 @@ class Walker {
   void fail_unreachable(Resolution& r, SubQuery& q);
   // Flood defences (walker_shedding.cpp).
   bool all_held_down(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
+  // Every one of `servers` held down, timed out with no answer since, or
+  // slower than WalkerLimits::struggling_rtt (false for an empty list, and
+  // for servers never asked).
+  bool all_struggling(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
   void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
   void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);
   void child_finished(Resolution& r, SubQuery& child);
@@ -243,7 +248,8 @@ class Walker {
 
   // Zones found with every server held down, and packets in flight per
   // zone and server (walker_shedding.cpp).
-  HeldDownZones held_down_zones_;
+  ZoneServersMemo held_down_zones_;
+  ZoneServersMemo struggling_zones_;  // struggling and found at the per-zone cap
   OutstandingQueries outstanding_;
 
   std::optional<ZoneCut> primed_root_;

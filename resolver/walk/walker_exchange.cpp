@@ -128,6 +128,7 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   if (!counted) q.cut.tried.push_back({server, 1});
 
   a.zone = q.cut.zone;
+  a.rto_due = now + duration_cast<TimerService::Clock::duration>(rto);
   a.counted = a.zone_counted = true;
   outstanding_.add_server(a.server);
   outstanding_.add_zone(a.zone);

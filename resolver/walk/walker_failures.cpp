@@ -19,6 +19,20 @@ void Walker::on_deadline(uint64_t resolution_id) {
   if (!r || r->finished) return;
   ++stats_.deadline_expired;
   r->deadline_timer = 0;
+  // A packet whose retransmission timer was cut to the deadline (and so
+  // fires with it, after it) timed out all the same: without this, on a
+  // starved loop, questions near their deadline fill a dead zone's slots
+  // and never give the evidence that holds its servers down.
+  const auto now = timers_.now();
+  for (const auto& sub : r->queries) {
+    for (auto& a : sub->attempts) {
+      if (a.overdue || now < a.rto_due) continue;
+      a.overdue = true;
+      servers_.on_timeout(a.server, now, a.sent_at);
+      ++stats_.upstream_timeouts;
+      ++sub->tally.timeouts;
+    }
+  }
   FailureTally total;
   for (const auto& sub : r->queries) {
     total.timeouts += sub->tally.timeouts;

@@ -1,8 +1,8 @@
 // Flood defences (random-subdomain / "water torture" floods): questions for
 // a zone whose every server is held down fail at once with SERVFAIL and
-// EDE 22, without a packet; queries in flight per zone and per server are
-// capped, and a question over a cap fails at once instead of waiting for a
-// socket. quick_failure() finds both before a question gets any walker
+// EDE 22, without a packet; queries in flight to a struggling zone (dead,
+// timing out or slow) and to one server are capped, and a question over a
+// cap fails at once instead of waiting for a socket. quick_failure() finds both before a question gets any walker
 // state, so that such a failure costs about what a cache hit costs.
 //
 // The hold-downs themselves are the server-state table's
@@ -10,6 +10,8 @@
 // hold a server down for WalkerTimeouts::dead_hold_down, then one query at
 // a time probes it; any answer makes it live again at once.
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "resolver/walk/walker.h"
 
@@ -27,10 +29,24 @@ bool Walker::all_held_down(const std::vector<ServerAddress>& servers,
   return true;
 }
 
+bool Walker::all_struggling(const std::vector<ServerAddress>& servers,
+                            TimerService::TimePoint now) const {
+  if (servers.empty()) return false;
+  for (const auto& address : servers) {
+    if (servers_.is_dead(address, now)) continue;
+    const std::optional<ServerState> s = servers_.find(address);
+    if (!s) return false;
+    const bool timing_out = s->consecutive_timeouts > 0;
+    const bool slow = s->rtt_known && s->srtt >= options_.limits.struggling_rtt;
+    if (!timing_out && !slow) return false;
+  }
+  return true;
+}
+
 Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {
   QuickFailure out;
   const uint32_t zone_cap = options_.limits.max_outstanding_per_zone;
-  const bool caps_matter = zone_cap != 0 && !outstanding_.empty();
+  const bool caps_matter = zone_cap != 0 && !outstanding_.empty() && !struggling_zones_.empty();
   if (!cache_ || (held_down_zones_.empty() && !caps_matter)) return out;
   // The walk starts at the closest cut (for DS: strictly above the name,
   // walker_subqueries.cpp closest_cut); the root's servers come from
@@ -44,12 +60,12 @@ Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {
   // then cost no cache look-up at all.
   Name zone = name;
   const std::vector<ServerAddress>* servers = nullptr;
-  bool full = false;
+  const std::vector<ServerAddress>* struggling = nullptr;
   for (;; zone = zone.parent()) {
     if (zone.is_root()) return out;
     servers = held_down_zones_.find(zone);
-    full = caps_matter && outstanding_.for_zone(zone) >= zone_cap;
-    if (servers || full) break;
+    if (caps_matter && outstanding_.for_zone(zone) >= zone_cap) struggling = struggling_zones_.find(zone);
+    if (servers || struggling) break;
   }
   // The zone found must be the closest cached cut: a live child cut
   // between it and the name has servers of its own.
@@ -59,8 +75,9 @@ Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {
     if (delegations.has_fresh(below, wire::RRClass::IN, wall)) return out;
   }
   if (!delegations.has_fresh(zone, wire::RRClass::IN, wall)) return out;
+  const auto now = timers_.now();
   if (servers) {
-    if (all_held_down(*servers, timers_.now())) {
+    if (all_held_down(*servers, now)) {
       ++stats_.held_down_failures;
       out.kind = QuickFailure::Kind::held_down;
       out.zone = zone;
@@ -69,10 +86,19 @@ Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {
     // A probe is due, or one was answered: the walker asks the zone again.
     held_down_zones_.forget(zone);
   }
-  if (full) {
-    ++stats_.over_limit_zone;
-    out.kind = QuickFailure::Kind::over_limit;
-    out.zone = zone;
+  if (struggling) {
+    // A server whose probe is due gets it from the walker, cap or not.
+    const bool probe_due = std::any_of(struggling->begin(), struggling->end(), [&](const auto& a) {
+      const std::optional<ServerState> s = servers_.find(a);
+      return s && s->dead && !servers_.is_dead(a, now);
+    });
+    if (!probe_due && all_struggling(*struggling, now)) {
+      ++stats_.over_limit_zone;
+      out.kind = QuickFailure::Kind::over_limit;
+      out.zone = zone;
+      return out;
+    }
+    struggling_zones_.forget(zone);
   }
   return out;
 }

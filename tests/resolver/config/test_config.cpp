@@ -146,8 +146,8 @@ TEST_CASE("dnstap: off by default; socket or file, not both", "[config]") {
 
 TEST_CASE("flood defences: caps, over-limit action, hold-down, glueless limits", "[config]") {
   Config d = default_config();
-  CHECK(d.max_queries_per_zone == 200);
-  CHECK(d.max_queries_per_server == 400);
+  CHECK(d.max_queries_per_zone == 100);
+  CHECK(d.max_queries_per_server == 800);
   CHECK_FALSE(d.drop_over_limit);
   CHECK(d.server_hold_down_ms == 5000);
   CHECK(d.max_glueless_per_delegation == 4);

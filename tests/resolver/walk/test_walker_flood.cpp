@@ -11,6 +11,7 @@
 
 #include "cache/cache.h"
 #include "resolver/walk/server_selection.h"
+#include "resolver/walk/server_state_table.h"
 #include "resolver/walk/walker.h"
 #include "scripted_network.h"
 
@@ -38,9 +39,37 @@ struct Fixture {
   std::unique_ptr<Walker> walker;
   milliseconds last_duration{0};
 
+  std::shared_ptr<ServerStateTable> table = std::make_shared<ServerStateTable>();
+
   Fixture() {
     build_small_internet(network);
     options.explore_one_in = 0;
+    options.servers = table;
+  }
+  // What the walker knows of a server: it answered, `rtt` late.
+  void answered_in(std::string_view server, milliseconds rtt) {
+    std::array<uint8_t, 32> key{};
+    QueryRandomness random(key);
+    ServerSelection selection(options.timeouts, random, table);
+    selection.on_reply(address(server), rtt, loop.now());
+  }
+  // The server stopped answering (an ICMP error) `ago`: held down since.
+  void failed_at(std::string_view server, milliseconds ago) {
+    std::array<uint8_t, 32> key{};
+    QueryRandomness random(key);
+    ServerSelection selection(options.timeouts, random, table);
+    selection.on_network_error(address(server), loop.now() - ago);
+  }
+  // example.com's delegation cached; then both its servers become slow
+  // (a struggling zone, so the per-zone cap applies) and stop answering.
+  void slow_example_com() {
+    REQUIRE(resolve("www.example.com.").rcode == Rcode::NOERROR);
+    for (int i = 0; i < 30; ++i) {
+      answered_in(net::example_com_1, milliseconds{400});
+      answered_in(net::example_com_2, milliseconds{400});
+    }
+    network.on_subtree(net::example_com_1, "example.com.", silent());
+    network.on_subtree(net::example_com_2, "example.com.", silent());
   }
   Walker& w() {
     if (!walker) {
@@ -222,9 +251,7 @@ TEST_CASE("flood: questions over the per-zone cap fail at once instead of queuei
           "[walker][flood][limits]") {
   Fixture f;
   f.options.limits.max_outstanding_per_zone = 3;
-  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
-  f.network.on_subtree(net::example_com_1, "example.com.", silent());
-  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+  f.slow_example_com();
 
   size_t sent = f.sent_to_example_com();
   std::vector<ResultCapture> results(10);
@@ -245,9 +272,12 @@ TEST_CASE("flood: questions over the per-zone cap fail at once instead of queuei
   // When their retransmission timers fire, the three overdue packets keep
   // their sockets (the per-server count) but give the zone's slots to the
   // retries (to the other server: fresh evidence of a dead zone).
-  f.loop.run_for(milliseconds{60});
-  CHECK(f.w().outstanding().total() == 6);
-  CHECK(f.w().outstanding().for_zone(wire::Name::from_text("example.com.")) == 3);
+  const auto rto = f.w().servers().rto(address(net::example_com_1));
+  f.loop.run_for(rto + milliseconds{10});
+  const uint32_t zone_now = f.w().outstanding().for_zone(wire::Name::from_text("example.com."));
+  CHECK(zone_now >= 1);
+  CHECK(zone_now <= 3);
+  CHECK(f.w().outstanding().total() > zone_now);  // the overdue ones still hold sockets
   // The quick check sees it too; other zones do not.
   auto quick = f.w().quick_failure(Fixture::question("n99.example.com."));
   CHECK(quick.kind == Walker::QuickFailure::Kind::over_limit);
@@ -261,13 +291,50 @@ TEST_CASE("flood: questions over the per-zone cap fail at once instead of queuei
   CHECK(f.w().in_flight() == 0);
 }
 
+TEST_CASE("flood: a zone that answers is not capped by zone: a burst of new names goes out",
+          "[walker][flood][limits]") {
+  Fixture f;
+  f.options.limits.max_outstanding_per_zone = 3;
+  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
+  size_t sent = f.sent_to_example_com();
+  std::vector<ResultCapture> results(10);
+  for (size_t i = 0; i < results.size(); ++i) f.start("b" + std::to_string(i) + ".example.com.", results[i]);
+  CHECK(f.sent_to_example_com() == sent + 10);
+  CHECK_FALSE(bool(f.w().quick_failure(Fixture::question("b99.example.com."))));
+  f.loop.run_for(milliseconds{100});
+  for (auto& r : results) {
+    REQUIRE(r.results.size() == 1);
+    CHECK(r.last().rcode == Rcode::NXDOMAIN);
+  }
+  CHECK(f.w().stats().over_limit_zone == 0);
+}
+
+TEST_CASE("flood: a zone at its cap still lets a due probe through", "[walker][flood][limits]") {
+  Fixture f;
+  f.options.limits.max_outstanding_per_zone = 1;
+  f.slow_example_com();
+  ResultCapture first, second, third;
+  // The second server's hold-down ended a moment ago: its probe is due.
+  f.failed_at(net::example_com_2, f.options.timeouts.dead_hold_down_initial + milliseconds{1});
+  REQUIRE_FALSE(f.w().servers().is_dead(address(net::example_com_2), f.loop.now()));
+  f.start("a.example.com.", first);   // the live server, filling the zone's one slot
+  size_t to_second = f.network.sent_to(net::example_com_2);
+  f.start("b.example.com.", second);  // over the cap, but the probe goes out
+  CHECK(f.network.sent_to(net::example_com_2) == to_second + 1);
+  f.start("c.example.com.", third);   // over the cap, probe claimed: fails at once
+  f.loop.run_for(milliseconds{1});
+  CHECK(second.results.empty());
+  REQUIRE(third.results.size() == 1);
+  CHECK(third.last().rcode == Rcode::SERVFAIL);
+  f.loop.run_for(milliseconds{5000});
+  CHECK(f.w().outstanding().empty());
+}
+
 TEST_CASE("flood: with over-limit drop, the result asks for no answer", "[walker][flood][limits]") {
   Fixture f;
   f.options.limits.max_outstanding_per_zone = 1;
   f.options.limits.drop_over_limit = true;
-  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
-  f.network.on_subtree(net::example_com_1, "example.com.", silent());
-  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+  f.slow_example_com();
   ResultCapture first, second;
   f.start("a.example.com.", first);
   f.start("b.example.com.", second);
@@ -353,4 +420,24 @@ TEST_CASE("flood: NXNSAttack - glueless NS names per client question are capped 
   CHECK(r.rcode == Rcode::SERVFAIL);
   CHECK(victim_names_asked(f.network) <= 3);
   CHECK(f.w().stats().glueless_limited >= 17);
+}
+
+TEST_CASE("flood: a packet whose retransmission timer was cut to the deadline counts as timed out",
+          "[walker][flood]") {
+  Fixture f;
+  f.options.limits.resolution_deadline = milliseconds{500};
+  f.network.on_subtree(net::example_com_1, "example.com.", silent());
+  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+  // Root, com., then one server of example.com. (RTO 300 ms), then the
+  // other with what is left of the 500 ms: its timer and the deadline
+  // fall together, and the deadline runs first.
+  auto r = f.resolve("www.example.com.");
+  INFO(f.network.log());
+  CHECK(r.rcode == Rcode::SERVFAIL);
+  REQUIRE(f.sent_to_example_com() == 2);
+  for (auto server : {net::example_com_1, net::example_com_2}) {
+    auto state = f.w().servers().find(address(server));
+    REQUIRE(state.has_value());
+    CHECK(state->consecutive_timeouts == 1);
+  }
 }

@@ -1,20 +1,20 @@
-#include "resolver/walk/held_down_zones.h"
+#include "resolver/walk/zone_servers_memo.h"
 
 #include <utility>
 
 namespace sextant::resolver {
 
-void HeldDownZones::remember(const wire::Name& zone, std::vector<ServerAddress> servers) {
+void ZoneServersMemo::remember(const wire::Name& zone, std::vector<ServerAddress> servers) {
   if (servers.empty()) return;
   if (zones_.size() >= kMaxZones && zones_.find(zone) == zones_.end()) zones_.erase(zones_.begin());
   zones_[zone] = std::move(servers);
 }
 
-const std::vector<ServerAddress>* HeldDownZones::find(const wire::Name& zone) const noexcept {
+const std::vector<ServerAddress>* ZoneServersMemo::find(const wire::Name& zone) const noexcept {
   auto it = zones_.find(zone);
   return it == zones_.end() ? nullptr : &it->second;
 }
 
-void HeldDownZones::forget(const wire::Name& zone) { zones_.erase(zone); }
+void ZoneServersMemo::forget(const wire::Name& zone) { zones_.erase(zone); }
 
 }  // namespace sextant::resolver
