@@ -38,12 +38,12 @@ struct WalkerLimits {
   // socket and starve the other zones (BIND's fetches-per-zone and
   // fetches-per-server). 0 = no cap.
   //
-  // A zone struggles when every server it has that we could ask is held
-  // down, timed out without an answer since, or answers slower than
-  // `struggling_rtt`. Zones that answer are not capped by zone: a burst of
-  // a thousand new names all asks the root and the TLD at once, and must
-  // not fail for it (the per-server cap, near the worker's socket budget,
-  // still bounds them).
+  // A server struggles when it is held down, timed out without an answer
+  // since, or answers slower than `struggling_rtt`; a zone, when every
+  // server it has that we could ask struggles. Only struggling servers and
+  // zones are capped: a burst of a thousand new names all asks the root and
+  // the TLD at once, and must not fail for it (the worker's upstream socket
+  // budget still bounds it).
   uint32_t max_outstanding_per_zone = 100;
   uint32_t max_outstanding_per_server = 800;
   std::chrono::milliseconds struggling_rtt{200};

@@ -292,7 +292,8 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       }
       if (tries >= limits.max_tries_per_server) continue;
       if (limits.max_outstanding_per_server != 0 &&
-          outstanding_.for_server(address) >= limits.max_outstanding_per_server) {
+          outstanding_.for_server(address) >= limits.max_outstanding_per_server &&
+          struggling(address, now)) {
         if (!dead) server_full = true;
         continue;
       }
@@ -338,8 +339,14 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     q.state = QueryState::wait;
     return;
   }
-  if (!q.attempts.empty() && !all_dead) {
-    q.state = QueryState::wait;  // only overdue packets left: give them their hard timeout
+  // Only overdue packets left: give them their hard timeout. Also when every
+  // server is held down, if one of them answered anything since our packet
+  // went out: a starved loop runs the retransmission timers of a turn
+  // before it reads the answers already waiting in the sockets, so a slow
+  // but live server can look dead for a moment. A server that stopped
+  // answering fails its questions at once.
+  if (!q.attempts.empty() && (!all_dead || answered_since_sent(q))) {
+    q.state = QueryState::wait;
     return;
   }
   if (all_dead) {

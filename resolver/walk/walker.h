@@ -161,9 +161,14 @@ class Walker {
   void fail_unreachable(Resolution& r, SubQuery& q);
   // Flood defences (walker_shedding.cpp).
   bool all_held_down(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
-  // Every one of `servers` held down, timed out with no answer since, or
-  // slower than WalkerLimits::struggling_rtt (false for an empty list, and
-  // for servers never asked).
+  // Held down, timed out with no answer since, or slower than
+  // WalkerLimits::struggling_rtt (false for a server never asked); the caps
+  // on queries in flight apply only to struggling servers and zones.
+  bool struggling(const ServerAddress& address, TimerService::TimePoint now) const;
+  // Whether a server `q` has a packet open to answered anything (any query)
+  // since that packet was sent: slow, not dead.
+  bool answered_since_sent(const SubQuery& q) const;
+  // Every one of `servers` struggling (false for an empty list).
   bool all_struggling(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
   void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
   void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);

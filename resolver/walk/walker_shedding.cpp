@@ -29,18 +29,27 @@ bool Walker::all_held_down(const std::vector<ServerAddress>& servers,
   return true;
 }
 
+bool Walker::struggling(const ServerAddress& address, TimerService::TimePoint now) const {
+  if (servers_.is_dead(address, now)) return true;
+  const std::optional<ServerState> s = servers_.find(address);
+  if (!s) return false;  // never asked: no reason to doubt it
+  const bool timing_out = s->consecutive_timeouts > 0;
+  const bool slow = s->rtt_known && s->srtt >= options_.limits.struggling_rtt;
+  return timing_out || slow;
+}
+
+bool Walker::answered_since_sent(const SubQuery& q) const {
+  return std::any_of(q.attempts.begin(), q.attempts.end(), [&](const Attempt& a) {
+    const std::optional<ServerState> s = servers_.find(a.server);
+    return s && s->last_reply > a.sent_at;
+  });
+}
+
 bool Walker::all_struggling(const std::vector<ServerAddress>& servers,
                             TimerService::TimePoint now) const {
   if (servers.empty()) return false;
-  for (const auto& address : servers) {
-    if (servers_.is_dead(address, now)) continue;
-    const std::optional<ServerState> s = servers_.find(address);
-    if (!s) return false;
-    const bool timing_out = s->consecutive_timeouts > 0;
-    const bool slow = s->rtt_known && s->srtt >= options_.limits.struggling_rtt;
-    if (!timing_out && !slow) return false;
-  }
-  return true;
+  return std::all_of(servers.begin(), servers.end(),
+                     [&](const ServerAddress& a) { return struggling(a, now); });
 }
 
 Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {

@@ -6,6 +6,7 @@
 // walker state is built.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -347,13 +348,12 @@ TEST_CASE("flood: with over-limit drop, the result asks for no answer", "[walker
   CHECK_FALSE(first.last().drop);  // a timeout is no reason to drop
 }
 
-TEST_CASE("flood: a server at its cap is skipped; with none left the question fails at once",
+TEST_CASE("flood: a struggling server at its cap is skipped; with none left the question fails at once",
           "[walker][flood][limits]") {
   Fixture f;
   f.options.limits.max_outstanding_per_server = 1;
-  REQUIRE(f.resolve("www.example.com.").rcode == Rcode::NOERROR);
-  f.network.on_subtree(net::example_com_1, "example.com.", silent());
-  f.network.on_subtree(net::example_com_2, "example.com.", silent());
+  f.options.limits.max_outstanding_per_zone = 0;
+  f.slow_example_com();  // servers that struggle (slow) are capped
   ResultCapture a, b, c;
   f.start("a.example.com.", a);
   f.start("b.example.com.", b);
@@ -440,4 +440,77 @@ TEST_CASE("flood: a packet whose retransmission timer was cut to the deadline co
     REQUIRE(state.has_value());
     CHECK(state->consecutive_timeouts == 1);
   }
+}
+
+// A slow server is not a dead one: a burst of a thousand questions to the
+// only server of a zone, which answers every query 2.5 retransmission
+// timeouts late (a CPU-starved authority). The burst's timers fire
+// together (one timeout), the retries time out after answers came back
+// (lost packets, not evidence), and the zone is never held down.
+TEST_CASE("flood: a burst to one slow server that answers everything is all answered",
+          "[walker][flood][slow]") {
+  Fixture f;
+  ScriptedReply slow;
+  slow.rcode = Rcode::NXDOMAIN;
+  slow.authority.push_back(rr("example.net. 600 IN SOA ns1.example.net. hostmaster.example.net. 1 3600 900 604800 600"));
+  slow.delay = f.options.timeouts.initial_rto * 5 / 2;
+  f.network.on_subtree(net::example_net, "burst.example.net.", slow);
+  std::vector<ResultCapture> results(1000);
+  for (size_t i = 0; i < results.size(); ++i) {
+    f.start("n" + std::to_string(i) + ".burst.example.net.", results[i]);
+  }
+  for (int i = 0; i < 1000; ++i) {
+    f.loop.run_for(milliseconds{10});
+    if (std::all_of(results.begin(), results.end(), [](const ResultCapture& c) { return !c.results.empty(); }))
+      break;
+  }
+  size_t answered = 0;
+  std::string first_failure;
+  for (const auto& c : results) {
+    REQUIRE(c.results.size() == 1);
+    if (c.last().rcode == Rcode::NXDOMAIN) {
+      ++answered;
+    } else if (first_failure.empty() && c.last().ede) {
+      first_failure = c.last().ede->extra_text;
+    }
+  }
+  INFO(first_failure);
+  CHECK(answered == results.size());
+  CHECK_FALSE(f.w().servers().is_dead(address(net::example_net), f.loop.now()));
+  CHECK(f.w().stats().held_down_failures == 0);
+  CHECK(f.w().stats().over_limit_zone == 0);
+}
+
+// On a starved loop the retransmission timers of a turn run before the
+// answers already in the sockets are read, so a slow but live server can be
+// held down while our packets to it are answered. A question whose server
+// answered anything after its packet went out waits for that packet.
+TEST_CASE("flood: a question waits for its packet when the held-down server answered since",
+          "[walker][flood][slow]") {
+  Fixture f;
+  ScriptedReply late;  // "a": answered, but very late
+  late.delay = milliseconds{1500};
+  late.answer.push_back(rr("a.example.net. 300 IN A 198.51.100.7"));
+  f.network.on(net::example_net, "a.example.net.", RRType::A, late);
+  ScriptedReply quick;  // "b": answered at once
+  quick.delay = milliseconds{50};
+  quick.answer.push_back(rr("b.example.net. 300 IN A 198.51.100.8"));
+  f.network.on(net::example_net, "b.example.net.", RRType::A, quick);
+  f.network.on(net::example_net, "c.example.net.", RRType::A, silent());  // "c": never
+  ResultCapture a, b, c;
+  f.start("a.example.net.", a);  // its first packet at ~30 ms
+  f.loop.run_for(milliseconds{100});
+  f.start("b.example.net.", b);  // answered at ~150 ms: after a's packet went out
+  f.loop.run_for(milliseconds{60});
+  f.start("c.example.net.", c);  // its two timeouts hold the server down at ~610 ms
+  for (int i = 0; i < 600 && a.results.empty(); ++i) f.loop.run_for(milliseconds{5});
+  INFO(f.network.log());
+  REQUIRE(b.results.size() == 1);
+  CHECK(b.last().rcode == Rcode::NOERROR);
+  REQUIRE(a.results.size() == 1);
+  CHECK(f.w().stats().held_down_failures >= 1);  // c
+  // a's retransmission timed out after the hold-down began, but the late
+  // answer to its first packet was still waited for, and taken.
+  CHECK(a.last().rcode == Rcode::NOERROR);
+  CHECK(section_text(a.last().answer) == std::vector<std::string>{"a.example.net. A 198.51.100.7"});
 }
