@@ -79,9 +79,17 @@ void ServerSelection::on_reply(const ServerAddress& address, microseconds rtt,
 void ServerSelection::on_timeout(const ServerAddress& address, TimerService::TimePoint now,
                                  TimerService::TimePoint sent_at) {
   update(address, now, [&](ServerState& s) {
-    if (s.consecutive_timeouts > 0 && sent_at < s.last_timeout_counted) return;
+    // Queries sent together time out together: one piece of evidence. A
+    // query sent after the last counted timeout fired is another, and so is
+    // one sent at least min_rto after the query last counted (a flood's
+    // first wave at a dead server so holds it down within about one RTO,
+    // instead of only after its retries time out too).
+    const bool after_last = sent_at >= s.last_timeout_counted;
+    const bool spaced = sent_at - s.last_counted_sent >= timeouts_.min_rto;
+    if (s.consecutive_timeouts > 0 && !after_last && !spaced) return;
     if (sent_at < s.last_reply) return;  // it answered since: this one was lost
     s.last_timeout_counted = now;
+    s.last_counted_sent = sent_at;
     ++s.consecutive_timeouts;
     if (s.consecutive_timeouts >= timeouts_.dead_after_timeouts) mark_dead(s, now);
   });

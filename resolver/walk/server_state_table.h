@@ -53,6 +53,9 @@ struct ServerState {
   // When the last timeout was counted: queries sent before it cannot add to
   // consecutive_timeouts (see ServerSelection::on_timeout).
   TimerService::TimePoint last_timeout_counted{};
+  // When the query whose timeout was last counted had been sent: queries
+  // sent within WalkerTimeouts::min_rto of it are the same burst.
+  TimerService::TimePoint last_counted_sent{};
   // When it last answered anything: a query sent before that which times
   // out was lost, it does not make the server look dead.
   TimerService::TimePoint last_reply{};

@@ -514,3 +514,20 @@ TEST_CASE("flood: a question waits for its packet when the held-down server answ
   CHECK(a.last().rcode == Rcode::NOERROR);
   CHECK(section_text(a.last().answer) == std::vector<std::string>{"a.example.net. A 198.51.100.7"});
 }
+
+TEST_CASE("flood: timeouts of queries sent min_rto apart are separate evidence",
+          "[walker][flood]") {
+  WalkerTimeouts timeouts;
+  std::array<uint8_t, 32> key{};
+  QueryRandomness random(key);
+  ServerSelection selection(timeouts, random);
+  const auto server = address(net::example_com_1);
+  const auto t0 = TimerService::TimePoint{} + std::chrono::hours(1000);
+  // A flood's first wave at a black hole: queries sent every few ms, their
+  // timers firing one RTO later, before any retry could go out.
+  selection.on_timeout(server, t0 + milliseconds{300}, t0);
+  selection.on_timeout(server, t0 + milliseconds{310}, t0 + milliseconds{10});  // same burst
+  CHECK_FALSE(selection.is_dead(server, t0 + milliseconds{310}));
+  selection.on_timeout(server, t0 + milliseconds{360}, t0 + timeouts.min_rto);  // min_rto later
+  CHECK(selection.is_dead(server, t0 + milliseconds{360}));
+}
