@@ -318,6 +318,40 @@ const std::vector<Setting>& settings() {
       {"stub-zones", "[]",
        "Domains whose authoritative servers are configured (walked from them, RD=0); see the blocks below.",
        config_zones::apply_stub_zones},
+      {"resolver.max-queries-per-zone", "100",
+       "Queries in flight to one struggling zone (every server it has held down, timing out, or "
+       "slower than 200 ms), per worker. A question that would go over it is not queued: it gets "
+       "SERVFAIL at once (see `resolver.over-limit`), so a flood of names under one dead or slow "
+       "zone cannot take every upstream socket. Zones that answer are not capped by zone. 0: no cap.",
+       bind_uint(&Config::max_queries_per_zone, 0, 1000000)},
+      {"resolver.max-queries-per-server", "800",
+       "Queries in flight to one struggling authoritative server address (timing out or slower "
+       "than 200 ms; all zones together, every open socket), per worker (a worker has 1,024 "
+       "upstream sockets); a server at its cap is skipped, and a question with no other server "
+       "fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
+       bind_uint(&Config::max_queries_per_server, 0, 1000000)},
+      {"resolver.over-limit", "servfail",
+       "What a question over `resolver.max-queries-per-zone` or `-per-server` gets: `servfail` "
+       "(with an Extended DNS Error saying why) or `drop` (no answer).",
+       [](Config& c, const YAML::Node& n) {
+         std::string s = scalar(n);
+         if (s == "servfail") c.drop_over_limit = false;
+         else if (s == "drop") c.drop_over_limit = true;
+         else throw std::invalid_argument(fmt::format("'{}' is not servfail or drop", s));
+       }},
+      {"resolver.server-hold-down", "5s",
+       "A server that timed out twice in a row, answering nothing meanwhile, is held down for 1 s "
+       "(or this, if shorter), then probed by one query at a time; each probe that fails doubles "
+       "the next hold-down, up to this. While every server of a zone is held down, its questions "
+       "get SERVFAIL with EDE 22 at once, without a packet.",
+       bind_duration_ms(&Config::server_hold_down_ms, 100, 600000)},
+      {"resolver.max-glueless-per-delegation", "4",
+       "NS names without glue whose addresses are looked up for one zone cut (NXNSAttack, "
+       "CVE-2020-12662).",
+       bind_uint(&Config::max_glueless_per_delegation, 1, 64)},
+      {"resolver.max-glueless-per-question", "8",
+       "NS names without glue looked up for one client question, all zone cuts together.",
+       bind_uint(&Config::max_glueless_per_question, 1, 256)},
       // cache
       {"cache.memory", "256M", "Total cache memory in bytes (suffixes k, M, G).",
        [](Config& c, const YAML::Node& n) {

@@ -150,6 +150,15 @@ struct Config {
   unsigned max_subquery_depth = 0;
   unsigned max_cname_hops = 0;
   uint32_t upstream_initial_timeout_ms = 0;
+  // Flood defences (per worker): queries in flight per zone and per server
+  // (0 = no cap), what a question over a cap gets, the hold-down of a
+  // server that stopped answering, NS names without glue looked up.
+  unsigned max_queries_per_zone = 0;
+  unsigned max_queries_per_server = 0;
+  bool drop_over_limit = false;            // resolver.over-limit: drop (true) or servfail
+  uint32_t server_hold_down_ms = 0;
+  unsigned max_glueless_per_delegation = 0;
+  unsigned max_glueless_per_question = 0;
 
   // forward-zones and stub-zones (config_zones.cpp)
   std::vector<ForwardZoneConfig> forward_zones;

@@ -105,6 +105,17 @@ WalkerOptions walker_options_from(const Config& c, const dnssec::TrustAnchors& b
   o.limits.max_cname_hops = c.max_cname_hops;
   o.limits.resolution_deadline = std::chrono::milliseconds(c.resolution_timeout_ms);
   o.timeouts.initial_rto = std::chrono::milliseconds(c.upstream_initial_timeout_ms);
+  o.limits.max_outstanding_per_zone = c.max_queries_per_zone;
+  o.limits.max_outstanding_per_server = c.max_queries_per_server;
+  o.limits.drop_over_limit = c.drop_over_limit;
+  // 0 (or below the table's minimum) only in a Config not filled by the
+  // settings table: keep the walker's defaults then.
+  if (c.server_hold_down_ms > 0) {
+    o.timeouts.dead_hold_down = std::chrono::milliseconds(c.server_hold_down_ms);
+    o.timeouts.dead_hold_down_initial = std::min(o.timeouts.dead_hold_down_initial, o.timeouts.dead_hold_down);
+  }
+  if (c.max_glueless_per_delegation > 0) o.limits.max_glueless_per_cut = c.max_glueless_per_delegation;
+  if (c.max_glueless_per_question > 0) o.limits.max_glueless_per_question = c.max_glueless_per_question;
   o.qname_minimisation = c.qname_minimisation;
   o.allow_private_servers = c.query_private_addresses;
   o.edns_udp_size = c.edns_buffer_size;

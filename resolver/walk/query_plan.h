@@ -82,6 +82,13 @@ struct Attempt {
   // retransmission timer only asks another upstream; the upstream itself is
   // charged a timeout only when the exchange's hard timeout passes.
   bool timeout_deferred = false;
+  TimerService::TimePoint rto_due{};  // when its retransmission timer fires
+  // Counted in the walker's OutstandingQueries: under its server until it
+  // ends or is cancelled, under `zone` (the cut it was sent for) until then
+  // or until it is overdue.
+  bool counted = false;
+  bool zone_counted = false;
+  wire::Name zone;
 };
 
 enum class QueryKind : uint8_t {
@@ -183,6 +190,7 @@ struct Resolution {
   std::vector<std::unique_ptr<SubQuery>> queries;  // [0] is the question's own query
   std::vector<ResolveCallback> waiters;            // one per deduplicated client
   uint32_t upstream_queries = 0;
+  uint32_t glueless_started = 0;  // NS names looked up, all cuts together (NXNS cap)
   TimerService::TimePoint started{};
   TimerService::TimePoint deadline{};
   TimerService::TimerId deadline_timer = 0;

@@ -138,6 +138,11 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   }
   if (!counted) q.cut.tried.push_back({server, 1});
 
+  a.zone = q.cut.zone;
+  a.rto_due = now + duration_cast<TimerService::Clock::duration>(rto);
+  a.counted = a.zone_counted = true;
+  outstanding_.add_server(a.server);
+  outstanding_.add_zone(a.zone);
   q.attempts.push_back(a);
   // The network may not call back synchronously, but keep the vector
   // entry fully set up before handing out ids, whatever it does.
@@ -161,6 +166,13 @@ void Walker::cancel_attempt(Attempt& a) {
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.network_id = 0;
   a.rto_timer = 0;
+  release_attempt(a);
+}
+
+void Walker::release_attempt(Attempt& a) {
+  if (a.zone_counted) outstanding_.remove_zone(a.zone);
+  if (a.counted) outstanding_.remove_server(a.server);
+  a.counted = a.zone_counted = false;
 }
 
 void Walker::cancel_all_attempts(SubQuery& q) {
@@ -191,6 +203,12 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
+  // Still listening (and holding its socket), but no longer one of the
+  // zone's queries in flight (outstanding_queries.h).
+  if (it->zone_counted) {
+    it->zone_counted = false;
+    outstanding_.remove_zone(it->zone);
+  }
   if (q.cut.forward && is_stream(it->protocol)) {
     it->timeout_deferred = true;  // a queue behind other queries is no dead upstream
   } else {
@@ -219,6 +237,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   if (it == q.attempts.end()) return;
   Attempt a = *it;
   q.attempts.erase(it);
+  release_attempt(a);
   a.network_id = 0;
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.rto_timer = 0;

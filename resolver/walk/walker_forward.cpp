@@ -118,7 +118,6 @@ std::optional<ZoneCut> Walker::configured_cut(const Name& name, bool for_ds, con
 
 void Walker::forget_zone(const Name& apex) {
   std::erase_if(trust_memo_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
-  std::erase_if(unreachable_zones_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
   std::erase_if(auth_failure_memory_, [&](const auto& entry) { return entry.first.is_subdomain_of(apex); });
 }
 
@@ -137,9 +136,6 @@ bool Walker::fall_back_from_forward(Resolution& r, SubQuery& q) {
   (void)r;
   if (!q.cut.forward || !q.cut.forward_first || q.past_forward) return false;
   ++stats_.forward_fallbacks;
-  const FailureTally& t = q.tally;
-  // The next question for the zone walks at once instead of waiting again.
-  if (t.timeouts + t.network_errors + t.auth_failures > 0) remember_unreachable(q.cut.zone, timers_.now());
   q.past_forward = q.cut.zone;
   cancel_all_attempts(q);
   // Start again at the closest cut that is not this forward zone; what the

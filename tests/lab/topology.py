@@ -59,6 +59,9 @@ FAKE_ZONES = {
     "stale":     (lab("9.19"), "normal"),
     "referral":  (lab("9.20"), "upward-referral"),
     "servfail":  (lab("9.21"), "servfail"),
+    # Answers everything after FAKE_SLOW_MS: the "slow zone" of the flood
+    # benchmark (random names under it are NXDOMAIN, 300 ms late).
+    "slow":      (lab("9.22"), "slow"),
 }
 # Conformance zones (issue 13): servers that misbehave the way real ones
 # do, some zones with several servers. Kept apart from FAKE_ZONES so that
@@ -94,6 +97,7 @@ FAKE_CONFORMANCE_ZONES = {
 }
 
 FAKE_DELAY_MS = 800
+FAKE_SLOW_MS = 300
 FAKE_STALE_TTL = 2
 
 # How each zone is signed. Keys: alg (DNSSEC algorithm number, None =
