@@ -501,7 +501,8 @@ const std::vector<Setting>& settings() {
        "DNS rebinding protection, like Unbound's private-address: A/AAAA records of public names on "
        "RFC 1918, 100.64/10, 127/8, 169.254/16, 0/8, ::, ::1, fc00::/7 and fe80::/10 addresses (and "
        "IPv4-mapped forms) are removed from answers; an answer left with no address is refused (REFUSED, "
-       "EDE 15). Off by default because internal names in public zones are common in organisations; "
+       "EDE 15). Names in stub zones are exempt (forward zones are not: list internal ones in private-zones). "
+       "Off by default because internal names in public zones are common in organisations; "
        "recommended for public resolvers and home gateways.",
        [](Config& c, const YAML::Node& n) { c.rebinding.enabled = parse_bool(scalar(n)); }},
       {"rebinding.private-zones", "[]",

@@ -53,10 +53,10 @@ std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c) {
   std::vector<wire::Name> zones;
   for (const auto& text : c.rebinding.private_zones) zones.push_back(wire::Name::from_text(text));
   auto filter = std::make_shared<RebindingFilter>(c.rebinding.enabled, zones);
-  // Local data, stub and forward zones are the operator's own: when those
-  // features are wired in, their zones belong here too
-  // (filter->exempt_zone(zone) for each), so that their private addresses
-  // are not removed.
+  // Local data is the operator's own: when the policy feature is wired in,
+  // its zones belong here too (filter->exempt_zone(zone) for each), so that
+  // their private addresses are not removed. Stub zones are exempt through
+  // the walker's configured zones (rebinding_filter.h).
   return filter;
 }
 

@@ -366,7 +366,7 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   if (settings_.rebinding && settings_.rebinding->enabled() &&
       (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
-      !settings_.rebinding->answer_is_clean({buffer_.data(), length})) {
+      !settings_.rebinding->answer_is_clean({buffer_.data(), length}, walker_.options().configured.get())) {
     refuse_rebinding(c, responder);
     return true;
   }
@@ -463,7 +463,7 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
 const ResolutionResult* QueryPipeline::screen(const ResolutionResult& result, ResolutionResult& scratch) {
   if (!settings_.rebinding || !settings_.rebinding->enabled()) return &result;
   size_t removed = 0;
-  switch (settings_.rebinding->filter(result, scratch, removed)) {
+  switch (settings_.rebinding->filter(result, scratch, removed, walker_.options().configured.get())) {
     case RebindingFilter::Verdict::clean:
       return &result;
     case RebindingFilter::Verdict::filtered:
