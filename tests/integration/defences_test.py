@@ -78,11 +78,11 @@ def run(argv, timeout=15):
     return p.returncode, p.stdout + p.stderr
 
 
-def daemon_with(binary, extra):
+def daemon_with(binary, extra, threads=2):
     workdir = tempfile.mkdtemp(prefix="sextant-defences-")
     socket_path = os.path.join(workdir, "control.sock")
     extra = "control:\n  socket: %s\n%s" % (socket_path, extra)
-    return common.Daemon(binary, extra_config=extra, workdir=workdir), socket_path
+    return common.Daemon(binary, extra_config=extra, workdir=workdir, threads=threads), socket_path
 
 
 def finish_daemon(results, daemon):
@@ -141,7 +141,10 @@ def test_client_cookies(binary, results):
     zone = "cookies.faults.test."
     forge = "cookie-forge.faults.test."
     common.fakectl("reset")
-    daemon, socket_path = daemon_with(binary, "")
+    # One worker: each worker remembers servers' cookies in its own server
+    # table, so with two the second query may go out from a worker that has
+    # not met the server yet (client cookie only; failed 2 runs in 7).
+    daemon, socket_path = daemon_with(binary, "", threads=1)
     with daemon:
         port = daemon.port
         ask = lambda name, qtype="A": common.udp_query(common.make_query(name, qtype), "127.0.0.1", port)  # noqa: E731
