@@ -67,6 +67,8 @@ class TestKey {
   TestKey(uint8_t algorithm, uint16_t flags = 257, int rsa_bits = 2048) : algorithm_(algorithm) {
     EVP_PKEY* key = nullptr;
     switch (algorithm) {
+      case 5:
+      case 7:
       case 8:
       case 10: {
         EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
@@ -137,6 +139,8 @@ class TestKey {
     void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
   };
 
+  bool is_rsa() const { return algorithm_ == 5 || algorithm_ == 7 || algorithm_ == 8 || algorithm_ == 10; }
+
   static std::vector<uint8_t> bn_bytes(const BIGNUM* bn, size_t width = 0) {
     std::vector<uint8_t> out(width ? width : static_cast<size_t>(BN_num_bytes(bn)));
     if (width) {
@@ -149,7 +153,7 @@ class TestKey {
 
   std::vector<uint8_t> public_key_field() const {
     std::vector<uint8_t> out;
-    if (algorithm_ == 8 || algorithm_ == 10) {
+    if (is_rsa()) {
       BIGNUM* n = nullptr;
       BIGNUM* e = nullptr;
       EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_N, &n);
@@ -178,6 +182,7 @@ class TestKey {
 
   std::vector<uint8_t> raw_sign(const std::vector<uint8_t>& data) const {
     const EVP_MD* md = nullptr;
+    if (algorithm_ == 5 || algorithm_ == 7) md = EVP_sha1();
     if (algorithm_ == 8 || algorithm_ == 13) md = EVP_sha256();
     if (algorithm_ == 10) md = EVP_sha512();
     if (algorithm_ == 14) md = EVP_sha384();
