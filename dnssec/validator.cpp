@@ -48,16 +48,32 @@ void KnownZones::add(const wire::Name& zone, const ZoneKeysResult& result) {
 }
 
 const ZoneTrust* KnownZones::lookup(const wire::Name& zone) const noexcept {
-  const ZoneTrust* inherited = nullptr;
+  // The closest known enclosing zone decides: an unsigned or broken one
+  // covers everything below it (no chain of trust restarts there by a DS),
+  // a secure one means the zone's own keys are still to be established.
+  // A secure entry below an insecure one is an island of security (a
+  // configured trust anchor), so it hides the insecure ancestor.
+  const ZoneTrust* closest = nullptr;
   for (const ZoneTrust& z : zones_) {
     if (z.zone == zone) return &z;
-    // No chain of trust restarts below an unsigned or broken zone.
-    if (z.verdict.state != SecurityState::secure && zone.is_subdomain_of(z.zone) &&
-        (!inherited || z.zone.label_count() > inherited->zone.label_count())) {
-      inherited = &z;
+    if (zone.is_subdomain_of(z.zone) &&
+        (!closest || z.zone.label_count() > closest->zone.label_count())) {
+      closest = &z;
     }
   }
-  return inherited;
+  if (!closest || closest->verdict.state == SecurityState::secure) return nullptr;
+  for (const wire::Name& anchor : anchor_zones_) {
+    if (zone.is_subdomain_of(anchor) && anchor.is_subdomain_of(closest->zone) &&
+        !(anchor == closest->zone)) {
+      return nullptr;  // an anchor between them: its own chain decides
+    }
+  }
+  return closest;
+}
+
+void KnownZones::set_anchor_zones(std::span<const TrustAnchor> anchors) {
+  anchor_zones_.clear();
+  for (const TrustAnchor& a : anchors) anchor_zones_.push_back(a.zone);
 }
 
 namespace {

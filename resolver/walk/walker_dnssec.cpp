@@ -88,7 +88,10 @@ bool Walker::validating(const Resolution& r) const {
 }
 
 ValidationContext& Walker::validation_context(Resolution& r) {
-  if (!r.validation) r.validation = std::make_unique<ValidationContext>(options_.dnssec.limits);
+  if (!r.validation) {
+    r.validation = std::make_unique<ValidationContext>(options_.dnssec.limits);
+    if (options_.dnssec.anchors) r.validation->zones.set_anchor_zones(options_.dnssec.anchors->anchors());
+  }
   return *r.validation;
 }
 
@@ -264,9 +267,17 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
     }
     trust_memo_.erase(it);
   }
+  const dnssec::TrustAnchor* anchor =
+      options_.dnssec.anchors ? options_.dnssec.anchors->closest(zone) : nullptr;
+  if (!anchor) {
+    ctx.zones.add_insecure(zone, Verdict::insecure(
+                                     fmt::format("no trust anchor covers {}", zone.to_text())));
+    return KeyState::known;
+  }
   // An ancestor this worker already knows to be unsigned (or broken)
-  // settles the zone without a query.
-  for (Name up = zone; !up.is_root();) {
+  // settles the zone without a query; not one above the zone's trust
+  // anchor, which starts a chain of its own (an island of security).
+  for (Name up = zone; !(up == anchor->zone) && !up.is_root();) {
     up = up.parent();
     auto memo = trust_memo_.find(up.lowercased());
     if (memo == trust_memo_.end() || memo->second.expires <= now ||
@@ -279,13 +290,6 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
       ctx.zones.add_bogus(up, memo->second.trust.verdict);
     }
     if (ctx.zones.lookup(zone)) return KeyState::known;
-  }
-  const dnssec::TrustAnchor* anchor =
-      options_.dnssec.anchors ? options_.dnssec.anchors->closest(zone) : nullptr;
-  if (!anchor) {
-    ctx.zones.add_insecure(zone, Verdict::insecure(
-                                     fmt::format("no trust anchor covers {}", zone.to_text())));
-    return KeyState::known;
   }
 
   std::vector<wire::Rdata> ds;

@@ -348,3 +348,30 @@ TEST_CASE("a zone whose DS set has only unsupported algorithms answers insecure"
   CHECK(v.verdict.ede == wire::EdeCode::UnsupportedDnskeyAlgorithm);
   CHECK(budget.verifications_used() == 0);
 }
+
+TEST_CASE("known zones: an unsigned ancestor covers its subtree down to the next trust anchor",
+          "[dnssec][validator]") {
+  KnownZones zones;
+  zones.add_insecure(N("plain."), Verdict::insecure("no DS"));
+  CHECK(zones.lookup(N("plain.")) != nullptr);
+  REQUIRE(zones.lookup(N("sub.plain.")) != nullptr);
+  CHECK(zones.lookup(N("sub.plain."))->verdict.state == SecurityState::insecure);
+  // A configured anchor at sub.plain. starts its own chain.
+  TrustAnchors anchors;
+  TestKey key(13, 257);
+  anchors.add_ds(N("sub.plain."), key.ds(N("sub.plain.")));
+  zones.set_anchor_zones(anchors.anchors());
+  CHECK(zones.lookup(N("sub.plain.")) == nullptr);
+  CHECK(zones.lookup(N("www.sub.plain.")) == nullptr);
+  CHECK(zones.lookup(N("other.plain.")) != nullptr);
+  // Once the island is known, it decides for its subtree; a broken zone
+  // below the island covers its own subtree again.
+  zones.add_bogus(N("bad.sub.plain."), Verdict::bogus(wire::EdeCode::DnssecBogus, "test"));
+  CHECK(zones.lookup(N("www.sub.plain.")) == nullptr);
+  REQUIRE(zones.lookup(N("x.bad.sub.plain.")) != nullptr);
+  CHECK(zones.lookup(N("x.bad.sub.plain."))->verdict.is_bogus());
+  // An anchor zone that is itself insecure (unsupported algorithms) covers its subtree.
+  zones.add_insecure(N("sub.plain."), Verdict::insecure("DSA only"));
+  REQUIRE(zones.lookup(N("www.sub.plain.")) != nullptr);
+  CHECK(zones.lookup(N("www.sub.plain."))->zone == N("sub.plain."));
+}
