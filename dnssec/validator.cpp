@@ -335,6 +335,7 @@ class ResponseValidator {
       out_.verdict = proof.verdict();
       return false;
     }
+    if (r_.qtype == RRType::DS && name == r_.qname) out_.ds_denial_shows_cut = proof.delegation;
     return true;
   }
 
@@ -370,6 +371,15 @@ class ResponseValidator {
       return nsec3 ? nsec3->prove_nodata(ns->owner, RRType::DS)
                    : nsec_prove_nodata(nsec, r_.zone, ns->owner, RRType::DS);
     });
+    if (proof.status == DenialStatus::proven && !proof.delegation) {
+      // RFC 6840 §4.4: the denial must show the delegation (NS bit).
+      out_.delegation_state = SecurityState::bogus;
+      outcome_.add(Verdict::bogus(wire::EdeCode::NsecMissing,
+                                  fmt::format("referral to {}: the denial of its DS shows no "
+                                              "delegation there (no NS in the bitmap)",
+                                              ns->owner.to_text())));
+      return true;
+    }
     switch (proof.status) {
       case DenialStatus::proven:
       case DenialStatus::opt_out:

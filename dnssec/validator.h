@@ -99,6 +99,10 @@ struct ResponseValidation {
   wire::Name delegation;
   SecurityState delegation_state = SecurityState::indeterminate;
   std::vector<wire::Rdata> delegation_ds;
+  // A DS question answered NODATA/NXDOMAIN: true when the proof shows a
+  // delegation at the name (DenialProof::delegation), i.e. an unsigned
+  // child zone; false when the name is no zone cut at all.
+  bool ds_denial_shows_cut = false;
 };
 
 // `ntas` may be null. The budget is the client request's.

@@ -364,6 +364,18 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
               if (set.type == RRType::DS && set.owner == zone) ds = set.rdatas;
             }
           }
+          if (ds.empty() && !v.ds_denial_shows_cut) {
+            // The parent proves the name is no zone cut (it exists without
+            // NS, or not at all): nothing can be signed by it. Without this
+            // a forger naming such a signer made any answer insecure.
+            conclude_zone(ctx, zone,
+                          Verdict::bogus(EdeCode::DnssecBogus,
+                                         fmt::format("{} is not a zone: its parent's denial of a DS "
+                                                     "shows no delegation",
+                                                     zone.to_text())),
+                          nullptr, options_.dnssec.cache_policy.bogus_ttl);
+            return KeyState::known;
+          }
           if (ds.empty()) {
             conclude_zone(ctx, zone,
                           Verdict::insecure(

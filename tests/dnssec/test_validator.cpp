@@ -130,6 +130,14 @@ TEST_CASE("RFC 4035 B.5: referral to the unsigned zone b.example", "[dnssec][val
   const auto bad = run(z, r);
   CHECK(bad.delegation_state == SecurityState::bogus);
   CHECK(bad.verdict.ede == wire::EdeCode::NsecMissing);
+  // A forged referral at ns1.example, whose real NSEC has no NS bit: that
+  // NSEC proves there is no delegation, not an unsigned one (RFC 6840 4.4).
+  auto forged = response("www.ns1.example.", RRType::A, ResponseKind::referral);
+  forged.authority = {rrset("ns1.example.", RRType::NS, 3600, {"ns.attacker.test."}),
+                      z.nsec("ns1.example.", "ns2.example. A RRSIG NSEC")};
+  const auto fake = run(z, forged);
+  CHECK(fake.delegation_state == SecurityState::bogus);
+  CHECK(fake.verdict.is_bogus());
 }
 
 TEST_CASE("RFC 4035 B.6: wildcard expansion a.z.w.example MX", "[dnssec][validator]") {
