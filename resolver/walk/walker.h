@@ -86,6 +86,14 @@ class Walker {
   void set_negative_trust_anchors(std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas) noexcept {
     options_.dnssec.negative_anchors = std::move(ntas);
   }
+  // The trust anchors changed (RFC 5011 maintenance): used from the next
+  // validation on; what this worker remembered of zone trust is dropped,
+  // so the chain is built again from the new keys. Call on this walker's
+  // loop thread.
+  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors) {
+    options_.dnssec.anchors = std::move(anchors);
+    trust_memo_.clear();
+  }
   const ServerSelection& servers() const noexcept { return servers_; }
   // True once a priming answer was accepted and has not expired.
   bool root_primed() const;

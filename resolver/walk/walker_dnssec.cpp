@@ -294,6 +294,16 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
 
   std::vector<wire::Rdata> ds;
   if (anchor->zone == zone) {
+    if (anchor->ds.empty()) {
+      // A managed trust point whose keys were all revoked (RFC 5011): no
+      // chain can start here, and an anchor never fails open.
+      conclude_zone(ctx, zone,
+                    Verdict::bogus(EdeCode::DnskeyMissing,
+                                   fmt::format("the trust anchor for {} has no trusted key left",
+                                               zone.to_text())),
+                    nullptr, 0);
+      return KeyState::known;
+    }
     ds = anchor->ds;
   } else {
     // Top-down: the parent's zone (as far as the delegation cache knows it)

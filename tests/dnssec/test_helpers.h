@@ -91,7 +91,18 @@ class TestKey {
     dnskey_.insert(dnskey_.end(), pub.begin(), pub.end());
   }
 
+  // A copy shares the private key (e.g. to publish it with other flags).
+  TestKey(const TestKey& other)
+      : algorithm_(other.algorithm_), key_(up_ref(other.key_.get())), dnskey_(other.dnskey_) {}
+  TestKey& operator=(const TestKey&) = delete;
+
   const wire::Rdata& dnskey() const { return dnskey_; }
+  // The same key published with other flags (e.g. the RFC 5011 REVOKE bit):
+  // its tag, DS and signatures follow.
+  void set_flags(uint16_t flags) {
+    dnskey_[0] = static_cast<uint8_t>(flags >> 8);
+    dnskey_[1] = static_cast<uint8_t>(flags);
+  }
   uint16_t tag() const { return key_tag(dnskey_); }
   uint8_t algorithm() const { return algorithm_; }
 
@@ -138,6 +149,11 @@ class TestKey {
   struct Free {
     void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
   };
+
+  static EVP_PKEY* up_ref(EVP_PKEY* key) {
+    EVP_PKEY_up_ref(key);
+    return key;
+  }
 
   bool is_rsa() const { return algorithm_ == 5 || algorithm_ == 7 || algorithm_ == 8 || algorithm_ == 10; }
 

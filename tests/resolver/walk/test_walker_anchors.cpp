@@ -193,3 +193,21 @@ TEST_CASE("anchors: an island of security below an unsigned delegation",
     CHECK(ede_of(r) == 9);
   }
 }
+
+TEST_CASE("anchors: a trust point with no trusted key left (RFC 5011, all revoked) is SERVFAIL",
+          "[walker][dnssec][anchors]") {
+  World world;
+  world.signed_example();
+  auto anchors = std::make_shared<dnssec::TrustAnchors>();
+  anchors->add_zone(Name());
+  world.options.dnssec.anchors = anchors;
+  auto r = world.resolve("www.example.", RRType::A);
+  CHECK(r.rcode == Rcode::SERVFAIL);
+  CHECK(r.validation == ValidationState::bogus);
+  CHECK(ede_of(r) == 9);
+  // Trust comes back when the operator gives a key again.
+  world.w().set_trust_anchors(anchors_of({{".", world.root.key.ds(Name())}}));
+  world.loop.run_for(milliseconds{10});
+  auto again = world.resolve("www.example.", RRType::A);
+  CHECK(again.validation == ValidationState::secure);
+}
