@@ -6,6 +6,7 @@
 and, inside resolver/, room by room:
 
     walk, config  <-  front  <-  daemon
+    walk  <-  anchors  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
 room (policy/, forward/ ...) must be added to ALLOWED before it builds
@@ -27,8 +28,10 @@ ALLOWED = {
     "resolver/walk": {"wire", "cache", "dnssec"},
     "resolver/config": {"wire"},
     "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config"},
+    # RFC 5011 trust anchor maintenance: probes through a walker.
+    "resolver/anchors": {"wire", "dnssec", "resolver/walk"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
-                        "resolver/config", "resolver/front"},
+                        "resolver/config", "resolver/front", "resolver/anchors"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -1,5 +1,6 @@
 #include "resolver/daemon/daemon_metrics.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace sextant::resolver {
@@ -162,6 +163,26 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
        [](const Snap& c) { return c.errors; });
 }
 
+void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
+  const TrustAnchorKeeper::Counters& c = s.trust_anchor_counters;
+  const char* probes = "RFC 5011 probes of managed trust anchors' DNSKEY RRsets, by result.";
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_ok, {{"result", "ok"}});
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_failed, {{"result", "failed"}});
+  r.counter("sextant_trust_anchor_write_errors_total",
+            "Failed rewrites of the trust anchor state file (dnssec.auto-trust-anchor-file).", c.write_errors);
+  using dnssec::ManagedKeyState;
+  const std::pair<const char*, ManagedKeyState> states[] = {
+      {"add_pending", ManagedKeyState::add_pending}, {"valid", ManagedKeyState::valid},
+      {"missing", ManagedKeyState::missing}, {"revoked", ManagedKeyState::revoked}};
+  for (const auto& a : s.trust_anchors) {
+    for (const auto& [label, state] : states) {
+      const auto n = std::count_if(a.keys.begin(), a.keys.end(), [&](const auto& k) { return k.state == state; });
+      r.gauge("sextant_trust_anchor_keys", "Keys of each managed trust anchor, by RFC 5011 state.",
+              static_cast<double>(n), {{"zone", a.zone.to_text()}, {"state", label}});
+    }
+  }
+}
+
 }  // namespace
 
 void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
@@ -253,6 +274,7 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
     r.counter("sextant_dnstap_dropped_total",
               "Query-log frames dropped: the collector was not keeping up (queue full).", s.dnstap_dropped);
   }
+  if (s.trust_anchors_managed) report_trust_anchors(r, s);
   r.counter("sextant_control_commands_total", "Commands run on the control socket.", s.control_commands);
   r.counter("sextant_metrics_scrapes_total", "GET /metrics served.", s.metrics_scrapes);
   r.counter("sextant_admin_bad_requests_total", "Malformed or refused control and metrics requests.",
