@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "wire/name.h"
+
 namespace sextant::resolver {
 
 namespace {
@@ -111,6 +113,21 @@ Apply bind_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port
   };
 }
 
+// Domain names in presentation format, kept as text once they parse.
+Apply bind_names(std::vector<std::string> Config::*field) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<std::string> out = scalar_list(n);
+    for (const auto& name : out) {
+      try {
+        (void)wire::Name::from_text(name);
+      } catch (const std::exception& e) {
+        throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
+      }
+    }
+    c.*field = std::move(out);
+  };
+}
+
 Apply bind_prefixes(std::vector<Prefix> Config::*field) {
   return [=](Config& c, const YAML::Node& n) {
     std::vector<Prefix> out;
@@ -177,6 +194,22 @@ const std::vector<Setting>& settings() {
       {"server.doh.trusted-proxies", "[]",
        "Proxies whose X-Forwarded-For / PROXY v2 client address is believed.",
        bind_prefixes(&Config::doh_trusted_proxies)},
+      {"server.proxy-protocol-from", "[]",
+       "Load balancers (dnsdist `useProxyProtocol=true`, HAProxy) whose UDP, TCP and DoT queries start "
+       "with a PROXY v2 header naming the client, which access control and the query log then see. A "
+       "header is required from these and refused from everyone else (dropped and counted), as "
+       "PowerDNS Recursor's `proxy-protocol-from` does.",
+       bind_prefixes(&Config::proxy_protocol_from)},
+      {"server.drain-time", "0s",
+       "On SIGTERM, keep answering this long while failing load-balancer health checks (SERVFAIL, EDE "
+       "14), so that dnsdist marks this instance down before its sockets close; a second signal ends "
+       "it early. 0: close at once. Behind dnsdist use at least checkInterval x maxCheckFailures + "
+       "checkTimeout.",
+       bind_duration_ms(&Config::drain_time_ms, 0, 600000)},
+      {"server.health-check-names", "['a.root-servers.net.']",
+       "Query names that are a load balancer's health check when the balancer sends no PROXY v2 "
+       "LOCAL header (dnsdist's default checkName); only matters during `drain-time`.",
+       bind_names(&Config::health_check_names)},
       {"server.doq.listen", "[]", "Addresses for DNS over QUIC (UDP, default port 853).",
        bind_endpoints(&Config::doq_listen, 853)},
       {"server.tls.certificate", "", "PEM certificate chain for DoT, DoH and DoQ.",

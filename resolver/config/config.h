@@ -1,5 +1,5 @@
 // Sextant's configuration: one typed struct, filled from YAML by one table of
-// settings (resolver/config_table.cpp) that also supplies every default and
+// settings (settings() in config.cpp) that also supplies every default and
 // the reference documentation (`sextant --config-reference`), as PowerDNS
 // Recursor's table.py does. Every setting has a default, so an empty file,
 // or no file at all, gives a working resolver on 127.0.0.1 and ::1.
@@ -51,6 +51,11 @@ struct Config {
   std::string doh_path;
   bool doh_h2c = false;
   std::vector<Prefix> doh_trusted_proxies;
+  // Load balancers whose UDP, TCP and DoT traffic carries PROXY v2 headers.
+  std::vector<Prefix> proxy_protocol_from;
+  // SIGTERM: serve this long while failing health checks, then close.
+  uint32_t drain_time_ms = 0;
+  std::vector<std::string> health_check_names;  // presentation format, checked
   std::string tls_certificate;
   std::string tls_key;
   LogLevel log_level = LogLevel::info;

@@ -135,7 +135,8 @@ struct TlsContexts {
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
 // context (ALPN differs) shared by every worker.
 void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
-                             TlsContexts& contexts) {
+                             TlsContexts& contexts,
+                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from) {
   transports::TlsFiles files{c.tls_certificate, c.tls_key};
   auto stream_options = [&c](const Endpoint& ep) {
     transports::StreamServerOptions o;
@@ -148,8 +149,14 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   if (!c.dot_listen.empty()) {
     auto tls = transports::make_dot_tls_context(files);
     contexts.tcp.push_back(tls);
-    for (const auto& ep : c.dot_listen)
-      factories.push_back(transports::make_dot_listener_factory({.stream = stream_options(ep)}, tls));
+    for (const auto& ep : c.dot_listen) {
+      transports::DotListenerConfig dc{.stream = stream_options(ep)};
+      if (!proxy_protocol_from->empty()) {
+        dc.stream.proxy_protocol = true;
+        dc.stream.trusted_proxies = proxy_protocol_from;
+      }
+      factories.push_back(transports::make_dot_listener_factory(dc, tls));
+    }
   }
   if (!c.doh_listen.empty()) {
     std::shared_ptr<transports::TlsServerContext> tls;
@@ -181,6 +188,12 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       factories.push_back(transports::make_doq_listener_factory(qc, tls));
     }
   }
+}
+
+std::vector<wire::Name> health_check_names_from(const Config& c) {
+  std::vector<wire::Name> names;
+  for (const auto& text : c.health_check_names) names.push_back(wire::Name::from_text(text));
+  return names;
 }
 
 transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers) {
@@ -244,9 +257,11 @@ struct Daemon::State {
   // rules (on its own thread) before the old ones are let go.
   std::shared_ptr<const AccessControl> acl;
   PipelineStats stats;
+  // SIGTERM behind a load balancer: health checks fail for server.drain-time.
+  DrainState drain;
   PipelineSettings pipeline_settings;
   std::vector<WorkerState> workers;
-  std::atomic<bool> stop{false};
+  std::atomic<unsigned> stop_requests{0};  // SIGTERM/SIGINT: the first drains, a second cuts it short
   std::atomic<bool> reload_requested{false};
   TlsContexts tls;
   std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload (and change NTAs)
@@ -271,7 +286,9 @@ struct Daemon::State {
         cache_config(cache_config_from(config)),
         cache(cache_config),
         walker_options(walker_options_from(config)),
-        acl(std::make_shared<const AccessControl>(config.access_control)) {
+        acl(std::make_shared<const AccessControl>(config.access_control)),
+        drain(health_check_names_from(config)) {
+    pipeline_settings.drain = &drain;
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
@@ -350,6 +367,8 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     for (const auto& u : s.udp_counters) add_udp(snap, *u);
     for (const auto& t : s.tcp_counters) add_tcp(snap, *t);
   }
+  snap.draining = s.drain.draining();
+  snap.health_checks_failed = s.drain.health_checks_failed();
   if (s.dnstap) {
     snap.dnstap_enabled = true;
     snap.dnstap_logged = s.dnstap->logged();
@@ -592,6 +611,22 @@ class DaemonControl final : public ControlTarget {
   Daemon::State& s_;
 };
 
+// SIGTERM behind a load balancer: keep serving for server.drain-time while
+// health checks fail, so the balancer stops sending before the sockets
+// close. A second stop request ends the wait.
+void drain(Daemon::State& s) {
+  const auto window = std::chrono::milliseconds(s.config.drain_time_ms);
+  if (window.count() == 0) return;
+  s.drain.start();
+  log::info("draining for {} ms: health checks get SERVFAIL, other queries are answered "
+            "(a second SIGTERM stops at once)", window.count());
+  const auto end = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < end && s.stop_requests.load() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  log::info("drained: {} health check(s) failed", s.drain.health_checks_failed());
+}
+
 }  // namespace
 
 Daemon::Daemon(Config config, std::string config_path)
@@ -599,7 +634,7 @@ Daemon::Daemon(Config config, std::string config_path)
 
 Daemon::~Daemon() = default;
 
-void Daemon::request_stop() noexcept { state_->stop.store(true); }
+void Daemon::request_stop() noexcept { state_->stop_requests.fetch_add(1); }
 
 void Daemon::request_reload() noexcept { state_->reload_requested.store(true); }
 
@@ -609,10 +644,14 @@ void Daemon::run() {
   log::set_level(c.log_level);
 
   std::vector<transports::ListenerFactory> factories;
+  std::vector<std::string> proxies;
+  for (const auto& p : c.proxy_protocol_from) proxies.push_back(p.to_text());
+  auto proxy_protocol_from = std::make_shared<const transports::TrustedProxies>(proxies);
   for (const auto& ep : c.listen) {
     transports::SocketAddress address = transports::parse_address_or_throw(ep.to_text(), 53);
     transports::UdpListenerConfig udp;
     udp.address = address;
+    if (!proxy_protocol_from->empty()) udp.trusted_proxies = proxy_protocol_from;
     factories.push_back(transports::make_udp_listener_factory(udp, [&s](transports::UdpListener& l) {
       std::lock_guard lock(s.listeners_mu);
       s.udp_counters.push_back(l.counters_handle());
@@ -621,12 +660,13 @@ void Daemon::run() {
     tcp.address = address;
     tcp.idle_timeout_ms = c.tcp_idle_timeout_ms;
     tcp.max_connections = c.tcp_connections_per_worker;
+    if (!proxy_protocol_from->empty()) tcp.trusted_proxies = proxy_protocol_from;
     factories.push_back(transports::make_tcp_listener_factory(tcp, [&s](transports::TcpListener& l) {
       std::lock_guard lock(s.listeners_mu);
       s.tcp_counters.push_back(l.counters_handle());
     }));
   }
-  add_encrypted_listeners(c, factories, s.tls);
+  add_encrypted_listeners(c, factories, s.tls, proxy_protocol_from);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
 
   std::optional<TargetUser> run_as;
@@ -741,13 +781,15 @@ void Daemon::run() {
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
   if (s.dnstap) where += fmt::format(", dnstap to {}", c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file);
+  if (!c.proxy_protocol_from.empty()) where += fmt::format(", PROXY v2 from {}", fmt::join(proxies, " "));
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
 
-  while (!s.stop.load()) {
+  while (s.stop_requests.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (s.reload_requested.exchange(false)) reload_configuration(s);
   }
+  drain(s);
   log::info("stopping: answering in-flight queries for up to 1 s");
   admin.stop();
   s.admin = nullptr;

@@ -5,56 +5,15 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
-#include "tests/transports/encrypted_support.h"
-#include "transports/dot_listener.h"
+#include "tests/transports/dot_fixture.h"
+#include "tests/transports/proxy_support.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::test;
-
-namespace {
-
-struct DotFixture {
-  explicit DotFixture(DotListenerConfig config = test_config(), unsigned slow_ms = 300)
-      : handler(slow_ms), cert(make_test_cert("dot")), tls(make_dot_tls_context({cert.cert, cert.key})) {
-    config.stream.address = "127.0.0.1";
-    config.stream.port = 0;
-    server = std::make_unique<ServerThread>(
-        [config, this](const WorkerContext& worker, uint16_t& port) {
-          auto listener = std::make_unique<DotListener>(worker, config, tls);
-          port = listener->port();
-          return listener;
-        },
-        handler);
-  }
-  ~DotFixture() {
-    server.reset();
-    std::filesystem::remove_all(cert.dir);
-  }
-  static DotListenerConfig test_config() {
-    DotListenerConfig config;
-    config.stream.idle_timeout_ms = 2000;
-    config.stream.handshake_timeout_ms = 2000;
-    return config;
-  }
-  uint16_t port() const { return server->port(); }
-  TlsTestClient::Options client_options(std::vector<std::string> alpn = {"dot"}) const {
-    TlsTestClient::Options o;
-    o.alpn = std::move(alpn);
-    o.ca_file = cert.cert;
-    return o;
-  }
-
-  EchoHandler handler;
-  TestCert cert;
-  std::shared_ptr<TlsServerContext> tls;
-  std::unique_ptr<ServerThread> server;
-};
-
-}  // namespace
 
 TEST_CASE("DoT answers a framed query over TLS with ALPN dot", "[dot]") {
   DotFixture f;
@@ -332,6 +291,75 @@ TEST_CASE("DoT shutdown lets an answer in flight go out, then closes", "[dot]") 
   CHECK(client.closed_by_peer(1000));
 }
 
+TEST_CASE("DoT behind a trusted proxy: the PROXY v2 header before TLS names the client", "[dot][proxy]") {
+  using namespace sextant::transports::proxy_test;
+  auto config = DotFixture::test_config();
+  config.stream.proxy_protocol = true;
+  config.stream.trusted_proxies = std::make_shared<const TrustedProxies>(std::vector<std::string>{"127.0.0.1/32"});
+  DotFixture f(config);
+  auto& counters = transport_counters(Transport::dot);
+  auto count = [&](ProxyOutcome o) { return counters.proxy[static_cast<size_t>(o)].load(); };
+  const uint64_t proxied = count(ProxyOutcome::proxied), local = count(ProxyOutcome::local),
+                 missing = count(ProxyOutcome::missing);
+  auto query = make_query("proxied.example");
+  {
+    auto options = f.client_options();
+    options.preamble = proxy_v4("198.51.100.9", "192.0.2.53", 40000, 853);
+    TlsTestClient client(f.port(), options);
+    REQUIRE(client.handshake_ok());
+    REQUIRE(client.send_frame(query));
+    auto answer = client.read_frame();
+    REQUIRE(answer);
+    CHECK(is_echo_answer(*answer, query));
+  }
+  {
+    auto options = f.client_options();
+    options.preamble = proxy_local();
+    TlsTestClient client(f.port(), options);
+    REQUIRE(client.handshake_ok());
+    REQUIRE(client.send_frame(query));
+    REQUIRE(client.read_frame());
+  }
+  {
+    // The trusted proxy must send the header: a bare TLS handshake is cut off.
+    TlsTestClient client(f.port(), f.client_options());
+    CHECK_FALSE(client.handshake_ok());
+  }
+  auto peers = f.handler.peers();
+  REQUIRE(peers.size() == 2);
+  CHECK(address_text(peers[0]) == "198.51.100.9");
+  CHECK(address_text(peers[1]) == "127.0.0.1");
+  CHECK(count(ProxyOutcome::proxied) == proxied + 1);
+  CHECK(count(ProxyOutcome::local) == local + 1);
+  CHECK(count(ProxyOutcome::missing) == missing + 1);
+}
+
+TEST_CASE("DoT refuses a PROXY v2 header from a peer that is not trusted", "[dot][proxy]") {
+  using namespace sextant::transports::proxy_test;
+  auto config = DotFixture::test_config();
+  config.stream.proxy_protocol = true;
+  config.stream.trusted_proxies = std::make_shared<const TrustedProxies>(std::vector<std::string>{"127.0.0.2/32"});
+  DotFixture f(config);
+  auto& untrusted = transport_counters(Transport::dot).proxy[static_cast<size_t>(ProxyOutcome::untrusted)];
+  const uint64_t before = untrusted.load();
+  {
+    auto options = f.client_options();
+    options.preamble = proxy_v4("198.51.100.9", "192.0.2.53", 40000, 853);
+    TlsTestClient client(f.port(), options);
+    CHECK_FALSE(client.handshake_ok());
+  }
+  CHECK(untrusted.load() == before + 1);
+  // A plain DoT client from the same address is served as itself.
+  TlsTestClient client(f.port(), f.client_options());
+  REQUIRE(client.handshake_ok());
+  auto query = make_query("direct.example");
+  REQUIRE(client.send_frame(query));
+  REQUIRE(client.read_frame());
+  auto peers = f.handler.peers();
+  REQUIRE(peers.size() == 1);
+  CHECK(address_text(peers[0]) == "127.0.0.1");
+}
+
 TEST_CASE("DoT certificate reload takes effect for new connections", "[dot][reload]") {
   DotFixture f;
   auto other = make_test_cert("dot-next");
@@ -344,15 +372,12 @@ TEST_CASE("DoT certificate reload takes effect for new connections", "[dot][relo
   TlsTestClient old_connection(f.port(), f.client_options());
   REQUIRE(old_connection.handshake_ok());
 
-  std::filesystem::copy_file(other.cert, f.cert.cert, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(other.key, f.cert.key, std::filesystem::copy_options::overwrite_existing);
+  f.overwrite_certificate_files(other);
   auto result = f.tls->reload();
   REQUIRE(result.ok);
   CHECK(f.tls->generation() == 2);
 
-  TlsTestClient::Options options;
-  options.alpn = {"dot"};
-  options.ca_file = other.cert;
+  auto options = verifying_options({"dot"}, other.cert);
   TlsTestClient client(f.port(), options);
   REQUIRE(client.handshake_ok());
   CHECK(client.peer_fingerprint() != first_print);
@@ -375,7 +400,6 @@ TEST_CASE("DoT certificate reload takes effect for new connections", "[dot][relo
   TlsTestClient after(f.port(), options);
   REQUIRE(after.handshake_ok());
   CHECK(after.peer_fingerprint() == second_print);
-  std::filesystem::remove_all(other.dir);
 }
 
 TEST_CASE("TLS context construction reports missing files clearly", "[dot][reload]") {
@@ -391,14 +415,10 @@ TEST_CASE("TLS context construction reports missing files clearly", "[dot][reloa
 // Real clients
 
 TEST_CASE("kdig +tls gets answers with certificate verification", "[dot][external]") {
-  if (!have_program("kdig")) {
-    WARN("kdig not installed: skipped");
-    return;
-  }
+  if (missing_program("kdig")) return;
   DotFixture f;
   auto port = std::to_string(f.port());
-  auto verified = run_command("kdig @127.0.0.1 -p " + port + " +tls-ca=" + f.cert.cert +
-                              " +tls-hostname=localhost +short a.example A");
+  auto verified = run_command(f.verifying_command("kdig") + " +short a.example A");
   INFO(verified.output);
   CHECK(verified.exit_code == 0);
   CHECK(verified.output.find("127.0.0.53") != std::string::npos);
@@ -406,22 +426,17 @@ TEST_CASE("kdig +tls gets answers with certificate verification", "[dot][externa
   INFO(opportunistic.output);
   CHECK(opportunistic.output.find("127.0.0.53") != std::string::npos);
   // Verification against a wrong name must fail.
-  auto wrong = run_command("kdig @127.0.0.1 -p " + port + " +tls-ca=" + f.cert.cert +
-                           " +tls-hostname=wrong.example +short c.example A");
+  auto wrong = run_command(f.verifying_command("kdig", "wrong.example") + " +short c.example A");
   INFO(wrong.output);
   CHECK(wrong.output.find("127.0.0.53") == std::string::npos);
 }
 
 TEST_CASE("dig +tls gets answers with certificate verification", "[dot][external]") {
-  if (!have_program("dig")) {
-    WARN("dig not installed: skipped");
-    return;
-  }
+  if (missing_program("dig")) return;
   DotFixture f;
   auto port = std::to_string(f.port());
   // dig exits 0 even when verification fails, so read its output.
-  auto verified = run_command("dig @127.0.0.1 -p " + port + " +tls-ca=" + f.cert.cert +
-                              " +tls-hostname=localhost +short a.example A");
+  auto verified = run_command(f.verifying_command("dig") + " +short a.example A");
   INFO(verified.output);
   CHECK(verified.output.find("127.0.0.53") != std::string::npos);
   CHECK(verified.output.find("failed") == std::string::npos);
@@ -431,10 +446,7 @@ TEST_CASE("dig +tls gets answers with certificate verification", "[dot][external
 }
 
 TEST_CASE("openssl s_client with ALPN h3 is refused", "[dot][external]") {
-  if (!have_program("openssl")) {
-    WARN("openssl not installed: skipped");
-    return;
-  }
+  if (missing_program("openssl")) return;
   DotFixture f;
   auto result = run_command("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(f.port()) +
                             " -alpn h3 -servername localhost");
@@ -447,24 +459,14 @@ TEST_CASE("openssl s_client with ALPN h3 is refused", "[dot][external]") {
 }
 
 TEST_CASE("dnsperf -m dot completes every query", "[dot][external]") {
-  if (!have_program("dnsperf")) {
-    WARN("dnsperf not installed: skipped");
-    return;
-  }
+  if (missing_program("dnsperf")) return;
   DotFixture f;
-  auto dir = make_temp_dir("dnsperf");
-  {
-    std::ofstream qfile(dir + "/qfile");
-    qfile << "a.example A\nb.example A\nslow.example A\nc.example AAAA\n";
-  }
-  auto result = run_command("dnsperf -m dot -s 127.0.0.1 -p " + std::to_string(f.port()) + " -d " + dir +
-                                "/qfile -n 50 -c 2 -l 5",
-                            30);
+  DnsperfQueryFile queries("a.example A\nb.example A\nslow.example A\nc.example AAAA\n");
+  auto result = run_command(f.dnsperf_command("dot", queries) + " -n 50 -c 2 -l 5", 30);
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output.find("Queries completed:    200") != std::string::npos);
   CHECK(result.output.find("Queries lost:         0") != std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("DoT listener destroyed without shutdown releases everything", "[dot]") {
@@ -480,7 +482,7 @@ TEST_CASE("DoT listener destroyed without shutdown releases everything", "[dot]"
   uint16_t port = listener->port();
   std::atomic<bool> connected{false};
   std::thread client_thread([&] {
-    TlsTestClient client(port, TlsTestClient::Options{{"dot"}, cert.cert, nullptr, 0});
+    TlsTestClient client(port, verifying_options({"dot"}, cert.cert));
     connected = client.handshake_ok();
     client.closed_by_peer(3000);
   });
@@ -492,20 +494,12 @@ TEST_CASE("DoT listener destroyed without shutdown releases everything", "[dot]"
   uv_run(&loop, UV_RUN_DEFAULT);  // returns once every handle is closed
   client_thread.join();
   CHECK(uv_loop_close(&loop) == 0);
-  std::filesystem::remove_all(cert.dir);
 }
 
 TEST_CASE("dnsperf throughput against DoT", "[.][bench]") {
   if (!have_program("dnsperf")) return;
-  auto dir = make_temp_dir("bench");
-  {
-    std::ofstream qfile(dir + "/qfile");
-    qfile << "a.example A\nb.example A\nc.example AAAA\n";
-  }
+  DnsperfQueryFile queries("a.example A\nb.example A\nc.example AAAA\n");
   DotFixture f;
-  auto r = run_command("dnsperf -m dot -s 127.0.0.1 -p " + std::to_string(f.port()) + " -d " + dir +
-                           "/qfile -c 4 -l 5",
-                       30);
+  auto r = run_command(f.dnsperf_command("dot", queries) + " -c 4 -l 5", 30);
   WARN("DoT:\n" << r.output);
-  std::filesystem::remove_all(dir);
 }
