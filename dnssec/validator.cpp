@@ -212,6 +212,27 @@ class ResponseValidator {
       if (in_answer && dname_source(set, r_.answer)) return true;  // judged with its DNAME
       // Referral NS sets (and glue) are never signed.
       if (!in_answer && set.type == RRType::NS) return true;
+      // Unsigned data below the zone asked may come from an unsigned child
+      // served by the same servers (no referral was seen): each name
+      // between the zone and the owner must be known to be no zone cut, or
+      // a secure one, before the missing signature makes the data bogus
+      // (RFC 4035 §5.2: the chain is followed by DS, whatever cut the
+      // resolver happened to ask).
+      if (set.owner.is_subdomain_of(r_.zone) && !(set.owner == r_.zone)) {
+        const ZoneTrust* zone_trust = zones_.lookup(r_.zone);
+        if (!zone_trust) return needs(r_.zone);
+        for (size_t labels = r_.zone.label_count() + 1;
+             zone_trust->verdict.is_secure() && labels <= set.owner.label_count(); ++labels) {
+          const wire::Name between = set.owner.suffix(labels);
+          const ZoneTrust* trust = zones_.lookup(between);
+          if (!trust) return needs(between);
+          if (trust->verdict.state != SecurityState::secure) {
+            c.state = trust->verdict.state;
+            outcome_.add(trust->verdict);
+            return true;
+          }
+        }
+      }
     }
     const wire::Name signer = c.signer.value_or(r_.zone);
     // The signer must be the zone holding the data: an ancestor of the

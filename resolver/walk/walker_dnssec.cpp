@@ -376,14 +376,25 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
           }
           if (ds.empty() && !v.ds_denial_shows_cut) {
             // The parent proves the name is no zone cut (it exists without
-            // NS, or not at all): nothing can be signed by it. Without this
-            // a forger naming such a signer made any answer insecure.
-            conclude_zone(ctx, zone,
-                          Verdict::bogus(EdeCode::DnssecBogus,
-                                         fmt::format("{} is not a zone: its parent's denial of a DS "
-                                                     "shows no delegation",
-                                                     zone.to_text())),
-                          nullptr, options_.dnssec.cache_policy.bogus_ttl);
+            // NS, or not at all): it lies inside the parent zone and only
+            // the parent's keys hold there. Data claiming it as signer then
+            // fails (the signer is not the keys' zone); treating it as an
+            // unsigned delegation instead let a forger make any answer
+            // insecure by naming such a signer.
+            const dnssec::ZoneTrust* parent_trust = nullptr;
+            for (Name up = zone; !up.is_root() && !parent_trust;) {
+              up = up.parent();
+              parent_trust = ctx.zones.lookup(up);
+            }
+            if (parent_trust && parent_trust->verdict.is_secure() && parent_trust->keys) {
+              conclude_zone(ctx, zone, Verdict::secure(), parent_trust->keys,
+                            std::min(kInsecureMemoSeconds, v.ttl_limit));
+            } else {
+              ctx.zones.add_bogus(zone, Verdict::bogus(EdeCode::DnssecBogus,
+                                                       fmt::format("{} is no zone cut and its parent's "
+                                                                   "keys are not known",
+                                                                   zone.to_text())));
+            }
             return KeyState::known;
           }
           if (ds.empty()) {

@@ -188,7 +188,17 @@ TEST_CASE("validator states and EDEs", "[dnssec][validator]") {
   }
   SECTION("unsigned data in a signed zone: bogus, EDE 10") {
     answer.answer[0].signatures.clear();
+    // First: is ai.example. an unsigned child served by the same servers?
+    // The walker asks DS; the parent's denial shows no cut there, so the
+    // name is inside example. and holds example.'s keys.
+    auto v = run(z, answer);
+    REQUIRE(v.needs_keys);
+    CHECK(*v.needs_keys == N("ai.example."));
+    z.zones.add_secure(N("ai.example."), z.zones.lookup(N("example."))->keys);
     CHECK(run(z, answer).verdict.ede == wire::EdeCode::RrsigsMissing);
+    // Had the DS query proven an unsigned delegation, the data is insecure.
+    z.zones.add_insecure(N("ai.example."), Verdict::insecure("no DS"));
+    CHECK(run(z, answer).verdict.state == SecurityState::insecure);
   }
   SECTION("expired / not yet valid: EDE 7 / 8") {
     CHECK(run(z, answer, kNow + 3 * 86400).verdict.ede == wire::EdeCode::SignatureExpired);
@@ -240,6 +250,8 @@ TEST_CASE("validator states and EDEs", "[dnssec][validator]") {
                 rrset("a.d.example.", RRType::CNAME, 3600, {"a.x.w.example."})};
     CHECK(run(z, r).verdict.is_secure());
     r.answer[1] = rrset("a.d.example.", RRType::CNAME, 3600, {"evil.test."});
+    z.zones.add_secure(N("d.example."), z.zones.lookup(N("example."))->keys);  // no cut there
+    z.zones.add_secure(N("a.d.example."), z.zones.lookup(N("example."))->keys);
     CHECK(run(z, r).verdict.ede == wire::EdeCode::RrsigsMissing);
   }
   SECTION("NODATA after a CNAME is proven for the chain's target") {

@@ -121,3 +121,46 @@ TEST_CASE("zone cuts: a DS denial at a real delegation still makes the child ins
   CHECK(ds.validation == ValidationState::secure);
   CHECK(ds.answer.empty());
 }
+
+TEST_CASE("zone cuts: an unsigned child served by its parent's servers is insecure, not bogus",
+          "[walker][dnssec][cuts]") {
+  // No referral is ever seen: example.'s server answers for sub.example.
+  // itself. The validator finds the cut by DS, as RFC 4035 5.2 walks it.
+  World world;
+  world.signed_example();
+  ScriptedReply ds_denial;
+  add_records(ds_denial.authority, world.example.soa());
+  add_records(ds_denial.authority, world.example.sign(set_of(
+                                       "sub.example.", RRType::NSEC, {"www.example. NS RRSIG NSEC"}, 300)));
+  world.network.on(kExample, "sub.example.", RRType::DS, ds_denial);
+  ScriptedReply www;
+  www.answer.push_back(rr("www.sub.example. 300 IN A 192.0.2.82"));
+  world.network.on(kExample, "www.sub.example.", RRType::A, www);
+  ScriptedReply nodata;
+  nodata.authority.push_back(rr("sub.example. 300 IN SOA ns.sub.example. h.sub.example. 1 3600 600 86400 300"));
+  world.network.on(kExample, "www.sub.example.", RRType::MX, nodata);
+
+  auto r = world.resolve("www.sub.example.", RRType::A);
+  INFO(r.ede.value_or(wire::ExtendedErrorOption{}).extra_text);
+  CHECK(r.rcode == Rcode::NOERROR);
+  CHECK(r.validation == ValidationState::insecure);
+  CHECK(r.answer.size() == 1);
+  auto n = world.resolve("www.sub.example.", RRType::MX);
+  INFO(n.ede.value_or(wire::ExtendedErrorOption{}).extra_text);
+  CHECK(n.rcode == Rcode::NOERROR);
+  CHECK(n.validation == ValidationState::insecure);
+
+  // Unsigned data of the signed zone itself stays bogus: the DS denial at
+  // the name shows no cut.
+  ScriptedReply host_ds;
+  add_records(host_ds.authority, world.example.soa());
+  add_records(host_ds.authority, world.example.sign(set_of(
+                                     "plainhost.example.", RRType::NSEC, {"sub.example. A RRSIG NSEC"}, 300)));
+  world.network.on(kExample, "plainhost.example.", RRType::DS, host_ds);
+  ScriptedReply unsigned_host;
+  unsigned_host.answer.push_back(rr("plainhost.example. 300 IN A 203.0.113.9"));
+  world.network.on(kExample, "plainhost.example.", RRType::A, unsigned_host);
+  auto bad = world.resolve("plainhost.example.", RRType::A);
+  CHECK(bad.rcode == Rcode::SERVFAIL);
+  CHECK(bad.validation == ValidationState::bogus);
+}
