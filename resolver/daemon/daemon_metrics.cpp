@@ -42,6 +42,8 @@ const WalkerRow kWalkerRows[] = {
     {&WalkerStats::key_queries, "sextant_dnssec_key_queries_total", "DS and DNSKEY sub-queries."},
     {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
      "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
+    {&WalkerStats::bogus_retries, "sextant_dnssec_bogus_retries_total",
+     "Questions and DNSKEY sets asked again of another server after a server's data failed validation."},
 };
 
 using UpstreamRow = Row<transports::UpstreamCounters, RelaxedCounter>;

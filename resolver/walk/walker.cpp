@@ -289,6 +289,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     }
   }
   if (private_skipped) ++q.tally.private_skipped;
+  avoid_bogus_servers(q.cut.zone, candidates, now);
 
   const bool all_dead = any_usable && every_usable_dead;
   const bool zone_unreachable = all_dead && remembered_unreachable(q.cut.zone, now);

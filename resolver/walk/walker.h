@@ -58,6 +58,7 @@ struct WalkerStats {
   uint64_t validated_indeterminate = 0;
   uint64_t key_queries = 0;
   uint64_t aggressive_answers = 0;  // RFC 8198 NXDOMAIN/NODATA without asking
+  uint64_t bogus_retries = 0;       // questions / DNSKEY sets asked again of another server
 };
 
 class Walker {
@@ -171,6 +172,18 @@ class Walker {
   void conclude_zone(ValidationContext& ctx, const wire::Name& zone, const dnssec::Verdict& verdict,
                      std::shared_ptr<const dnssec::ZoneKeySet> keys, uint32_t ttl);
   void finish_validation(Resolution& r, SubQuery& q);
+  // Data that failed validation: its server is remembered as serving bogus
+  // data for the zone, and the question asked again (of the zone's other
+  // servers) if some are left and the request's retries allow.
+  bool retry_after_bogus(Resolution& r, SubQuery& q);
+  bool served_bogus(const wire::Name& zone, const ServerAddress& server,
+                    TimerService::TimePoint now) const;
+  void remember_bogus_server(const wire::Name& zone, const ServerAddress& server,
+                             TimerService::TimePoint now);
+  // Drops the zone's servers that served bogus data lately, unless that
+  // would leave none.
+  void avoid_bogus_servers(const wire::Name& zone, std::vector<ServerCandidate>& candidates,
+                           TimerService::TimePoint now) const;
   void cache_validated(const SubQuery& q);
   // RFC 8198: keeps the secure NSEC/NSEC3 records of validated answers per
   // zone, and answers NXDOMAIN/NODATA from them when they prove it.
@@ -218,6 +231,16 @@ class Walker {
     uint32_t expires = 0;  // wall seconds
   };
   std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
+
+  // Servers that answered a zone's questions with data that failed
+  // validation, avoided for that zone while others are left, for
+  // dnssec.bogus-ttl (as Unbound blacklists them and marks them DNSSEC-lame).
+  struct BogusServer {
+    wire::Name zone;
+    ServerAddress server;
+    TimerService::TimePoint until{};
+  };
+  std::vector<BogusServer> bogus_servers_;
 
   // Zones whose servers all failed to answer a question just now (see
   // WalkerTimeouts::unreachable_zone_memory).

@@ -25,6 +25,7 @@ using walker_detail::kMaxNameServersPerCut;
 
 void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
                                const wire::Message& msg, ClassifiedResponse&& c) {
+  q.last_reply_from = a.server;
   if (!a.minimised || c.kind == ResponseKind::referral) remember_response(q, a, msg, c);
   auto resend_full_name = [&] {
     // Relaxed QNAME minimisation (RFC 9156 §2.3): this server mishandles
