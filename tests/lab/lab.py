@@ -169,7 +169,11 @@ def write_knot_config(server, zone_files):
     if zones:
         lines.append("zone:")
         for zone in zones:
-            lines += ['  - domain: "%s"' % zone, '    file: "%s"' % zone_files[zone]]
+            path = zone_files[zone]
+            if server in topology.ZONES[zone].get("variants", {}):
+                path = os.path.join(os.path.dirname(path), "%s.%s.zone"
+                                    % (zonebuild.zone_file_stem(zone), server))
+            lines += ['  - domain: "%s"' % zone, '    file: "%s"' % path]
     path = knot_config_path(server)
     text = "\n".join(lines) + "\n"
     if not os.path.exists(path) or open(path).read() != text:

@@ -32,8 +32,8 @@ KNOT_SERVERS = {
                          "keytrap.test.", "rsasha1.test.", "rsasha1-nsec3.test.",
                          "rsasha1-optout.test.", "child.rsasha1-optout.test.",
                          "bogus-rsasha1.test.", "bogus-rsasha1-nsec3.test.",
-                         "dsa.test.", "gost.test.", "rollover.test."]),
-    "sld6": (lab("2.6"), ["big.test.", "big-signed.test."]),
+                         "dsa.test.", "gost.test.", "rollover.test.", "halfbogus.test."]),
+    "sld6": (lab("2.6"), ["big.test.", "big-signed.test.", "halfbogus.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
     "lame": (lab("2.9"), []),
 }
@@ -108,6 +108,9 @@ ZONES = {
     # gost.test.'s key and signatures are random bytes (no GOST signer here).
     "dsa.test.":            dict(alg=3, denial="nsec"),
     "gost.test.":           dict(alg=12, breakage="unsupported-alg"),
+    # Two servers, one of which (sld6) serves www A with a broken signature:
+    # a validator asks the other before giving up (issue 13, section 3).
+    "halfbogus.test.":      dict(alg=13, denial="nsec", variants={"sld6": "bogus-sig"}),
     # RFC 5011 rollover (tests/integration/rfc5011_test.py): an island of
     # security (no DS in test.) re-signed by `lab.py rollover STAGE` with a
     # second key published, then the first one revoked (rollover.py).

@@ -267,7 +267,7 @@ class ZoneBuilder:
             with open(stamp_path) as f:
                 stamp = json.load(f)
             fresh = time.time() - stamp["built_at"] < topology.RESIGN_AFTER_DAYS * 86400
-            if stamp["fingerprint"] == fingerprint and fresh:
+            if stamp["fingerprint"] == fingerprint and fresh and self._variants_exist(zone):
                 return False if dry_run else served
         if dry_run:
             return True
@@ -290,10 +290,31 @@ class ZoneBuilder:
         if params.get("breakage") == "bogus-sig":
             self._corrupt_signature(tmp, "www." + zone, "A")
         os.replace(tmp, served)
+        self._write_variants(zone, served)
         with open(stamp_path, "w") as f:
             json.dump({"fingerprint": fingerprint, "built_at": time.time()}, f)
         self.log("built %s" % zone)
         return served
+
+    # ---- per-server variants ------------------------------------------
+    # topology.ZONES[zone]["variants"] = {server: breakage}: that server
+    # serves a copy of the zone broken that way (one server of a zone
+    # serving bogus data while the others are right).
+    def variant_path(self, zone, server):
+        return os.path.join(self.zones_dir, "%s.%s.zone" % (zone_file_stem(zone), server))
+
+    def _variants_exist(self, zone):
+        return all(os.path.exists(self.variant_path(zone, server))
+                   for server in topology.ZONES[zone].get("variants", {}))
+
+    def _write_variants(self, zone, served):
+        for server, breakage in topology.ZONES[zone].get("variants", {}).items():
+            path = self.variant_path(zone, server)
+            with open(served) as f, open(path + ".tmp", "w") as out:
+                out.write(f.read())
+            if breakage == "bogus-sig":
+                self._corrupt_signature(path + ".tmp", "www." + zone, "A")
+            os.replace(path + ".tmp", path)
 
     @staticmethod
     def _ldns_time(t):
