@@ -41,11 +41,30 @@ bool read_file(const std::string& path, std::string& out) {
   return n == 0 || out.size() > kMaxStateFile;
 }
 
+// Rewrites the file itself: for a directory the daemon's user may not
+// create files in (the file was handed over to it).
+std::string write_in_place(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return fmt::format("cannot write {}: {}", path, errno_text());
+  std::string error;
+  size_t done = 0;
+  while (error.empty() && done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) error = fmt::format("cannot write {}: {}", path, errno_text());
+    else done += static_cast<size_t>(n);
+  }
+  if (error.empty() && ::fsync(fd) != 0) error = fmt::format("cannot sync {}: {}", path, errno_text());
+  ::close(fd);
+  return error;
+}
+
 // Writes `text` to `path` through a temporary file renamed over it, so a
 // crash never leaves half a file. An error message, or empty.
 std::string write_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EACCES && ::access(path.c_str(), W_OK) == 0) return write_in_place(path, text);
   if (fd < 0) return fmt::format("cannot create {}: {}", tmp, errno_text());
   std::string error;
   size_t done = 0;
@@ -109,6 +128,15 @@ TrustAnchorKeeper::TrustAnchorKeeper(Settings settings, const dnssec::TrustAncho
 
 TrustAnchorKeeper::~TrustAnchorKeeper() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string TrustAnchorKeeper::hand_over(uid_t uid, gid_t gid) {
+  if (!owns_state_file()) return {};
+  const std::string& path = settings_.state_file;
+  for (const std::string& file : {path, path + ".lock"}) {
+    if (::chown(file.c_str(), uid, gid) != 0) return fmt::format("cannot chown {}: {}", file, errno_text());
+  }
+  return {};
 }
 
 std::shared_ptr<const dnssec::TrustAnchors> TrustAnchorKeeper::anchors() const {

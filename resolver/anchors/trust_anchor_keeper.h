@@ -18,6 +18,8 @@
 // loop thread; anchors() and status() may be called from any thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -79,6 +81,11 @@ class TrustAnchorKeeper {
 
   std::vector<AnchorStatus> status() const;
   Counters counters() const;
+  // Before the daemon gives up root (server.user): the state file and its
+  // lock become that user's, so it can rewrite them. An error message, or
+  // empty. (The directory stays as the operator made it: when the daemon
+  // cannot create a file there, it rewrites the state file in place.)
+  std::string hand_over(uid_t uid, gid_t gid);
   // False when another process holds the state file's lock.
   bool owns_state_file() const noexcept { return lock_fd_ >= 0; }
   const std::string& state_file() const noexcept { return settings_.state_file; }

@@ -757,6 +757,10 @@ void Daemon::run() {
     }
   }
   // Every listening socket is open: root is no longer needed.
+  if (run_as && s.anchor_keeper) {
+    const std::string error = s.anchor_keeper->hand_over(run_as->uid, run_as->gid);
+    if (!error.empty()) log::warning("trust anchors: {}: the state file may not be updated as {}", error, run_as->name);
+  }
   if (run_as) {
     try {
       drop_privileges(*run_as);
