@@ -25,7 +25,6 @@ using walker_detail::kMaxNameServersPerCut;
 
 void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
                                const wire::Message& msg, ClassifiedResponse&& c) {
-  q.last_reply_from = a.server;
   if (!a.minimised || c.kind == ResponseKind::referral) remember_response(q, a, msg, c);
   auto resend_full_name = [&] {
     // Relaxed QNAME minimisation (RFC 9156 §2.3): this server mishandles
@@ -46,6 +45,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       step(r, q);
     }
   };
+  q.last_reply_from = a.server;  // DNSSEC: the server blamed if this data is bogus
 
   switch (c.kind) {
     case ResponseKind::server_error:
