@@ -351,19 +351,21 @@ def make_certificate(directory):
 class Listeners:
     """Ports one server listens on (None = that transport is off)."""
 
-    def __init__(self, udp_tcp, dot=None, doh=None, doq=None):
+    def __init__(self, udp_tcp, dot=None, doh=None, doq=None, doh3=None):
         self.udp_tcp, self.dot, self.doh, self.doq = udp_tcp, dot, doh, doq
+        self.doh3 = doh3   # DoH over HTTP/3: UDP, the DoH TCP port's number
 
     @classmethod
-    def pick(cls, dot=False, doh=False, doq=False):
-        return cls(free_port(), free_port() if dot else None, free_port() if doh else None,
-                   free_port() if doq else None)
+    def pick(cls, dot=False, doh=False, doq=False, doh3=False):
+        doh_port = free_port() if doh or doh3 else None
+        return cls(free_port(), free_port() if dot else None, doh_port,
+                   free_port() if doq else None, doh_port if doh3 else None)
 
     def tcp_ports(self):
         return [p for p in (self.udp_tcp, self.dot, self.doh) if p]
 
     def udp_ports(self):
-        return [p for p in (self.udp_tcp, self.doq) if p]
+        return [p for p in (self.udp_tcp, self.doq, self.doh3) if p]
 
 
 def fill_template(name, values):
@@ -390,8 +392,8 @@ def unbound_server(workdir, listeners, cert=None, key=None, pin_cpu=True, name="
     if listeners.doh:
         tls += ["    https-port: %d" % listeners.doh, '    http-endpoint: "/dns-query"',
                 "    http-notls-downstream: no"]
-    if listeners.doq:
-        raise BenchError("Unbound 1.17 has no DNS over QUIC")
+    if listeners.doq or listeners.doh3:
+        raise BenchError("Unbound 1.17 has no DNS over QUIC and no HTTP/3")
     config = workdir / "unbound.conf"
     config.write_text(fill_template("unbound.conf.in", {
         "DIR": workdir, "RUN": LAB_RUN, "NET": labnet.NET, "PORT": listeners.udp_tcp,
@@ -416,7 +418,7 @@ def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=Tru
     text = fill_template("sextant.yaml.in", {
         "RUN": LAB_RUN, "NET": labnet.NET, "LISTEN": _yaml_list([listeners.udp_tcp]),
         "DOT_LISTEN": _yaml_list([listeners.dot]), "DOH_LISTEN": _yaml_list([listeners.doh]),
-        "DOQ_LISTEN": _yaml_list([listeners.doq]),
+        "DOQ_LISTEN": _yaml_list([listeners.doq]), "DOH3_LISTEN": _yaml_list([listeners.doh3]),
         "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory})
     if server_extra:
         text = text.replace("\nserver:\n", "\nserver:\n" + server_extra, 1)
@@ -431,7 +433,7 @@ def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=Tru
     if optional_encrypted:
         # DoT/DoH/DoQ may not be wired yet in a given build: measure what is there.
         return ServerProcess(name, argv, workdir, [listeners.udp_tcp], [listeners.udp_tcp], pin_cpu,
-                             optional_udp_ports=[p for p in [listeners.doq] if p],
+                             optional_udp_ports=[p for p in (listeners.doq, listeners.doh3) if p],
                              optional_tcp_ports=[p for p in (listeners.dot, listeners.doh) if p])
     return ServerProcess(name, argv, workdir, listeners.udp_ports(), listeners.tcp_ports(), pin_cpu)
 

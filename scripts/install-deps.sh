@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake g++ pkg-config make ccache
-  libuv1-dev libssl-dev libnghttp2-dev libngtcp2-dev libngtcp2-crypto-gnutls-dev
+  libuv1-dev libssl-dev libnghttp2-dev libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev
   libgnutls28-dev catch2 libfmt-dev libyaml-cpp-dev libbenchmark-dev
   # fuzzing (clang 14 cannot compile libstdc++ 12 <ranges>)
   clang-16 libclang-rt-16-dev

@@ -157,6 +157,17 @@ def build():
              (rate("sextant_encrypted_handshake_failures_total", "transport"), "{{transport}} handshake failures")],
             "ops")
 
+    L.row("DNS over HTTPS")
+    L.panel("timeseries", "DoH requests by HTTP version",
+            "Requests read over HTTP/1.1, HTTP/2 and HTTP/3 (the same port: ALPN or the HTTP/2 preface picks the "
+            "version; HTTP/3 on server.doh.http3-listen), and those for the JSON API.",
+            [(rate("sextant_doh_requests_total", "http"), "HTTP/{{http}}"),
+             (rate("sextant_doh_json_requests_total"), "JSON API")], "reqps")
+    L.panel("timeseries", "DoH responses by status",
+            "200 carries an answer; 400 a bad dns= parameter or body, 404 another path, 405 another method, 413 a "
+            "message over 65535 octets, 415 a wrong content type.",
+            [(rate("sextant_doh_responses_total", "status"), "{{status}}")], "reqps")
+
     L.row("Behind a load balancer")
     L.panel("timeseries", "PROXY v2 headers by outcome",
             "Headers from dnsdist (server.proxy-protocol-from), per datagram on UDP and per connection on "

@@ -113,6 +113,37 @@ Apply bind_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port
   };
 }
 
+// A URL path: starts with '/', no query, fragment, spaces or controls.
+Apply bind_url_path(std::string Config::*field) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::string v = scalar(n);
+    if (v.empty() || v.front() != '/') throw std::invalid_argument(fmt::format("'{}' must start with '/'", v));
+    for (char ch : v) {
+      if (ch == '?' || ch == '#' || static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+        throw std::invalid_argument(fmt::format("'{}' is not a plain URL path (no '?', '#', spaces or controls)", v));
+    }
+    c.*field = v;
+  };
+}
+
+// QUIC listeners need a concrete address: libuv 1.44 reports no packet's
+// destination address, which QUIC needs for every packet it sends.
+Apply bind_quic_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<Endpoint> out;
+    for (const auto& s : scalar_list(n)) {
+      Endpoint ep = parse_endpoint(s, default_port);
+      unsigned char bytes[16] = {};
+      bool v4 = inet_pton(AF_INET, ep.address.c_str(), bytes) == 1;
+      if (!v4) inet_pton(AF_INET6, ep.address.c_str(), bytes);
+      if (std::all_of(bytes, bytes + (v4 ? 4 : 16), [](unsigned char b) { return b == 0; }))
+        throw std::invalid_argument(fmt::format("'{}': QUIC needs a concrete address, not the wildcard", s));
+      out.push_back(ep);
+    }
+    c.*field = std::move(out);
+  };
+}
+
 // Domain names in presentation format, kept as text once they parse.
 Apply bind_names(std::vector<std::string> Config::*field) {
   return [=](Config& c, const YAML::Node& n) {
@@ -187,10 +218,34 @@ const std::vector<Setting>& settings() {
        bind_endpoints(&Config::dot_listen, 853)},
       {"server.doh.listen", "[]", "Addresses for DNS over HTTPS (default port 443).",
        bind_endpoints(&Config::doh_listen, 443)},
-      {"server.doh.path", "/dns-query", "URL path of the DoH endpoint.", bind_string(&Config::doh_path)},
+      {"server.doh.path", "/dns-query", "URL path of the DoH endpoint.", bind_url_path(&Config::doh_path)},
       {"server.doh.h2c", "false",
-       "Serve DoH as cleartext HTTP/2 (behind a reverse proxy that terminates TLS).",
+       "Serve DoH in cleartext, behind a reverse proxy that terminates TLS: HTTP/2 with prior knowledge (h2c) "
+       "or HTTP/1.1, told apart by the HTTP/2 connection preface.",
        bind_bool(&Config::doh_h2c)},
+      {"server.doh.http1", "true",
+       "Serve DoH over HTTP/1.1 beside HTTP/2 (TLS: ALPN `http/1.1`; cleartext: a connection that does not "
+       "start with the HTTP/2 preface).",
+       bind_bool(&Config::doh_http1)},
+      {"server.doh.http1-max-requests", "1000",
+       "Requests one HTTP/1.1 connection may carry (keep-alive); the last answer says `Connection: close`.",
+       bind_uint(&Config::doh_http1_max_requests, 1, 1000000)},
+      {"server.doh.http1-pipeline", "16",
+       "Requests of one HTTP/1.1 connection with the resolver at once (pipelining); later ones wait unread.",
+       bind_uint(&Config::doh_http1_pipeline, 1, 1024)},
+      {"server.doh.max-streams", "100",
+       "Concurrent requests (streams) on one HTTP/2 or HTTP/3 connection.",
+       bind_uint(&Config::doh_max_streams, 1, 10000)},
+      {"server.doh.http3-listen", "[]",
+       "Addresses for DoH over HTTP/3 (QUIC on UDP, default port 443; concrete addresses, not 0.0.0.0 or ::). "
+       "The HTTP/2 and HTTP/1.1 answers advertise it with `Alt-Svc`.",
+       bind_quic_endpoints(&Config::doh_http3_listen, 443)},
+      {"server.doh.json", "false",
+       "The JSON API (`?name=example.com&type=AAAA`, `application/dns-json`, as Google and Cloudflare serve "
+       "it) on `server.doh.path` and on `server.doh.json-path`.",
+       bind_bool(&Config::doh_json)},
+      {"server.doh.json-path", "/resolve", "Second URL path of the JSON API (Google's).",
+       bind_url_path(&Config::doh_json_path)},
       {"server.doh.trusted-proxies", "[]",
        "Proxies whose X-Forwarded-For / PROXY v2 client address is believed.",
        bind_prefixes(&Config::doh_trusted_proxies)},
@@ -492,9 +547,11 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
   if (!root.IsMap()) throw ConfigError(fmt::format("{}: the configuration must be a map of sections", source));
   std::set<std::string> seen;
   apply_tree(c, root, "", source, seen);
-  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || (!c.doh_listen.empty() && !c.doh_h2c)) &&
+  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || !c.doh_http3_listen.empty() ||
+       (!c.doh_listen.empty() && !c.doh_h2c)) &&
       (c.tls_certificate.empty() || c.tls_key.empty()))
-    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH and DoQ",
+    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH (TLS or "
+                                  "HTTP/3) and DoQ",
                                   source));
   if (!c.dnstap_socket.empty() && !c.dnstap_file.empty())
     throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));

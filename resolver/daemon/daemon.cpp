@@ -28,6 +28,7 @@
 #include "resolver/walk/walker.h"
 #include "transports/admin_server.h"
 #include "transports/dnstap_writer.h"
+#include "transports/doh3_listener.h"
 #include "transports/doh_listener.h"
 #include "transports/doq_listener.h"
 #include "transports/dot_listener.h"
@@ -129,8 +130,19 @@ struct WorkerState {
 // The TLS contexts of the encrypted listeners, kept for reloading.
 struct TlsContexts {
   std::vector<std::shared_ptr<transports::TlsServerContext>> tcp;  // DoT, DoH
-  std::shared_ptr<transports::QuicTlsContext> quic;                // DoQ
+  std::vector<std::shared_ptr<transports::QuicTlsContext>> quic;   // DoQ, DoH over HTTP/3
 };
+
+// The Alt-Svc a DoH listener on `ep` sends: the HTTP/3 listener on the same
+// address if there is one, else the first (clients reach it by the same
+// host name); none without HTTP/3, or in cleartext (the reverse proxy in
+// front decides what it advertises).
+std::string doh_alt_svc(const Config& c, const Endpoint& ep) {
+  if (c.doh_http3_listen.empty() || c.doh_h2c) return {};
+  for (const auto& h3 : c.doh_http3_listen)
+    if (h3.address == ep.address) return transports::doh3_alt_svc(h3.port);
+  return transports::doh3_alt_svc(c.doh_http3_listen.front().port);
+}
 
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
 // context (ALPN differs) shared by every worker.
@@ -161,7 +173,7 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   if (!c.doh_listen.empty()) {
     std::shared_ptr<transports::TlsServerContext> tls;
     if (!c.doh_h2c) {
-      tls = transports::make_doh_tls_context(files);
+      tls = transports::make_doh_tls_context(files, c.doh_http1);
       contexts.tcp.push_back(tls);
     }
     std::vector<std::string> proxies;
@@ -173,12 +185,35 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       dc.stream.trusted_proxies = trusted;
       dc.path = c.doh_path;
       dc.tls = !c.doh_h2c;
+      dc.json = c.doh_json;
+      dc.json_path = c.doh_json_path;
+      dc.max_concurrent_streams = c.doh_max_streams;
+      dc.http1 = c.doh_http1;
+      dc.http1_max_requests = c.doh_http1_max_requests;
+      dc.http1_max_pipeline = c.doh_http1_pipeline;
+      dc.alt_svc = doh_alt_svc(c, ep);
       factories.push_back(transports::make_doh_listener_factory(dc, tls));
+    }
+  }
+  if (!c.doh_http3_listen.empty()) {
+    auto tls = transports::make_doh3_tls_context(files);
+    contexts.quic.push_back(tls);
+    for (const auto& ep : c.doh_http3_listen) {
+      transports::Doh3ListenerConfig hc;
+      hc.address = ep.address;
+      hc.port = ep.port;
+      hc.endpoint.path = c.doh_path;
+      hc.endpoint.json = c.doh_json;
+      hc.endpoint.json_path = c.doh_json_path;
+      hc.idle_timeout_ms = c.tcp_idle_timeout_ms;
+      hc.max_connections = c.tcp_connections_per_worker;
+      hc.max_streams_per_connection = c.doh_max_streams;
+      factories.push_back(transports::make_doh3_listener_factory(hc, tls));
     }
   }
   if (!c.doq_listen.empty()) {
     auto tls = transports::make_doq_tls_context(files);
-    contexts.quic = tls;
+    contexts.quic.push_back(tls);
     for (const auto& ep : c.doq_listen) {
       transports::DoqListenerConfig qc;
       qc.address = ep.address;
@@ -217,7 +252,7 @@ transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers)
 
 // Returns what happened, in the control socket's reply form.
 std::string reload_tls(TlsContexts& contexts, const Config& c) {
-  if (contexts.tcp.empty() && !contexts.quic) {
+  if (contexts.tcp.empty() && contexts.quic.empty()) {
     log::info("reload: no TLS listeners configured");
     return "ok: no TLS listeners configured, nothing to reload\n";
   }
@@ -229,10 +264,10 @@ std::string reload_tls(TlsContexts& contexts, const Config& c) {
       errors += r.error + "; ";
     }
   }
-  if (contexts.quic) {
-    transports::TlsReloadResult r = contexts.quic->reload();
+  for (auto& ctx : contexts.quic) {
+    transports::TlsReloadResult r = ctx->reload();
     if (!r.ok) {
-      log::error("reload: keeping the old DoQ certificate: {}", r.error);
+      log::error("reload: keeping the old QUIC certificate: {}", r.error);
       errors += r.error + "; ";
     }
   }
@@ -361,6 +396,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     if (auto table = w.servers) snap.servers_known += table->size();
   snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
   snap.doh = transports::snapshot(transports::transport_counters(transports::Transport::doh));
+  snap.doh_http = transports::doh_http_snapshot();
   snap.doq = transports::snapshot(transports::transport_counters(transports::Transport::doq));
   {
     std::lock_guard lock(s.listeners_mu);
@@ -521,6 +557,7 @@ class DaemonControl final : public ControlTarget {
     list("udp+tcp", c.listen);
     list("dot", c.dot_listen);
     list(c.doh_h2c ? "doh-h2c" : "doh", c.doh_listen);
+    list("doh-http3", c.doh_http3_listen);
     list("doq", c.doq_listen);
     list("metrics", c.metrics_listen);
     out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
@@ -780,7 +817,7 @@ void Daemon::run() {
   };
   std::string where = describe(c.listen, "udp+tcp");
   for (auto [eps, what] : {std::pair{&c.dot_listen, "dot"}, {&c.doh_listen, c.doh_h2c ? "doh h2c" : "doh"},
-                           {&c.doq_listen, "doq"}})
+                           {&c.doh_http3_listen, "doh http3"}, {&c.doq_listen, "doq"}})
     if (!eps->empty()) where += ", " + describe(*eps, what);
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");

@@ -185,6 +185,20 @@ void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
   }
 }
 
+void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
+  for (size_t i = 0; i < d.requests.size(); ++i) {
+    r.counter("sextant_doh_requests_total", "DoH requests read, by HTTP version (1.1, 2, 3).", d.requests[i],
+              {{"http", transports::kHttpVersionNames[i]}});
+  }
+  r.counter("sextant_doh_json_requests_total", "DoH requests for the JSON API (application/dns-json).",
+            d.json_requests);
+  for (size_t i = 0; i < d.statuses.size(); ++i) {
+    unsigned status = transports::kDohStatuses[i];
+    r.counter("sextant_doh_responses_total", "DoH responses by HTTP status.", d.statuses[i],
+              {{"status", status ? std::to_string(status) : std::string("other")}});
+  }
+}
+
 // PROXY v2 headers by transport and outcome: per datagram on UDP, per
 // connection on TCP, DoT and DoH.
 void report_proxy(MetricsReport& r, const DaemonSnapshot& s) {
@@ -294,6 +308,7 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   report_rows(r, kUdpRows, s.udp);
   report_rows(r, kTcpRows, s.tcp);
   report_encrypted(r, s);
+  report_doh_http(r, s.doh_http);
   report_proxy(r, s);
   r.gauge("sextant_draining", "1 while the daemon drains after SIGTERM (server.drain-time), else 0.",
           s.draining ? 1 : 0);
