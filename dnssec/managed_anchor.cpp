@@ -175,22 +175,32 @@ ProbeResult apply_probe(ManagedAnchor& anchor, const wire::RRset& dnskeys, uint3
   }
   result.validated = true;
 
-  // 3. Seeds become keys: the SEP keys they name are trusted at once.
+  // 3. Seeds become keys: the SEP keys they name are trusted at once. A
+  //    seed that names no SEP key (a DS for a ZSK) stays a seed: RFC 5011
+  //    tracks key-signing keys only, and dropping it would leave no anchor.
   if (!anchor.ds_seeds.empty()) {
-    for (const ZoneKey& key : published.keys()) {
-      if (!is_sep(key.rdata) || is_revoked(key.rdata) || !matches_seed(anchor.zone, key.rdata, anchor.ds_seeds)) {
-        continue;
+    std::vector<wire::Rdata> kept;
+    for (const wire::Rdata& seed : anchor.ds_seeds) {
+      bool became_key = false;
+      for (const ZoneKey& key : published.keys()) {
+        if (!is_sep(key.rdata) || is_revoked(key.rdata) || !ds_matches_dnskey(anchor.zone, seed, key.rdata)) {
+          continue;
+        }
+        became_key = true;
+        const bool known = std::any_of(anchor.keys.begin(), anchor.keys.end(),
+                                       [&](const ManagedKey& m) { return same_key(m.dnskey, key.rdata); });
+        if (known || anchor.keys.size() >= kMaxManagedKeys) continue;
+        ManagedKey added{key.rdata, ManagedKeyState::start, now, 0};
+        move_to(added, ManagedKeyState::valid, now, result);
+        anchor.keys.push_back(std::move(added));
       }
-      const bool known = std::any_of(anchor.keys.begin(), anchor.keys.end(),
-                                     [&](const ManagedKey& m) { return same_key(m.dnskey, key.rdata); });
-      if (known || anchor.keys.size() >= kMaxManagedKeys) continue;
-      ManagedKey added{key.rdata, ManagedKeyState::start, now, 0};
-      move_to(added, ManagedKeyState::valid, now, result);
-      anchor.keys.push_back(std::move(added));
+      if (!became_key) kept.push_back(seed);
     }
-    anchor.ds_seeds.clear();
-    result.trust_changed = true;
-    result.state_changed = true;
+    if (kept.size() != anchor.ds_seeds.size()) {
+      anchor.ds_seeds = std::move(kept);
+      result.trust_changed = true;
+      result.state_changed = true;
+    }
   }
 
   // 4. The state table for every known key.

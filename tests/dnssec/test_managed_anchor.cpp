@@ -87,6 +87,19 @@ TEST_CASE("RFC 5011: a DS seed is matched to its key at the first probe", "[dnss
   CHECK(a.next_probe == now + 2);
 }
 
+TEST_CASE("RFC 5011: a DS seed that names a ZSK stays a seed", "[dnssec][rfc5011]") {
+  TestKey ksk(13, 257);
+  TestKey zsk(13, 256);
+  TrustAnchor configured{wire::Name(), {zsk.ds(wire::Name())}};
+  ManagedAnchor a = managed_anchor_from(configured);
+  ValidationBudget budget;
+  auto r = apply_probe(a, key_set({&ksk, &zsk}, {&zsk}, kNow), kNow, short_timers(), budget);
+  CHECK(r.validated);
+  CHECK(a.ds_seeds.size() == 1);  // not dropped: the anchor still holds
+  CHECK(trust_anchor_of(a).ds == configured.ds);
+  CHECK(state_of(a, ksk) == ManagedKeyState::add_pending);  // a new SEP key, on probation
+}
+
 TEST_CASE("RFC 5011: a key rollover, then the old key revoked", "[dnssec][rfc5011]") {
   TestKey k1(13, 257);
   TestKey k2(13, 257);
