@@ -7,6 +7,7 @@ and, inside resolver/, room by room:
 
     walk, config  <-  front  <-  daemon
     walk  <-  anchors  <-  daemon
+    walk, config  <-  forward  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
 room (policy/, forward/ ...) must be added to ALLOWED before it builds
@@ -27,11 +28,14 @@ ALLOWED = {
     "transports": {"wire"},
     "resolver/walk": {"wire", "cache", "dnssec"},
     "resolver/config": {"wire"},
+    # forward: the forward/stub zone table (built from config, read by the
+    # walker through walk/configured_zones.h) and the upstreams' profiles.
+    "resolver/forward": {"wire", "dnssec", "resolver/walk", "resolver/config"},
     "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config"},
     # RFC 5011 trust anchor maintenance: probes through a walker.
     "resolver/anchors": {"wire", "dnssec", "resolver/walk"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
-                        "resolver/config", "resolver/front", "resolver/anchors"},
+                        "resolver/config", "resolver/front", "resolver/forward", "resolver/anchors"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -10,6 +10,7 @@
 
 #include "dnssec/anchor_state_file.h"
 #include "dnssec/trust_anchors.h"
+#include "resolver/daemon/forward_upstreams.h"
 #include "resolver/config/config.h"
 #include "resolver/daemon/control_client.h"
 #include "resolver/daemon/daemon.h"
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
       try {
         const Config checked = load_config_file(argv[++i]);
         check_trust_anchor_files(checked);
+        // The CA bundles of encrypted forward upstreams, loaded as the connections will.
+        check_forward_upstreams(checked, argv[i]);
         std::printf("%s: configuration is valid\n", argv[i]);
         return 0;
       } catch (const std::exception& e) {

@@ -29,6 +29,9 @@ struct ValidationSegment {
   // stored status counts as is.
   bool from_cache = false;
   dnssec::SecurityState cached_state = dnssec::SecurityState::indeterminate;
+  // From a forward upstream (walker_forward.cpp): one response is split
+  // into one segment per zone; cached as non-authoritative.
+  bool forwarded = false;
   // Filled once validated.
   bool done = false;
   dnssec::ResponseValidation outcome;
@@ -68,6 +71,14 @@ struct ValidationContext {
   // after a server's data failed validation (bounded).
   uint32_t bogus_retries = 0;
   uint32_t key_retries = 0;
+  // Forwarded data (walker_forward.cpp): names a validated DS denial showed
+  // to be no zone cut, so the search for an unsigned answer's zone goes on
+  // below them.
+  std::vector<wire::Name> not_cuts;
+  // Owners of unsigned forwarded data whose zone is not known yet: they
+  // stand in for their zone (ValidationSegment::zone_pending) until
+  // Walker::locate_zone() settles it.
+  std::vector<wire::Name> zones_to_locate;
 };
 
 }  // namespace sextant::resolver
