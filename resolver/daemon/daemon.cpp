@@ -568,7 +568,7 @@ std::string switch_forward_zones(Daemon::State& s, const Config& next, bool& fai
   bool ok = on_every_worker(s, [table, anchors, ntas, changed](WorkerState& w) {
     if (w.walker) {
       w.walker->set_configured_zones(table);
-      w.walker->set_trust_anchors(anchors);
+      w.walker->set_trust_anchors(anchors, false);
       w.walker->set_negative_trust_anchors(ntas);
       for (const auto& zone : changed) w.walker->forget_zone(zone);
     }
@@ -923,7 +923,7 @@ void Daemon::run() {
       s.anchor_keeper->start(*w.walker, *w.timers, [&s, &pool](std::shared_ptr<const dnssec::TrustAnchors> a) {
         for (unsigned i = 0; i < pool.size(); ++i) {
           pool.post(i, [&s, a](const transports::WorkerContext& ctx) {
-            if (auto& walker = s.workers[ctx.index].walker) walker->set_trust_anchors(a);
+            if (auto& walker = s.workers[ctx.index].walker) walker->set_trust_anchors(a, true);
           });
         }
       });

@@ -124,13 +124,15 @@ class Walker {
   void set_configured_zones(std::shared_ptr<const ConfiguredZones> zones) noexcept {
     options_.configured = std::move(zones);
   }
-  // The trust anchors changed (a reload, or RFC 5011 maintenance): used
-  // from the next validation on; what this worker remembered of zone trust
-  // is dropped, so the chain is built again from the new keys. Call on this
-  // walker's loop thread.
-  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors) {
+  // The trust anchors changed, used from the next validation on. RFC 5011
+  // maintenance (`forget_trust`) drops all this worker remembered of zone
+  // trust, so the chain is built again from the new keys; a reload forgets
+  // only the zones it changed (forget_zone), since clearing everything under
+  // load failed questions (sextant_forward_reload: 10-21 % SERVFAIL). Call
+  // on this walker's loop thread.
+  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors, bool forget_trust) {
     options_.dnssec.anchors = std::move(anchors);
-    trust_memo_.clear();
+    if (forget_trust) trust_memo_.clear();
   }
   // Forgets what this worker remembers of `apex` and below (zone trust,
   // unreachable zones): its configuration changed.

@@ -206,7 +206,7 @@ TEST_CASE("anchors: a trust point with no trusted key left (RFC 5011, all revoke
   CHECK(r.validation == ValidationState::bogus);
   CHECK(ede_of(r) == 9);
   // Trust comes back when the operator gives a key again.
-  world.w().set_trust_anchors(anchors_of({{".", world.root.key.ds(Name())}}));
+  world.w().set_trust_anchors(anchors_of({{".", world.root.key.ds(Name())}}), true);
   world.loop.run_for(milliseconds{10});
   auto again = world.resolve("www.example.", RRType::A);
   CHECK(again.validation == ValidationState::secure);
