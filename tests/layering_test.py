@@ -6,6 +6,7 @@
 and, inside resolver/, room by room:
 
     walk, config  <-  front  <-  daemon
+    walk  <-  anchors  <-  daemon
     walk, config  <-  forward  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
@@ -31,8 +32,10 @@ ALLOWED = {
     # walker through walk/configured_zones.h) and the upstreams' profiles.
     "resolver/forward": {"wire", "dnssec", "resolver/walk", "resolver/config"},
     "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config"},
+    # RFC 5011 trust anchor maintenance: probes through a walker.
+    "resolver/anchors": {"wire", "dnssec", "resolver/walk"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
-                        "resolver/config", "resolver/front", "resolver/forward"},
+                        "resolver/config", "resolver/front", "resolver/forward", "resolver/anchors"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
