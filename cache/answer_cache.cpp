@@ -14,7 +14,7 @@ namespace sextant::cache {
 namespace {
 
 const uint8_t* offsets_of(const AnswerEntry& e) noexcept { return entry_tail(&e) + e.key_len; }
-const uint8_t* packet_of(const AnswerEntry& e) noexcept {
+const uint8_t* packet_start(const AnswerEntry& e) noexcept {
   return offsets_of(e) + size_t{e.ttl_count} * sizeof(uint16_t);
 }
 
@@ -43,6 +43,22 @@ bool packet_mentions(std::span<const uint8_t> packet, Pred&& pred) {
 }
 
 }  // namespace
+
+std::span<const uint8_t> packet_of(const AnswerEntry& e) noexcept {
+  return {packet_start(e), e.packet_size};
+}
+
+AnswerKey answer_key_of(const AnswerEntry& e) noexcept {
+  auto key = ShardedStore<AnswerEntry>::key_of(e);
+  size_t n = key_name_size(key);
+  AnswerKey k;
+  k.qname = key_name(key);
+  k.qtype = static_cast<wire::RRType>(read_u16(&key[n]));
+  k.qclass = static_cast<wire::RRClass>(read_u16(&key[n + 2]));
+  k.dnssec_ok = key[n + 4] & 1;
+  k.checking_disabled = key[n + 4] & 2;
+  return k;
+}
 
 CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,
                          bool dnssec_ok, bool checking_disabled) noexcept {
@@ -166,6 +182,59 @@ AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const ui
   return outcome == InsertOutcome::stored ? Result::stored : Result::too_large;
 }
 
+RestoreResult AnswerCache::restore(const AnswerKey& key, std::span<const uint8_t> packet,
+                                  DnssecStatus status, std::optional<wire::EdeCode> info_ede,
+                                  uint32_t expires, uint32_t original_ttl, uint32_t now) {
+  if (!valid_status(status) || status == DnssecStatus::bogus ||
+      packet.size() < wire::kHeaderSize || packet.size() > 0xFFFF) {
+    return RestoreResult::rejected;
+  }
+  wire::PacketScan scan;
+  std::vector<uint16_t> offsets(packet.size() / 11 + 1);
+  if (!wire::scan_packet(packet, scan, offsets) || !scan.offsets_complete || scan.has_opt ||
+      scan.qdcount != 1 || scan.qname_compressed) {
+    return RestoreResult::rejected;
+  }
+  wire::Header header;
+  (void)wire::Header::parse(packet, header);
+  if (!header.qr() || header.tc()) return RestoreResult::rejected;
+  wire::Name qname;
+  size_t pos = wire::kHeaderSize;
+  if (wire::Name::parse(packet, pos, qname) != wire::WireError::ok || !(qname == key.qname) ||
+      read_u16(&packet[pos]) != static_cast<uint16_t>(key.qtype) ||
+      read_u16(&packet[pos + 2]) != static_cast<uint16_t>(key.qclass)) {
+    return RestoreResult::rejected;
+  }
+  const uint8_t rcode = header.rcode_low();
+  const bool negative = rcode == 3 || (rcode == 0 && scan.ancount == 0);
+  const uint32_t max_ttl = negative ? config_.negative_max_ttl : config_.max_ttl;
+  bool within_bounds = original_ttl <= max_ttl && expires <= add_ttl(now, max_ttl);
+  wire::for_each_scanned_record(packet, [&](const wire::ScannedRecord& r) {
+    if (r.ttl > max_ttl) within_bounds = false;
+    return within_bounds;
+  });
+  if (!within_bounds || now >= stale_deadline(expires, config_)) return RestoreResult::expired;
+  CacheKey k = make_answer_key(key);
+  size_t offsets_size = scan.ttl_count * sizeof(uint16_t);
+  AnswerEntry* e = allocate_entry<AnswerEntry>(k.size + offsets_size + packet.size());
+  e->key_len = k.size;
+  e->packet_size = static_cast<uint16_t>(packet.size());
+  e->ttl_count = static_cast<uint16_t>(scan.ttl_count);
+  e->rcode = rcode;
+  e->negative = negative;
+  e->rank = Rank::answer_nonauth;
+  e->status = status;
+  e->info_ede = info_ede ? static_cast<uint16_t>(*info_ede) : AnswerEntry::kNoEde;
+  e->original_ttl = original_ttl;
+  e->expires = expires;
+  uint8_t* p = entry_tail(e);
+  std::memcpy(p, k.bytes, k.size);
+  p += k.size;
+  if (offsets_size) std::memcpy(p, offsets.data(), offsets_size);
+  std::memcpy(p + offsets_size, packet.data(), packet.size());
+  return restore_result_of(store_.insert(e, k, restored_may_replace<AnswerEntry>(now)));
+}
+
 bool AnswerCache::lookup(const AnswerKey& key, uint16_t id, const wire::Name& qname_as_sent,
                          uint32_t now, std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
                          StalePolicy policy) {
@@ -199,7 +268,7 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
       counters.add(StoreCounter::misses);
       return false;
     }
-    const uint8_t* packet = packet_of(e);
+    const uint8_t* packet = packet_start(e);
     uint8_t* o = out.data();
     std::memcpy(o, packet, e.packet_size);
     write_u16(o, id);
@@ -297,14 +366,14 @@ bool AnswerCache::erase(const AnswerKey& key) { return store_.erase(make_answer_
 
 size_t AnswerCache::flush_name(const wire::Name& name) {
   return store_.erase_if([&](const AnswerEntry& e) {
-    return packet_mentions({packet_of(e), e.packet_size},
+    return packet_mentions({packet_start(e), e.packet_size},
                            [&](const wire::Name& n) { return n == name; });
   });
 }
 
 size_t AnswerCache::flush_subtree(const wire::Name& apex) {
   return store_.erase_if([&](const AnswerEntry& e) {
-    return packet_mentions({packet_of(e), e.packet_size},
+    return packet_mentions({packet_start(e), e.packet_size},
                            [&](const wire::Name& n) { return n.is_subdomain_of(apex); });
   });
 }

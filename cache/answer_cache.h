@@ -31,6 +31,7 @@
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/entry_restore.h"
 #include "cache/rrset_cache.h"
 #include "cache/sharded_store.h"
 #include "wire/name.h"
@@ -76,6 +77,11 @@ struct AnswerHit {
   }
 };
 
+// The stored packet of an entry (no OPT, TTLs as stored) and the question
+// it answers (what a snapshot saves).
+std::span<const uint8_t> packet_of(const AnswerEntry& e) noexcept;
+AnswerKey answer_key_of(const AnswerEntry& e) noexcept;
+
 class AnswerCache {
  public:
   // Without an RRset store every answer is kept as a wire entry; with one,
@@ -97,6 +103,14 @@ class AnswerCache {
   // Extended DNS Error (its code; the text is not kept) a fresh one had.
   Result insert(const AnswerKey& key, std::span<const uint8_t> packet, uint32_t ttl,
                 DnssecStatus status, uint32_t now, std::optional<wire::EdeCode> info_ede = {});
+
+  // Puts back an answer saved by a cache snapshot (entry_restore.h):
+  // `packet` as packet_of() gave it. Checked as insert() checks; an answer
+  // whose expiry lies beyond the running TTL bounds is dropped (its TTL
+  // fields would need rewriting: the resolver will fetch it again).
+  RestoreResult restore(const AnswerKey& key, std::span<const uint8_t> packet,
+                        DnssecStatus status, std::optional<wire::EdeCode> info_ede,
+                        uint32_t expires, uint32_t original_ttl, uint32_t now);
 
   // The hit path. On a hit copies the answer into `out` (which must hold
   // the whole answer, else it is a miss), sets the ID to `id`, writes

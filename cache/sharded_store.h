@@ -242,6 +242,22 @@ class ShardedStore {
     }
   }
 
+  // Counted references to every entry, shard by shard, each shard from its
+  // least to its most recently used entry (inserting them again in this
+  // order rebuilds the LRU order). A shard's lock is held only while its
+  // references are taken: the caller reads the (immutable) entries after.
+  void collect(std::vector<EntryRef<E>>& out) const {
+    for (size_t i = 0; i <= shard_mask_; ++i) {
+      Shard& s = shards_[i];
+      std::lock_guard lock(s.mu);
+      out.reserve(out.size() + s.entries);
+      for (CacheEntry* e = s.lru_tail; e; e = e->lru_prev) {
+        e->refs.fetch_add(1, std::memory_order_relaxed);
+        out.emplace_back(static_cast<E*>(e));
+      }
+    }
+  }
+
   size_t bytes() const noexcept {
     size_t total = 0;
     for (size_t i = 0; i <= shard_mask_; ++i) total += shards_[i].bytes.load(std::memory_order_relaxed);
