@@ -240,6 +240,30 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::prefetch_threshold_percent, 1, 50)},
       {"cache.server-state-entries", "100000", "Bound on remembered authoritative servers (RTT, hold-down, EDNS/0x20 quirks), per worker.",
        bind_uint(&Config::server_state_entries, 16, 100000000)},
+      {"cache.warm-restart.enabled", "true",
+       "Save the cache (RRsets, negative answers with their proofs, delegations, ready answers, "
+       "server RTTs) to `cache.warm-restart.file` at stop and load it at the next start, aged "
+       "by the time that passed, so a restart does not start cold. A file from another "
+       "version, damaged or truncated, or written under other DNSSEC settings is ignored with "
+       "a warning.",
+       bind_bool(&Config::warm_restart)},
+      {"cache.warm-restart.file", "/var/cache/sextant/cache.snapshot",
+       "Where the cache is saved; its directory is created at start (owned by `server.user`) "
+       "if its parent exists. Empty: no warm restart.",
+       [](Config& c, const YAML::Node& n) {
+         c.warm_restart_file = n.IsNull() ? std::string() : scalar(n);
+         if (!c.warm_restart_file.empty() && c.warm_restart_file.front() != '/')
+           throw std::invalid_argument("must be an absolute path (or empty for no warm restart)");
+       }},
+      {"cache.warm-restart.save-interval", "0",
+       "Also save the cache this often while running (e.g. `1h`), so a crash loses less; 0: "
+       "only at stop (and on `sextant control dump-cache --to FILE`).",
+       [](Config& c, const YAML::Node& n) {
+         uint64_t ms = parse_duration_ms(scalar(n));
+         if (ms != 0 && (ms < 60000 || ms > 7 * kDay * 1000))
+           throw std::invalid_argument("must be 0 (only at stop) or between 1m and 7d");
+         c.warm_restart_save_interval_ms = static_cast<uint32_t>(ms);
+       }},
       // dnssec
       {"dnssec.validation", "true", "Validate DNSSEC from the trust anchors down.", bind_bool(&Config::dnssec)},
       {"dnssec.trust-anchor-file", "",

@@ -81,6 +81,10 @@ struct Config {
   bool prefetch = true;
   unsigned prefetch_threshold_percent = 0;
   uint64_t server_state_entries = 0;
+  // Warm restart: the cache saved to a file at stop and loaded at start.
+  bool warm_restart = true;
+  std::string warm_restart_file;           // empty = off
+  uint32_t warm_restart_save_interval_ms = 0;  // 0 = only at stop
 
   // dnssec
   bool dnssec = true;

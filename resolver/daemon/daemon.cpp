@@ -13,6 +13,7 @@
 #include "cache/cache.h"
 #include "resolver/front/access_control.h"
 #include "resolver/config/config_reload.h"
+#include "resolver/daemon/cache_persistence.h"
 #include "resolver/daemon/control_commands.h"
 #include "resolver/daemon/daemon_metrics.h"
 #include "resolver/daemon/log.h"
@@ -110,6 +111,22 @@ WalkerOptions walker_options_from(const Config& c) {
   // reached", against a few with a table per worker; until that is
   // understood, each worker keeps its own.
   return o;
+}
+
+// Warm restart (cache.warm-restart.*): the file, and the DNSSEC settings a
+// snapshot must have been written under.
+std::unique_ptr<CachePersistence> make_persistence(const Config& c, cache::Cache& cache,
+                                                   const WalkerOptions& o) {
+  std::vector<wire::Name> ntas;
+  for (const auto& name : c.negative_trust_anchors) ntas.push_back(wire::Name::from_text(name));
+  SnapshotContext context = SnapshotContext::of(c.dnssec, o.dnssec.anchors.get(),
+                                                c.nsec3_max_iterations, ntas);
+  // A snapshot is smaller than the cache it holds; twice the cache's bound
+  // (at least 64 MiB) refuses only what cannot be ours.
+  uint64_t max_file = std::max<uint64_t>(c.cache_memory_bytes * 2, uint64_t{64} << 20);
+  return std::make_unique<CachePersistence>(c.warm_restart ? c.warm_restart_file : std::string(),
+                                            c.warm_restart_save_interval_ms, max_file, cache,
+                                            std::move(context));
 }
 
 // Everything one worker owns, created and destroyed on its own thread.
@@ -259,6 +276,7 @@ struct Daemon::State {
   transports::WorkerPool* pool = nullptr;  // while run() serves
   std::unique_ptr<transports::DnstapWriter> dnstap;  // outlives the workers
   transports::AdminServer* admin = nullptr;
+  std::unique_ptr<CachePersistence> persistence;  // warm restart
 
   State(Config c, std::string path)
       : config(std::move(c)),
@@ -267,7 +285,8 @@ struct Daemon::State {
         cache_config(cache_config_from(config)),
         cache(cache_config),
         walker_options(walker_options_from(config)),
-        acl(std::make_shared<const AccessControl>(config.access_control)) {
+        acl(std::make_shared<const AccessControl>(config.access_control)),
+        persistence(make_persistence(config, cache, walker_options)) {
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
@@ -321,6 +340,14 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
   snap.pipeline = &s.stats;
   snap.cache = s.cache.stats();
+  if (s.persistence) {
+    const WarmRestartStats& w = s.persistence->stats();
+    snap.warm_restart.restored_entries = w.restored_entries.load();
+    snap.warm_restart.saves_ok = w.saves_ok.load();
+    snap.warm_restart.saves_failed = w.saves_failed.load();
+    snap.warm_restart.last_save_entries = w.last_save_entries.load();
+    snap.warm_restart.loading = w.loading.load();
+  }
   for (const WorkerState& w : s.workers)
     if (auto table = w.servers) snap.servers_known += table->size();
   snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
@@ -510,6 +537,13 @@ class DaemonControl final : public ControlTarget {
     log::info("control: flushed the whole cache");
   }
 
+  std::string dump_cache_snapshot() override {
+    cache::SnapshotCounts counts;
+    std::vector<uint8_t> bytes = s_.persistence->snapshot(&counts);
+    log::info("control: cache snapshot of {} entries ({} octets) sent", counts.total(), bytes.size());
+    return std::string(bytes.begin(), bytes.end());
+  }
+
   std::string dump_cache() override {
     std::string out = s_.cache.dump(static_cast<uint32_t>(std::time(nullptr)));
     for (size_t i = 0; i < s_.workers.size(); ++i) {
@@ -609,6 +643,17 @@ void Daemon::run() {
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   s.workers.resize(threads);
+  // Each worker's server table exists before the workers do: the warm
+  // restart's loader fills them while the pool starts.
+  std::vector<ServerStateTable*> tables;
+  for (WorkerState& w : s.workers) {
+    w.servers = std::make_shared<ServerStateTable>(static_cast<size_t>(c.server_state_entries));
+    tables.push_back(w.servers.get());
+  }
+  s.persistence->set_server_tables(std::move(tables));
+  s.persistence->prepare_directory(run_as ? static_cast<int>(run_as->uid) : -1,
+                                   run_as ? static_cast<int>(run_as->gid) : -1);
+  s.persistence->start_loading();
   if (!c.dnstap_socket.empty() || !c.dnstap_file.empty()) {
     s.dnstap = std::make_unique<transports::DnstapWriter>(dnstap_options_from(c, threads));
     s.pipeline_settings.dnstap = s.dnstap.get();
@@ -622,8 +667,7 @@ void Daemon::run() {
     w.network = std::make_unique<UpstreamAdapter>(*w.upstream, *w.timers);
     if (s.dnstap) w.network->set_dnstap(s.dnstap.get(), ctx.index);
     WalkerOptions options = s.walker_options;
-    options.servers = std::make_shared<ServerStateTable>(static_cast<size_t>(s.config.server_state_entries));
-    w.servers = options.servers;
+    options.servers = w.servers;
     w.walker = std::make_unique<Walker>(*w.network, *w.timers, std::move(options), s.hints, &s.cache);
     w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers, s.stats);
     return w.pipeline.get();
@@ -645,6 +689,11 @@ void Daemon::run() {
 
   transports::WorkerPool pool(transports::WorkerPoolConfig{.workers = threads, .shutdown_grace_ms = 1000},
                               std::move(factories), std::move(hooks));
+  // A head start for the warm restart (CachePersistence::kLoadHeadStart):
+  // the usual cache is in before the first question; a larger one goes on
+  // loading while the workers answer.
+  if (!s.persistence->wait_loaded(CachePersistence::kLoadHeadStart))
+    log::info("warm restart: still loading; answering meanwhile");
   pool.start();
   s.pool = &pool;
 
@@ -708,6 +757,7 @@ void Daemon::run() {
   while (!s.stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (s.reload_requested.exchange(false)) reload_configuration(s);
+    s.persistence->on_tick(std::chrono::steady_clock::now());
   }
   log::info("stopping: answering in-flight queries for up to 1 s");
   admin.stop();
@@ -717,6 +767,8 @@ void Daemon::run() {
   // Flushes the query log now that no worker writes to it.
   s.pipeline_settings.dnstap = nullptr;
   s.dnstap.reset();
+  // The workers are gone: the cache holds still while it is written.
+  s.persistence->save_at_stop();
   const PipelineStats& st = s.stats;
   log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),
             st.cache_hits.load(), st.cache_misses.load(), st.servfail.load());

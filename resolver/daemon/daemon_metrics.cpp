@@ -226,6 +226,17 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   }
 
   report_store(r, s.cache);
+  r.gauge("sextant_cache_restored_entries",
+          "Cache entries and servers restored from the warm-restart snapshot at start.",
+          static_cast<double>(s.warm_restart.restored_entries));
+  r.gauge("sextant_cache_restore_in_progress", "1 while the warm-restart snapshot is being loaded.",
+          s.warm_restart.loading ? 1 : 0);
+  const char* saves = "Warm-restart snapshots written to cache.warm-restart.file, by result.";
+  r.counter("sextant_cache_snapshot_saves_total", saves, s.warm_restart.saves_ok, {{"result", "ok"}});
+  r.counter("sextant_cache_snapshot_saves_total", saves, s.warm_restart.saves_failed,
+            {{"result", "failed"}});
+  r.gauge("sextant_cache_snapshot_entries", "Entries in the last warm-restart snapshot written.",
+          static_cast<double>(s.warm_restart.last_save_entries));
   r.gauge("sextant_servers_known", "Authoritative server addresses with remembered RTT, hold-down or quirks.",
           static_cast<double>(s.servers_known));
 

@@ -18,6 +18,15 @@
 
 namespace sextant::resolver {
 
+// Warm restart (CachePersistence): what the start restored, what saves did.
+struct WarmRestartSnapshot {
+  uint64_t restored_entries = 0;
+  uint64_t saves_ok = 0;
+  uint64_t saves_failed = 0;
+  uint64_t last_save_entries = 0;
+  bool loading = false;
+};
+
 struct DaemonSnapshot {
   std::string version;
   double uptime_seconds = 0;
@@ -25,6 +34,7 @@ struct DaemonSnapshot {
   unsigned workers_reporting = 0;  // workers whose per-thread counters made it in time
   const PipelineStats* pipeline = nullptr;
   cache::CacheStats cache;
+  WarmRestartSnapshot warm_restart;
   size_t servers_known = 0;        // the walkers' shared server-state table
   WalkerStats walker;              // summed over workers
   std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)

@@ -66,6 +66,23 @@ int control_main(int argc, char** argv) {
       return 2;
     }
   }
+  // dump-cache --to FILE: the daemon sends the snapshot, this process
+  // writes FILE (with the operator's rights, not the daemon's).
+  if (argc - i == 3 && (std::strcmp(argv[i], "dump-cache") == 0 || std::strcmp(argv[i], "dump_cache") == 0) &&
+      std::strcmp(argv[i + 1], "--to") == 0) {
+    ControlReply reply = send_control_command(socket_path, "dump-cache --binary", 120000);
+    if (!reply.ok || reply.text.rfind("SXTCACHE", 0) != 0) {
+      std::fprintf(stderr, "%s\n", reply.ok ? "sextant control: the reply is not a cache snapshot" : reply.text.c_str());
+      return 1;
+    }
+    std::string error = write_file_atomically(argv[i + 2], reply.text);
+    if (!error.empty()) {
+      std::fprintf(stderr, "sextant control: cannot write %s: %s\n", argv[i + 2], error.c_str());
+      return 1;
+    }
+    std::printf("ok: wrote the cache snapshot (%zu octets) to %s\n", reply.text.size(), argv[i + 2]);
+    return 0;
+  }
   std::string command;
   for (; i < argc; ++i) command += (command.empty() ? "" : " ") + std::string(argv[i]);
   ControlReply reply = send_control_command(socket_path, command);
