@@ -1,5 +1,5 @@
 // Sextant's configuration: one typed struct, filled from YAML by one table of
-// settings (resolver/config_table.cpp) that also supplies every default and
+// settings (settings() in config.cpp) that also supplies every default and
 // the reference documentation (`sextant --config-reference`), as PowerDNS
 // Recursor's table.py does. Every setting has a default, so an empty file,
 // or no file at all, gives a working resolver on 127.0.0.1 and ::1.
