@@ -23,18 +23,25 @@ class ByteWriter {
   void u8(uint8_t v) { out_.push_back(v); }
   void u16(uint16_t v) {
     uint8_t b[2] = {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
-    out_.insert(out_.end(), b, b + 2);
+    bytes(b);
   }
   void u32(uint32_t v) {
     uint8_t b[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
                     static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
-    out_.insert(out_.end(), b, b + 4);
+    bytes(b);
   }
   void u64(uint64_t v) {
     u32(static_cast<uint32_t>(v >> 32));
     u32(static_cast<uint32_t>(v));
   }
-  void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(std::span<const uint8_t> b) {
+    // resize + memcpy rather than insert(): g++ 12 -O2 warns (falsely) about
+    // insert() of a span into an empty vector (-Wstringop-overflow).
+    if (b.empty()) return;
+    size_t at = out_.size();
+    out_.resize(at + b.size());
+    std::memcpy(out_.data() + at, b.data(), b.size());
+  }
   // A name as one length octet and its uncompressed wire form.
   void name(const wire::Name& n) {
     u8(static_cast<uint8_t>(n.wire_size()));
