@@ -48,6 +48,8 @@ def parse_arguments():
     parser.add_argument("--qps", type=int, default=2500, help="dnsperf -Q while filling the cache")
     parser.add_argument("--questions", type=int, default=1000, help="questions asked after the restart")
     parser.add_argument("--seed", type=int, default=17, help="seed of the sample of questions")
+    parser.add_argument("--load-bound", type=int, default=600,
+                        help="seconds allowed for Unbound's load_cache")
     return parser.parse_args()
 
 
@@ -74,9 +76,9 @@ def sextant_stats(sock):
     return values
 
 
-def unbound_control(config, *command, stdin=None):
+def unbound_control(config, *command, stdin=None, timeout=120):
     return subprocess.run(["unbound-control", "-c", str(config)] + list(command), input=stdin,
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=timeout)
 
 
 def unbound_stats(config):
@@ -116,15 +118,21 @@ def launch(server):
     B.on_exit(server.stop)
 
 
-def restart(server, port, probe, before_stop=None, after_start=None):
+def restart(server, port, probe, before_stop=None, after_start=None, before_start=None):
     """Stops and starts `server`; returns seconds from the stop (or from
-    before_stop) to the first answer, and the stop's own duration."""
+    before_stop) to the first answer, and the stop's own duration.
+    before_start runs between the two and is not counted."""
     t0 = time.monotonic()
     if before_stop:
         before_stop()
     t_stop = time.monotonic()
     server.stop()
     stopped = time.monotonic()
+    skipped = 0.0
+    if before_start:
+        before_start()
+        skipped = time.monotonic() - stopped
+        t0 += skipped
     launch(server)
     first = wait_answering(port, probe)
     if first is None:
@@ -152,8 +160,9 @@ def fill(server, port, names_file, args):
                                                                               args.names))
 
 
-def measure(kind, server, port, handle, sample_file, probe, args, before_stop=None, after_start=None):
-    seconds, stop_s = restart(server, port, probe, before_stop, after_start)
+def measure(kind, server, port, handle, sample_file, probe, args, before_stop=None, after_start=None,
+            before_start=None):
+    seconds, stop_s = restart(server, port, probe, before_stop, after_start, before_start)
     q0, hits0, up0 = counters(kind, handle)
     result = ask(port, sample_file, args)
     q1, hits1, up1 = counters(kind, handle)
@@ -197,16 +206,18 @@ def main():
         notes += ["sextant log: " + l.split(" ", 2)[-1] for l in log_lines[-2:]]
         size = snapshot.stat().st_size if snapshot.exists() else 0
         notes.append("snapshot file: %.1f MiB (%.0f octets per name)" % (size / 2**20, size / args.names))
+
+        # The same cache (restored), restarted cold: the stop still saves (as
+        # a default Sextant does), then the snapshot is removed and the
+        # warm restart turned off before the start (not counted).
+        def go_cold():
+            snapshot.unlink(missing_ok=True)
+            config = d / "sextant.yaml"
+            config.write_text(config.read_text().replace("enabled: true", "enabled: false", 1))
+
+        rows["Sextant, warm restart off"] = measure("sextant", server, listeners.udp_tcp, control, sample_file,
+                                                    probe, args, before_start=go_cold)
         server.stop()
-        # Cold: the same process, without its snapshot.
-        snapshot.unlink()
-        cold = B.sextant_server(args.sextant, d, listeners, pin_cpu=not args.no_pin, cache_memory="1G",
-                                control_socket=str(control), name="sextant-cold")
-        cold.start()
-        fill(cold, listeners.udp_tcp, names_file, args)
-        rows["Sextant, warm restart off"] = measure("sextant", cold, listeners.udp_tcp, control, sample_file,
-                                                    probe, args)
-        cold.stop()
         lab.check_still_up()
     else:
         notes.append("Sextant not measured: %s" % why)
@@ -224,8 +235,6 @@ def main():
                                        "    control-interface: %s" % (d / "control.sock")))
         server.start()
         fill(server, listeners.udp_tcp, names_file, args)
-        rows["Unbound, cold"] = measure("unbound", server, listeners.udp_tcp, config, sample_file, probe, args)
-        fill(server, listeners.udp_tcp, names_file, args)
         dump = {}
 
         def dump_cache():
@@ -235,15 +244,19 @@ def main():
 
         def load_cache():
             started = time.monotonic()
-            r = unbound_control(config, "load_cache", stdin=dump["text"])
+            try:
+                r = unbound_control(config, "load_cache", stdin=dump["text"], timeout=args.load_bound)
+                if r.returncode != 0:
+                    notes.append("unbound-control load_cache failed: %s" % r.stdout.decode()[-200:])
+            except subprocess.TimeoutExpired:
+                notes.append("unbound-control load_cache did not finish within %d s" % args.load_bound)
             dump["load_s"] = time.monotonic() - started
-            if r.returncode != 0:
-                notes.append("unbound-control load_cache failed: %s" % r.stdout.decode()[-200:])
 
         rows["Unbound, dump_cache/load_cache by hand"] = measure(
             "unbound", server, listeners.udp_tcp, config, sample_file, probe, args, dump_cache, load_cache)
         notes.append("Unbound by hand: dump_cache %.2f s (%.1f MiB of text), load_cache %.2f s"
                      % (dump["dump_s"], len(dump["text"]) / 2**20, dump["load_s"]))
+        rows["Unbound, cold"] = measure("unbound", server, listeners.udp_tcp, config, sample_file, probe, args)
         server.stop()
         lab.check_still_up()
 

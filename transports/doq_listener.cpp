@@ -163,6 +163,7 @@ class DoqConnection final : public ResponseChannel {
     bool queued = false;
     size_t received = 0;     // octets taken from the connection's flow-control window
     bool credited = false;   // those octets were given back (extend_max_offset)
+    bool early = false;      // some of the query came in 0-RTT (replayable by an attacker)
   };
 
   ~DoqConnection() override {
@@ -230,6 +231,9 @@ class DoqConnection final : public ResponseChannel {
   sockaddr_storage remote_{};
   std::map<int64_t, Stream> streams_;
   std::vector<int64_t> ready_;
+  // Queries from 0-RTT that are not replay-safe (RFC 9250 §4.5): run only
+  // once the handshake has completed.
+  std::vector<int64_t> held_until_handshake_;
   std::deque<int64_t> send_queue_;
   std::vector<std::pair<int64_t, DoqError>> to_shutdown_;
   std::vector<ngtcp2_cid> cids_;
@@ -367,6 +371,13 @@ void DoqConnection::dispatch_ready() {
     if (q.size() < 2 || q.size() != 2 + length || length < 12 || q[2] != 0 || q[3] != 0) {
       protocol_error_ = true;
       break;
+    }
+    // RFC 9250 §4.5: only QUERY and NOTIFY are replayable; anything else that
+    // came in 0-RTT waits for the handshake (which a replayer cannot finish).
+    const unsigned opcode = (q[4] >> 3) & 0x0F;
+    if (stream.early && !handshake_done_ && opcode != 0 && opcode != 4) {
+      held_until_handshake_.push_back(id);
+      continue;
     }
     stream.dispatched = true;
     stream.waiting = true;
@@ -647,6 +658,7 @@ int DoqConnection::on_recv_stream_data(ngtcp2_conn* conn, uint32_t flags, int64_
   }
   stream.query.insert(stream.query.end(), data, data + length);
   stream.received += length;
+  if (flags & NGTCP2_STREAM_DATA_FLAG_EARLY) stream.early = true;
   if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && !stream.fin) {
     stream.fin = true;
     s->ready_.push_back(stream_id);
@@ -713,6 +725,15 @@ int DoqConnection::on_handshake_completed(ngtcp2_conn*, void* user) {
   s->handshake_done_ = true;
   auto& counters = s->server_->counters();
   counters.add(counters.handshakes_completed);
+  if (gnutls_session_is_resumed(s->session_)) counters.add(counters.sessions_resumed);
+  if (gnutls_session_get_flags(s->session_) & GNUTLS_SFLAGS_EARLY_DATA) counters.add(counters.early_data_accepted);
+  // A ticket for the next connection (GNUTLS_NO_AUTO_SEND_TICKET: QUIC sends
+  // it after the handshake, in 1-RTT CRYPTO frames). Failing to make one
+  // only costs the client a full handshake next time.
+  (void)gnutls_session_ticket_send(s->session_, 1, 0);
+  // Queries held back from 0-RTT may run now (dispatched after this callback).
+  s->ready_.insert(s->ready_.end(), s->held_until_handshake_.begin(), s->held_until_handshake_.end());
+  s->held_until_handshake_.clear();
   return 0;
 }
 

@@ -24,6 +24,8 @@ struct TransportCounters {
   std::atomic<uint64_t> errors{0};                // malformed input, protocol errors, HTTP 4xx
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> retries_sent{0};          // QUIC Retry packets (DoQ only)
+  std::atomic<uint64_t> sessions_resumed{0};      // handshakes that resumed a session (DoQ only so far)
+  std::atomic<uint64_t> early_data_accepted{0};   // handshakes whose 0-RTT data was accepted (DoQ)
 
   void add(std::atomic<uint64_t>& counter, uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -42,6 +44,8 @@ struct TransportCountersSnapshot {
   uint64_t errors = 0;
   uint64_t idle_timeouts = 0;
   uint64_t retries_sent = 0;
+  uint64_t sessions_resumed = 0;
+  uint64_t early_data_accepted = 0;
 };
 
 // The process-wide counters of one transport (only dot, doh and doq are fed

@@ -156,6 +156,10 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
        [](const Snap& c) { return c.handshakes_completed; });
   each("sextant_encrypted_handshake_failures_total", "TLS errors, wrong ALPN, handshake timeouts.", false,
        [](const Snap& c) { return c.handshakes_failed; });
+  each("sextant_encrypted_sessions_resumed_total", "Handshakes that resumed a TLS session (ticket).", false,
+       [](const Snap& c) { return c.sessions_resumed; });
+  each("sextant_encrypted_early_data_total", "Handshakes whose 0-RTT data was accepted.", false,
+       [](const Snap& c) { return c.early_data_accepted; });
   each("sextant_encrypted_queries_total", "Queries received.", false, [](const Snap& c) { return c.queries; });
   each("sextant_encrypted_answers_total", "Answers sent.", false, [](const Snap& c) { return c.responses; });
   each("sextant_encrypted_errors_total", "Malformed input, protocol errors, HTTP 4xx.", false,
