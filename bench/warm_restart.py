@@ -202,8 +202,6 @@ def main():
         fill(server, listeners.udp_tcp, names_file, args)
         rows["Sextant, warm restart"] = measure("sextant", server, listeners.udp_tcp, control, sample_file,
                                                 probe, args)
-        log_lines = [l.strip() for l in open(server.stdout_path) if "warm restart:" in l]
-        notes += ["sextant log: " + l.split(" ", 2)[-1] for l in log_lines[-2:]]
         size = snapshot.stat().st_size if snapshot.exists() else 0
         notes.append("snapshot file: %.1f MiB (%.0f octets per name)" % (size / 2**20, size / args.names))
 
