@@ -28,7 +28,10 @@ namespace {
 
 constexpr size_t kScidLength = 18;
 constexpr size_t kMaxPacket = 1500;
-constexpr size_t kReadBuffer = 64 * 1024;
+// recvmmsg through libuv: it fills buffer size / 64 KiB slots, at most 20
+// (UV__MMSG_MAXWIDTH), so one read takes up to 20 datagrams.
+constexpr size_t kReadSlots = 20;
+constexpr size_t kReadBuffer = kReadSlots * 64 * 1024;
 constexpr size_t kMaxQueryFrame = 2 + 65535;
 constexpr size_t kMaxCloseResends = 8;
 
@@ -790,7 +793,7 @@ DoqServer::DoqServer(const WorkerContext& worker, const DoqListenerConfig& confi
 }
 
 std::string DoqServer::start() {
-  uv_udp_init(worker_.loop, &udp_);
+  uv_udp_init_ex(worker_.loop, &udp_, AF_UNSPEC | UV_UDP_RECVMMSG);
   udp_.data = this;
   uv_timer_init(worker_.loop, &grace_timer_);
   grace_timer_.data = this;

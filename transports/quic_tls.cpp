@@ -63,6 +63,7 @@ int QuicTlsContext::replay_add(void* store, time_t expires, const gnutls_datum_t
 }
 
 QuicTlsContext::~QuicTlsContext() {
+  if (priority_) gnutls_priority_deinit(priority_);
   if (anti_replay_) gnutls_anti_replay_deinit(anti_replay_);
   if (ticket_key_.data) {
     gnutls_memset(ticket_key_.data, 0, ticket_key_.size);
@@ -79,6 +80,9 @@ QuicTlsContext::QuicTlsContext(TlsFiles files, std::vector<std::string> alpn)
   }
   if (gnutls_rnd(GNUTLS_RND_KEY, secret_.data(), secret_.size()) != 0) {
     throw std::runtime_error("QUIC TLS: cannot generate the token secret");
+  }
+  if (int rc = gnutls_priority_init(&priority_, kPriority, nullptr); rc != 0) {
+    throw std::runtime_error(fmt::format("QUIC TLS: priority string: {}", gnutls_strerror(rc)));
   }
   if (gnutls_session_ticket_key_generate(&ticket_key_) != 0) {
     throw std::runtime_error("QUIC TLS: cannot generate the session ticket key");
@@ -133,7 +137,7 @@ gnutls_session_t QuicTlsContext::new_session(ngtcp2_crypto_conn_ref* ref, const 
     gnutls_deinit(session);
     return nullptr;
   };
-  if (int rc = gnutls_priority_set_direct(session, kPriority, nullptr); rc != 0) return fail("priority", rc);
+  if (int rc = gnutls_priority_set(session, priority_); rc != 0) return fail("priority", rc);
   if (ngtcp2_crypto_gnutls_configure_server_session(session) != 0) return fail("configure for QUIC", GNUTLS_E_INTERNAL_ERROR);
   gnutls_session_set_ptr(session, ref);
   if (int rc = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials.get()); rc != 0) {
