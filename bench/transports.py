@@ -46,6 +46,9 @@ def parse_arguments():
                         help="doq_load binary (default: build/release/bench/doq_load or a private build)")
     parser.add_argument("--per-connection", type=int, default=20,
                         help="queries per DoQ connection in the handshake table (0: skip it)")
+    parser.add_argument("--fixed-qps", type=int, default=0,
+                        help="also load every transport at this fixed rate (dnsperf -Q / doq_load -Q), "
+                             "where clients batch little; 0: skip")
     parser.add_argument("--kdig-queries", type=int, default=0,
                         help="queries per kdig loop (UDP, DoT, DoQ); 0: no kdig loops")
     parser.add_argument("--kdig-parallel", type=int, default=2, help="kdig processes at a time")
@@ -131,12 +134,12 @@ def main():
     doq_binary = B.doq_load_command(args.doq_load) if "doq" in modes else None
     streams = max(1, args.outstanding // args.clients)
 
-    def load(mode, server, port):
+    def load(mode, server, port, qps=None):
         if mode == "doq":
-            return B.doq_load(doq_binary, port, names_file, seconds=args.seconds,
+            return B.doq_load(doq_binary, port, names_file, seconds=args.seconds, qps=qps,
                               connections=args.clients, streams=streams, pin_cpu=pin_cpu)
         return B.dnsperf(port, names_file, mode=mode, seconds=args.seconds, clients=args.clients,
-                         outstanding=args.outstanding, pin_cpu=pin_cpu,
+                         outstanding=args.outstanding, pin_cpu=pin_cpu, max_qps=qps,
                          extra=dnsperf_extra(mode, port, args.doh_method))
     figures = {}   # (server, mode) -> list of rounds
     for mode in modes:
@@ -154,6 +157,20 @@ def main():
                 B.log("%-4s round %d %-8s %s qps, %d completed, %d lost, NOERROR %d, server CPU %.2f s"
                       % (mode, r + 1, server.name, B.fmt_number(result.qps), result.completed,
                          result.lost, result.noerror, used))
+    fixed = {}   # (server, mode) -> (answers, cpu)
+    for mode in (modes if args.fixed_qps > 0 else []):
+        for server, listeners in servers:
+            port = port_of[mode](listeners)
+            if not port or not server.listening(port):
+                continue
+            server.check_alive()
+            before = B.cpu_seconds(server.pid)
+            result = load(mode, server, port, qps=args.fixed_qps)
+            used = B.cpu_seconds(server.pid) - before
+            fixed[(server.name, mode)] = (result.completed, used)
+            B.log("%-4s fixed %d qps %-8s %d completed, server CPU %.2f s"
+                  % (mode, args.fixed_qps, server.name, result.completed, used))
+
     handshakes = {}   # (server, variant) -> (result, cpu)
     variants = [("full handshakes", {}), ("resumed (tickets)", {"resume": True}),
                 ("0-RTT", {"early_data": True})]
@@ -246,6 +263,22 @@ def main():
             rows.append([mode.upper(), B.ratio(s[0], u[0]), B.ratio(s[1], u[1])])
         print(B.table(["transport", "QPS Sextant/Unbound", "queries/CPU-s Sextant/Unbound"], rows,
                       title="\nRatios"))
+
+    if fixed:
+        rows = []
+        for server, _ in servers:
+            dot = fixed.get((server.name, "dot"))
+            for mode in modes:
+                f = fixed.get((server.name, mode))
+                if not f:
+                    continue
+                per_cpu = f[0] / f[1] if f[1] > 0 else None
+                dot_per_cpu = dot[0] / dot[1] if dot and dot[1] > 0 else None
+                rows.append([mode.upper(), server.name, f[0], "%.2f s" % f[1], B.fmt_number(per_cpu),
+                             B.ratio(dot_per_cpu, per_cpu) if dot_per_cpu and per_cpu else ""])
+        print(B.table(["transport", "server", "answers", "server CPU", "queries/CPU-s", "CPU per query / DoT's"],
+                      rows, title="\nAt a fixed %d qps for %d s (little batching: each query tends to be its "
+                                  "own packet or record)" % (args.fixed_qps, args.seconds)))
 
     if handshakes:
         rows = []
