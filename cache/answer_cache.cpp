@@ -71,6 +71,17 @@ CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRCl
   return k;
 }
 
+void rrset_key_of(const CacheKey& answer_key, CacheKey& rkey) noexcept {
+  // The RRset key is the answer key without its flags octet; the name hash
+  // (and so the shard) is the same. The flags octet is copied too, past the
+  // key's end, where lookup_rrset reads DO from.
+  copy_short(rkey.bytes, answer_key.bytes, size_t{answer_key.name_size} + 5);
+  rkey.name_size = answer_key.name_size;
+  rkey.size = static_cast<uint16_t>(answer_key.name_size + 4);
+  rkey.name_hash = answer_key.name_hash;
+  finish_key(rkey);
+}
+
 CacheKey make_answer_key(const AnswerKey& key) noexcept {
   return make_answer_key(key.qname, key.qtype, key.qclass, key.dnssec_ok, key.checking_disabled);
 }
@@ -255,6 +266,14 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
   const bool rrset_fallback =
       rrsets_ && question_answerable_from_rrset(
                      static_cast<wire::RRType>(read_u16(key.bytes + key.name_size)), flags & 2);
+  // Most hits are rendered from the RRset store after this store misses:
+  // start loading that bucket now, so its memory latency overlaps this
+  // store's probe.
+  CacheKey rkey;
+  if (rrset_fallback) {
+    rrset_key_of(key, rkey);
+    rrsets_->prefetch(rkey);
+  }
   bool present = store_.visit_counted(key, [&](AnswerEntry& e, auto& counters) {
     Freshness freshness;
     bool claimed;
@@ -302,7 +321,7 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
     return false;
   }, !rrset_fallback);
   if (present || !rrset_fallback) return served;
-  served = lookup_rrset(key, id, qname_as_sent, now, out, out_len, hit, policy);
+  served = lookup_rrset(rkey, id, qname_as_sent, now, out, out_len, hit, policy);
   // Counted as answers (the RRset store counts only its own look-ups).
   store_.count(key, served ? StoreCounter::hits : StoreCounter::misses);
   if (served && hit.freshness == Freshness::stale) store_.count(key, StoreCounter::stale_hits);
@@ -312,18 +331,11 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
   return served;
 }
 
-bool AnswerCache::lookup_rrset(const CacheKey& key, uint16_t id, const wire::Name& qname_as_sent,
+bool AnswerCache::lookup_rrset(const CacheKey& rkey, uint16_t id, const wire::Name& qname_as_sent,
                                uint32_t now, std::span<uint8_t> out, size_t& out_len,
                                AnswerHit& hit, StalePolicy policy) {
-  // The RRset key is the answer key without its flags octet; the name hash
-  // (and so the shard) is the same.
-  CacheKey rkey;
-  copy_short(rkey.bytes, key.bytes, size_t{key.name_size} + 4);
-  rkey.name_size = key.name_size;
-  rkey.size = static_cast<uint16_t>(key.name_size + 4);
-  rkey.name_hash = key.name_hash;
-  finish_key(rkey);
-  const bool dnssec_ok = key.bytes[key.size - 1] & 1;
+  // The answer key's flags octet sits right after the RRset key's octets.
+  const bool dnssec_ok = rkey.bytes[rkey.size] & 1;
   bool served = false;
   rrsets_->visit_entry(rkey, [&](RRsetEntry& e) {
     if (!rrset_answers_client(e, dnssec_ok)) return false;

@@ -155,6 +155,10 @@ class AnswerCache {
 };
 
 CacheKey make_answer_key(const AnswerKey& key) noexcept;
+// The RRset key (owner, type, class) of an answer key: the same octets and
+// name hash without the flags octet, which is kept right after the key
+// (rkey.bytes[rkey.size]).
+void rrset_key_of(const CacheKey& answer_key, CacheKey& rkey) noexcept;
 // The same without copying the name into an AnswerKey (the server's hot
 // path builds the key straight from the parsed query).
 CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,

@@ -175,6 +175,7 @@ class RRsetCache {
   bool visit_entry(const CacheKey& key, Fn&& fn) {
     return store_.visit(key, std::forward<Fn>(fn));
   }
+  void prefetch(const CacheKey& key) const noexcept { store_.prefetch(key); }
 
   bool erase(const wire::Name& owner, wire::RRType type, wire::RRClass rclass);
   size_t flush_name(const wire::Name& name);

@@ -129,6 +129,12 @@ std::unique_ptr<CachePersistence> make_persistence(const Config& c, cache::Cache
                                             std::move(context));
 }
 
+// A worker's own client counters, on cache lines of their own: the hit path
+// increments two of them per query, which must not bounce between cores.
+struct alignas(64) WorkerPipelineStats {
+  PipelineStats counters;
+};
+
 // Everything one worker owns, created and destroyed on its own thread.
 struct WorkerState {
   std::unique_ptr<transports::NetworkUpstream> upstream;
@@ -136,6 +142,8 @@ struct WorkerState {
   std::unique_ptr<LoopTimerService> timers;
   std::unique_ptr<Walker> walker;
   std::unique_ptr<QueryPipeline> pipeline;
+  // Outlives the pipeline (metrics read it from the admin thread).
+  std::unique_ptr<WorkerPipelineStats> stats = std::make_unique<WorkerPipelineStats>();
   // This worker's server table; thread-safe, so metrics, dump and flush
   // read it from the admin thread (set before that thread starts).
   std::shared_ptr<ServerStateTable> servers;
@@ -258,7 +266,6 @@ struct Daemon::State {
   // Replaced by a reload: every worker's pipeline is pointed at the new
   // rules (on its own thread) before the old ones are let go.
   std::shared_ptr<const AccessControl> acl;
-  PipelineStats stats;
   PipelineSettings pipeline_settings;
   std::vector<WorkerState> workers;
   std::atomic<bool> stop{false};
@@ -338,7 +345,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
   snap.version = kSextantVersion;
   snap.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
-  snap.pipeline = &s.stats;
+  for (const WorkerState& w : s.workers) add_pipeline(snap, w.stats->counters);
   snap.cache = s.cache.stats();
   if (s.persistence) {
     const WarmRestartStats& w = s.persistence->stats();
@@ -669,7 +676,8 @@ void Daemon::run() {
     WalkerOptions options = s.walker_options;
     options.servers = w.servers;
     w.walker = std::make_unique<Walker>(*w.network, *w.timers, std::move(options), s.hints, &s.cache);
-    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers, s.stats);
+    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers,
+                                                 w.stats->counters);
     return w.pipeline.get();
   };
   hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
@@ -769,9 +777,11 @@ void Daemon::run() {
   s.dnstap.reset();
   // The workers are gone: the cache holds still while it is written.
   s.persistence->save_at_stop();
-  const PipelineStats& st = s.stats;
-  log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),
-            st.cache_hits.load(), st.cache_misses.load(), st.servfail.load());
+  DaemonSnapshot totals;
+  for (const WorkerState& w : s.workers) add_pipeline(totals, w.stats->counters);
+  const PipelineTotals& st = totals.pipeline;
+  log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries, st.cache_hits,
+            st.cache_misses, st.servfail);
 }
 
 }  // namespace sextant::resolver

@@ -168,6 +168,22 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
 
 }  // namespace
 
+void add_pipeline(DaemonSnapshot& s, const PipelineStats& p) {
+  PipelineTotals& t = s.pipeline;
+  s.have_pipeline = true;
+  t.queries += p.queries.load(std::memory_order_relaxed);
+  t.cache_hits += p.cache_hits.load(std::memory_order_relaxed);
+  t.cache_misses += p.cache_misses.load(std::memory_order_relaxed);
+  t.stale_served += p.stale_served.load(std::memory_order_relaxed);
+  t.prefetches += p.prefetches.load(std::memory_order_relaxed);
+  t.dropped += p.dropped.load(std::memory_order_relaxed);
+  t.formerr += p.formerr.load(std::memory_order_relaxed);
+  t.refused += p.refused.load(std::memory_order_relaxed);
+  t.notimp += p.notimp.load(std::memory_order_relaxed);
+  t.servfail += p.servfail.load(std::memory_order_relaxed);
+  t.truncated += p.truncated.load(std::memory_order_relaxed);
+}
+
 void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
   for (const WalkerRow& row : kWalkerRows) s.walker.*(row.field) += w.*(row.field);
   s.walker.validated_secure += w.validated_secure;
@@ -201,22 +217,21 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.gauge("sextant_workers_reporting", "Workers whose per-thread counters are in this report.",
           s.workers_reporting);
 
-  if (s.pipeline) {
-    const PipelineStats& p = *s.pipeline;
-    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries.load());
-    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits.load());
-    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses.load());
+  if (s.have_pipeline) {
+    const PipelineTotals& p = s.pipeline;
+    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries);
+    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits);
+    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses);
     r.counter("sextant_stale_answers_total", "Answers served from expired data (RFC 8767, EDE 3/19).",
-              p.stale_served.load());
-    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches.load());
-    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).",
-              p.dropped.load());
-    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated.load());
+              p.stale_served);
+    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches);
+    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).", p.dropped);
+    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated);
     const char* help = "Answers with an error rcode, by rcode.";
-    r.counter("sextant_error_answers_total", help, p.formerr.load(), {{"rcode", "FORMERR"}});
-    r.counter("sextant_error_answers_total", help, p.refused.load(), {{"rcode", "REFUSED"}});
-    r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
-    r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_error_answers_total", help, p.formerr, {{"rcode", "FORMERR"}});
+    r.counter("sextant_error_answers_total", help, p.refused, {{"rcode", "REFUSED"}});
+    r.counter("sextant_error_answers_total", help, p.notimp, {{"rcode", "NOTIMP"}});
+    r.counter("sextant_error_answers_total", help, p.servfail, {{"rcode", "SERVFAIL"}});
   }
 
   {

@@ -27,12 +27,20 @@ struct WarmRestartSnapshot {
   bool loading = false;
 };
 
+// The client-side counters of every worker's pipeline, summed (each worker
+// counts into its own PipelineStats: no cache line shared on the hit path).
+struct PipelineTotals {
+  uint64_t queries = 0, cache_hits = 0, cache_misses = 0, stale_served = 0, prefetches = 0, dropped = 0,
+           formerr = 0, refused = 0, notimp = 0, servfail = 0, truncated = 0;
+};
+
 struct DaemonSnapshot {
   std::string version;
   double uptime_seconds = 0;
   unsigned workers = 0;
   unsigned workers_reporting = 0;  // workers whose per-thread counters made it in time
-  const PipelineStats* pipeline = nullptr;
+  bool have_pipeline = false;
+  PipelineTotals pipeline;
   cache::CacheStats cache;
   WarmRestartSnapshot warm_restart;
   size_t servers_known = 0;        // the walkers' shared server-state table
@@ -52,6 +60,7 @@ struct DaemonSnapshot {
 };
 
 // Adds one worker's or listener's counters into the snapshot's sums.
+void add_pipeline(DaemonSnapshot& s, const PipelineStats& p);
 void add_walker(DaemonSnapshot& s, const WalkerStats& w);
 void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u);
 void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u);

@@ -75,7 +75,8 @@ TEST_CASE("daemon metrics: sums over workers and listeners land under one name e
   PipelineStats pipeline;
   pipeline.queries = 150;
   pipeline.servfail = 2;
-  snap.pipeline = &pipeline;
+  add_pipeline(snap, pipeline);
+  add_pipeline(snap, pipeline);  // a second worker with the same counts
   snap.cache.rrsets.entries = 9;
 
   MetricsReport r = build_metrics_report(snap);
@@ -87,8 +88,8 @@ TEST_CASE("daemon metrics: sums over workers and listeners land under one name e
   CHECK(r.value("sextant_upstream_timeouts_total") == 3);
   CHECK(r.value("sextant_udp_queries_total") == 150);
   CHECK(r.value("sextant_tcp_queries_total") == 0);  // no TCP listener: present, zero
-  CHECK(r.value("sextant_queries_total") == 150);
-  CHECK(r.value("sextant_error_answers_total", {{"rcode", "SERVFAIL"}}) == 2);
+  CHECK(r.value("sextant_queries_total") == 300);  // both workers' pipelines
+  CHECK(r.value("sextant_error_answers_total", {{"rcode", "SERVFAIL"}}) == 4);
   CHECK(r.value("sextant_cache_entries", {{"store", "rrsets"}}) == 9);
   CHECK(r.value("sextant_build_info", {{"version", "test"}}) == 1);
   // Every family renders (no duplicate or split family throws) and the
