@@ -295,3 +295,27 @@ TEST_CASE("warm restart: a server record that does not parse is refused", "[warm
   CHECK_FALSE(restore_server_state(bad_flags, 0, tables, now));
   CHECK(t.size() == 1);
 }
+
+TEST_CASE("warm restart: the periodic save runs once the interval has passed", "[warm-restart]") {
+  TempDir dir;
+  std::string file = dir.path + "/cache.snapshot";
+  cache::Cache c;
+  put_a(c, "a.example.");
+  CachePersistence p(file, 60000, 1 << 30, c, context());
+  auto start = std::chrono::steady_clock::now();
+  p.on_tick(start + std::chrono::seconds(30));
+  CHECK(access(file.c_str(), F_OK) != 0);  // not yet
+  p.on_tick(start + std::chrono::seconds(61));
+  CHECK(access(file.c_str(), F_OK) == 0);
+  CHECK(p.stats().saves_ok.load() == 1);
+  CHECK(p.stats().last_save_entries.load() == 1);
+  // At stop it is written again (nothing was being loaded).
+  put_a(c, "b.example.");
+  p.save_at_stop();
+  CHECK(p.stats().saves_ok.load() == 2);
+  CHECK(p.stats().last_save_entries.load() == 2);
+  // No interval: ticks never save.
+  CachePersistence never(dir.path + "/other.snapshot", 0, 1 << 30, c, context());
+  never.on_tick(start + std::chrono::hours(24));
+  CHECK(access((dir.path + "/other.snapshot").c_str(), F_OK) != 0);
+}
