@@ -129,7 +129,8 @@ def main():
     servers.append((B.trivial_server(B.trivial_command(args.trivial), d, port, pin_cpu), port))
     for server, _ in servers:
         server.start()
-    warm = B.dnsperf(servers[0][1], names_file, runs=1, max_qps=2000, pin_cpu=pin_cpu, wall_limit=200)
+    warm = B.dnsperf(servers[0][1], names_file, runs=1, max_qps=2000, pin_cpu=pin_cpu,
+                     wall_limit=max(200, int(args.names / 2000 * 2) + 60))
     B.log("sextant warm-up: %d/%d NOERROR" % (warm.noerror, args.names))
     lab.check_still_up()
 
