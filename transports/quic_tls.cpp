@@ -71,8 +71,8 @@ QuicTlsContext::~QuicTlsContext() {
   }
 }
 
-QuicTlsContext::QuicTlsContext(TlsFiles files, std::vector<std::string> alpn)
-    : files_(std::move(files)), alpn_(std::move(alpn)) {
+QuicTlsContext::QuicTlsContext(TlsFiles files, std::vector<std::string> alpn, bool early_data)
+    : files_(std::move(files)), alpn_(std::move(alpn)), early_data_(early_data) {
   if (alpn_.empty()) throw std::runtime_error("QUIC TLS: at least one ALPN protocol is required");
   for (auto& protocol : alpn_) {
     alpn_datums_.push_back(
@@ -149,13 +149,16 @@ gnutls_session_t QuicTlsContext::new_session(ngtcp2_crypto_conn_ref* ref, const 
     return fail("ALPN", rc);
   }
   gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST, check_alpn_hook);
-  // Resumption and 0-RTT. QUIC carries 0-RTT in its own packets, so the
-  // TLS early-data limit must be 0xffffffff (RFC 9001 §4.6.1).
+  // Resumption, and 0-RTT where allowed. QUIC carries 0-RTT in its own
+  // packets, so the TLS early-data limit must be 0xffffffff (RFC 9001
+  // §4.6.1); GnuTLS accepts early data only with its anti-replay check on.
   if (int rc = gnutls_session_ticket_enable_server(session, &ticket_key_); rc != 0) {
     return fail("session tickets", rc);
   }
-  gnutls_anti_replay_enable(session, anti_replay_);
-  gnutls_record_set_max_early_data_size(session, 0xffffffffu);
+  if (early_data_) {
+    gnutls_anti_replay_enable(session, anti_replay_);
+    gnutls_record_set_max_early_data_size(session, 0xffffffffu);
+  }
   return session;
 }
 

@@ -7,10 +7,10 @@
 // the result; a failed reload keeps the old credentials.
 //
 // Session resumption and 0-RTT (RFC 9250 §4.5): every session may issue a
-// ticket (the listener sends one when the handshake completes), sealed with
-// a key made once per process and shared by every worker; a client that
-// comes back resumes without certificate work, and may send its first
-// queries in 0-RTT. Replayed ClientHellos are refused early data by GnuTLS's
+// ticket (the connection sends one when the handshake completes), sealed
+// with a key made once per context and shared by every worker; a client
+// that comes back resumes without certificate work, and (where the context
+// allows early data: DoQ) may send its first queries in 0-RTT. Replayed ClientHellos are refused early data by GnuTLS's
 // anti-replay check, backed here by a bounded, thread-safe store of the
 // ClientHellos seen within its window (ReplayStore); the listener still
 // holds back queries that are not replay-safe until the handshake ends.
@@ -59,7 +59,10 @@ class QuicTlsContext {
 
   // `alpn`: protocols accepted, in server preference order. Throws
   // std::runtime_error naming the files when they cannot be loaded.
-  explicit QuicTlsContext(TlsFiles files, std::vector<std::string> alpn = {"doq", "doq-i11"});
+  // `early_data`: accept 0-RTT (only for an application that holds back
+  // what is not replay-safe: DoQ); tickets and resumption work either way.
+  explicit QuicTlsContext(TlsFiles files, std::vector<std::string> alpn = {"doq", "doq-i11"},
+                          bool early_data = false);
   ~QuicTlsContext();
   QuicTlsContext(const QuicTlsContext&) = delete;
   QuicTlsContext& operator=(const QuicTlsContext&) = delete;
@@ -85,6 +88,7 @@ class QuicTlsContext {
 
   TlsFiles files_;
   std::vector<std::string> alpn_;
+  bool early_data_ = false;
   // Parsed once: parsing the priority string per session cost ~4% of a
   // handshake's CPU.
   gnutls_priority_t priority_ = nullptr;

@@ -246,6 +246,13 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     return;
   }
 
+  if (settings_.drain && settings_.drain->must_fail(request, c.qname)) {
+    stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+    wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::NotReady), "shutting down"};
+    respond_error(c, Rcode::SERVFAIL, responder, &ede);
+    return;
+  }
+
   bool stale_available = false;
   if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
   stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);

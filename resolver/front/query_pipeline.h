@@ -20,6 +20,7 @@
 
 #include "cache/cache.h"
 #include "resolver/front/access_control.h"
+#include "resolver/front/drain_state.h"
 #include "resolver/walk/resolution_result.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/walker.h"
@@ -43,6 +44,9 @@ struct PipelineSettings {
   // Query log (dnstap): client queries and responses, when set. Shared by
   // every worker; each logs into its own queue (Request::worker).
   transports::DnstapWriter* dnstap = nullptr;
+  // Shutting down behind a load balancer: health checks get SERVFAIL (EDE
+  // 14) while draining (drain_state.h). Null: never.
+  const DrainState* drain = nullptr;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).
