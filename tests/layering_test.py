@@ -6,6 +6,7 @@
 and, inside resolver/, room by room:
 
     walk, config  <-  front  <-  daemon
+    walk, config  <-  forward  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
 room (policy/, forward/ ...) must be added to ALLOWED before it builds
@@ -26,9 +27,12 @@ ALLOWED = {
     "transports": {"wire"},
     "resolver/walk": {"wire", "cache", "dnssec"},
     "resolver/config": {"wire"},
+    # forward: the forward/stub zone table (built from config, read by the
+    # walker through walk/configured_zones.h) and the upstreams' profiles.
+    "resolver/forward": {"wire", "dnssec", "resolver/walk", "resolver/config"},
     "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
-                        "resolver/config", "resolver/front"},
+                        "resolver/config", "resolver/front", "resolver/forward"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

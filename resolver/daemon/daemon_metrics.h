@@ -17,6 +17,7 @@
 #include "transports/transport_metrics.h"
 #include "transports/udp_listener.h"
 #include "transports/upstream.h"
+#include "transports/upstream_endpoint.h"
 
 namespace sextant::resolver {
 
@@ -48,6 +49,8 @@ struct DaemonSnapshot {
   size_t servers_known = 0;        // the walkers' shared server-state table
   WalkerStats walker;              // summed over workers
   std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)
+  // Forward zones' upstreams, summed over workers by label.
+  std::vector<transports::UpstreamEndpointStats> forward_upstreams;
   std::vector<uint64_t> resolution_buckets;  // summed ResolutionTimes buckets
   uint64_t resolution_total_us = 0;
   std::vector<uint64_t> udp;       // summed over UDP listeners
@@ -70,6 +73,7 @@ struct DaemonSnapshot {
 void add_pipeline(DaemonSnapshot& s, const PipelineStats& p);
 void add_walker(DaemonSnapshot& s, const WalkerStats& w);
 void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u);
+void add_forward_upstreams(DaemonSnapshot& s, const std::vector<transports::UpstreamEndpointStats>& upstreams);
 void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u);
 void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t);
 void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t);

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "resolver/daemon/forward_upstreams.h"
 #include "resolver/config/config.h"
 #include "resolver/daemon/control_client.h"
 #include "resolver/daemon/daemon.h"
@@ -103,7 +104,9 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--check-config" && i + 1 < argc) {
       try {
-        load_config_file(argv[++i]);
+        Config checked = load_config_file(argv[++i]);
+        // The CA bundles of encrypted forward upstreams, loaded as the connections will.
+        check_forward_upstreams(checked, argv[i]);
         std::printf("%s: configuration is valid\n", argv[i]);
         return 0;
       } catch (const std::exception& e) {
