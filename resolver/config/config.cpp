@@ -387,7 +387,8 @@ const std::vector<Setting>& settings() {
        "server RTTs) to `cache.warm-restart.file` at stop and load it at the next start, aged "
        "by the time that passed, so a restart does not start cold. A file from another "
        "version, damaged or truncated, or written under other DNSSEC settings is ignored with "
-       "a warning.",
+       "a warning; names at and below negative trust anchors, forward zones or stub zones that "
+       "came, went or changed since are not restored.",
        bind_bool(&Config::warm_restart)},
       {"cache.warm-restart.file", "/var/cache/sextant/cache.snapshot",
        "Where the cache is saved; its directory is created at start (owned by `server.user`) "

@@ -99,10 +99,52 @@ SnapshotContext SnapshotContext::of(bool validation, const dnssec::TrustAnchors*
   return c;
 }
 
+namespace {
+
+// The settings of a zone that its operator== compares, as one string (the
+// fingerprint hashes it): a zone whose string changed answers differently.
+std::string describe(const ZoneTrustConfig& t) {
+  std::string out = fmt::format("nta={}", t.negative_trust_anchor ? 1 : 0);
+  for (const auto& a : t.trust_anchors) out += fmt::format("|anchor={}", a);
+  return out;
+}
+
+std::string describe(const ForwardZoneConfig& z) {
+  std::string out = fmt::format("forward|first={}|{}", z.forward_first ? 1 : 0, describe(z.trust));
+  for (const auto& u : z.upstreams) {
+    out += fmt::format("|upstream={} {} {} {} {} {}", u.address, u.port, to_string(u.transport), u.tls_name,
+                       u.ca_file, u.url);
+    for (const auto& pin : u.spki_pins) out += fmt::format(" pin={}", pin);
+  }
+  return out;
+}
+
+std::string describe(const StubZoneConfig& z) {
+  std::string out = fmt::format("stub|{}", describe(z.trust));
+  for (const auto& s : z.servers) out += fmt::format("|server={} {} {}", s.address, s.port, s.name);
+  return out;
+}
+
+SnapshotContext::ConfiguredZone configured(const std::string& zone, const std::string& description) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(description.data());
+  return {wire::Name::from_text(zone).lowercased(),
+          fmt::format("{:016x}", cache::hash_bytes(bytes, description.size(), 0))};
+}
+
+}  // namespace
+
+std::vector<SnapshotContext::ConfiguredZone> SnapshotContext::zones_of(const Config& config) {
+  std::vector<ConfiguredZone> out;
+  for (const auto& z : config.forward_zones) out.push_back(configured(z.zone, describe(z)));
+  for (const auto& z : config.stub_zones) out.push_back(configured(z.zone, describe(z)));
+  return out;
+}
+
 std::vector<uint8_t> SnapshotContext::encode() const {
   std::string text = fmt::format("validation {}\nanchors {}\nnsec3-max-iterations {}\n",
                                  validation ? "on" : "off", anchors, nsec3_max_iterations);
   for (const auto& n : negative_anchors) text += fmt::format("nta {}\n", n.to_text());
+  for (const auto& z : zones) text += fmt::format("zone {} {}\n", z.fingerprint, z.zone.to_text());
   return {text.begin(), text.end()};
 }
 
@@ -131,6 +173,10 @@ std::optional<SnapshotContext> SnapshotContext::decode(std::span<const uint8_t> 
         seen_iterations = true;
       } else if (key == "nta") {
         c.negative_anchors.push_back(wire::Name::from_text(value).lowercased());
+      } else if (key == "zone") {
+        size_t split = value.find(' ');
+        if (split == 0 || split == std::string::npos) return std::nullopt;
+        c.zones.push_back({wire::Name::from_text(value.substr(split + 1)).lowercased(), value.substr(0, split)});
       } else {
         return std::nullopt;
       }
@@ -164,6 +210,18 @@ std::vector<wire::Name> SnapshotContext::changed_negative_anchors(
     if (!contains(saved.negative_anchors, n)) out.push_back(n);
   for (const auto& n : saved.negative_anchors)
     if (!contains(negative_anchors, n)) out.push_back(n);
+  return out;
+}
+
+std::vector<wire::Name> SnapshotContext::changed_zones(const SnapshotContext& saved) const {
+  std::vector<wire::Name> out;
+  auto note = [&](const wire::Name& n) {
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  };
+  for (const auto& z : zones)
+    if (std::find(saved.zones.begin(), saved.zones.end(), z) == saved.zones.end()) note(z.zone);
+  for (const auto& z : saved.zones)
+    if (std::find(zones.begin(), zones.end(), z) == zones.end()) note(z.zone);
   return out;
 }
 
@@ -253,6 +311,11 @@ void CachePersistence::load(std::vector<uint8_t> bytes) {
     return;
   }
   for (const auto& name : context_.changed_negative_anchors(*saved)) reader.exclude_subtree(name);
+  for (const auto& zone : context_.changed_zones(*saved)) {
+    log::info("warm restart: forward or stub zone {} came, went or changed: nothing at or below it is restored",
+              zone.to_text());
+    reader.exclude_subtree(zone);
+  }
 
   const uint64_t written = reader.written_at_ms();
   const uint64_t now_ms = wall_ms();

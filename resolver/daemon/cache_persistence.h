@@ -14,8 +14,10 @@
 // (cache/), or other DNSSEC settings (validation on/off, the trust anchors,
 // nsec3-max-iterations: statuses computed under other settings would be
 // wrong). A change of negative trust anchors only skips the names below the
-// anchors that came or went. Each case is logged as a warning and the start
-// goes on cold.
+// anchors that came or went, and a change of forward or stub zones the
+// names at and below the zones that came, went or changed (what a reload
+// flushes: their answers came from other servers). Each case is logged as a
+// warning and the start goes on cold.
 #pragma once
 
 #include <atomic>
@@ -33,28 +35,44 @@
 #include "cache/cache.h"
 #include "cache/cache_snapshot.h"
 #include "dnssec/trust_anchors.h"
+#include "resolver/config/config.h"
 #include "resolver/walk/server_state_table.h"
 #include "wire/name.h"
 
 namespace sextant::resolver {
 
-// The DNSSEC settings the cached statuses were computed under.
+// The settings the cached data was obtained under: DNSSEC (statuses) and
+// the forward and stub zones (where answers came from).
 struct SnapshotContext {
+  // A forward or stub zone and a fingerprint of its settings (hex).
+  struct ConfiguredZone {
+    wire::Name zone;
+    std::string fingerprint;
+    bool operator==(const ConfiguredZone&) const = default;
+  };
+
   bool validation = true;
   std::string anchors;  // fingerprint of the trust anchors' DS sets (hex)
   unsigned nsec3_max_iterations = 0;
   std::vector<wire::Name> negative_anchors;
+  std::vector<ConfiguredZone> zones;
 
   static SnapshotContext of(bool validation, const dnssec::TrustAnchors* anchors,
                             unsigned nsec3_max_iterations,
                             std::span<const wire::Name> negative_anchors);
-  // Text lines ("validation on", "nta example.com." ...).
+  // The forward-zones and stub-zones of `config`.
+  static std::vector<ConfiguredZone> zones_of(const Config& config);
+  // Text lines ("validation on", "nta example.com.", "zone FINGERPRINT
+  // corp.example." ...).
   std::vector<uint8_t> encode() const;
   static std::optional<SnapshotContext> decode(std::span<const uint8_t> bytes);
   // Why a snapshot written under `saved` cannot be used now; empty if it can.
   std::string incompatibility(const SnapshotContext& saved) const;
   // The negative trust anchors in one list and not the other.
   std::vector<wire::Name> changed_negative_anchors(const SnapshotContext& saved) const;
+  // The forward and stub zones in one list and not the other, or with other
+  // settings.
+  std::vector<wire::Name> changed_zones(const SnapshotContext& saved) const;
 };
 
 struct WarmRestartStats {

@@ -165,6 +165,7 @@ std::unique_ptr<CachePersistence> make_persistence(const Config& c, cache::Cache
   for (const auto& name : c.negative_trust_anchors) ntas.push_back(wire::Name::from_text(name));
   SnapshotContext context = SnapshotContext::of(c.dnssec, o.dnssec.anchors.get(),
                                                 c.nsec3_max_iterations, ntas);
+  context.zones = SnapshotContext::zones_of(c);
   // A snapshot is smaller than the cache it holds; twice the cache's bound
   // (at least 64 MiB) refuses only what cannot be ours.
   uint64_t max_file = std::max<uint64_t>(c.cache_memory_bytes * 2, uint64_t{64} << 20);

@@ -2,7 +2,8 @@
 """Warm restart through real sockets: the cache saved at SIGTERM comes back at
 the next start, so the same questions are answered from cache (no upstream
 query) with the same answers, AD bits and aged TTLs; a damaged snapshot, one
-written with other DNSSEC settings, and `sextant control dump-cache --to FILE`.
+written with other DNSSEC settings, a stub zone added since (names below it
+are not restored), and `sextant control dump-cache --to FILE`.
 
   warm_restart_test.py SEXTANT_BINARY
 
@@ -133,6 +134,25 @@ def main(argv):
         results.check(upstream(s1) > upstream(s0), "... and the start is cold")
         results.check(all(damaged[k][:3] == before[k][:3] for k in QUESTIONS), "... with the right answers",
                       str([(k, before[k], damaged[k]) for k in QUESTIONS if damaged[k][:3] != before[k][:3]][:3]))
+
+        # --- a stub zone that came since the snapshot: nothing at or below it
+        # comes back (its answers may now come from other servers), the rest does.
+        daemon.stop()
+        stub = "stub-zones:\n  - {zone: big.test., servers: ['sld6.servers.test.']}\n"
+        common.write_config(daemon.config, port, 2, extra + stub)
+        daemon.start()
+        results.check("forward or stub zone big.test. came, went or changed" in daemon.log_text(),
+                      "a stub zone added since the snapshot is logged")
+        s0 = stats(binary, sock)
+        stubbed = ask_all(port)
+        s1 = stats(binary, sock)
+        hits = s1["sextant_answers_from_cache_total"] - s0["sextant_answers_from_cache_total"]
+        outside = len([q for q in QUESTIONS if not q[0].endswith(".big.test.")])
+        results.check(hits == outside, "... names below it are not restored, the %d others are" % outside,
+                      "%d answers from cache" % hits)
+        results.check(all(stubbed[k][:3] == before[k][:3] for k in QUESTIONS), "... with the right answers",
+                      str([(k, before[k], stubbed[k]) for k in QUESTIONS if stubbed[k][:3] != before[k][:3]][:3]))
+        common.write_config(daemon.config, port, 2, extra)
 
         # --- other DNSSEC settings: the snapshot is not used.
         daemon.stop()

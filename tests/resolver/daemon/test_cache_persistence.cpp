@@ -1,7 +1,8 @@
 // Warm restart, the daemon's side: the file written at stop and read back at
 // start (through a real file in a temporary directory), the DNSSEC settings
-// a snapshot must match, negative trust anchors that changed, the server
-// table, and files that are missing, damaged or not ours.
+// a snapshot must match, negative trust anchors and forward or stub zones
+// that changed, the server table, and files that are missing, damaged or
+// not ours.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -133,6 +134,111 @@ TEST_CASE("warm restart: names below negative trust anchors that changed are not
   CHECK_FALSE(has_a(after, "www.removed.example."));
 }
 
+namespace {
+
+ForwardZoneConfig forward_zone(const char* zone, const char* address) {
+  ForwardZoneConfig z;
+  z.zone = zone;
+  ForwardUpstreamConfig u;
+  u.address = address;
+  z.upstreams.push_back(u);
+  return z;
+}
+
+StubZoneConfig stub_zone(const char* zone, const char* address) {
+  StubZoneConfig z;
+  z.zone = zone;
+  StubServerConfig s;
+  s.address = address;
+  z.servers.push_back(s);
+  return z;
+}
+
+SnapshotContext context_with(const Config& config) {
+  SnapshotContext c = context();
+  c.zones = SnapshotContext::zones_of(config);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("warm restart: names at and below forward or stub zones that changed are not restored",
+          "[warm-restart]") {
+  TempDir dir;
+  std::string file = dir.path + "/cache.snapshot";
+  cache::Cache before;
+  for (const char* n : {"www.same.example.", "same.example.", "www.moved.example.", "moved.example.",
+                        "www.gone.example.", "www.new.example.", "www.stub.example.", "www.elsewhere.example."})
+    put_a(before, n);
+  Config saved;
+  saved.forward_zones = {forward_zone("same.example.", "192.0.2.1"), forward_zone("moved.example.", "192.0.2.1"),
+                         forward_zone("gone.example.", "192.0.2.1")};
+  saved.stub_zones = {stub_zone("stub.example.", "192.0.2.9")};
+  Config now;
+  now.forward_zones = {forward_zone("same.example.", "192.0.2.1"), forward_zone("moved.example.", "192.0.2.2"),
+                       forward_zone("new.example.", "192.0.2.1")};
+  now.stub_zones = {stub_zone("stub.example.", "192.0.2.9")};
+  SECTION("zones that came, went or changed") {
+    cache::Cache after;
+    save_then_load(before, file, after, context_with(saved), context_with(now));
+    CHECK(has_a(after, "www.same.example."));
+    CHECK(has_a(after, "same.example."));
+    CHECK(has_a(after, "www.stub.example."));
+    CHECK(has_a(after, "www.elsewhere.example."));
+    CHECK_FALSE(has_a(after, "www.moved.example."));  // another upstream
+    CHECK_FALSE(has_a(after, "moved.example."));      // the apex too
+    CHECK_FALSE(has_a(after, "www.gone.example."));   // now walked
+    CHECK_FALSE(has_a(after, "www.new.example."));    // was walked
+  }
+  SECTION("a stub zone's servers changed") {
+    now.stub_zones = {stub_zone("stub.example.", "192.0.2.10")};
+    cache::Cache after;
+    save_then_load(before, file, after, context_with(now), context_with(saved));
+    CHECK_FALSE(has_a(after, "www.stub.example."));
+    CHECK(has_a(after, "www.same.example."));
+  }
+  SECTION("the same zones") {
+    cache::Cache after;
+    save_then_load(before, file, after, context_with(now), context_with(now));
+    CHECK(after.stats().rrsets.entries == 8);
+  }
+}
+
+TEST_CASE("warm restart: a zone's fingerprint follows every setting that changes its answers",
+          "[warm-restart]") {
+  Config base;
+  base.forward_zones = {forward_zone("corp.example.", "192.0.2.1")};
+  const auto reference = SnapshotContext::zones_of(base);
+  REQUIRE(reference.size() == 1);
+  CHECK(reference[0].zone == N("corp.example."));
+  auto differs = [&](const Config& c) { return SnapshotContext::zones_of(c) != reference; };
+  Config c = base;
+  c.forward_zones[0].forward_first = true;
+  CHECK(differs(c));
+  c = base;
+  c.forward_zones[0].upstreams[0].port = 853;
+  CHECK(differs(c));
+  c = base;
+  c.forward_zones[0].upstreams[0].transport = UpstreamTransport::tls;
+  CHECK(differs(c));
+  c = base;
+  c.forward_zones[0].upstreams[0].spki_pins = {"pin"};
+  CHECK(differs(c));
+  c = base;
+  c.forward_zones[0].trust.negative_trust_anchor = true;
+  CHECK(differs(c));
+  c = base;
+  c.forward_zones[0].upstreams.push_back(c.forward_zones[0].upstreams[0]);
+  CHECK(differs(c));
+  c = base;
+  c.forward_zones[0].line = 42;  // where it was written is not a setting
+  CHECK_FALSE(differs(c));
+  // A forward zone and a stub zone with the same server are not the same.
+  Config stub;
+  stub.stub_zones = {stub_zone("corp.example.", "192.0.2.1")};
+  CHECK(SnapshotContext::zones_of(stub) != reference);
+}
+
 TEST_CASE("warm restart: the context round-trips and refuses junk", "[warm-restart]") {
   SnapshotContext c = context(true, {N("Broken.Example.")}, 77);
   auto bytes = c.encode();
@@ -141,10 +247,22 @@ TEST_CASE("warm restart: the context round-trips and refuses junk", "[warm-resta
   CHECK(back->incompatibility(c).empty());
   CHECK(back->negative_anchors.at(0) == N("broken.example."));
   CHECK(c.changed_negative_anchors(*back).empty());
+  Config zones;
+  zones.forward_zones = {forward_zone("Corp.Example.", "192.0.2.1")};
+  zones.stub_zones = {stub_zone("stub.example.", "192.0.2.2")};
+  c.zones = SnapshotContext::zones_of(zones);
+  auto zone_bytes = c.encode();
+  auto with_zones = SnapshotContext::decode(zone_bytes);
+  REQUIRE(with_zones);
+  CHECK(with_zones->zones == c.zones);
+  CHECK(with_zones->zones.at(0).zone == N("corp.example."));
+  CHECK(c.changed_zones(*with_zones).empty());
   for (std::string junk : {"", "validation maybe\nanchors 0\nnsec3-max-iterations 1\n",
                            "validation on\nanchors 0\n", "validation on\nanchors 0\nnsec3-max-iterations x\n",
                            "validation on\nanchors 0\nnsec3-max-iterations 1\nnta a..b\n",
                            "validation on\nanchors 0\nnsec3-max-iterations 1\nother 1\n",
+                           "validation on\nanchors 0\nnsec3-max-iterations 1\nzone 0123\n",
+                           "validation on\nanchors 0\nnsec3-max-iterations 1\nzone  a.example.\n",
                            "validation on\nanchors 0\nnsec3-max-iterations 1"}) {
     INFO(junk);
     CHECK_FALSE(SnapshotContext::decode(std::vector<uint8_t>(junk.begin(), junk.end())));
