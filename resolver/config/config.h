@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "resolver/config/policy_config.h"
+
 namespace sextant::resolver {
 
 // "127.0.0.1@53", "[::1]:53", "::1@853": an address and a port.
@@ -104,6 +106,11 @@ struct Config {
   bool dnstap_log_resolver_queries = false;
   bool dnstap_log_resolver_responses = false;
   std::string dnstap_identity;             // empty = host name
+
+  // policy: local data, allow and block lists, RPZ, DNS64, views
+  // (resolver/config/policy_config.h).
+  PolicyConfig policy;
+  EventLogConfig event_log;                // the per-query JSON event log
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".
