@@ -7,7 +7,8 @@ configs in a private temporary directory, CPU and memory readings from
 /proc, dnsperf runs and the parsing of their output, and plain-text tables.
 
 Runs with Debian's /usr/bin/python3. No packets leave 127.0.0.0/8: every
-server listens on 127.0.0.1 and resolves from the lab on 127.53.0.0/16.
+server listens on 127.0.0.1 and resolves from the lab on 127.53.0.0/16 (or
+the /16 that SEXTANT_LAB_NET names, see tests/lab/labnet.py).
 """
 
 import atexit
@@ -29,6 +30,8 @@ REPO = BENCH_DIR.parent
 CONFIGS = BENCH_DIR / "configs"
 LAB_DIR = REPO / "tests" / "lab"
 LAB_RUN = Path(os.environ.get("SEXTANT_LAB_RUN", LAB_DIR / "run"))
+sys.path.insert(0, str(LAB_DIR))
+import labnet  # noqa: E402  (tests/lab/labnet.py: the lab's prefix)
 DEFAULT_SEXTANT = str(REPO / "build" / "release" / "resolver" / "sextant")
 DEFAULT_TRIVIAL = str(REPO / "build" / "release" / "bench" / "trivial_responder")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -391,7 +394,7 @@ def unbound_server(workdir, listeners, cert=None, key=None, pin_cpu=True, name="
         raise BenchError("Unbound 1.17 has no DNS over QUIC")
     config = workdir / "unbound.conf"
     config.write_text(fill_template("unbound.conf.in", {
-        "DIR": workdir, "RUN": LAB_RUN, "PORT": listeners.udp_tcp,
+        "DIR": workdir, "RUN": LAB_RUN, "NET": labnet.NET, "PORT": listeners.udp_tcp,
         "INTERFACES": "\n".join(interfaces), "TLS": "\n".join(tls) if tls else "    # no TLS listeners",
         "MSG_CACHE": "%dm" % cache_mib[0], "RRSET_CACHE": "%dm" % cache_mib[1]}))
     run(["unbound-checkconf", str(config)], timeout=30)
@@ -410,7 +413,7 @@ def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=Tru
     workdir = Path(workdir)
     config = workdir / "sextant.yaml"
     config.write_text(fill_template("sextant.yaml.in", {
-        "RUN": LAB_RUN, "LISTEN": _yaml_list([listeners.udp_tcp]),
+        "RUN": LAB_RUN, "NET": labnet.NET, "LISTEN": _yaml_list([listeners.udp_tcp]),
         "DOT_LISTEN": _yaml_list([listeners.dot]), "DOH_LISTEN": _yaml_list([listeners.doh]),
         "DOQ_LISTEN": _yaml_list([listeners.doq]),
         "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory}))

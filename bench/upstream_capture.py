@@ -1,8 +1,9 @@
 """Counts DNS queries sent to the lab's servers, by capturing packets on lo.
 
 A packet socket (AF_PACKET) bound to the loopback interface with a classic
-BPF filter attached, so the kernel hands over only IPv4 packets to
-127.53.0.0/16 port 53 (UDP or TCP): the queries a resolver sends upstream.
+BPF filter attached, so the kernel hands over only IPv4 packets to the lab's
+/16 (127.53.0.0/16, or the one SEXTANT_LAB_NET names) port 53 (UDP or TCP):
+the queries a resolver sends upstream. Another lab on the machine is not seen.
 No tcpdump or tshark needed; needs root (CAP_NET_RAW), as they would.
 
 Each captured query is kept with the kernel's receive time (SO_TIMESTAMPNS,
@@ -20,18 +21,24 @@ measurement and take the minimum, and report when the repeats differ.
 """
 
 import ctypes
+import os
 import socket
 import struct
+import sys
 import threading
 import time
 
 import dns.message
 import dns.rdatatype
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "lab"))
+import labnet  # noqa: E402  (tests/lab/labnet.py: the lab's prefix)
+
 ETH_P_IP = 0x0800
 SO_ATTACH_FILTER = 26
 SO_TIMESTAMPNS = 35     # also SCM_TIMESTAMPNS: kernel receive time, CLOCK_REALTIME
-LAB_NET = 0x7F350000   # 127.53.0.0
+LAB_NET = labnet.NET_INT   # 0x7F350000 (127.53.0.0) in the default lab
 LAB_MASK = 0xFFFF0000
 
 
@@ -40,7 +47,7 @@ def _bpf(code, jt, jf, k):
 
 
 # Classic BPF over the IPv4 header (SOCK_DGRAM packet sockets start there).
-# Accept: version 4, destination in 127.53.0.0/16, UDP or TCP, not a later
+# Accept: version 4, destination in the lab's /16, UDP or TCP, not a later
 # fragment, destination port 53. Everything else: drop.
 _PROGRAM = [
     _bpf(0x30, 0, 0, 0),            # 0: ldb [0]
@@ -48,7 +55,7 @@ _PROGRAM = [
     _bpf(0x15, 0, 12, 0x40),        # 2: jeq #0x40 ? 3 : drop
     _bpf(0x20, 0, 0, 16),           # 3: ld [16]           destination address
     _bpf(0x54, 0, 0, LAB_MASK),     # 4: and #0xffff0000
-    _bpf(0x15, 0, 9, LAB_NET),      # 5: jeq 127.53.0.0 ? 6 : drop
+    _bpf(0x15, 0, 9, LAB_NET),      # 5: jeq LAB_NET ? 6 : drop
     _bpf(0x30, 0, 0, 9),            # 6: ldb [9]           protocol
     _bpf(0x15, 1, 0, 17),           # 7: jeq #17 (UDP) ? 9 : 8
     _bpf(0x15, 0, 6, 6),            # 8: jeq #6 (TCP) ? 9 : drop

@@ -4,9 +4,9 @@
 For every name of a list (bench/configs/upstream-names.txt by default) a
 resolver is started fresh (empty cache), asked the name once (DO set, like a
 validating stub; TCP if the answer is truncated), and every query it sends
-to the lab (127.53.0.0/16 port 53, UDP and TCP) is counted by a packet
-capture on lo (bench/upstream_capture.py) from the moment it starts until
-the lab has been quiet for a moment. Start-up traffic (root priming, trust
+to the lab (its /16, 127.53.0.0/16 by default, port 53, UDP and TCP) is
+counted by a packet capture on lo (bench/upstream_capture.py) from the
+moment it starts until the lab has been quiet for a moment. Start-up traffic (root priming, trust
 anchor fetches) therefore counts towards each cold resolution, for both.
 
 The capture sees every process on the machine, so each measurement is

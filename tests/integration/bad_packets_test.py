@@ -88,7 +88,7 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    host, port = argv[0], int(argv[1])
+    host, port = argv[0], common.labnet.port(argv[1])
     results = common.Results("bad packets")
     for transport, send in (("udp", common.raw_udp), ("tcp", common.raw_tcp)):
         for name, wire, want in cases():

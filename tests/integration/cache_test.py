@@ -298,7 +298,7 @@ def main(argv):
     try:
         if len(argv) == 3 and argv[0] in ("positive", "negative", "stale"):
             return {"positive": positive, "negative": negative, "stale": stale}[argv[0]](
-                argv[1], int(argv[2]))
+                argv[1], common.labnet.port(argv[2]))
         if len(argv) == 2 and argv[0] == "prefetch":
             return prefetch(argv[1])
         if len(argv) == 2 and argv[0] == "holddown":

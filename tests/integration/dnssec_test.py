@@ -10,7 +10,7 @@
   dnssec_test.py aggressive HOST PORT
       RFC 8198: after one NXDOMAIN in example.org. (NSEC), another random
       name covered by the same NSEC is answered NXDOMAIN without any query
-      to the lab (packets to 127.53.0.0/16 port 53 captured on lo, as
+      to the lab (packets to the lab's /16 port 53 captured on lo, as
       bench/upstream_capture.py does; needs root, as the lab does).
   dnssec_test.py keytrap HOST PORT --pid-file FILE
       CVE-2023-50387: keytrap.test. (48 keys with one key tag, 48 invalid
@@ -40,7 +40,8 @@ import dns.name  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
-from sextant_common import Results, ede_codes, tcp_query, udp_query  # noqa: E402
+from sextant_common import Results, ede_codes, labnet, tcp_query, udp_query  # noqa: E402
+import topology  # noqa: E402  (tests/lab/topology.py, on the path through sextant_common)
 
 # EDE codes (RFC 8914)
 EDE_UNSUPPORTED_DNSKEY_ALGORITHM = 1
@@ -224,7 +225,8 @@ def cmd_aggressive(args):
         same = [q for q in window if q.qname.lower().rstrip(".") == second.to_text().lower().rstrip(".")]
         # Other people's resolvers may use the lab meanwhile: only queries for
         # our own random names ("agg-...") can be ours.
-        org_servers = {"127.53.2.3", "127.53.2.4"}
+        org_servers = {address for address, zones in topology.KNOT_SERVERS.values()
+                       if "example.org." in zones}
         to_zone = [q for q in window if q.server in org_servers]
         ours = [q for q in window if q.qname.lower().startswith("agg-")]
         print("upstream queries in the window: %d in all (any process), %d to example.org.'s "
@@ -368,7 +370,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["zones", "aggressive", "keytrap"])
     parser.add_argument("host")
-    parser.add_argument("port", type=int)
+    parser.add_argument("port", type=labnet.port_argument)
     parser.add_argument("--pid-file", help="keytrap: the resolver's pid file (CPU time)")
     parser.add_argument("--count", type=int, default=50, help="keytrap: queries in the attack")
     parser.add_argument("--bound", type=float, default=2.0, help="keytrap: seconds per answer")

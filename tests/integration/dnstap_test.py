@@ -153,7 +153,7 @@ def main(argv):
     results.check(len(formerr) == 1, "socket: the FORMERR answer is logged", "%d frames" % len(formerr))
     upstream_q = [f for f in frames if f.get("message_type") == "RESOLVER_QUERY"]
     upstream_r = [f for f in frames if f.get("message_type") == "RESOLVER_RESPONSE"]
-    results.check(len(upstream_q) >= 1 and all(f.get("response_address", "").startswith("127.53.")
+    results.check(len(upstream_q) >= 1 and all(common.labnet.in_lab(f.get("response_address", ""))
                                                and f.get("response_port") == "53" for f in upstream_q),
                   "socket: the walker's queries are logged with the lab server asked",
                   "%d frames, e.g. %s" % (len(upstream_q), upstream_q[:1]))

@@ -22,7 +22,7 @@ h2c: a daemon with a cleartext DoH listener behind a trusted proxy
 → answered, and the same header from 127.0.0.3 (untrusted) is ignored.
 
 Only 127.0.0.0/8 is contacted (curl --doh-url connects to ns1.example.com.,
-127.53.2.1, port 1, IPv4 only).
+the lab's sld1, 127.53.2.1 in the default lab, port 1, IPv4 only).
 """
 import base64
 import os
@@ -51,7 +51,8 @@ CLIENT_TIMEOUT = 20            # seconds for any one client process
 
 POSITIVE = ("www.example.com.", "A")   # signed, AD=1, A 192.0.2.10
 NEGATIVE = ("nx.example.com.", "A")    # signed NXDOMAIN, AD=1
-CURL_DOH_NAME = "ns1.example.com"      # A 127.53.2.1: curl's connect stays on loopback
+CURL_DOH_NAME = "ns1.example.com"      # A = sld1's address: curl's connect stays on loopback
+CURL_DOH_ADDRESS = common.labnet.address("2.1")    # tests/lab/zones/example.com.zone
 
 
 # ---- running clients --------------------------------------------------------------
@@ -351,8 +352,8 @@ def tls_test(binary):
         argv = ["curl", "-v", "-4", "--max-time", "10", "--connect-timeout", "3", "--cacert", cert,
                 "--doh-url", url, "http://%s:1/" % CURL_DOH_NAME]
         code, out, err = run(argv)
-        results.check("127.53.2.1" in err and "Could not resolve" not in err,
-                      "curl --doh-url resolves %s to 127.53.2.1" % CURL_DOH_NAME,
+        results.check(CURL_DOH_ADDRESS in err and "Could not resolve" not in err,
+                      "curl --doh-url resolves %s to %s" % (CURL_DOH_NAME, CURL_DOH_ADDRESS),
                       "exit %s; %s" % (code, err[-2000:]))
 
         # -- dnsperf over DoT and DoH: everything answered ----------------------

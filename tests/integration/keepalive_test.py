@@ -22,7 +22,7 @@ def keepalive_values(reply):
 
 
 def main(argv):
-    host, port = argv[0], int(argv[1])
+    host, port = argv[0], common.labnet.port(argv[1])
     expected = int(argv[2]) if len(argv) > 2 else 100
     passed = failed = 0
 

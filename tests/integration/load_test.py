@@ -4,6 +4,7 @@ big.test. zone over UDP; every one must be answered with the address the
 zone generator gives that name.
 
   load_test.py HOST PORT [--count N] [--deadline S]
+  (PORT: a number, or `sextant` for the lab's port, see tests/lab/labnet.py)
 
 The rule (tests/lab/zonebuild.py): n%06d.big.test. A 10.(i>>16&255).(i>>8&255).(i&255).
 Every query gets its own socket and is sent at once; like a stub, a query
@@ -11,6 +12,7 @@ without a reply after --try-timeout is sent again (at most --tries times in
 all) until --deadline. Not a timing assertion: the figures are printed.
 """
 import argparse
+import os
 import random
 import re
 import resource
@@ -26,6 +28,9 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sextant_common as common  # noqa: E402
+
 ZONE = "big.test."
 ZONE_SIZE = 100000
 
@@ -37,7 +42,7 @@ def expected_address(i):
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("host")
-    parser.add_argument("port", type=int)
+    parser.add_argument("port", type=common.labnet.port_argument)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--deadline", type=float, default=40.0)
     parser.add_argument("--try-timeout", type=float, default=4.0)

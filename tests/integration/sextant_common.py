@@ -1,7 +1,8 @@
 """Helpers shared by the Sextant integration tests (tests/integration/).
 
 Everything here talks to 127.0.0.0/8 only: the daemon under test, the lab's
-servers (127.53.x.x) and the fake authoritative's control port.
+servers (127.53.x.x, or the /16 that SEXTANT_LAB_NET names) and the fake
+authoritative's control port.
 """
 import os
 import signal
@@ -27,6 +28,7 @@ ROOT_HINTS = os.path.join(LAB_RUN, "root.hints")
 ROOT_ANCHOR = os.path.join(LAB_RUN, "root-anchor.ds")
 
 sys.path.insert(0, LAB_DIR)
+import labnet  # noqa: E402  (tests/lab/labnet.py: the lab's prefix and its ports)
 
 # What a sanitizer prints when it finds something (ASan, LSan, UBSan).
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",

@@ -10,6 +10,8 @@ ctest fixture `sextant_lab`).
                                                 command line); fail if the log
                                                 holds a sanitizer report
 
+PORT is a number or `sextant`, the lab's port for this daemon (5300 in the
+default lab; it follows SEXTANT_LAB_NET, see tests/lab/labnet.py).
 RUNDIR gets sextant.yaml, sextant.pid and sextant.log. The daemon is detached
 (own session) so that it outlives the setup test.
 """
@@ -131,7 +133,7 @@ def stop(rundir):
 
 def main(argv):
     if len(argv) == 4 and argv[0] == "start":
-        return start(argv[1], int(argv[2]), argv[3])
+        return start(argv[1], common.labnet.port(argv[2]), argv[3])
     if len(argv) == 2 and argv[0] == "stop":
         return stop(argv[1])
     print(__doc__.strip(), file=sys.stderr)

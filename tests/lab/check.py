@@ -6,6 +6,10 @@
                   [--ignore-ad] [--client dnspython|dig|kdig]
                   [--cases FILE] [--list] [--verbose]
 
+PORT is a number or the name of one of the lab's ports on 127.0.0.1 (labnet.py:
+`unbound`, `sextant`). Addresses of the lab in cases.tsv are written for the
+default lab (127.53) and moved to $SEXTANT_LAB_NET's prefix when loaded.
+
 Prints one line per failing case and ends with exactly `N passed, M failed`.
 Exit status 0 when nothing failed, 1 otherwise, 2 on bad usage.
 
@@ -39,6 +43,9 @@ import dns.rdataclass
 import dns.rdatatype
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, LAB_DIR)
+import labnet  # noqa: E402
+
 COLUMNS = ["id", "qname", "qtype", "flags", "rcode", "ad", "answer", "extra", "tags"]
 KNOWN_FLAGS = {"do", "cd", "ad", "tcp", "noedns", "nord"}
 CLIENTS = ("dnspython", "dig", "kdig")
@@ -52,7 +59,7 @@ def load_cases(path):
     cases, seen = [], set()
     with open(path) as f:
         for number, line in enumerate(f, 1):
-            line = line.rstrip("\n")
+            line = labnet.to_lab(line.rstrip("\n"))
             if not line.strip() or line.startswith("#"):
                 continue
             fields = line.split("\t")
@@ -370,7 +377,7 @@ def run_case(host, port, case, force_tcp, timeout, try_timeout, client="dnspytho
 def main(argv):
     parser = argparse.ArgumentParser(description="Check a resolver against the lab's cases.")
     parser.add_argument("host")
-    parser.add_argument("port", type=int)
+    parser.add_argument("port", type=labnet.port_argument)
     parser.add_argument("--cases", default=os.path.join(LAB_DIR, "cases.tsv"))
     parser.add_argument("--tags", help="only cases with one of these tags")
     parser.add_argument("--exclude-tags", help="skip cases with one of these tags")

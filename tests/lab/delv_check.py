@@ -5,6 +5,7 @@ fetching data through a recursive resolver (HOST PORT, e.g. the lab's Unbound;
 delv sets CD, so that resolver's own verdict does not matter).
 
   delv_check.py HOST PORT [--exclude-ids a,b|@file] [--jobs N]
+  (PORT: a number, or `unbound` for the lab's Unbound: see labnet.py)
 
 Compared: cases with the `do` flag and without `cd`:
   AD 1 -> delv says "fully validated"      AD 0 -> "unsigned answer"
@@ -21,6 +22,7 @@ import tempfile
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LAB_DIR)
 import check  # noqa: E402
+import labnet  # noqa: E402
 
 RUN_DIR = os.path.abspath(os.environ.get("SEXTANT_LAB_RUN", os.path.join(LAB_DIR, "run")))
 
@@ -73,7 +75,7 @@ def expected_verdict(case):
 def main(argv):
     parser = argparse.ArgumentParser(description="Cross-check cases.tsv with delv.")
     parser.add_argument("host")
-    parser.add_argument("port", type=int)
+    parser.add_argument("port", type=labnet.port_argument)
     parser.add_argument("--cases", default=os.path.join(LAB_DIR, "cases.tsv"))
     parser.add_argument("--exclude-ids")
     parser.add_argument("--jobs", type=int, default=8)

@@ -2,10 +2,12 @@
 """A scriptable fake authoritative server for the lab: what real servers will
 not do on request.
 
-It serves faults.test. on 127.53.9.1 (plain, correct answers) and, for each
-fault, a child zone <label>.faults.test. on its own address whose server
-misbehaves in one way (see topology.FAKE_ZONES and README.md). It also swallows
-every packet sent to the black-hole address.
+It serves faults.test. on the lab's x.x.9.1 (127.53.9.1 in the default lab;
+plain, correct answers) and, for each fault, a child zone
+<label>.faults.test. on its own address whose server misbehaves in one way
+(see topology.FAKE_ZONES and README.md). It also swallows every packet sent
+to the black-hole address. Its addresses follow SEXTANT_LAB_NET (labnet.py),
+inherited from `lab.py up`.
 
 Control: one line per TCP connection to topology.FAKE_CONTROL, one JSON reply:
   silent [ZONE|all]   drop every query for ZONE (or everything) from now on

@@ -7,8 +7,13 @@
   lab.py status             which servers run and answer
   lab.py selfcheck [--full] every server answers for its zones; signatures verify
   lab.py stop NAME / start NAME   one server (failover tests): root1, tld3, fakeauth...
+  lab.py check-net          exit 1 if the run directory holds a lab that runs on
+                            another prefix than $SEXTANT_LAB_NET (see below)
 
-The run directory is tests/lab/run/ or $SEXTANT_LAB_RUN.
+The run directory is tests/lab/run/ or $SEXTANT_LAB_RUN. The lab's servers
+live on $SEXTANT_LAB_NET.0.0/16 (default 127.53, see labnet.py). One run
+directory holds one lab at a time: while a lab brought up on one prefix runs
+from it, every command given another prefix refuses to act on it.
 """
 import json
 import os
@@ -30,6 +35,7 @@ import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
+import labnet  # noqa: E402
 import topology  # noqa: E402
 import zonebuild  # noqa: E402
 
@@ -63,7 +69,7 @@ def running_pid(name):
         with open(pid_file(name) + ".cmd") as f:
             marker = f.read().strip()
     except OSError:
-        marker = RUN_DIR
+        marker = os.path.join(RUN_DIR, "")
     return pid if marker in cmdline else None
 
 
@@ -273,11 +279,27 @@ def knot_log_path(server):
     return os.path.join(KNOT_DIR, server, "stdout.log")
 
 
+def fakeauth_command():
+    """fakeauth's argv, log and marker. The marker is the log option, which
+    names the run directory: the script path alone is the same for every lab
+    run from this checkout."""
+    log_path = os.path.join(RUN_DIR, "fakeauth.log")
+    argv = ["/usr/bin/python3", os.path.join(LAB_DIR, "fakeauth.py"), "--log", log_path]
+    return argv, log_path, "--log " + log_path
+
+
 def start_fakeauth():
-    script = os.path.join(LAB_DIR, "fakeauth.py")
-    return start_process("fakeauth", ["/usr/bin/python3", script, "--log",
-                                      os.path.join(RUN_DIR, "fakeauth.log")],
-                         os.path.join(RUN_DIR, "fakeauth.log"), script)
+    return start_process("fakeauth", *fakeauth_command())
+
+
+def builder_command(zones):
+    """The background builder's argv, log and marker; --run-dir is there only
+    to tell it from another lab's builder (with a final "/", so that the
+    marker of run/ is no prefix of run2/'s)."""
+    run_dir = os.path.join(RUN_DIR, "")
+    argv = ["/usr/bin/python3", os.path.abspath(__file__), "build-background",
+            "--run-dir", run_dir] + list(zones)
+    return argv, os.path.join(RUN_DIR, "builder.log"), "build-background --run-dir " + run_dir
 
 
 def has_exited(name, proc=None):
@@ -314,7 +336,7 @@ def check_privileges():
     except (OSError, ValueError):
         unprivileged_start = 1024
     if os.geteuid() != 0 and unprivileged_start > 53:
-        log("needs root: the lab's servers listen on port 53 of 127.53.x.x")
+        log("needs root: the lab's servers listen on port 53 of %s.x.x" % labnet.NET)
         return False
     return True
 
@@ -353,9 +375,7 @@ def cmd_up(args):
         processes["fakeauth"] = start_fakeauth()
         launched.append("fakeauth")
     if background and running_pid("builder") is None:
-        processes["builder"] = start_process(
-            "builder", ["/usr/bin/python3", os.path.abspath(__file__), "build-background"]
-            + background, os.path.join(RUN_DIR, "builder.log"), "build-background")
+        processes["builder"] = start_process("builder", *builder_command(background))
         launched.append("builder (%s, in the background)" % ", ".join(background))
     log("started: %s" % (", ".join(launched) if launched else "nothing (already up)"))
     deadline = time.monotonic() + UP_TIMEOUT
@@ -378,9 +398,9 @@ def cmd_up(args):
     if waiting:
         log("not ready after %.0f s: %s" % (UP_TIMEOUT, ", ".join(sorted(waiting))))
         return 1
-    log("up in %.1f s: %d zones on %d knotd servers + fakeauth (%d fault zones); run dir %s"
-        % (time.monotonic() - started, len(topology.ZONES), len(topology.KNOT_SERVERS),
-           len(topology.FAKE_ZONES), RUN_DIR))
+    log("up in %.1f s: %d zones on %d knotd servers + fakeauth (%d fault zones) on %s.0.0/16; "
+        "run dir %s" % (time.monotonic() - started, len(topology.ZONES),
+                        len(topology.KNOT_SERVERS), len(topology.FAKE_ZONES), labnet.NET, RUN_DIR))
     if background:
         if not wait:
             log("still signing in the background: %s (`up --wait` waits for it)"
@@ -409,8 +429,10 @@ def wait_for_background(zones, started, builder_process):
     return 1
 
 
-def cmd_build_background(zones):
-    """Builds slow zones after `up` returned, then has their servers load them."""
+def cmd_build_background(args):
+    """Builds slow zones after `up` returned, then has their servers load them.
+    ([--run-dir DIR] ZONE...: see builder_command.)"""
+    zones = args[2:] if args[:1] == ["--run-dir"] else args
     builder = zonebuild.ZoneBuilder(RUN_DIR, log)
     for zone in zones:
         builder.build_zone(zone)
@@ -433,6 +455,44 @@ def all_process_names():
         names += [f[:-4] for f in sorted(os.listdir(PID_DIR))
                   if f.endswith(".pid") and f[:-4] not in names]
     return names
+
+
+def net_of_run_dir():
+    """The prefix the lab in RUN_DIR was last brought up on (from lab.json)."""
+    try:
+        with open(os.path.join(RUN_DIR, "lab.json")) as f:
+            address = json.load(f)["servers"]["root1"]["address"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return address.rsplit(".", 2)[0]
+
+
+def other_lab_in_run_dir():
+    """The prefix of a lab that runs from RUN_DIR on another prefix than this
+    one, or None. Its processes and files are that lab's: `up` must not start
+    servers with other addresses beside them, nor `down` stop them."""
+    net = net_of_run_dir()
+    if net is None or net == labnet.NET:
+        return None
+    if any(running_pid(name) is not None for name in all_process_names()):
+        return net
+    return None
+
+
+def refuse_other_lab():
+    """Logs why and returns True when RUN_DIR holds another prefix's live lab."""
+    other = other_lab_in_run_dir()
+    if other is None:
+        return False
+    log("the lab in %s runs on %s.0.0/16, but %s is %s: not touching it. Use "
+        "%s=%s for that lab, or %s=<another directory> for a second one"
+        % (RUN_DIR, other, labnet.NET_VARIABLE, labnet.NET, labnet.NET_VARIABLE, other,
+           "SEXTANT_LAB_RUN"))
+    return True
+
+
+def cmd_check_net(_args):
+    return 1 if refuse_other_lab() else 0
 
 
 def cmd_down(_args):
@@ -485,10 +545,14 @@ def cmd_start(args):
 
 def main(argv):
     commands = {"up": cmd_up, "down": cmd_down, "status": cmd_status,
-                "stop": cmd_stop, "start": cmd_start, "build-background": cmd_build_background}
+                "stop": cmd_stop, "start": cmd_start, "build-background": cmd_build_background,
+                "check-net": cmd_check_net}
     if len(argv) < 2 or argv[1] not in commands and argv[1] != "selfcheck":
         print(__doc__)
         return 2
+    # (build-background is started by `up`, which has checked already.)
+    if argv[1] not in ("build-background", "check-net") and refuse_other_lab():
+        return 1
     if argv[1] == "selfcheck":
         import selfcheck
         return selfcheck.main(RUN_DIR, argv[2:])

@@ -3,58 +3,62 @@ answers for which zone, and how each zone is signed or deliberately broken.
 
 Everything else (lab.py, fakeauth.py, README.md, cases.tsv) follows from this
 file; change the plan here and bring the lab up again.
+
+Addresses are host parts of the lab's /16 (labnet.py: 127.53 unless
+SEXTANT_LAB_NET names another), so that several labs can run side by side.
 """
+from labnet import address as lab
 
 # Servers run by Knot DNS, one knotd process per address, so that one server
 # of a zone can be stopped on its own (failover tests) and a server that does
 # not serve a zone answers REFUSED (a lame delegation).
 KNOT_SERVERS = {
-    # name     address        zones it is authoritative for
-    "root1": ("127.53.0.1", [".", "root-servers.net."]),
-    "root2": ("127.53.0.2", [".", "root-servers.net."]),
-    "tld1": ("127.53.1.1", ["com.", "net.", "org.", "arpa.", "in-addr.arpa."]),
-    "tld2": ("127.53.1.2", ["com.", "net.", "org.", "arpa.", "in-addr.arpa."]),
-    "tld3": ("127.53.1.3", ["test."]),
-    "tld4": ("127.53.1.4", ["test."]),
-    "sld1": ("127.53.2.1", ["example.com.", "example.net.", "insecure.com.",
-                            "2.0.192.in-addr.arpa."]),
-    "sld2": ("127.53.2.2", ["example.com.", "example.net.", "insecure.com.",
-                            "2.0.192.in-addr.arpa."]),
-    "sld3": ("127.53.2.3", ["example.org.", "insecure.org."]),
-    "sld4": ("127.53.2.4", ["example.org.", "insecure.org."]),
-    "sld5": ("127.53.2.5", ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
-                            "unsigned.test.", "unsupported-alg.test.",
-                            "nsec3-iter.test.", "lame.test.", "dead.test.",
-                            "keytrap.test."]),
-    "sld6": ("127.53.2.6", ["big.test.", "big-signed.test."]),
+    # name    address     zones it is authoritative for
+    "root1": (lab("0.1"), [".", "root-servers.net."]),
+    "root2": (lab("0.2"), [".", "root-servers.net."]),
+    "tld1": (lab("1.1"), ["com.", "net.", "org.", "arpa.", "in-addr.arpa."]),
+    "tld2": (lab("1.2"), ["com.", "net.", "org.", "arpa.", "in-addr.arpa."]),
+    "tld3": (lab("1.3"), ["test."]),
+    "tld4": (lab("1.4"), ["test."]),
+    "sld1": (lab("2.1"), ["example.com.", "example.net.", "insecure.com.",
+                         "2.0.192.in-addr.arpa."]),
+    "sld2": (lab("2.2"), ["example.com.", "example.net.", "insecure.com.",
+                         "2.0.192.in-addr.arpa."]),
+    "sld3": (lab("2.3"), ["example.org.", "insecure.org."]),
+    "sld4": (lab("2.4"), ["example.org.", "insecure.org."]),
+    "sld5": (lab("2.5"), ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
+                         "unsigned.test.", "unsupported-alg.test.",
+                         "nsec3-iter.test.", "lame.test.", "dead.test.",
+                         "keytrap.test."]),
+    "sld6": (lab("2.6"), ["big.test.", "big-signed.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
-    "lame": ("127.53.2.9", []),
+    "lame": (lab("2.9"), []),
 }
 
 # Addresses where nothing listens (ICMP port unreachable / TCP RST at once).
-DEAD_ADDRESSES = ["127.53.2.98", "127.53.2.99"]
+DEAD_ADDRESSES = [lab("2.98"), lab("2.99")]
 
 # The scriptable fake authoritative (fakeauth.py). Each behaviour has its own
 # address and its own zone, so that a resolver's per-server state (timeouts,
 # EDNS fallback) learnt from one fault never leaks into another case.
-FAKE_PARENT = ("127.53.9.1", "faults.test.")
-FAKE_SPOOF_SOURCE = "127.53.9.2"      # where "wrongsrc" replies come from
-FAKE_BLACKHOLE = "127.53.9.99"        # swallows every packet (timeouts)
-FAKE_CONTROL = ("127.53.9.1", 8053)   # fakectl talks to this TCP port
+FAKE_PARENT = (lab("9.1"), "faults.test.")
+FAKE_SPOOF_SOURCE = lab("9.2")     # where "wrongsrc" replies come from
+FAKE_BLACKHOLE = lab("9.99")       # swallows every packet (timeouts)
+FAKE_CONTROL = (lab("9.1"), 8053)  # fakectl talks to this TCP port
 FAKE_ZONES = {
-    # zone label  address        behaviour
-    "drop":      ("127.53.9.10", "drop"),
-    "delay":     ("127.53.9.11", "delay"),
-    "tc":        ("127.53.9.12", "tc"),
-    "badid":     ("127.53.9.13", "badid"),
-    "wrongq":    ("127.53.9.14", "wrongq"),
-    "wrongsrc":  ("127.53.9.15", "wrongsrc"),
-    "noedns":    ("127.53.9.16", "formerr-edns"),
-    "case":      ("127.53.9.17", "mangle-case"),
-    "malformed": ("127.53.9.18", "malformed"),
-    "stale":     ("127.53.9.19", "normal"),
-    "referral":  ("127.53.9.20", "upward-referral"),
-    "servfail":  ("127.53.9.21", "servfail"),
+    # zone label  address      behaviour
+    "drop":      (lab("9.10"), "drop"),
+    "delay":     (lab("9.11"), "delay"),
+    "tc":        (lab("9.12"), "tc"),
+    "badid":     (lab("9.13"), "badid"),
+    "wrongq":    (lab("9.14"), "wrongq"),
+    "wrongsrc":  (lab("9.15"), "wrongsrc"),
+    "noedns":    (lab("9.16"), "formerr-edns"),
+    "case":      (lab("9.17"), "mangle-case"),
+    "malformed": (lab("9.18"), "malformed"),
+    "stale":     (lab("9.19"), "normal"),
+    "referral":  (lab("9.20"), "upward-referral"),
+    "servfail":  (lab("9.21"), "servfail"),
 }
 FAKE_DELAY_MS = 800
 FAKE_STALE_TTL = 2

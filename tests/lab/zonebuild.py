@@ -1,10 +1,12 @@
 """Builds the lab's zones into the run directory: keys, DS records in parents,
 signatures, and the deliberate breakages.
 
-Signing uses ldns-signzone (real keys from ldns-keygen). Results are cached:
-a zone is re-signed only when its input (source text, child DS records,
-keys, signing parameters) changed or its signatures are older than
-topology.RESIGN_AFTER_DAYS.
+The committed sources under zones/ are written for the default lab
+(127.53); their addresses are moved to this lab's prefix (labnet.to_lab)
+as they are assembled. Signing uses ldns-signzone (real keys from
+ldns-keygen). Results are cached: a zone is re-signed only when its input
+(source text, child DS records, keys, signing parameters) changed or its
+signatures are older than topology.RESIGN_AFTER_DAYS.
 """
 import base64
 import concurrent.futures
@@ -24,6 +26,7 @@ import dns.rdtypes.ANY.DNSKEY
 import dns.rdtypes.ANY.RRSIG
 import dns.zone
 
+import labnet
 import topology
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -171,7 +174,7 @@ class ZoneBuilder:
             text = self._generated_zone(zone, params["generated"])
         else:
             with open(os.path.join(ZONE_SOURCE_DIR, zone_file_stem(zone) + ".zone")) as f:
-                text = f.read()
+                text = labnet.to_lab(f.read())
         extra = []
         for child in sorted(children_of(zone)):
             if topology.ZONES[child]["alg"] is not None:
