@@ -16,6 +16,8 @@
 #include "resolver/daemon/control_commands.h"
 #include "resolver/daemon/daemon_metrics.h"
 #include "resolver/daemon/log.h"
+#include "resolver/daemon/policy_runtime.h"
+#include "resolver/eventlog/event_log.h"
 #include "resolver/daemon/privileges.h"
 #include "resolver/daemon/loop_timer_service.h"
 #include "resolver/front/query_pipeline.h"
@@ -258,6 +260,10 @@ struct Daemon::State {
   std::vector<std::shared_ptr<const transports::TcpCounters>> tcp_counters;
   transports::WorkerPool* pool = nullptr;  // while run() serves
   std::unique_ptr<transports::DnstapWriter> dnstap;  // outlives the workers
+  std::unique_ptr<eventlog::EventLog> event_log;      // outlives the workers
+  // The running policy (views, lists, RPZ, DNS64); built in run(), once the
+  // number of workers is known.
+  std::unique_ptr<PolicyRuntime> policy;
   transports::AdminServer* admin = nullptr;
 
   State(Config c, std::string path)
@@ -336,6 +342,13 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     snap.dnstap_logged = s.dnstap->logged();
     snap.dnstap_dropped = s.dnstap->dropped();
   }
+  if (s.policy) snap.policy = s.policy->snapshot();
+  if (s.event_log) {
+    snap.event_log_enabled = true;
+    snap.event_log_written = s.event_log->written();
+    snap.event_log_dropped_full = s.event_log->dropped_queue_full();
+    snap.event_log_dropped_rate = s.event_log->dropped_rate_limited();
+  }
   if (s.admin) {
     snap.control_commands = s.admin->commands_served();
     snap.metrics_scrapes = s.admin->scrapes_served();
@@ -373,6 +386,13 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
 bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessControl>& acl) {
   return on_every_worker(s, [acl](WorkerState& w) {
     if (w.pipeline) w.pipeline->set_access_control(*acl);
+  });
+}
+
+// Points every worker's pipeline at `next`, each on its own thread.
+bool switch_policy(Daemon::State& s, const std::shared_ptr<const policy::Policy>& next) {
+  return on_every_worker(s, [next](WorkerState& w) {
+    if (w.pipeline) w.pipeline->set_policy(next);
   });
 }
 
@@ -446,6 +466,16 @@ std::string reload_configuration(Daemon::State& s) {
                             next.negative_trust_anchors.size());
     }
   }
+  if (plan.policy_rebuild && s.policy) {
+    std::string policy = s.policy->reload(next.policy, [&s](const auto& p) { return switch_policy(s, p); });
+    failed = failed || policy.find("error: policy: not every worker") != std::string::npos;
+    s.config.policy = next.policy;
+    report += policy;
+  }
+  if (s.event_log) {
+    if (s.event_log->reopen()) report += "ok: event log reopened\n";
+    else report += fmt::format("error: event log: cannot reopen {}\n", s.event_log->options().path);
+  }
   std::string tls = reload_tls(s.tls, s.config);
   failed = failed || tls.rfind("error:", 0) == 0;
   report += tls;
@@ -456,7 +486,7 @@ std::string reload_configuration(Daemon::State& s) {
     report += fmt::format("warning: need a restart (still running the old values): {}\n", keys);
   }
   if (!plan.access_control_changed && !plan.log_level_changed && !plan.negative_trust_anchors_changed &&
-      plan.need_restart.empty())
+      !plan.policy_settings_changed && plan.need_restart.empty())
     report += "ok: the configuration file is unchanged\n";
   log::info("reload of {} done; the cache was kept", s.config_path);
   return failed ? "error: the reload was not complete\n" + report : report;
@@ -609,6 +639,26 @@ void Daemon::run() {
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   s.workers.resize(threads);
+  // The policy's files are read before any listener answers: a list or a
+  // zone that cannot be loaded stops the start, naming it.
+  s.policy = std::make_unique<PolicyRuntime>(threads, s.cache);
+  {
+    policy::BuildReport report = s.policy->load(c.policy);
+    for (const auto& w : report.warnings) log::warning("policy: {}", w);
+    if (has_policy(c.policy))
+      log::info("policy: {} entries loaded in {:.3f} s", report.entries, report.seconds);
+  }
+  s.pipeline_settings.policy_counters = &s.policy->counters();
+  if (!c.event_log.file.empty()) {
+    eventlog::EventLogOptions eo;
+    eo.path = c.event_log.file;
+    eo.workers = threads;
+    eo.sample = c.event_log.sample;
+    eo.max_per_second = c.event_log.max_per_second;
+    eo.queue_size = c.event_log.queue_size;
+    s.event_log = std::make_unique<eventlog::EventLog>(eo);
+    s.pipeline_settings.event_log = s.event_log.get();
+  }
   if (!c.dnstap_socket.empty() || !c.dnstap_file.empty()) {
     s.dnstap = std::make_unique<transports::DnstapWriter>(dnstap_options_from(c, threads));
     s.pipeline_settings.dnstap = s.dnstap.get();
@@ -626,6 +676,7 @@ void Daemon::run() {
     w.servers = options.servers;
     w.walker = std::make_unique<Walker>(*w.network, *w.timers, std::move(options), s.hints, &s.cache);
     w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers, s.stats);
+    w.pipeline->set_policy(s.policy->current());
     return w.pipeline.get();
   };
   hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
@@ -702,6 +753,7 @@ void Daemon::run() {
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
   if (s.dnstap) where += fmt::format(", dnstap to {}", c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file);
+  if (s.event_log) where += fmt::format(", event log to {}", c.event_log.file);
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
 
@@ -714,9 +766,11 @@ void Daemon::run() {
   s.admin = nullptr;
   s.pool = nullptr;
   pool.stop();
-  // Flushes the query log now that no worker writes to it.
+  // Flushes the query logs now that no worker writes to them.
   s.pipeline_settings.dnstap = nullptr;
   s.dnstap.reset();
+  s.pipeline_settings.event_log = nullptr;
+  s.event_log.reset();
   const PipelineStats& st = s.stats;
   log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),
             st.cache_hits.load(), st.cache_misses.load(), st.servfail.load());

@@ -162,6 +162,28 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
        [](const Snap& c) { return c.errors; });
 }
 
+void report_policy(MetricsReport& r, const PolicySnapshot& p) {
+  for (const auto& c : p.components) {
+    r.gauge("sextant_policy_entries", "Names, records or triggers loaded, per list, zone and local data.",
+            static_cast<double>(c.entries), {{"kind", c.kind}, {"name", c.name}});
+    r.gauge("sextant_policy_bytes", "Memory held by each list, zone and local data.", static_cast<double>(c.bytes),
+            {{"kind", c.kind}, {"name", c.name}});
+  }
+  for (const auto& h : p.hits)
+    r.counter("sextant_policy_hits_total", "Queries a list, zone or local data decided, by action.", h.hits,
+              {{"kind", policy::to_string(h.kind)}, {"name", h.name}, {"action", policy::to_string(h.action)}});
+  for (const auto& z : p.zones) {
+    if (z.serial)
+      r.gauge("sextant_rpz_serial", "SOA serial of each response policy zone loaded.", static_cast<double>(*z.serial),
+              {{"zone", z.name}});
+    r.gauge("sextant_rpz_loaded_timestamp_seconds", "When each response policy zone was loaded (file or transfer).",
+            static_cast<double>(z.loaded_at), {{"zone", z.name}});
+  }
+  r.counter("sextant_policy_swaps_total", "Policies swapped in (reloads, zone transfers).", p.swaps);
+  r.counter("sextant_policy_flushed_answers_total", "Cached answers flushed because the policy they depended on changed.",
+            p.flushed_answers);
+}
+
 }  // namespace
 
 void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
@@ -213,7 +235,16 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
     r.counter("sextant_error_answers_total", help, p.refused.load(), {{"rcode", "REFUSED"}});
     r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
     r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_policy_answers_total", "Queries answered, refused or dropped by policy before the cache.",
+              p.policy_answers.load());
+    r.counter("sextant_policy_rewrites_total", "Resolved answers rewritten by policy (CNAME targets, RPZ response IP).",
+              p.policy_rewrites.load());
+    r.counter("sextant_policy_dropped_total", "Queries dropped by policy (deny zones, RPZ DROP).",
+              p.policy_dropped.load());
+    r.counter("sextant_dns64_synthesised_total", "AAAA answers synthesised from A records (RFC 6147).",
+              p.dns64_synthesised.load());
   }
+  report_policy(r, s.policy);
 
   {
     std::vector<double> bounds;
@@ -248,6 +279,12 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   report_rows(r, kTcpRows, s.tcp);
   report_encrypted(r, s);
 
+  if (s.event_log_enabled) {
+    r.counter("sextant_event_log_events_total", "Per-query events written to the event log.", s.event_log_written);
+    const char* dropped = "Per-query events dropped, by reason (the writer's queue was full, or the rate cap).";
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_full, {{"reason", "queue-full"}});
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_rate, {{"reason", "rate-limit"}});
+  }
   if (s.dnstap_enabled) {
     r.counter("sextant_dnstap_frames_total", "Query-log frames handed to the dnstap writer.", s.dnstap_logged);
     r.counter("sextant_dnstap_dropped_total",

@@ -9,6 +9,7 @@
 
 #include "cache/cache_stats.h"
 #include "resolver/daemon/metrics_report.h"
+#include "resolver/daemon/policy_runtime.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/walker.h"
 #include "transports/tcp_listener.h"
@@ -36,6 +37,11 @@ struct DaemonSnapshot {
   bool dnstap_enabled = false;
   uint64_t dnstap_logged = 0;
   uint64_t dnstap_dropped = 0;
+  PolicySnapshot policy;
+  bool event_log_enabled = false;
+  uint64_t event_log_written = 0;
+  uint64_t event_log_dropped_full = 0;
+  uint64_t event_log_dropped_rate = 0;
   uint64_t control_commands = 0;
   uint64_t metrics_scrapes = 0;
   uint64_t admin_bad_requests = 0;

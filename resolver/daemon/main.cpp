@@ -11,6 +11,7 @@
 #include "resolver/daemon/daemon.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/version.h"
+#include "resolver/policy/policy_builder.h"
 
 namespace {
 
@@ -86,7 +87,14 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--check-config" && i + 1 < argc) {
       try {
-        load_config_file(argv[++i]);
+        Config checked = load_config_file(argv[++i]);
+        // The files the policy names are read as at start-up: a missing
+        // list or a zone that does not load is an error; bad lines in a
+        // list are warnings (they are skipped when running).
+        policy::BuildContext ctx;
+        policy::BuildReport report;
+        policy::build_policy(checked.policy, ctx, report);
+        for (const auto& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("%s: configuration is valid\n", argv[i]);
         return 0;
       } catch (const std::exception& e) {

@@ -57,6 +57,7 @@ bool Blocklist::check(const LookupName& qname, wire::RRType qtype, PolicyAnswer&
   out.match.has_rule_name = true;
   out.ede = options_.ede;
   out.owner_is_qname = true;
+  out.negative_ttl = options_.ttl;
   out.disposition = Disposition::answer;
   switch (options_.action) {
     case BlockAction::nxdomain:

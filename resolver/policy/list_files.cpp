@@ -81,14 +81,20 @@ void for_each_line(std::string_view text, ListReport& report, F&& f) {
 }  // namespace
 
 void ListReport::add_problem(size_t line, std::string message) {
-  ++bad_lines;
+  if (line != last_bad_line) ++bad_lines;
+  last_bad_line = line;
   if (problems.size() < kMaxKept) problems.push_back({line, std::move(message)});
 }
 
 std::string ListReport::problems_text() const {
   std::string out;
   for (const auto& p : problems) out += fmt::format("{}:{}: {}\n", source, p.line, p.message);
-  if (bad_lines > problems.size()) out += fmt::format("{}: ... and {} more bad lines\n", source, bad_lines - problems.size());
+  size_t shown_lines = 0, previous = 0;
+  for (const auto& p : problems) {
+    if (p.line != previous) ++shown_lines;
+    previous = p.line;
+  }
+  if (bad_lines > shown_lines) out += fmt::format("{}: ... and {} more bad lines\n", source, bad_lines - shown_lines);
   return out;
 }
 

@@ -39,8 +39,9 @@ struct ListReport {
   std::string source;
   size_t lines = 0;
   size_t entries = 0;     // names handed to the sink
-  size_t bad_lines = 0;
+  size_t bad_lines = 0;   // lines with at least one problem
   std::vector<ListProblem> problems;
+  size_t last_bad_line = 0;
 
   void add_problem(size_t line, std::string message);
   // "FILE:LINE: message" lines, then "... and N more" if some were not kept.

@@ -80,6 +80,9 @@ struct PolicyAnswer {
   bool synthesised_cname = false;
   uint32_t cname_ttl = 0;
   std::optional<wire::EdeCode> ede;
+  // How long a rewritten answer without records may be cached (a walker
+  // answer rewritten by a view's policy is stored under the view's tag).
+  uint32_t negative_ttl = 0;
   PolicyMatch match;
 
   void add(const wire::RRset* set) noexcept {

@@ -227,6 +227,7 @@ bool RpzZone::apply(const RpzHit& hit, const LookupName& qname, wire::RRType qty
   out.match.has_rule_name = true;
   out.ede = options_.ede;
   out.owner_is_qname = true;
+  out.negative_ttl = negative_ttl_;
   switch (action) {
     case RpzAction::none:
     case RpzAction::passthru: out.disposition = Disposition::pass; out.ede.reset(); return false;
@@ -326,6 +327,9 @@ void RpzZoneBuilder::add(const wire::ResourceRecord& rr) {
     if (rr.type == wire::RRType::SOA && rr.rdata.size() >= 22) {
       const uint8_t* serial = rr.rdata.data() + rr.rdata.size() - 20;
       z.serial_ = (uint32_t{serial[0]} << 24) | (uint32_t{serial[1]} << 16) | (uint32_t{serial[2]} << 8) | serial[3];
+      const uint8_t* m = rr.rdata.data() + rr.rdata.size() - 4;
+      uint32_t minimum = (uint32_t{m[0]} << 24) | (uint32_t{m[1]} << 16) | (uint32_t{m[2]} << 8) | m[3];
+      z.negative_ttl_ = std::min(rr.ttl, minimum);  // RFC 2308 §5, as for any negative answer
     }
     return;  // SOA, NS and anything else at the apex are not triggers
   }

@@ -124,6 +124,7 @@ class RpzZone {
   std::vector<Rule> rules_;  // local data
   size_t unsupported_ = 0;
   size_t records_ = 0;
+  uint32_t negative_ttl_ = 300;  // min(SOA TTL, MINIMUM) once the SOA is read
 };
 
 class RpzZoneBuilder {
