@@ -22,14 +22,19 @@ cmake --build "$build_dir" -j2
 # land in the source tree.
 work_corpus="$build_dir/corpus-work"
 http_corpus="$build_dir/corpus-http-work"
-rm -rf "$work_corpus" "$http_corpus"
-mkdir -p "$work_corpus" "$http_corpus"
+policy_corpus="$build_dir/corpus-policy-work"
+rm -rf "$work_corpus" "$http_corpus" "$policy_corpus"
+mkdir -p "$work_corpus" "$http_corpus" "$policy_corpus"
 cp "$source_dir"/tests/fuzz/corpus/* "$work_corpus"/
 cp "$source_dir"/tests/fuzz/corpus-http/* "$http_corpus"/
+cp "$source_dir"/tests/fuzz/corpus-policy/* "$policy_corpus"/
 
 cd "$build_dir"
-# The metrics endpoint's HTTP parser: a third of the time, then the wire format.
+# The metrics endpoint's HTTP parser and the policy parsers (lists, hosts,
+# RPZ, local data): a third of the time each, then the wire format.
 ./fuzz_http_head -max_total_time="$((seconds / 3 + 1))" -max_len=2048 -rss_limit_mb=2048 \
   -print_final_stats=1 "$http_corpus"
+./fuzz_policy -max_total_time="$((seconds / 3 + 1))" -max_len=4096 -rss_limit_mb=2048 \
+  -print_final_stats=1 "$policy_corpus"
 exec ./fuzz_wire -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work_corpus"
