@@ -123,6 +123,10 @@ struct AdminServer::Impl {
   std::vector<std::unique_ptr<uv_tcp_t>> metrics_listeners;
   std::vector<uint16_t> metrics_ports;
   std::list<Connection> connections;
+  // Connections not closing: an entry stays in `connections` until its
+  // handles' close callbacks run, which may be after the next accept of the
+  // same loop turn, so the limit counts only these.
+  size_t open_connections = 0;
   std::thread thread;
   bool started = false;
   bool stopped = false;
@@ -218,7 +222,8 @@ void AdminServer::Impl::accept(uv_stream_t* listener, ConnectionKind kind) {
   c.socket.handle.data = &c;
   c.timer.data = &c;
   c.handles_open = 2;
-  if (uv_accept(listener, &c.socket.stream) != 0 || connections.size() > config.max_connections) {
+  ++open_connections;
+  if (uv_accept(listener, &c.socket.stream) != 0 || open_connections > config.max_connections) {
     close(c);
     return;
   }
@@ -359,6 +364,7 @@ void AdminServer::Impl::send_and_finish(Connection& c, std::string reply) {
 void AdminServer::Impl::close(Connection& c) {
   if (c.closing) return;
   c.closing = true;
+  --open_connections;
   auto on_closed = [](uv_handle_t* h) {
     auto* conn = static_cast<Connection*>(h->data);
     if (--conn->handles_open == 0) conn->server->connections.erase(conn->self);

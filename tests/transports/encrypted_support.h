@@ -1,7 +1,9 @@
-// Test helpers for the encrypted front-ends (DoT, DoH, DoQ): a handler that
-// answers by echoing the query with one A record, a loop thread hosting a
-// listener, a throw-away certificate, a blocking OpenSSL client and a
-// command runner for the real clients (kdig, dig, curl, dnsperf).
+// Test helpers shared by the encrypted front-ends (DoT, DoH, DoQ): a handler
+// that answers by echoing the query with one A record, a loop thread hosting
+// a listener, a throw-away certificate, blocking loopback sockets and a
+// command runner for the real clients (kdig, dig, curl, dnsperf). The
+// clients that speak TLS, HTTP/2 and QUIC are in their own headers
+// (tls_test_client.h, h2_test_client.h, doq_test_client.h).
 //
 // The answer bytes are built by hand: the tests must not depend on the wire
 // library being finished.
@@ -9,67 +11,52 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <catch2/catch.hpp>
+
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
-#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include <nghttp2/nghttp2.h>
-
-#include <chrono>
-#include <functional>
-#include <map>
-
+#include "tests/transports/dns_query_bytes.h"
 #include "transports/listener.h"
 #include "transports/query_handler.h"
 
 namespace sextant::transports::test {
 
-// A loopback address: clients that go on to connect to it (curl --doh-url)
-// must not send packets off the machine.
 // Clients and servers in these tests write to sockets the other side may
 // have closed; like the daemon, the test process ignores SIGPIPE.
 inline const bool kSigpipeIgnored = (std::signal(SIGPIPE, SIG_IGN), true);
 
+// A loopback address: clients that go on to connect to it (curl --doh-url)
+// must not send packets off the machine.
 inline const uint8_t kEchoAddress[4] = {127, 0, 0, 53};
 
 // A query for `name` (presentation form, no trailing dot needed), RD set.
 inline std::vector<uint8_t> make_query(std::string_view name, uint16_t type = 1, uint16_t id = 0x1234) {
-  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string_view::npos) dot = name.size();
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<ptrdiff_t>(start), name.begin() + static_cast<ptrdiff_t>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.push_back(static_cast<uint8_t>(type >> 8));
-  q.push_back(static_cast<uint8_t>(type));
-  q.push_back(0);
-  q.push_back(1);
-  return q;
+  return build_query(id, name, type);
 }
 
 // Offset just past the question's QTYPE/QCLASS, or 0 if malformed.
@@ -272,10 +259,6 @@ class ServerThread {
   std::thread thread_;
 };
 
-struct TestCert {
-  std::string dir, cert, key;
-};
-
 inline std::string make_temp_dir(const char* tag) {
   std::string pattern = std::string("/tmp/sextant-") + tag + "-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
@@ -284,19 +267,60 @@ inline std::string make_temp_dir(const char* tag) {
   return buffer.data();
 }
 
-inline TestCert make_test_cert(const char* tag = "cert") {
-  TestCert c;
-  c.dir = make_temp_dir(tag);
-  std::string command = std::string(SEXTANT_SOURCE_DIR) + "/scripts/make-test-cert.sh " + c.dir + " >/dev/null";
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("make-test-cert.sh failed");
-  c.cert = c.dir + "/cert.pem";
-  c.key = c.dir + "/key.pem";
-  return c;
-}
+// A directory under /tmp, removed with everything in it when the object
+// goes, also when a test fails half-way.
+class TemporaryDirectory {
+ public:
+  explicit TemporaryDirectory(const char* tag) : path_(make_temp_dir(tag)) {}
+  TemporaryDirectory(TemporaryDirectory&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  TemporaryDirectory& operator=(TemporaryDirectory&&) = delete;
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A throw-away certificate for "localhost" (scripts/make-test-cert.sh) in
+// a temporary directory of its own.
+struct TestCert {
+  explicit TestCert(const char* tag) : dir(tag), cert(dir.file("cert.pem")), key(dir.file("key.pem")) {
+    std::string command = std::string(SEXTANT_SOURCE_DIR) + "/scripts/make-test-cert.sh " + dir.path() + " >/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("make-test-cert.sh failed");
+  }
+
+  TemporaryDirectory dir;
+  std::string cert, key;
+};
+
+inline TestCert make_test_cert(const char* tag = "cert") { return TestCert(tag); }
+
+// A query file for dnsperf ("name type" lines) in a temporary directory.
+struct DnsperfQueryFile {
+  explicit DnsperfQueryFile(const std::string& lines) : dir("dnsperf"), path(dir.file("qfile")) {
+    std::ofstream(path) << lines;
+  }
+
+  TemporaryDirectory dir;
+  std::string path;
+};
 
 inline bool have_program(const char* name) {
   std::string command = std::string("command -v ") + name + " >/dev/null 2>&1";
   return std::system(command.c_str()) == 0;
+}
+
+// For the tests of real clients: true, after a warning, when `program` is
+// not installed (the test then skips itself).
+inline bool missing_program(const char* program) {
+  if (have_program(program)) return false;
+  WARN(program << " not installed: skipped");
+  return true;
 }
 
 struct CommandResult {
@@ -365,320 +389,6 @@ inline bool wait_for_close(int fd, unsigned timeout_ms) {
     if (n == 0) return true;
     if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
   }
-}
-
-// A blocking OpenSSL client over connect_tcp, for the cases the real
-// clients cannot produce (chosen ALPN lists, resumption, raw framing).
-class TlsTestClient {
- public:
-  struct Options {
-    std::vector<std::string> alpn;      // empty: send no ALPN extension
-    std::string ca_file;                // verify the server against it when set
-    SSL_SESSION* resume = nullptr;      // offer this session (ticket)
-    int max_version = 0;                // e.g. TLS1_2_VERSION
-  };
-
-  TlsTestClient(uint16_t port, const Options& options) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (options.max_version) SSL_CTX_set_max_proto_version(ctx_, options.max_version);
-    if (!options.ca_file.empty()) {
-      SSL_CTX_load_verify_locations(ctx_, options.ca_file.c_str(), nullptr);
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    }
-    fd_ = connect_tcp(port);
-    if (fd_ < 0) return;
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    SSL_set_tlsext_host_name(ssl_, "localhost");
-    if (!options.ca_file.empty()) SSL_set1_host(ssl_, "localhost");
-    if (!options.alpn.empty()) {
-      std::vector<unsigned char> wire;
-      for (const auto& p : options.alpn) {
-        wire.push_back(static_cast<unsigned char>(p.size()));
-        wire.insert(wire.end(), p.begin(), p.end());
-      }
-      SSL_set_alpn_protos(ssl_, wire.data(), static_cast<unsigned>(wire.size()));
-    }
-    if (options.resume) SSL_set_session(ssl_, options.resume);
-    handshake_ok_ = SSL_connect(ssl_) == 1;
-    ERR_clear_error();
-  }
-  ~TlsTestClient() {
-    // A clean close_notify: OpenSSL marks sessions of connections freed
-    // without one as not resumable.
-    if (ssl_ && handshake_ok_) SSL_shutdown(ssl_);
-    if (ssl_) SSL_free(ssl_);
-    if (fd_ >= 0) ::close(fd_);
-    if (ctx_) SSL_CTX_free(ctx_);
-  }
-  TlsTestClient(const TlsTestClient&) = delete;
-  TlsTestClient& operator=(const TlsTestClient&) = delete;
-
-  bool handshake_ok() const { return handshake_ok_; }
-  std::string alpn() const {
-    const unsigned char* data = nullptr;
-    unsigned length = 0;
-    SSL_get0_alpn_selected(ssl_, &data, &length);
-    return data ? std::string(reinterpret_cast<const char*>(data), length) : std::string();
-  }
-  bool reused() const { return SSL_session_reused(ssl_) == 1; }
-  // The session to resume later (reads post-handshake tickets first).
-  SSL_SESSION* session() { return SSL_get1_session(ssl_); }
-  std::string version() const { return SSL_get_version(ssl_); }
-  // SHA-256 of the server certificate, hex.
-  std::string peer_fingerprint() const {
-    X509* cert = SSL_get1_peer_certificate(ssl_);
-    if (!cert) return {};
-    unsigned char digest[32];
-    unsigned length = 0;
-    X509_digest(cert, EVP_sha256(), digest, &length);
-    X509_free(cert);
-    std::string hex;
-    for (unsigned i = 0; i < length; ++i) {
-      char b[3];
-      std::snprintf(b, sizeof b, "%02x", digest[i]);
-      hex += b;
-    }
-    return hex;
-  }
-
-  bool write(std::span<const uint8_t> data) {
-    return SSL_write(ssl_, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
-  }
-  bool send_frame(std::span<const uint8_t> message) {
-    std::vector<uint8_t> framed = {static_cast<uint8_t>(message.size() >> 8), static_cast<uint8_t>(message.size())};
-    framed.insert(framed.end(), message.begin(), message.end());
-    return write(framed);
-  }
-  bool read_exact(uint8_t* out, size_t n) {
-    while (n > 0) {
-      int r = SSL_read(ssl_, out, static_cast<int>(n));
-      if (r <= 0) {
-        ERR_clear_error();
-        return false;
-      }
-      out += r;
-      n -= static_cast<size_t>(r);
-    }
-    return true;
-  }
-  std::optional<std::vector<uint8_t>> read_frame() {
-    uint8_t length[2];
-    if (!read_exact(length, 2)) return std::nullopt;
-    std::vector<uint8_t> message(static_cast<size_t>(length[0]) << 8 | length[1]);
-    if (!read_exact(message.data(), message.size())) return std::nullopt;
-    return message;
-  }
-  // True when the server closes the TLS connection within timeout_ms.
-  bool closed_by_peer(unsigned timeout_ms) {
-    timeval tv{static_cast<time_t>(timeout_ms / 1000), static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    uint8_t b;
-    errno = 0;
-    int r = SSL_read(ssl_, &b, 1);
-    if (r > 0) return false;
-    int error = SSL_get_error(ssl_, r);
-    ERR_clear_error();
-    if (error == SSL_ERROR_ZERO_RETURN) return true;
-    return error == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK;
-  }
-  int fd() const { return fd_; }
-  // Whatever is available within the socket timeout: >0 bytes, 0 on close,
-  // -1 on timeout or error.
-  ssize_t read_some(uint8_t* out, size_t n) {
-    errno = 0;
-    int r = SSL_read(ssl_, out, static_cast<int>(n));
-    if (r > 0) return r;
-    int error = SSL_get_error(ssl_, r);
-    ERR_clear_error();
-    if (error == SSL_ERROR_ZERO_RETURN) return 0;
-    if (error == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK) return 0;
-    return -1;
-  }
-  void set_read_timeout(unsigned ms) {
-    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-
- private:
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  int fd_ = -1;
-  bool handshake_ok_ = false;
-};
-
-
-// A blocking HTTP/2 client (nghttp2 client session) over any byte pipe:
-// a TlsTestClient, or a plain socket for h2c (optionally after a PROXY
-// header). Drives many streams at once and can reset them mid-request.
-class H2TestClient {
- public:
-  struct Response {
-    int status = 0;
-    std::map<std::string, std::string> headers;
-    std::vector<uint8_t> body;
-    bool closed = false;
-    uint32_t error_code = 0;  // RST_STREAM code when reset
-  };
-  using Send = std::function<bool(std::span<const uint8_t>)>;
-  using Receive = std::function<ssize_t(uint8_t*, size_t)>;  // >0 data, 0 closed, -1 nothing yet
-
-  H2TestClient(Send send, Receive receive) : send_(std::move(send)), receive_(std::move(receive)) {
-    nghttp2_session_callbacks* cb;
-    nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_on_header_callback(
-        cb, [](nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
-               const uint8_t* value, size_t valuelen, uint8_t, void* user) -> int {
-          auto& r = static_cast<H2TestClient*>(user)->responses[frame->hd.stream_id];
-          std::string key(reinterpret_cast<const char*>(name), namelen);
-          std::string text(reinterpret_cast<const char*>(value), valuelen);
-          if (key == ":status") r.status = std::atoi(text.c_str());
-          r.headers[key] = text;
-          return 0;
-        });
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-        cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* user) -> int {
-          auto& r = static_cast<H2TestClient*>(user)->responses[id];
-          r.body.insert(r.body.end(), data, data + len);
-          return 0;
-        });
-    nghttp2_session_callbacks_set_on_stream_close_callback(
-        cb, [](nghttp2_session*, int32_t id, uint32_t code, void* user) -> int {
-          auto& r = static_cast<H2TestClient*>(user)->responses[id];
-          r.closed = true;
-          r.error_code = code;
-          return 0;
-        });
-    nghttp2_session_client_new(&session_, cb, this);
-    nghttp2_session_callbacks_del(cb);
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
-  }
-  ~H2TestClient() { nghttp2_session_del(session_); }
-  H2TestClient(const H2TestClient&) = delete;
-  H2TestClient& operator=(const H2TestClient&) = delete;
-
-  // Submits a request; with `end_stream` false the body stays open (the
-  // test may then reset the stream).
-  int32_t submit(const std::string& method, const std::string& path,
-                 std::vector<std::pair<std::string, std::string>> headers = {},
-                 std::vector<uint8_t> body = {}, bool end_stream = true) {
-    std::vector<std::pair<std::string, std::string>> all = {
-        {":method", method}, {":scheme", "https"}, {":authority", "localhost"}, {":path", path}};
-    all.insert(all.end(), headers.begin(), headers.end());
-    std::vector<nghttp2_nv> nv;
-    for (auto& [k, v] : all) {
-      nv.push_back({reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()), k.size(), v.size(),
-                    NGHTTP2_NV_FLAG_NONE});
-    }
-    auto body_holder = std::make_shared<Body>();
-    body_holder->data = std::move(body);
-    body_holder->end_stream = end_stream;
-    nghttp2_data_provider provider{};
-    provider.source.ptr = body_holder.get();
-    provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                                nghttp2_data_source* source, void*) -> ssize_t {
-      auto* b = static_cast<Body*>(source->ptr);
-      size_t n = std::min(length, b->data.size() - b->offset);
-      std::memcpy(buf, b->data.data() + b->offset, n);
-      b->offset += n;
-      if (b->offset == b->data.size()) {
-        if (b->end_stream) {
-          *flags |= NGHTTP2_DATA_FLAG_EOF;
-        } else if (n == 0) {
-          return NGHTTP2_ERR_DEFERRED;
-        }
-      }
-      return static_cast<ssize_t>(n);
-    };
-    bool has_body = !body_holder->data.empty() || !end_stream;
-    int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), has_body ? &provider : nullptr,
-                                        nullptr);
-    bodies_.push_back(body_holder);
-    responses[id];
-    return id;
-  }
-  void reset(int32_t id) { nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL); }
-
-  // Exchanges frames until every submitted stream is closed, the peer
-  // closes, or `timeout_ms` passes. Returns true if all streams closed.
-  bool run(unsigned timeout_ms = 5000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!flush()) return all_closed();
-      if (all_closed()) return true;
-      uint8_t buffer[16384];
-      ssize_t n = receive_(buffer, sizeof buffer);
-      if (n == 0) {
-        peer_closed = true;
-        return all_closed();
-      }
-      if (n > 0 && nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n)) < 0) return false;
-    }
-    return all_closed();
-  }
-  // Keeps reading (answering PINGs/SETTINGS) until the peer closes the
-  // connection or `timeout_ms` passes; true if it closed.
-  bool wait_for_peer_close(unsigned timeout_ms) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!flush()) return peer_closed = true;
-      uint8_t buffer[16384];
-      ssize_t n = receive_(buffer, sizeof buffer);
-      if (n == 0) return peer_closed = true;
-      if (n > 0 && nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n)) < 0) return false;
-    }
-    return false;
-  }
-  bool flush() {
-    const uint8_t* data;
-    ssize_t n;
-    while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
-      if (!send_({data, static_cast<size_t>(n)})) return false;
-    }
-    return true;
-  }
-  bool all_closed() const {
-    for (auto& [id, r] : responses) {
-      if (!r.closed) return false;
-    }
-    return true;
-  }
-
-  std::map<int32_t, Response> responses;
-  bool peer_closed = false;
-
- private:
-  struct Body {
-    std::vector<uint8_t> data;
-    size_t offset = 0;
-    bool end_stream = true;
-  };
-  nghttp2_session* session_ = nullptr;
-  Send send_;
-  Receive receive_;
-  std::vector<std::shared_ptr<Body>> bodies_;
-};
-
-// Send/Receive over a plain blocking socket with a short poll timeout.
-inline H2TestClient::Send socket_sender(int fd) {
-  return [fd](std::span<const uint8_t> d) { return ::send(fd, d.data(), d.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(d.size()); };
-}
-inline H2TestClient::Receive socket_receiver(int fd) {
-  timeval tv{0, 100000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return [fd](uint8_t* out, size_t n) -> ssize_t {
-    ssize_t r = ::recv(fd, out, n, 0);
-    if (r > 0) return r;
-    if (r == 0) return 0;
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : 0;
-  };
-}
-inline H2TestClient::Send tls_sender(TlsTestClient& tls) {
-  return [&tls](std::span<const uint8_t> d) { return tls.write(d); };
-}
-inline H2TestClient::Receive tls_receiver(TlsTestClient& tls) {
-  tls.set_read_timeout(100);
-  return [&tls](uint8_t* out, size_t n) { return tls.read_some(out, n); };
 }
 
 // base64url without padding, for GET requests built in tests.

@@ -3,61 +3,15 @@
 // real clients (curl, kdig, dig, dnsperf).
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <thread>
 
-#include "tests/transports/encrypted_support.h"
-#include "transports/doh_listener.h"
+#include "tests/transports/doh_fixture.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::test;
-
-namespace {
-
-struct DohFixture {
-  explicit DohFixture(DohListenerConfig config = test_config(), unsigned slow_ms = 300)
-      : handler(slow_ms), cert(make_test_cert("doh")), tls(make_doh_tls_context({cert.cert, cert.key})) {
-    config.stream.address = "127.0.0.1";
-    config.stream.port = 0;
-    server = std::make_unique<ServerThread>(
-        [config, this](const WorkerContext& worker, uint16_t& port) {
-          auto listener = std::make_unique<DohListener>(worker, config, tls);
-          port = listener->port();
-          return listener;
-        },
-        handler);
-  }
-  ~DohFixture() {
-    server.reset();
-    std::filesystem::remove_all(cert.dir);
-  }
-  static DohListenerConfig test_config() {
-    DohListenerConfig config;
-    config.stream.idle_timeout_ms = 2000;
-    config.stream.handshake_timeout_ms = 2000;
-    return config;
-  }
-  uint16_t port() const { return server->port(); }
-  std::string url(const std::string& path = "/dns-query") const {
-    return "https://localhost:" + std::to_string(port()) + path;
-  }
-  TlsTestClient::Options client_options(std::vector<std::string> alpn = {"h2"}) const {
-    TlsTestClient::Options o;
-    o.alpn = std::move(alpn);
-    o.ca_file = cert.cert;
-    return o;
-  }
-
-  EchoHandler handler;
-  TestCert cert;
-  std::shared_ptr<TlsServerContext> tls;
-  std::unique_ptr<ServerThread> server;
-};
-
-const std::vector<std::pair<std::string, std::string>> kDnsMessage = {{"content-type", "application/dns-message"}};
-
-}  // namespace
 
 TEST_CASE("DoH answers POST and GET over HTTP/2 with TLS", "[doh]") {
   DohFixture f;
@@ -172,9 +126,7 @@ TEST_CASE("DoH refuses a TLS client whose ALPN list lacks h2", "[doh]") {
 }
 
 TEST_CASE("DoH closes on HTTP/2 protocol violations and garbage", "[doh]") {
-  auto config = DohFixture::test_config();
-  config.tls = false;  // raw frames are easier to write without TLS
-  DohFixture f(config);
+  DohFixture f(DohFixture::h2c_config());
   const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   const uint8_t empty_settings[] = {0, 0, 0, 0x04, 0, 0, 0, 0, 0};
   {
@@ -243,10 +195,11 @@ TEST_CASE("DoH over h2c believes X-Forwarded-For only from trusted proxies", "[d
   auto query = make_query("xff.example", 1, 0);
   std::vector<std::pair<std::string, std::string>> headers = kDnsMessage;
   headers.emplace_back("x-forwarded-for", "198.51.100.1, 203.0.113.7");
-  SECTION("trusted peer") {
-    auto config = DohFixture::test_config();
-    config.tls = false;
-    config.stream.trusted_proxies = std::make_shared<TrustedProxies>(std::vector<std::string>{"127.0.0.0/8"});
+  // The peers the handler saw for one request over h2c to a listener that
+  // trusts `proxies`.
+  auto peers_seen_trusting = [&](const char* proxies) {
+    auto config = DohFixture::h2c_config();
+    config.stream.trusted_proxies = std::make_shared<TrustedProxies>(std::vector<std::string>{proxies});
     DohFixture f(config);
     int fd = connect_tcp(f.port());
     REQUIRE(fd >= 0);
@@ -254,30 +207,22 @@ TEST_CASE("DoH over h2c believes X-Forwarded-For only from trusted proxies", "[d
     h2.submit("POST", "/dns-query", headers, query);
     REQUIRE(h2.run());
     ::close(fd);
-    auto peers = f.handler.peers();
+    return f.handler.peers();
+  };
+  SECTION("trusted peer") {
+    auto peers = peers_seen_trusting("127.0.0.0/8");
     REQUIRE(peers.size() == 1);
     CHECK(address_text(peers[0]) == "203.0.113.7");
   }
   SECTION("untrusted peer") {
-    auto config = DohFixture::test_config();
-    config.tls = false;
-    config.stream.trusted_proxies = std::make_shared<TrustedProxies>(std::vector<std::string>{"10.0.0.0/8"});
-    DohFixture f(config);
-    int fd = connect_tcp(f.port());
-    REQUIRE(fd >= 0);
-    H2TestClient h2(socket_sender(fd), socket_receiver(fd));
-    h2.submit("POST", "/dns-query", headers, query);
-    REQUIRE(h2.run());
-    ::close(fd);
-    auto peers = f.handler.peers();
+    auto peers = peers_seen_trusting("10.0.0.0/8");
     REQUIRE(peers.size() == 1);
     CHECK(address_text(peers[0]) == "127.0.0.1");
   }
 }
 
 TEST_CASE("DoH over h2c takes the client from a PROXY v2 header of a trusted peer", "[doh][proxy]") {
-  auto config = DohFixture::test_config();
-  config.tls = false;
+  auto config = DohFixture::h2c_config();
   config.stream.proxy_protocol = true;
   config.stream.trusted_proxies = std::make_shared<TrustedProxies>(std::vector<std::string>{"127.0.0.1"});
   DohFixture f(config);
@@ -345,46 +290,22 @@ TEST_CASE("DoH certificate reload takes effect for new connections", "[doh][relo
     REQUIRE(client.handshake_ok());
     first = client.peer_fingerprint();
   }
-  std::filesystem::copy_file(other.cert, f.cert.cert, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(other.key, f.cert.key, std::filesystem::copy_options::overwrite_existing);
+  f.overwrite_certificate_files(other);
   REQUIRE(f.tls->reload().ok);
-  TlsTestClient::Options options;
-  options.alpn = {"h2"};
-  options.ca_file = other.cert;
-  TlsTestClient client(f.port(), options);
+  TlsTestClient client(f.port(), verifying_options({"h2"}, other.cert));
   REQUIRE(client.handshake_ok());
   CHECK(client.peer_fingerprint() != first);
   H2TestClient h2(tls_sender(client), tls_receiver(client));
   int32_t id = h2.submit("GET", "/dns-query?dns=" + base64url(make_query("reloaded.example", 1, 0)));
   REQUIRE(h2.run());
   CHECK(h2.responses[id].status == 200);
-  std::filesystem::remove_all(other.dir);
 }
 
 // ---------------------------------------------------------------------------
 // Real clients
 
-namespace {
-
-struct QueryFiles {
-  std::string dir, query, answer;
-  std::vector<uint8_t> bytes;
-  explicit QueryFiles(const char* name) : dir(make_temp_dir("doh-q")) {
-    query = dir + "/q.bin";
-    answer = dir + "/r.bin";
-    bytes = make_query(name, 1, 0);
-    write_file(query, bytes);
-  }
-  ~QueryFiles() { std::filesystem::remove_all(dir); }
-};
-
-}  // namespace
-
 TEST_CASE("curl POST and GET get answers over HTTP/2 with a verified certificate", "[doh][external]") {
-  if (!have_program("curl")) {
-    WARN("curl not installed: skipped");
-    return;
-  }
+  if (missing_program("curl")) return;
   DohFixture f;
   QueryFiles q("curl.example");
   auto post = run_command("curl -sS --http2 --cacert " + f.cert.cert +
@@ -406,14 +327,11 @@ TEST_CASE("curl POST and GET get answers over HTTP/2 with a verified certificate
 }
 
 TEST_CASE("curl sees the DoH error statuses", "[doh][external]") {
-  if (!have_program("curl")) {
-    WARN("curl not installed: skipped");
-    return;
-  }
+  if (missing_program("curl")) return;
   DohFixture f;
   QueryFiles q("status.example");
   std::vector<uint8_t> big(70000, 0);
-  std::string big_file = q.dir + "/big.bin";
+  std::string big_file = q.dir.file("big.bin");
   write_file(big_file, big);
   std::string base = "curl -sS --http2 --cacert " + f.cert.cert + " -o /dev/null -w \"%{http_code}\" ";
   std::string ct = " -H \"content-type: application/dns-message\" ";
@@ -425,10 +343,7 @@ TEST_CASE("curl sees the DoH error statuses", "[doh][external]") {
 }
 
 TEST_CASE("curl --doh-url resolves through the listener", "[doh][external]") {
-  if (!have_program("curl")) {
-    WARN("curl not installed: skipped");
-    return;
-  }
+  if (missing_program("curl")) return;
   DohFixture f;
   // The echo answer is 127.0.0.53: curl's follow-up connection stays on loopback
   // (port 1, refused at once).
@@ -440,13 +355,9 @@ TEST_CASE("curl --doh-url resolves through the listener", "[doh][external]") {
 }
 
 TEST_CASE("kdig +https and +https-get get verified answers", "[doh][external]") {
-  if (!have_program("kdig")) {
-    WARN("kdig not installed: skipped");
-    return;
-  }
+  if (missing_program("kdig")) return;
   DohFixture f;
-  std::string base = "kdig @127.0.0.1 -p " + std::to_string(f.port()) + " +tls-ca=" + f.cert.cert +
-                     " +tls-hostname=localhost +short ";
+  std::string base = f.verifying_command("kdig") + " +short ";
   auto post = run_command(base + "a.example A +https");
   INFO(post.output);
   CHECK(post.exit_code == 0);
@@ -458,13 +369,9 @@ TEST_CASE("kdig +https and +https-get get verified answers", "[doh][external]") 
 }
 
 TEST_CASE("dig +https gets verified answers", "[doh][external]") {
-  if (!have_program("dig")) {
-    WARN("dig not installed: skipped");
-    return;
-  }
+  if (missing_program("dig")) return;
   DohFixture f;
-  std::string base = "dig @127.0.0.1 -p " + std::to_string(f.port()) + " +tls-ca=" + f.cert.cert +
-                     " +tls-hostname=localhost +short ";
+  std::string base = f.verifying_command("dig") + " +short ";
   auto post = run_command(base + "+https a.example A");
   INFO(post.output);
   CHECK(post.output.find("127.0.0.53") != std::string::npos);
@@ -475,41 +382,29 @@ TEST_CASE("dig +https gets verified answers", "[doh][external]") {
 }
 
 TEST_CASE("dnsperf -m doh completes every query (POST and GET)", "[doh][external]") {
-  if (!have_program("dnsperf")) {
-    WARN("dnsperf not installed: skipped");
-    return;
-  }
+  if (missing_program("dnsperf")) return;
   DohFixture f;
-  auto dir = make_temp_dir("dnsperf-doh");
-  {
-    std::ofstream qfile(dir + "/qfile");
-    qfile << "a.example A\nb.example A\nslow.example A\nc.example AAAA\n";
-  }
+  DnsperfQueryFile queries("a.example A\nb.example A\nslow.example A\nc.example AAAA\n");
   for (const char* method : {"POST", "GET"}) {
-    auto result = run_command("dnsperf -m doh -s 127.0.0.1 -p " + std::to_string(f.port()) + " -d " + dir +
-                                  "/qfile -n 50 -c 2 -l 5 -O doh-uri=https://localhost/dns-query -O doh-method=" + method,
+    auto result = run_command(f.dnsperf_command("doh", queries) +
+                                  " -n 50 -c 2 -l 5 -O doh-uri=https://localhost/dns-query -O doh-method=" + method,
                               30);
     INFO(result.output);
     CHECK(result.exit_code == 0);
     CHECK(result.output.find("Queries completed:    200") != std::string::npos);
     CHECK(result.output.find("Queries lost:         0") != std::string::npos);
   }
-  std::filesystem::remove_all(dir);
 }
 
 // Not run by default ("[.]"): throughput figures for the report.
 //   test_transports "[bench]"
 TEST_CASE("dnsperf throughput against DoT and DoH", "[.][bench]") {
   if (!have_program("dnsperf")) return;
-  auto dir = make_temp_dir("bench");
-  {
-    std::ofstream qfile(dir + "/qfile");
-    qfile << "a.example A\nb.example A\nc.example AAAA\n";
-  }
+  DnsperfQueryFile queries("a.example A\nb.example A\nc.example AAAA\n");
   {
     DohFixture f;
-    auto r = run_command("dnsperf -m doh -s 127.0.0.1 -p " + std::to_string(f.port()) + " -d " + dir +
-                             "/qfile -c 4 -l 5 -O doh-uri=https://localhost/dns-query -O doh-method=POST",
+    auto r = run_command(f.dnsperf_command("doh", queries) +
+                             " -c 4 -l 5 -O doh-uri=https://localhost/dns-query -O doh-method=POST",
                          30);
     WARN("DoH POST:\n" << r.output);
     if (have_program("h2load")) {
@@ -520,5 +415,4 @@ TEST_CASE("dnsperf throughput against DoT and DoH", "[.][bench]") {
       WARN("h2load:\n" << h.output);
     }
   }
-  std::filesystem::remove_all(dir);
 }

@@ -5,56 +5,14 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
-#include "tests/transports/encrypted_support.h"
-#include "transports/dot_listener.h"
+#include "tests/transports/dot_fixture.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::test;
-
-namespace {
-
-struct DotFixture {
-  explicit DotFixture(DotListenerConfig config = test_config(), unsigned slow_ms = 300)
-      : handler(slow_ms), cert(make_test_cert("dot")), tls(make_dot_tls_context({cert.cert, cert.key})) {
-    config.stream.address = "127.0.0.1";
-    config.stream.port = 0;
-    server = std::make_unique<ServerThread>(
-        [config, this](const WorkerContext& worker, uint16_t& port) {
-          auto listener = std::make_unique<DotListener>(worker, config, tls);
-          port = listener->port();
-          return listener;
-        },
-        handler);
-  }
-  ~DotFixture() {
-    server.reset();
-    std::filesystem::remove_all(cert.dir);
-  }
-  static DotListenerConfig test_config() {
-    DotListenerConfig config;
-    config.stream.idle_timeout_ms = 2000;
-    config.stream.handshake_timeout_ms = 2000;
-    return config;
-  }
-  uint16_t port() const { return server->port(); }
-  TlsTestClient::Options client_options(std::vector<std::string> alpn = {"dot"}) const {
-    TlsTestClient::Options o;
-    o.alpn = std::move(alpn);
-    o.ca_file = cert.cert;
-    return o;
-  }
-
-  EchoHandler handler;
-  TestCert cert;
-  std::shared_ptr<TlsServerContext> tls;
-  std::unique_ptr<ServerThread> server;
-};
-
-}  // namespace
 
 TEST_CASE("DoT answers a framed query over TLS with ALPN dot", "[dot]") {
   DotFixture f;
@@ -344,15 +302,12 @@ TEST_CASE("DoT certificate reload takes effect for new connections", "[dot][relo
   TlsTestClient old_connection(f.port(), f.client_options());
   REQUIRE(old_connection.handshake_ok());
 
-  std::filesystem::copy_file(other.cert, f.cert.cert, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(other.key, f.cert.key, std::filesystem::copy_options::overwrite_existing);
+  f.overwrite_certificate_files(other);
   auto result = f.tls->reload();
   REQUIRE(result.ok);
   CHECK(f.tls->generation() == 2);
 
-  TlsTestClient::Options options;
-  options.alpn = {"dot"};
-  options.ca_file = other.cert;
+  auto options = verifying_options({"dot"}, other.cert);
   TlsTestClient client(f.port(), options);
   REQUIRE(client.handshake_ok());
   CHECK(client.peer_fingerprint() != first_print);
@@ -375,7 +330,6 @@ TEST_CASE("DoT certificate reload takes effect for new connections", "[dot][relo
   TlsTestClient after(f.port(), options);
   REQUIRE(after.handshake_ok());
   CHECK(after.peer_fingerprint() == second_print);
-  std::filesystem::remove_all(other.dir);
 }
 
 TEST_CASE("TLS context construction reports missing files clearly", "[dot][reload]") {
@@ -391,14 +345,10 @@ TEST_CASE("TLS context construction reports missing files clearly", "[dot][reloa
 // Real clients
 
 TEST_CASE("kdig +tls gets answers with certificate verification", "[dot][external]") {
-  if (!have_program("kdig")) {
-    WARN("kdig not installed: skipped");
-    return;
-  }
+  if (missing_program("kdig")) return;
   DotFixture f;
   auto port = std::to_string(f.port());
-  auto verified = run_command("kdig @127.0.0.1 -p " + port + " +tls-ca=" + f.cert.cert +
-                              " +tls-hostname=localhost +short a.example A");
+  auto verified = run_command(f.verifying_command("kdig") + " +short a.example A");
   INFO(verified.output);
   CHECK(verified.exit_code == 0);
   CHECK(verified.output.find("127.0.0.53") != std::string::npos);
@@ -406,22 +356,17 @@ TEST_CASE("kdig +tls gets answers with certificate verification", "[dot][externa
   INFO(opportunistic.output);
   CHECK(opportunistic.output.find("127.0.0.53") != std::string::npos);
   // Verification against a wrong name must fail.
-  auto wrong = run_command("kdig @127.0.0.1 -p " + port + " +tls-ca=" + f.cert.cert +
-                           " +tls-hostname=wrong.example +short c.example A");
+  auto wrong = run_command(f.verifying_command("kdig", "wrong.example") + " +short c.example A");
   INFO(wrong.output);
   CHECK(wrong.output.find("127.0.0.53") == std::string::npos);
 }
 
 TEST_CASE("dig +tls gets answers with certificate verification", "[dot][external]") {
-  if (!have_program("dig")) {
-    WARN("dig not installed: skipped");
-    return;
-  }
+  if (missing_program("dig")) return;
   DotFixture f;
   auto port = std::to_string(f.port());
   // dig exits 0 even when verification fails, so read its output.
-  auto verified = run_command("dig @127.0.0.1 -p " + port + " +tls-ca=" + f.cert.cert +
-                              " +tls-hostname=localhost +short a.example A");
+  auto verified = run_command(f.verifying_command("dig") + " +short a.example A");
   INFO(verified.output);
   CHECK(verified.output.find("127.0.0.53") != std::string::npos);
   CHECK(verified.output.find("failed") == std::string::npos);
@@ -431,10 +376,7 @@ TEST_CASE("dig +tls gets answers with certificate verification", "[dot][external
 }
 
 TEST_CASE("openssl s_client with ALPN h3 is refused", "[dot][external]") {
-  if (!have_program("openssl")) {
-    WARN("openssl not installed: skipped");
-    return;
-  }
+  if (missing_program("openssl")) return;
   DotFixture f;
   auto result = run_command("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(f.port()) +
                             " -alpn h3 -servername localhost");
@@ -447,24 +389,14 @@ TEST_CASE("openssl s_client with ALPN h3 is refused", "[dot][external]") {
 }
 
 TEST_CASE("dnsperf -m dot completes every query", "[dot][external]") {
-  if (!have_program("dnsperf")) {
-    WARN("dnsperf not installed: skipped");
-    return;
-  }
+  if (missing_program("dnsperf")) return;
   DotFixture f;
-  auto dir = make_temp_dir("dnsperf");
-  {
-    std::ofstream qfile(dir + "/qfile");
-    qfile << "a.example A\nb.example A\nslow.example A\nc.example AAAA\n";
-  }
-  auto result = run_command("dnsperf -m dot -s 127.0.0.1 -p " + std::to_string(f.port()) + " -d " + dir +
-                                "/qfile -n 50 -c 2 -l 5",
-                            30);
+  DnsperfQueryFile queries("a.example A\nb.example A\nslow.example A\nc.example AAAA\n");
+  auto result = run_command(f.dnsperf_command("dot", queries) + " -n 50 -c 2 -l 5", 30);
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(result.output.find("Queries completed:    200") != std::string::npos);
   CHECK(result.output.find("Queries lost:         0") != std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("DoT listener destroyed without shutdown releases everything", "[dot]") {
@@ -480,7 +412,7 @@ TEST_CASE("DoT listener destroyed without shutdown releases everything", "[dot]"
   uint16_t port = listener->port();
   std::atomic<bool> connected{false};
   std::thread client_thread([&] {
-    TlsTestClient client(port, TlsTestClient::Options{{"dot"}, cert.cert, nullptr, 0});
+    TlsTestClient client(port, verifying_options({"dot"}, cert.cert));
     connected = client.handshake_ok();
     client.closed_by_peer(3000);
   });
@@ -492,20 +424,12 @@ TEST_CASE("DoT listener destroyed without shutdown releases everything", "[dot]"
   uv_run(&loop, UV_RUN_DEFAULT);  // returns once every handle is closed
   client_thread.join();
   CHECK(uv_loop_close(&loop) == 0);
-  std::filesystem::remove_all(cert.dir);
 }
 
 TEST_CASE("dnsperf throughput against DoT", "[.][bench]") {
   if (!have_program("dnsperf")) return;
-  auto dir = make_temp_dir("bench");
-  {
-    std::ofstream qfile(dir + "/qfile");
-    qfile << "a.example A\nb.example A\nc.example AAAA\n";
-  }
+  DnsperfQueryFile queries("a.example A\nb.example A\nc.example AAAA\n");
   DotFixture f;
-  auto r = run_command("dnsperf -m dot -s 127.0.0.1 -p " + std::to_string(f.port()) + " -d " + dir +
-                           "/qfile -c 4 -l 5",
-                       30);
+  auto r = run_command(f.dnsperf_command("dot", queries) + " -c 4 -l 5", 30);
   WARN("DoT:\n" << r.output);
-  std::filesystem::remove_all(dir);
 }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -28,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/transports/dns_query_bytes.h"
 #include "transports/loop_clock.h"
 #include "transports/query_handler.h"
 #include "transports/socket_util.h"
@@ -56,6 +59,22 @@ struct AllocationCounter {
 #else
     return false;
 #endif
+  }
+  // True, after a warning, where allocations cannot be counted: the test
+  // then skips itself.
+  static bool unavailable() {
+    if (available()) return false;
+    WARN("allocation hooks need a sanitizer build; skipped");
+    return true;
+  }
+  // Turns `loop` until `done()` (at most 100000 turns), counting into
+  // `count` the allocations made meanwhile.
+  template <typename Done>
+  static void count_while_running(uv_loop_t* loop, Done done) {
+    count = 0;
+    active = true;
+    for (int spins = 0; !done() && spins < 100000; ++spins) uv_run(loop, UV_RUN_NOWAIT);
+    active = false;
   }
   static void on_malloc(const volatile void*, size_t) {
     if (active) ++count;
@@ -87,22 +106,7 @@ inline uint64_t ms_since(Clock::time_point start) {
 
 // A query: ID, RD=1, one question (name, type, class IN), nothing else.
 inline Bytes make_query(uint16_t id, std::string_view name = "example.com", uint16_t type = 1) {
-  Bytes q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
-  size_t start = 0;
-  while (start < name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string_view::npos) dot = name.size();
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<std::ptrdiff_t>(start),
-             name.begin() + static_cast<std::ptrdiff_t>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.push_back(static_cast<uint8_t>(type >> 8));
-  q.push_back(static_cast<uint8_t>(type));
-  q.push_back(0);
-  q.push_back(1);
-  return q;
+  return test::build_query(id, name, type);
 }
 
 // The echo answer: the query with QR=1 (and RA=1).

@@ -1,45 +1,14 @@
 #include <catch2/catch.hpp>
 
-#include <atomic>
+#include <algorithm>
 #include <memory>
-#include <mutex>
+#include <thread>
 #include <vector>
 
-#include "test_support.h"
-#include "transports/tcp_listener.h"
-#include "transports/worker_pool.h"
+#include "tests/transports/tcp_fixture.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::plain_test;
-
-namespace {
-
-struct TcpServerFixture {
-  explicit TcpServerFixture(QueryHandler& handler, TcpListenerConfig config = {}, unsigned workers = 1,
-                            unsigned grace_ms = 500) {
-    config.address = SocketAddress::ipv4_loopback(0);
-    pool = std::make_unique<WorkerPool>(
-        WorkerPoolConfig{.workers = workers, .shutdown_grace_ms = grace_ms},
-        std::vector<ListenerFactory>{make_tcp_listener_factory(config,
-                                                               [this](TcpListener& l) {
-                                                                 std::lock_guard lock(mu);
-                                                                 listeners.push_back(&l);
-                                                               })},
-        handler);
-    pool->start();
-    REQUIRE(listeners.size() == workers);
-    address = listeners[0]->local_address();
-  }
-  ~TcpServerFixture() { pool->stop(); }
-  const TcpCounters& counters() const { return listeners[0]->counters(); }
-
-  std::mutex mu;
-  std::vector<TcpListener*> listeners;
-  SocketAddress address;
-  std::unique_ptr<WorkerPool> pool;
-};
-
-}  // namespace
 
 TEST_CASE("tcp: synchronous echo with length framing", "[tcp]") {
   EchoHandler handler;
@@ -333,9 +302,7 @@ TEST_CASE("tcp: shutdown grace expiry closes connections still waiting", "[tcp]"
 TEST_CASE("tcp: destroying a listener without shutdown is safe", "[tcp]") {
   TestLoop loop;
   EchoHandler handler;
-  TcpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = TcpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_tcp_listener(loop, handler);
   TcpClient client(listener->local_address());
   REQUIRE(run_loop_until(loop.get(), [&] { return listener->connection_count() == 1; }));
   listener.reset();
@@ -346,9 +313,7 @@ TEST_CASE("tcp: destroying a listener without shutdown is safe", "[tcp]") {
 TEST_CASE("tcp: responders held past the listener's life are harmless", "[tcp]") {
   TestLoop loop;
   HoldingHandler handler;
-  TcpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = TcpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_tcp_listener(loop, handler);
   TcpClient client(listener->local_address());
   REQUIRE(client.send_framed(make_query(1)));
   REQUIRE(run_loop_until(loop.get(), [&] { return handler.held.size() == 1; }));

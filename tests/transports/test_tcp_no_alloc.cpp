@@ -3,23 +3,19 @@
 // no heap allocation.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
 
-#include "test_support.h"
-#include "transports/tcp_listener.h"
+#include "tests/transports/tcp_fixture.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::plain_test;
 
 TEST_CASE("tcp: the synchronous answer path makes no heap allocation", "[tcp][alloc]") {
-  if (!AllocationCounter::available()) {
-    WARN("allocation hooks need a sanitizer build; skipped");
-    return;
-  }
+  if (AllocationCounter::unavailable()) return;
   TestLoop loop;
   StackEchoHandler handler;
-  TcpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = TcpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_tcp_listener(loop, handler);
   TcpClient client(listener->local_address());
   REQUIRE(client.send_framed(make_query(1)));  // warm-up: accept, first read
   REQUIRE(run_loop_until(loop.get(), [&] { return handler.handled == 1; }));
@@ -31,10 +27,7 @@ TEST_CASE("tcp: the synchronous answer path makes no heap allocation", "[tcp][al
   REQUIRE(client.send_raw(stream));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
-  AllocationCounter::count = 0;
-  AllocationCounter::active = true;
-  for (int spins = 0; handler.handled < 1 + kQueries && spins < 100000; ++spins) uv_run(loop.get(), UV_RUN_NOWAIT);
-  AllocationCounter::active = false;
+  AllocationCounter::count_while_running(loop.get(), [&] { return handler.handled >= 1 + kQueries; });
 
   CHECK(handler.handled == 1 + kQueries);
   CHECK(AllocationCounter::count == 0);

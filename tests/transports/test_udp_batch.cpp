@@ -8,8 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "test_support.h"
-#include "transports/udp_listener.h"
+#include "tests/transports/udp_fixture.h"
 #include "transports/udp_send_batch.h"
 
 using namespace sextant::transports;
@@ -30,6 +29,19 @@ struct BoundUdpSocket {
     address = SocketAddress(reinterpret_cast<const sockaddr*>(&ss));
   }
   ~BoundUdpSocket() { ::close(fd); }
+
+  // The address `client` sends from, as this socket sees it. The client
+  // has none until it sends, so it sends a query here first.
+  SocketAddress address_of(const UdpClient& client) const {
+    REQUIRE(client.send_to(address, make_query(1)));
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    REQUIRE(wait_readable(fd, 1000));
+    uint8_t scratch[512];
+    REQUIRE(::recvfrom(fd, scratch, sizeof scratch, 0, reinterpret_cast<sockaddr*>(&ss), &len) > 0);
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&ss));
+  }
+
   int fd = -1;
   SocketAddress address;
 };
@@ -87,14 +99,7 @@ void expect_echoes(const UdpClient& client, const std::vector<Bytes>& queries) {
 TEST_CASE("udp batch: one sendmmsg sends every datagram in order", "[udp][batch]") {
   BoundUdpSocket server;
   UdpClient client;
-  // The client's address: it must have one, so send it a datagram first.
-  REQUIRE(client.send_to(server.address, make_query(1)));
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  REQUIRE(wait_readable(server.fd, 1000));
-  uint8_t scratch[512];
-  REQUIRE(::recvfrom(server.fd, scratch, sizeof scratch, 0, reinterpret_cast<sockaddr*>(&ss), &len) > 0);
-  SocketAddress client_address(reinterpret_cast<const sockaddr*>(&ss));
+  SocketAddress client_address = server.address_of(client);
 
   UdpSendBatch batch;
   constexpr size_t kCount = 30;
@@ -137,13 +142,7 @@ TEST_CASE("udp batch: full by count or by bytes refuses without copying", "[udp]
 TEST_CASE("udp batch: a refused datagram is skipped and the rest still go out", "[udp][batch]") {
   BoundUdpSocket server;
   UdpClient client;
-  REQUIRE(client.send_to(server.address, make_query(1)));
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  REQUIRE(wait_readable(server.fd, 1000));
-  uint8_t scratch[512];
-  REQUIRE(::recvfrom(server.fd, scratch, sizeof scratch, 0, reinterpret_cast<sockaddr*>(&ss), &len) > 0);
-  SocketAddress client_address(reinterpret_cast<const sockaddr*>(&ss));
+  SocketAddress client_address = server.address_of(client);
   SocketAddress v6 = SocketAddress::ipv6_loopback(53);  // an IPv4 socket cannot send there
 
   UdpSendBatch batch;
@@ -194,9 +193,7 @@ TEST_CASE("udp: many queries of one recvmmsg batch are all answered with few sen
           "[udp][batch]") {
   TestLoop loop;
   EchoHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   REQUIRE(listener->using_recvmmsg());
   UdpClient client;
   constexpr size_t kQueries = 100;
@@ -219,9 +216,7 @@ TEST_CASE("udp: many queries of one recvmmsg batch are all answered with few sen
 TEST_CASE("udp: a batch of large answers is sent in several parts", "[udp][batch]") {
   TestLoop loop;
   PaddedEchoHandler handler(8000);  // 20 of these exceed one batch's 64 KiB
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   constexpr size_t kQueries = 40;
   send_queries(client, listener->local_address(), 1, kQueries);
@@ -243,9 +238,7 @@ TEST_CASE("udp: synchronous and asynchronous answers mixed in one batch", "[udp]
   TestLoop loop;
   // Odd IDs are answered inside handle(), even IDs 5 ms later from a timer.
   EchoHandler handler([](std::span<const uint8_t> q) { return message_id(q) % 2 == 0 ? 5u : 0u; });
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   constexpr size_t kQueries = 60;
   std::vector<Bytes> queries;
@@ -285,9 +278,7 @@ TEST_CASE("udp: answers of a batch still go out when the handler shuts the liste
           "[udp][batch]") {
   TestLoop loop;
   ShutdownInsideHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   handler.listener = listener.get();
   UdpClient client;
   send_queries(client, listener->local_address(), 1, 10);

@@ -1,49 +1,13 @@
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
 
-#include "test_support.h"
-#include "transports/udp_listener.h"
-#include "transports/worker_pool.h"
+#include "tests/transports/udp_fixture.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::plain_test;
-
-namespace {
-
-// A pool of `workers` UDP workers on 127.0.0.1 (ephemeral port, shared).
-struct UdpServer {
-  explicit UdpServer(QueryHandler& handler, unsigned workers = 1, UdpListenerConfig config = {},
-                     SocketAddress address = SocketAddress::ipv4_loopback(0)) {
-    config.address = address;
-    pool = std::make_unique<WorkerPool>(
-        WorkerPoolConfig{.workers = workers, .shutdown_grace_ms = 500},
-        std::vector<ListenerFactory>{make_udp_listener_factory(config,
-                                                               [this](UdpListener& l) {
-                                                                 std::lock_guard lock(mu);
-                                                                 listeners.push_back(&l);
-                                                               })},
-        handler);
-    pool->start();
-    REQUIRE(listeners.size() == workers);
-    this->address = listeners[0]->local_address();
-  }
-  ~UdpServer() { pool->stop(); }
-
-  // Reads a listener's counter on its own thread's terms: counters are
-  // readable from any thread.
-  const UdpCounters& counters(unsigned i = 0) const { return listeners[i]->counters(); }
-
-  std::mutex mu;
-  std::vector<UdpListener*> listeners;  // valid until stop()
-  SocketAddress address;
-  std::unique_ptr<WorkerPool> pool;
-};
-
-}  // namespace
 
 TEST_CASE("udp: synchronous echo through the handler", "[udp]") {
   EchoHandler handler;
@@ -201,9 +165,7 @@ TEST_CASE("udp: oversize answers are dropped, not truncated", "[udp]") {
 TEST_CASE("udp: answering after the listener closed is a harmless no-op", "[udp]") {
   TestLoop loop;
   HoldingHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   REQUIRE(client.send_to(listener->local_address(), make_query(1)));
   REQUIRE(client.send_to(listener->local_address(), make_query(2)));
@@ -224,9 +186,7 @@ TEST_CASE("udp: answering after the listener closed is a harmless no-op", "[udp]
 TEST_CASE("udp: shutdown waits for pending answers, then closes early", "[udp]") {
   TestLoop loop;
   EchoHandler handler([](std::span<const uint8_t>) { return 50u; });
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   Bytes q = make_query(5);
   REQUIRE(client.send_to(listener->local_address(), q));
@@ -246,9 +206,7 @@ TEST_CASE("udp: shutdown waits for pending answers, then closes early", "[udp]")
 TEST_CASE("udp: destroying a listener without shutdown is safe", "[udp]") {
   TestLoop loop;
   EchoHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   listener.reset();
   CHECK(loop.drain());
 }

@@ -3,23 +3,19 @@
 // preallocated send batch, sent with sendmmsg when the recvmmsg batch ends.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
 
-#include "test_support.h"
-#include "transports/udp_listener.h"
+#include "tests/transports/udp_fixture.h"
 
 using namespace sextant::transports;
 using namespace sextant::transports::plain_test;
 
 TEST_CASE("udp: the synchronous answer path makes no heap allocation", "[udp][alloc]") {
-  if (!AllocationCounter::available()) {
-    WARN("allocation hooks need a sanitizer build; skipped");
-    return;
-  }
+  if (AllocationCounter::unavailable()) return;
   TestLoop loop;
   StackEchoHandler handler;
-  UdpListenerConfig config;
-  config.address = SocketAddress::ipv4_loopback(0);
-  auto listener = UdpListener::open(WorkerContext{loop.get(), 0, &handler}, config);
+  auto listener = open_udp_listener(loop, handler);
   UdpClient client;
   REQUIRE(client.send_to(listener->local_address(), make_query(1)));  // warm-up
   REQUIRE(run_loop_until(loop.get(), [&] { return handler.handled == 1; }));
@@ -29,10 +25,7 @@ TEST_CASE("udp: the synchronous answer path makes no heap allocation", "[udp][al
   for (uint16_t i = 0; i < kQueries; ++i) REQUIRE(client.send_to(listener->local_address(), make_query(i)));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // all queued in the socket
 
-  AllocationCounter::count = 0;
-  AllocationCounter::active = true;
-  for (int spins = 0; handler.handled < 1 + kQueries && spins < 100000; ++spins) uv_run(loop.get(), UV_RUN_NOWAIT);
-  AllocationCounter::active = false;
+  AllocationCounter::count_while_running(loop.get(), [&] { return handler.handled >= 1 + kQueries; });
 
   CHECK(handler.handled == 1 + kQueries);
   CHECK(AllocationCounter::count == 0);
