@@ -163,22 +163,23 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
 }
 
 void report_policy(MetricsReport& r, const PolicySnapshot& p) {
-  for (const auto& c : p.components) {
+  // (A family's samples must be added together: one loop per family.)
+  for (const auto& c : p.components)
     r.gauge("sextant_policy_entries", "Names, records or triggers loaded, per list, zone and local data.",
             static_cast<double>(c.entries), {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& c : p.components)
     r.gauge("sextant_policy_bytes", "Memory held by each list, zone and local data.", static_cast<double>(c.bytes),
             {{"kind", c.kind}, {"name", c.name}});
-  }
   for (const auto& h : p.hits)
     r.counter("sextant_policy_hits_total", "Queries a list, zone or local data decided, by action.", h.hits,
               {{"kind", policy::to_string(h.kind)}, {"name", h.name}, {"action", policy::to_string(h.action)}});
-  for (const auto& z : p.zones) {
+  for (const auto& z : p.zones)
     if (z.serial)
       r.gauge("sextant_rpz_serial", "SOA serial of each response policy zone loaded.", static_cast<double>(*z.serial),
               {{"zone", z.name}});
+  for (const auto& z : p.zones)
     r.gauge("sextant_rpz_loaded_timestamp_seconds", "When each response policy zone was loaded (file or transfer).",
             static_cast<double>(z.loaded_at), {{"zone", z.name}});
-  }
   r.counter("sextant_policy_swaps_total", "Policies swapped in (reloads, zone transfers).", p.swaps);
   r.counter("sextant_policy_flushed_answers_total", "Cached answers flushed because the policy they depended on changed.",
             p.flushed_answers);

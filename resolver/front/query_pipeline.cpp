@@ -163,8 +163,8 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
   wire::QueryParseResult parsed = wire::parse_query(request.query, q);
   if (parsed.outcome == wire::QueryOutcome::drop || parsed.outcome == wire::QueryOutcome::ignore) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-    if (sampled && parsed.outcome == wire::QueryOutcome::drop)
-      log_dropped_packet(request, eventlog::EventReason::malformed);
+    // Not a query (too short, or a response sent to us): logged as malformed.
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::malformed);
     responder.drop();
     return;
   }
