@@ -10,6 +10,7 @@ PolicyRuntime::PolicyRuntime(unsigned workers, cache::Cache& cache)
     : cache_(cache), counters_(workers), policy_(std::make_shared<const policy::Policy>()) {}
 
 policy::BuildReport PolicyRuntime::load(const PolicyConfig& config) {
+  std::lock_guard build(build_mu_);
   policy::BuildContext ctx;
   ctx.counters = &counters_;
   ctx.tags = &tags_;
@@ -27,28 +28,37 @@ std::shared_ptr<const policy::Policy> PolicyRuntime::current() const {
 
 size_t PolicyRuntime::install(std::shared_ptr<const policy::Policy> next, const SwitchWorkers& switch_workers,
                               bool& switched) {
-  // Caller holds mu_.
-  std::vector<policy::AnswerFlush> flushes = policy::plan_answer_flush(*policy_, *next);
+  std::shared_ptr<const policy::Policy> old = current();
+  std::vector<policy::AnswerFlush> flushes = policy::plan_answer_flush(*old, *next);
   switched = switch_workers(next);
-  if (!switched) retired_.push_back(policy_);  // a worker may still read it
-  std::shared_ptr<const policy::Policy> old = std::exchange(policy_, std::move(next));
+  {
+    std::lock_guard lock(mu_);
+    if (!switched) retired_.push_back(old);  // a worker may still read it
+    policy_ = std::move(next);
+  }
   size_t flushed = 0;
   for (const auto& f : flushes) {
-    if (f.everything) flushed += cache_.answers().flush_view(f.tag);
-    else flushed += cache_.answers().flush_view(f.tag, [&f](const wire::Name& n) { return f.covers(n); });
+    for (uint16_t tag : {f.tag, static_cast<uint16_t>(f.tag + 1)}) {  // the view's and its DNS64 clients'
+      if (f.everything) flushed += cache_.answers().flush_view(tag);
+      else flushed += cache_.answers().flush_view(tag, [&f](const wire::Name& n) { return f.covers(n); });
+    }
   }
-  ++swaps_;
-  flushed_ += flushed;
+  {
+    std::lock_guard lock(mu_);
+    ++swaps_;
+    flushed_ += flushed;
+  }
   old.reset();  // the old policy goes now (unless a slow worker holds it, above)
   return flushed;
 }
 
 std::string PolicyRuntime::reload(const PolicyConfig& config, const SwitchWorkers& switch_workers) {
-  std::lock_guard lock(mu_);
+  std::lock_guard build(build_mu_);
+  std::shared_ptr<const policy::Policy> previous = current();
   policy::BuildContext ctx;
   ctx.counters = &counters_;
   ctx.tags = &tags_;
-  ctx.previous = policy_.get();
+  ctx.previous = previous.get();
   policy::BuildReport report;
   std::shared_ptr<const policy::Policy> next;
   try {
@@ -57,6 +67,7 @@ std::string PolicyRuntime::reload(const PolicyConfig& config, const SwitchWorker
     log::error("reload: keeping the running policy: {}", e.what());
     return fmt::format("error: policy: keeping the running policy: {}\n", e.what());
   }
+  previous.reset();  // install() takes its own reference; the old policy must not outlive the swap here
   bool switched = false;
   size_t flushed = install(std::move(next), switch_workers, switched);
   std::string out;
@@ -78,8 +89,8 @@ std::string PolicyRuntime::reload(const PolicyConfig& config, const SwitchWorker
 
 bool PolicyRuntime::replace_rpz_zone(const std::string& name, std::shared_ptr<const policy::RpzZone> zone,
                                      const SwitchWorkers& switch_workers, std::string* report) {
-  std::lock_guard lock(mu_);
-  auto next = policy_->with_rpz_zone(name, std::move(zone));
+  std::lock_guard build(build_mu_);
+  auto next = current()->with_rpz_zone(name, std::move(zone));
   if (!next) return false;
   bool switched = false;
   size_t flushed = install(std::move(next), switch_workers, switched);

@@ -71,13 +71,17 @@ class PolicyRuntime {
   PolicySnapshot snapshot() const;
 
  private:
-  // Swaps and flushes; returns the number of answers flushed.
+  // Swaps and flushes (caller holds build_mu_); returns the number of answers flushed.
   size_t install(std::shared_ptr<const policy::Policy> next, const SwitchWorkers& switch_workers, bool& switched);
 
   cache::Cache& cache_;
   policy::PolicyCounters counters_;
   policy::ViewTags tags_;
-  mutable std::mutex mu_;  // reload and feed may race; metrics read
+  // Reloads and the feed take turns (a build of millions of names takes
+  // seconds); mu_ guards only the pointer and the figures, so metrics and
+  // new workers are never kept waiting by a build.
+  std::mutex build_mu_;
+  mutable std::mutex mu_;
   std::shared_ptr<const policy::Policy> policy_;
   // Policies a slow worker may still read (a switch that timed out).
   std::vector<std::shared_ptr<const policy::Policy>> retired_;

@@ -27,17 +27,19 @@ enum class EventReason : uint8_t { answered, malformed, dropped_by_acl, dropped_
 const char* to_string(EventReason r) noexcept;
 
 // What policy said, copied out of the running policy (which a reload may
-// replace before the event is written).
+// replace before the event is written). Every query's pipeline state holds
+// one, so the arrays are left uninitialised: only their first *_size octets
+// are ever read.
 struct PolicyNote {
   policy::PolicyKind kind = policy::PolicyKind::none;
   policy::RpzAction action = policy::RpzAction::none;
   policy::RpzTrigger trigger = policy::RpzTrigger::none;
-  char source[64] = {};
   uint8_t source_size = 0;
-  uint8_t rule[wire::Name::kMaxWireSize] = {};
   uint8_t rule_size = 0;
-  char view[32] = {};
   uint8_t view_size = 0;
+  char source[64];
+  uint8_t rule[wire::Name::kMaxWireSize];
+  char view[32];
 
   void set(const policy::PolicyMatch& m) noexcept;
   void set_view(std::string_view v) noexcept;

@@ -193,8 +193,12 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
   }
 
   Client c;
-  c.client_address = policy::Address::from_sockaddr(request.peer);
-  c.local_address = policy::Address::from_sockaddr(request.local);
+  // Views, DNS64 and the event log decide by the addresses: read them only
+  // when one of those is on (this is the cache-hit path).
+  if (sampled || policy_->active()) {
+    c.client_address = policy::Address::from_sockaddr(request.peer);
+    c.local_address = policy::Address::from_sockaddr(request.local);
+  }
   c.transport = request.transport;
   c.worker = request.worker;
   if (sampled) {

@@ -51,7 +51,7 @@ void QueryPipeline::count_policy(const Client& c, const policy::PolicyMatch& mat
 
 bool QueryPipeline::apply_query_policy(Client& c, Responder& responder) {
   const policy::View& view = policy_->select(c.client_address, c.local_address);
-  c.view_tag = view.cache_tag;
+  c.view_tag = view.cache_tag_for(c.client_address, c.dnssec_ok, c.query_header.cd());
   if (!view.active()) return false;
   c.policy_note.set_view(view.name);
   policy::LookupName qname(c.qname);
@@ -74,7 +74,8 @@ bool QueryPipeline::apply_query_policy(Client& c, Responder& responder) {
     }
   }
 
-  policy::QueryDecision d = view.check_query(qname, c.qtype, c.client_address);
+  policy::QueryDecision d;
+  view.check_query(qname, c.qtype, c.client_address, d);
   if (d.answer.match.kind != policy::PolicyKind::none) {
     c.policy_note.set(d.answer.match);
     count_policy(c, d.answer.match);
@@ -187,7 +188,7 @@ bool QueryPipeline::apply_response_policy(const std::shared_ptr<Pending>& pendin
   Client& c = pending->client;
   // The policy current now: a reload may have replaced the one the query met.
   const policy::View& view = policy_->select(c.client_address, c.local_address);
-  c.view_tag = view.cache_tag;
+  c.view_tag = view.cache_tag_for(c.client_address, c.dnssec_ok, c.query_header.cd());
   if (!view.has_response_stage()) return false;
   if ((result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN) && !result.answer.empty()) {
     policy::LookupName qname(c.qname);

@@ -20,7 +20,7 @@ std::optional<size_t> DomainSet::match(const LookupName& name) const noexcept {
 
 void DomainSet::prefetch(const LookupName& name) const noexcept {
   if (table_.empty()) return;
-  for (size_t i = 0; i < name.labels(); ++i) table_.prefetch(name.suffix_hash(i));
+  for (size_t i = 0; i < name.labels(); ++i) table_.prefetch_suffix(name, i);
 }
 
 std::optional<BlockAction> block_action_from_text(std::string_view text) {

@@ -191,8 +191,8 @@ const LocalData::Zone* LocalData::closest_zone(const LookupName& qname, size_t& 
 
 void LocalData::prefetch(const LookupName& qname) const noexcept {
   if (zone_table_.empty()) return;
-  for (size_t i = 0; i <= qname.labels(); ++i) zone_table_.prefetch(qname.suffix_hash(i));
-  node_table_.prefetch(qname.suffix_hash(0));
+  for (size_t i = 0; i <= qname.labels(); ++i) zone_table_.prefetch_suffix(qname, i);
+  node_table_.prefetch_suffix(qname, 0);
 }
 
 void LocalData::negative(const Zone& zone, wire::Rcode rcode, PolicyAnswer& out) const {

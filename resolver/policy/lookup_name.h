@@ -18,13 +18,34 @@
 
 namespace sextant::resolver::policy {
 
-// The hash of one label folded into the hash of the labels to its right.
+// The hash of one label folded into the hash of the labels to its right,
+// eight octets at a time (this runs for every label of every query when a
+// policy is loaded).
 inline uint64_t combine_label_hash(uint64_t right, const uint8_t* label, size_t size) noexcept {
   uint64_t h = right ^ (0x9E3779B97F4A7C15ull * (size + 1));
-  for (size_t i = 0; i < size; ++i) h = (h ^ label[i]) * 0x100000001B3ull;
-  h ^= h >> 31;
-  h *= 0xD6E8FEB86659FD93ull;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, label + i, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 32;
+  }
+  uint64_t tail = 0;
+  for (unsigned shift = 0; i < size; ++i, shift += 8) tail |= uint64_t{label[i]} << shift;
+  h = (h ^ tail) * 0xD6E8FEB86659FD93ull;
   return h ^ (h >> 29);
+}
+
+// ASCII lower-casing of eight octets at once (bit 5 set in 'A'..'Z' only).
+inline uint64_t lower_word(uint64_t w) noexcept {
+  constexpr uint64_t k01 = 0x0101010101010101ull;
+  constexpr uint64_t k7f = 0x7F * k01;
+  constexpr uint64_t k80 = 0x80 * k01;
+  uint64_t heptets = w & k7f;
+  uint64_t ge_a = heptets + (0x80 - 'A') * k01;
+  uint64_t gt_z = heptets + (0x7F - 'Z') * k01;
+  uint64_t upper = ~w & (ge_a ^ gt_z) & k80;
+  return w | (upper >> 2);
 }
 
 inline constexpr uint64_t kRootHash = 0x5BD1E9955BD1E995ull;
@@ -37,7 +58,14 @@ class LookupName {
   void set(const wire::Name& name) noexcept {
     auto w = name.wire();
     size_ = static_cast<uint8_t>(w.size());
-    for (size_t i = 0; i < w.size(); ++i) wire_[i] = wire::ascii_lower(w[i]);
+    size_t i = 0;
+    for (; i + 8 <= w.size(); i += 8) {
+      uint64_t word;
+      std::memcpy(&word, w.data() + i, 8);
+      word = lower_word(word);
+      std::memcpy(wire_ + i, &word, 8);
+    }
+    for (; i < w.size(); ++i) wire_[i] = wire::ascii_lower(w[i]);
     labels_ = 0;
     size_t pos = 0;
     while (wire_[pos] != 0) {

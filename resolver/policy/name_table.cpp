@@ -31,6 +31,9 @@ NameTable::Inserted NameTable::insert(std::span<const uint8_t> lower_wire, uint6
   }
   if (arena_.size() + sizeof(uint32_t) + lower_wire.size() >= kEmpty)
     throw std::length_error("a policy name table is limited to 4 GB");
+  size_t labels = 0;
+  for (size_t pos = 0; pos < lower_wire.size() && lower_wire[pos] != 0; pos += lower_wire[pos] + 1u) ++labels;
+  label_counts_[labels / 64] |= uint64_t{1} << (labels % 64);
   uint32_t position = static_cast<uint32_t>(arena_.size());
   arena_.resize(arena_.size() + sizeof value);
   std::memcpy(arena_.data() + position, &value, sizeof value);
@@ -42,7 +45,7 @@ NameTable::Inserted NameTable::insert(std::span<const uint8_t> lower_wire, uint6
 
 void NameTable::grow() {
   size_t capacity = slots_.empty() ? 16 : slots_.size() * 2;
-  std::vector<Slot> old = std::move(slots_);
+  decltype(slots_) old = std::move(slots_);
   slots_.assign(capacity, Slot{});
   mask_ = capacity - 1;
   for (const Slot& s : old) {

@@ -16,6 +16,7 @@
 #include <span>
 #include <vector>
 
+#include "resolver/policy/huge_page_allocator.h"
 #include "resolver/policy/lookup_name.h"
 
 namespace sextant::resolver::policy {
@@ -47,12 +48,20 @@ class NameTable {
 
   // The value of suffix `i` of `name`, or kNotFound.
   uint32_t find_suffix(const LookupName& name, size_t i) const noexcept {
+    if (!has_label_count(name.labels() - i)) return kNotFound;
     return find(name.suffix_hash(i), {}, name.suffix(i));
   }
   // The value of "*." + suffix `i` of `name`, or kNotFound.
   uint32_t find_wildcard(const LookupName& name, size_t i) const noexcept {
     static constexpr uint8_t star[2] = {1, '*'};
+    if (!has_label_count(name.labels() - i + 1)) return kNotFound;
     return find(name.wildcard_hash(i), star, name.suffix(i));
+  }
+  // False when no entry has `labels` labels: a probe for such a name is
+  // skipped without touching the slots (most lists hold names of two to
+  // five labels, so the walk's shortest suffixes cost nothing).
+  bool has_label_count(size_t labels) const noexcept {
+    return labels < 128 && (label_counts_[labels / 64] >> (labels % 64)) & 1;
   }
   uint32_t find(const wire::Name& name) const noexcept {
     LookupName l(name);
@@ -63,6 +72,12 @@ class NameTable {
   // tables' probes wait for memory together rather than one after another.
   void prefetch(uint64_t hash) const noexcept {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
+  }
+  void prefetch_suffix(const LookupName& name, size_t i) const noexcept {
+    if (has_label_count(name.labels() - i)) prefetch(name.suffix_hash(i));
+  }
+  void prefetch_wildcard(const LookupName& name, size_t i) const noexcept {
+    if (has_label_count(name.labels() - i + 1)) prefetch(name.wildcard_hash(i));
   }
 
   size_t size() const noexcept { return size_; }
@@ -112,10 +127,11 @@ class NameTable {
   uint32_t find(uint64_t hash, std::span<const uint8_t> prefix, std::span<const uint8_t> rest) const noexcept;
   void grow();
 
-  std::vector<uint8_t> arena_;
-  std::vector<Slot> slots_;
+  std::vector<uint8_t, HugePageAllocator<uint8_t>> arena_;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;
   uint64_t mask_ = 0;
   size_t size_ = 0;
+  uint64_t label_counts_[2] = {0, 0};  // bit n: some entry has n labels
 };
 
 }  // namespace sextant::resolver::policy

@@ -57,40 +57,39 @@ void View::prefetch(const LookupName& qname) const noexcept {
   for (const auto& z : rpz) z->prefetch(qname);
 }
 
-QueryDecision View::check_query(const LookupName& qname, wire::RRType qtype, const Address& client) const {
-  QueryDecision d;
+void View::check_query(const LookupName& qname, wire::RRType qtype, const Address& client, QueryDecision& d) const {
   if (local_data) {
     d.answer = local_data->lookup(qname, qtype);
-    if (d.answer.disposition != Disposition::pass) return d;
+    if (d.answer.disposition != Disposition::pass) return;
   }
-  PolicyMatch allowed;
-  if (allowlist) {
-    if (!allowlist->allows(qname, d.answer)) return d;
-    allowed.kind = PolicyKind::allowed;
-    allowed.source = "allowlist";
-  }
+  if (allowlist && !allowlist->allows(qname, d.answer)) return;
   for (const auto& b : blocklists)
-    if (b->check(qname, qtype, d.answer)) return d;
-  // A zone whose override is `disabled` is only logged: remember its hit
-  // in case nothing later decides.
-  PolicyAnswer logged_only;
+    if (b->check(qname, qtype, d.answer)) return;
+  // A zone whose override is `disabled` is only logged: its first hit is
+  // reported if nothing later decides.
+  const RpzZone* logged_zone = nullptr;
+  RpzHit logged_hit;
   for (const auto& z : rpz) {
     RpzHit hit;
     if (!z->match_client(client, hit) && !z->match_qname(qname, hit)) continue;
-    PolicyAnswer a;
-    bool rewrites = z->apply(hit, qname, qtype, a);
     if (z->options().override_action == RpzOverride::disabled) {
-      if (logged_only.match.kind == PolicyKind::none) logged_only = a;
+      if (!logged_zone) {
+        logged_zone = z.get();
+        logged_hit = hit;
+      }
       continue;
     }
-    d.answer = a;
-    d.rpz_decided = !rewrites;  // PASSTHRU: later zones and response triggers are skipped
-    return d;
+    d.rpz_decided = !z->apply(hit, qname, qtype, d.answer);  // PASSTHRU: later zones and response triggers are skipped
+    return;
   }
-  d.answer = PolicyAnswer{};
-  if (logged_only.match.kind != PolicyKind::none) d.answer.match = logged_only.match;
-  else d.answer.match = allowed;
-  return d;
+  if (logged_zone) {
+    PolicyAnswer a;
+    logged_zone->apply(logged_hit, qname, qtype, a);
+    d.answer.match = a.match;
+  } else if (allowlist) {
+    d.answer.match.kind = PolicyKind::allowed;
+    d.answer.match.source = "allowlist";
+  }
 }
 
 PolicyAnswer View::check_response(const LookupName& qname, wire::RRType qtype, std::span<const wire::RRset> answer,

@@ -51,7 +51,7 @@ struct QueryDecision {
 struct View {
   std::string name;  // "default" for the top level
   ViewSelector selector;
-  uint16_t cache_tag = 0;  // 0: no response stage, answers shared
+  uint16_t cache_tag = 0;  // 0: no response stage, answers shared; else odd
   std::shared_ptr<const LocalData> local_data;
   std::shared_ptr<const Allowlist> allowlist;
   std::vector<std::shared_ptr<const Blocklist>> blocklists;
@@ -65,11 +65,26 @@ struct View {
   }
   // True when answers from the walker may be rewritten in this view.
   bool has_response_stage() const noexcept;
+  // The answer-cache tag of one client's answers: the view's, or the one
+  // above it for clients DNS64 applies to (their AAAA answers differ, and
+  // dns64.clients may take only some of a view's clients).
+  uint16_t cache_tag_for(const Address& client, bool dnssec_ok, bool checking_disabled) const noexcept {
+    if (cache_tag != 0 && dns64 && dns64->applies_to(client, dnssec_ok, checking_disabled))
+      return static_cast<uint16_t>(cache_tag + 1);
+    return cache_tag;
+  }
 
   // Starts loading the table slots check_query() will read.
   void prefetch(const LookupName& qname) const noexcept;
-  // Local data, allowlist, blocklists, RPZ client-IP and QNAME triggers.
-  QueryDecision check_query(const LookupName& qname, wire::RRType qtype, const Address& client) const;
+  // Local data, allowlist, blocklists, RPZ client-IP and QNAME triggers,
+  // into `d` (fresh). Nothing is copied when nothing matches: this runs
+  // before every cache hit.
+  void check_query(const LookupName& qname, wire::RRType qtype, const Address& client, QueryDecision& d) const;
+  QueryDecision check_query(const LookupName& qname, wire::RRType qtype, const Address& client) const {
+    QueryDecision d;
+    check_query(qname, qtype, client, d);
+    return d;
+  }
   // CNAME targets (blocklists, RPZ QNAME triggers) and RPZ response-IP
   // triggers over the walker's answer; Disposition::pass keeps it.
   PolicyAnswer check_response(const LookupName& qname, wire::RRType qtype, std::span<const wire::RRset> answer,
@@ -98,8 +113,8 @@ class Policy {
 };
 
 // What to flush from the answer cache when `next` replaces `old`: per view
-// tag, everything or the answers naming (as owner or CNAME target) a name
-// at or below one of `names`.
+// tag (and the DNS64 tag above it), everything or the answers naming (as
+// owner or CNAME target) a name at or below one of `names`.
 struct AnswerFlush {
   uint16_t tag = 0;
   bool everything = false;

@@ -14,7 +14,8 @@ uint16_t ViewTags::tag_for(const std::string& view) {
   std::lock_guard lock(mu_);
   auto it = tags_.find(view);
   if (it != tags_.end()) return it->second;
-  uint16_t tag = static_cast<uint16_t>(std::min<size_t>(tags_.size() + 1, 0xFFFF));
+  // Odd numbers: the even one above each is the view's DNS64 clients' (View::cache_tag_for).
+  uint16_t tag = static_cast<uint16_t>(std::min<size_t>(2 * tags_.size() + 1, 0xFFFD));
   tags_.emplace(view, tag);
   return tag;
 }
@@ -75,7 +76,7 @@ class Builder {
     views.push_back(build_view("default", config_.top, nullptr));
     for (auto& v : views) {
       if (!v.has_response_stage()) continue;
-      v.cache_tag = context_.tags ? context_.tags->tag_for(v.name) : static_cast<uint16_t>(++untracked_tags_);
+      v.cache_tag = context_.tags ? context_.tags->tag_for(v.name) : static_cast<uint16_t>(2 * untracked_tags_++ + 1);
     }
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return std::make_shared<const Policy>(std::move(views));

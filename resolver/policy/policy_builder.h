@@ -32,7 +32,9 @@ class PolicyError : public std::runtime_error {
 };
 
 // The answer-cache tag of each view, by name, stable across reloads (so a
-// rebuilt view finds its cached answers). Tags start at 1; 0 is "shared".
+// rebuilt view finds its cached answers). Tags are odd (1, 3, 5 ...): the
+// even number above a view's tag holds the answers of its DNS64 clients;
+// 0 is "shared".
 class ViewTags {
  public:
   uint16_t tag_for(const std::string& view);

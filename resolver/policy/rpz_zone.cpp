@@ -69,13 +69,14 @@ wire::Name cname_target(const wire::Rdata& rdata) {
 // An IP trigger as a name for logs: its RPZ owner form ("24.0.2.0.192"),
 // which names no real host and reads back unambiguously.
 wire::Name prefix_rule_name(const AddressPrefix& p) {
-  std::string text = std::to_string(p.length);
+  std::string text = fmt::format("{}", p.length);
   if (p.family == AF_INET) {
-    for (int i = 3; i >= 0; --i) text += "." + std::to_string(p.bytes[i]);
+    for (int i = 3; i >= 0; --i) text += fmt::format(".{}", p.bytes[i]);
   } else {
     for (int i = 7; i >= 0; --i) text += fmt::format(".{:x}", (p.bytes[2 * i] << 8) | p.bytes[2 * i + 1]);
   }
-  return wire::Name::from_text(text + ".");
+  text += '.';
+  return wire::Name::from_text(text);
 }
 
 }  // namespace
@@ -159,8 +160,8 @@ bool RpzZone::match_client(const Address& client, RpzHit& hit) const {
 
 void RpzZone::prefetch(const LookupName& qname) const noexcept {
   if (qname_.empty()) return;
-  qname_.prefetch(qname.suffix_hash(0));
-  for (size_t i = 1; i <= qname.labels() && i < 4; ++i) qname_.prefetch(qname.wildcard_hash(i));
+  qname_.prefetch_suffix(qname, 0);
+  for (size_t i = 1; i <= qname.labels(); ++i) qname_.prefetch_wildcard(qname, i);
 }
 
 bool RpzZone::match_qname(const LookupName& qname, RpzHit& hit) const {

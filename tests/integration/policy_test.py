@@ -480,6 +480,14 @@ def part_dns64(binary, results):
         results.check(reply is not None and not reply.answer, "DO+CD: no synthesis (RFC 6147 5.5)", str(reply))
         reply = ask(port, "sip.example.com.", "AAAA", source="127.0.0.2")
         results.check(reply is not None and not reply.answer, "a client outside dns64.clients: no synthesis", str(reply))
+        # The cache keeps the two kinds of clients apart, whichever asks first.
+        reply = ask(port, "sip.example.com.", "AAAA", source="127.0.0.1")
+        results.check(reply is not None and common.answer_addresses(reply, dns.rdatatype.AAAA) == ["64:ff9b::c000:232"],
+                      "then a DNS64 client: synthesised (not the other client's cached NODATA)", str(reply))
+        ask(port, "svc-host.example.com.", "AAAA", source="127.0.0.1")
+        reply = ask(port, "svc-host.example.com.", "AAAA", source="127.0.0.2")
+        results.check(reply is not None and not reply.answer,
+                      "a DNS64 client first, then another: no synthesised answer from the cache", str(reply))
         results.check(dig(port, "nx.example.com", "AAAA").status == "NXDOMAIN", "NXDOMAIN stays NXDOMAIN")
         r = dig(port, "c.2.2.0.0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa", "PTR")
         results.check(r.answer("CNAME") == ["44.2.0.192.in-addr.arpa."] and r.answer("PTR") == ["c4.example.com."],
