@@ -351,19 +351,21 @@ def make_certificate(directory):
 class Listeners:
     """Ports one server listens on (None = that transport is off)."""
 
-    def __init__(self, udp_tcp, dot=None, doh=None, doq=None):
+    def __init__(self, udp_tcp, dot=None, doh=None, doq=None, doh3=None):
         self.udp_tcp, self.dot, self.doh, self.doq = udp_tcp, dot, doh, doq
+        self.doh3 = doh3   # DoH over HTTP/3: UDP, the DoH TCP port's number
 
     @classmethod
-    def pick(cls, dot=False, doh=False, doq=False):
-        return cls(free_port(), free_port() if dot else None, free_port() if doh else None,
-                   free_port() if doq else None)
+    def pick(cls, dot=False, doh=False, doq=False, doh3=False):
+        doh_port = free_port() if doh or doh3 else None
+        return cls(free_port(), free_port() if dot else None, doh_port,
+                   free_port() if doq else None, doh_port if doh3 else None)
 
     def tcp_ports(self):
         return [p for p in (self.udp_tcp, self.dot, self.doh) if p]
 
     def udp_ports(self):
-        return [p for p in (self.udp_tcp, self.doq) if p]
+        return [p for p in (self.udp_tcp, self.doq, self.doh3) if p]
 
 
 def fill_template(name, values):
@@ -390,8 +392,8 @@ def unbound_server(workdir, listeners, cert=None, key=None, pin_cpu=True, name="
     if listeners.doh:
         tls += ["    https-port: %d" % listeners.doh, '    http-endpoint: "/dns-query"',
                 "    http-notls-downstream: no"]
-    if listeners.doq:
-        raise BenchError("Unbound 1.17 has no DNS over QUIC")
+    if listeners.doq or listeners.doh3:
+        raise BenchError("Unbound 1.17 has no DNS over QUIC and no HTTP/3")
     config = workdir / "unbound.conf"
     config.write_text(fill_template("unbound.conf.in", {
         "DIR": workdir, "RUN": LAB_RUN, "NET": labnet.NET, "PORT": listeners.udp_tcp,
@@ -407,16 +409,20 @@ def _yaml_list(ports):
 
 
 def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=True, name="sextant",
-                   cache_memory="512M", optional_encrypted=True):
+                   cache_memory="512M", optional_encrypted=True, server_extra=""):
     """The resolver under test, from a command line. `{config}` in the command
-    is replaced by the generated YAML file; without it, `-c FILE` is appended."""
+    is replaced by the generated YAML file; without it, `-c FILE` is appended.
+    `server_extra`: more lines for the `server:` section (indented two spaces)."""
     workdir = Path(workdir)
     config = workdir / "sextant.yaml"
-    config.write_text(fill_template("sextant.yaml.in", {
+    text = fill_template("sextant.yaml.in", {
         "RUN": LAB_RUN, "NET": labnet.NET, "LISTEN": _yaml_list([listeners.udp_tcp]),
         "DOT_LISTEN": _yaml_list([listeners.dot]), "DOH_LISTEN": _yaml_list([listeners.doh]),
-        "DOQ_LISTEN": _yaml_list([listeners.doq]),
-        "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory}))
+        "DOQ_LISTEN": _yaml_list([listeners.doq]), "DOH3_LISTEN": _yaml_list([listeners.doh3]),
+        "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory})
+    if server_extra:
+        text = text.replace("\nserver:\n", "\nserver:\n" + server_extra, 1)
+    config.write_text(text)
     argv = shlex.split(command)
     if os.sep in argv[0] and not os.path.isabs(argv[0]):
         argv[0] = os.path.abspath(argv[0])   # the server runs in its own directory
@@ -427,7 +433,7 @@ def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=Tru
     if optional_encrypted:
         # DoT/DoH/DoQ may not be wired yet in a given build: measure what is there.
         return ServerProcess(name, argv, workdir, [listeners.udp_tcp], [listeners.udp_tcp], pin_cpu,
-                             optional_udp_ports=[p for p in [listeners.doq] if p],
+                             optional_udp_ports=[p for p in (listeners.doq, listeners.doh3) if p],
                              optional_tcp_ports=[p for p in (listeners.dot, listeners.doh) if p])
     return ServerProcess(name, argv, workdir, listeners.udp_ports(), listeners.tcp_ports(), pin_cpu)
 
@@ -578,6 +584,70 @@ def table(headers, rows, title=None):
         out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                              for i, (c, w) in enumerate(zip(row, widths))))
     return "\n".join(out)
+
+
+def output_path(stem, suffix):
+    """Where a benchmark writes a file next to its printed tables: $BENCH_OUT
+    (default /tmp), named like run_all.sh's text output
+    (sextant-bench-STAMP-STEM.SUFFIX, STAMP from $BENCH_STAMP or now)."""
+    stamp = os.environ.get("BENCH_STAMP") or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return Path(os.environ.get("BENCH_OUT", "/tmp")) / ("sextant-bench-%s-%s.%s" % (stamp, stem, suffix))
+
+
+def plot_latencies(stem, series, title):
+    """Writes latency distributions as a PNG (python3-matplotlib) and returns
+    its path, or None when matplotlib is missing. `series` maps a label to
+    a list of latencies in milliseconds. Two panels: the cumulative
+    distribution on a log time axis, and latency by percentile on a "nines"
+    axis (50, 90, 99, 99.9 ...), where tails show."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FixedLocator, FuncFormatter
+    except ImportError:
+        log("NOTE: python3-matplotlib is not installed: no latency plot (scripts/install-deps.sh)")
+        return None
+    import math
+    series = {label: sorted(v for v in values if v is not None and v > 0)
+              for label, values in series.items()}
+    series = {label: values for label, values in series.items() if values}
+    if not series:
+        return None
+    figure, (cdf, tail) = plt.subplots(1, 2, figsize=(12, 4.5))
+    most = 0.0
+    for label, values in series.items():
+        n = len(values)
+        fractions = [(i + 1) / n for i in range(n)]
+        cdf.step(values, fractions, where="post",
+                 label="%s (%s answers, p50 %.3f ms)" % (label, "{:,}".format(n), percentile(values, 0.5)))
+        # Percentile axis: x = -log10(1 - p), so 90 % -> 1, 99 % -> 2 ...
+        nines = [-math.log10(1 - f) if f < 1 else -math.log10(1 / (n + 1)) for f in fractions]
+        tail.plot(nines, values, label=label)
+        most = max(most, max(nines))
+    cdf.set_xscale("log")
+    cdf.set_xlabel("latency (ms, log scale)")
+    cdf.set_ylabel("fraction of answers")
+    cdf.set_ylim(0, 1.01)
+    cdf.grid(True, which="both", alpha=0.3)
+    cdf.legend(fontsize="small", loc="lower right")
+    cdf.set_title("cumulative distribution")
+    ticks = [t for t in range(0, int(most) + 2)]
+    tail.xaxis.set_major_locator(FixedLocator(ticks))
+    tail.xaxis.set_major_formatter(FuncFormatter(lambda x, _: "%g" % (100 * (1 - 10.0 ** -float(x)))))
+    tail.set_yscale("log")
+    tail.set_xlabel("percentile")
+    tail.set_ylabel("latency (ms, log scale)")
+    tail.grid(True, which="both", alpha=0.3)
+    tail.legend(fontsize="small", loc="upper left")
+    tail.set_title("latency by percentile")
+    figure.suptitle(title, fontsize="medium")
+    figure.tight_layout()
+    path = output_path(stem, "png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
 
 
 def environment_note(pin_cpu):

@@ -178,6 +178,13 @@ def main():
                    "mean ms"], rows,
                   title="\nLatency during B (dnsperf -v: every answer's time as dnsperf saw it; client "
                         "side, loopback, includes dnsperf's and the VM's scheduling delays)"))
+    plot = B.plot_latencies("cache-hit-latency",
+                            {server.name: [x * 1000 for r in rounds[("fixed", server.name)]
+                                           for x in r["result"].latencies] for server, _p, _r in servers},
+                            "Cache hits at %d qps offered, %d names of %s (dnsperf -v, %d rounds per server)"
+                            % (ARGS.fixed_qps, ARGS.names, ARGS.zone, ARGS.rounds))
+    if plot:
+        print("latency distributions plotted in %s" % plot)
 
     def mark(value, target):
         return "" if value is None else ("  (target >= %.2f: %s)" % (target, "met" if value >= target

@@ -3,11 +3,16 @@
 #   bench/run_all.sh [--sextant CMD] [any option common to all four scripts]
 # Brings the lab up once (and down at the end only if it was not up before),
 # prints every table and also saves the whole output to
-# ${BENCH_OUT:-/tmp}/sextant-bench-DATE.txt. About 8-10 minutes on 2 cores.
+# ${BENCH_OUT:-/tmp}/sextant-bench-DATE.txt, the latency plots to
+# sextant-bench-DATE-*.png beside it. About 8-10 minutes on 2 cores.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 lab=$(dirname "$here")/tests/lab
-out=${BENCH_OUT:-/tmp}/sextant-bench-$(date -u +%Y%m%d-%H%M%S).txt
+# The scripts write their plots (PNG) next to this text, with the same stamp.
+BENCH_OUT=${BENCH_OUT:-/tmp}
+BENCH_STAMP=$(date -u +%Y%m%d-%H%M%S)
+export BENCH_OUT BENCH_STAMP
+out=$BENCH_OUT/sextant-bench-$BENCH_STAMP.txt
 
 lab_was_up=yes
 "$lab/status" 2>/dev/null | awk '$1 != "unbound" && $NF != "ok" {bad = 1} END {exit bad}' ||

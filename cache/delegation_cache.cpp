@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sextant::cache {
@@ -28,7 +29,8 @@ void write_servers(uint8_t* p, const Delegation& d) {
     *p++ = static_cast<uint8_t>(w.size());
     std::memcpy(p, w.data(), w.size());
     p += w.size();
-    *p++ = static_cast<uint8_t>(s.address_rank);
+    // The rank's high bit marks a server named by the child only.
+    *p++ = static_cast<uint8_t>(static_cast<uint8_t>(s.address_rank) | (s.from_child ? 0x80 : 0));
     size_t n = s.addresses.size() < 255 ? s.addresses.size() : 255;
     *p++ = static_cast<uint8_t>(n);
     for (size_t i = 0; i < n; ++i) {
@@ -47,7 +49,8 @@ void read_servers(const DelegationEntry& e, std::vector<DelegationServer>& out) 
     size_t pos = 0;
     (void)wire::Name::parse_uncompressed({p, len}, pos, s.name);
     p += len;
-    s.address_rank = static_cast<Rank>(*p++);
+    s.from_child = (*p & 0x80) != 0;
+    s.address_rank = static_cast<Rank>(*p++ & 0x7F);
     size_t n = *p++;
     s.addresses.resize(n);
     for (auto& a : s.addresses) {
@@ -182,6 +185,57 @@ bool DelegationCache::set_addresses(const wire::Name& zone, wire::RRClass rclass
   return outcome == InsertOutcome::stored;
 }
 
+bool DelegationCache::add_child_view(const wire::Name& zone, wire::RRClass rclass,
+                                     std::span<const DelegationServer> servers, uint32_t now) {
+  CacheKey key = delegation_key(zone, rclass);
+  EntryRef<DelegationEntry> ref = store_.find(key);
+  if (!ref || ref->expired(now)) return false;
+  Delegation d;
+  d.zone = zone;
+  d.rclass = rclass;
+  read_servers(*ref, d.servers);
+  size_t added_names = 0;
+  for (const auto& s : d.servers) added_names += s.from_child ? 1 : 0;
+  bool changed = false;
+  for (const auto& child : servers) {
+    auto it = std::find_if(d.servers.begin(), d.servers.end(),
+                           [&](const DelegationServer& s) { return s.name == child.name; });
+    if (it == d.servers.end()) {
+      if (added_names >= kMaxChildServers) continue;
+      DelegationServer s;
+      s.name = child.name;
+      s.from_child = true;
+      s.address_rank = child.address_rank;
+      d.servers.push_back(std::move(s));
+      it = d.servers.end() - 1;
+      ++added_names;
+      changed = true;
+    }
+    size_t added_addresses = 0;
+    for (const auto& address : child.addresses) {
+      if (added_addresses >= kMaxChildAddresses || it->addresses.size() >= 255) break;
+      if (std::find(it->addresses.begin(), it->addresses.end(), address) != it->addresses.end()) {
+        continue;
+      }
+      it->addresses.push_back(address);
+      ++added_addresses;
+      changed = true;
+    }
+    if (added_addresses > 0 && child.address_rank > it->address_rank) {
+      it->address_rank = child.address_rank;
+    }
+  }
+  if (!changed) return false;
+  DelegationEntry* e = build(key, d);
+  e->rank = ref->rank;
+  e->status = ref->status;
+  e->original_ttl = ref->original_ttl;
+  e->expires = ref->expires;
+  const DelegationEntry* expected = ref.get();
+  auto outcome = store_.insert(e, key, [&](const DelegationEntry& old) { return &old == expected; });
+  return outcome == InsertOutcome::stored;
+}
+
 void DelegationCache::finish_refresh(const wire::Name& zone, wire::RRClass rclass) {
   store_.visit(delegation_key(zone, rclass), [](DelegationEntry& e) {
     e.release_refresh_claim();
@@ -209,7 +263,8 @@ void DelegationCache::dump(std::string& out, uint32_t now) const {
     std::string cls = wire::to_string(e.rclass);
     for (const auto& s : servers) {
       std::string ns = s.name.to_text();
-      fmt::format_to(std::back_inserter(out), "{} {} {} NS {}\n", zone, ttl, cls, ns);
+      fmt::format_to(std::back_inserter(out), "{} {} {} NS {}{}\n", zone, ttl, cls, ns,
+                     s.from_child ? " ; named by the child only" : "");
       for (const auto& a : s.addresses) {
         fmt::format_to(std::back_inserter(out), "; {} {} {} {} ({})\n", ns, ttl,
                        a.family == 4 ? "A" : "AAAA", a.to_text(), to_string(s.address_rank));

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing, the lab and the
 # benchmarks need. Idempotent: when everything is present it prints nothing.
-# Daemons that Debian would start on install (unbound, knot) are kept from
+# Daemons that Debian would start on install (unbound, knot, dnsdist) are kept from
 # starting, so nothing grabs 127.0.0.1:53 behind the project's back.
 set -euo pipefail
 
 PACKAGES=(
   # build
   cmake g++ pkg-config make ccache
-  libuv1-dev libssl-dev libnghttp2-dev libngtcp2-dev libngtcp2-crypto-gnutls-dev
+  libuv1-dev libssl-dev libnghttp2-dev libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev
   libgnutls28-dev catch2 libfmt-dev libyaml-cpp-dev libbenchmark-dev
   # fuzzing (clang 14 cannot compile libstdc++ 12 <ranges>)
   clang-16 libclang-rt-16-dev
@@ -20,6 +20,8 @@ PACKAGES=(
   nghttp2-client curl
   python3-prometheus-client  # parses /metrics in tests/integration/operations_test.py
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler fstrm-bin dnstap-ldns  # dnstap query logs
+  dnsdist              # the load balancer of docs/deploy/dnsdist.md and its integration test
+  python3-matplotlib   # bench/: latency distributions as PNG plots
 )
 
 missing=()

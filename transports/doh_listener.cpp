@@ -1,322 +1,78 @@
 #include "transports/doh_listener.h"
 
-#include <nghttp2/nghttp2.h>
-
+#include <algorithm>
 #include <cstring>
-#include <map>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
 
-#include "transports/proxy_protocol.h"
+#include "transports/doh_http1.h"
+#include "transports/doh_http2.h"
 
 namespace sextant::transports {
 
 namespace {
 
-constexpr size_t kMaxPathLength = 96 * 1024;  // a 65535-octet GET query is 87380 characters
-constexpr size_t kMaxHeaderValue = 4096;       // content-type, x-forwarded-for
-// Request bodies buffered at once on one connection (all streams): with 100
-// streams of 64 KiB a client could otherwise pin 6.5 MB per connection.
-constexpr size_t kMaxBufferedBodies = 512 * 1024;
+// RFC 9113 §3.4: what every HTTP/2 client sends first.
+constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-struct DohStream {
-  DohHttpRequest request;
-  std::string forwarded_for;
-  bool dispatched = false;  // handed to the resolver
-  bool waiting = false;     // the resolver has not answered yet
-  bool responded = false;   // a response has been submitted
-  std::vector<uint8_t> response_body;
-  size_t response_offset = 0;
-  std::string content_length;
-  std::string cache_control;
-  sockaddr_storage client{};
-};
-
-class DohSession final : public StreamApplication {
+// Chooses HTTP/2 or HTTP/1.1 for one connection, then hands everything to
+// that session: by ALPN when TLS negotiated one, else by the first octets
+// (the HTTP/2 preface, or anything else for HTTP/1.1).
+class DohProtocolSelector final : public StreamApplication {
  public:
-  DohSession(StreamConnection& connection, std::shared_ptr<const DohListenerConfig> config)
-      : connection_(connection), holder_(std::move(config)), config_(*holder_) {
-    nghttp2_session_callbacks* callbacks = nullptr;
-    nghttp2_session_callbacks_new(&callbacks);
-    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
-    nghttp2_option* option = nullptr;
-    nghttp2_option_new(&option);
-    // The peer's streams beyond our SETTINGS are refused even before it
-    // acknowledges them, and rapid resets (CVE-2023-44487) are bounded.
-    nghttp2_option_set_max_settings(option, 32);
-    nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);
-    nghttp2_session_server_new2(&session_, callbacks, this, option);
-    nghttp2_option_del(option);
-    nghttp2_session_callbacks_del(callbacks);
-  }
-
-  ~DohSession() override {
-    if (session_) nghttp2_session_del(session_);
-  }
+  DohProtocolSelector(StreamConnection& connection, std::shared_ptr<const DohListenerConfig> config)
+      : connection_(connection), config_(std::move(config)) {}
 
   void on_ready() override {
-    nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, config_.max_concurrent_streams},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 65535},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 128 * 1024},
-    };
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
-    flush();
+    std::string alpn = connection_.alpn();
+    if (alpn == "h2") {
+      choose(false);
+    } else if (alpn == "http/1.1" && config_->http1) {
+      choose(true);
+    }
+    // No ALPN (cleartext, or a TLS client that sent none): wait for octets.
   }
 
   bool on_data(std::span<const uint8_t> data) override {
-    in_recv_ = true;
-    ssize_t consumed = nghttp2_session_mem_recv(session_, data.data(), data.size());
-    in_recv_ = false;
-    if (consumed < 0) {
-      // Bad preface or an unrecoverable framing error: nghttp2 already
-      // queued a GOAWAY where one makes sense; send it, then close.
-      flush();
-      return false;
-    }
-    flush();
+    if (session_) return session_->on_data(data);
+    size_t take = std::min(data.size(), kHttp2Preface.size() - sniffed_.size());
+    sniffed_.insert(sniffed_.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(take));
+    bool matches = std::memcmp(sniffed_.data(), kHttp2Preface.data(), sniffed_.size()) == 0;
+    if (matches && sniffed_.size() < kHttp2Preface.size()) return true;  // need more to tell
+    // Without HTTP/1.1, anything that is not HTTP/2 is nghttp2's to reject.
+    choose(!matches && config_->http1);
+    std::vector<uint8_t> first;
+    first.swap(sniffed_);
+    if (!session_->on_data(first)) return false;
+    if (take < data.size() && connection_.is_open()) return session_->on_data(data.subspan(take));
     return true;
   }
 
   void deliver(uint64_t token, std::span<const uint8_t> answer) override {
-    auto it = streams_.find(static_cast<int32_t>(token));
-    if (it == streams_.end() || !it->second.waiting) return;  // the client reset the stream
-    it->second.waiting = false;
-    --pending_;
-    auto& counters = connection_.counters();
-    counters.add(counters.responses);
-    respond(it->first, it->second, 200, answer);
-    flush();
+    if (session_) session_->deliver(token, answer);
   }
-
   void abandon(uint64_t token) override {
-    auto it = streams_.find(static_cast<int32_t>(token));
-    if (it == streams_.end() || !it->second.waiting) return;
-    it->second.waiting = false;
-    --pending_;
-    // The resolver chose not to answer (e.g. rate limit): tell the client
-    // the request was cancelled rather than leaving the stream hanging.
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, it->first, NGHTTP2_CANCEL);
-    flush();
+    if (session_) session_->abandon(token);
   }
-
-  size_t pending() const override { return pending_; }
-
+  size_t pending() const override { return session_ ? session_->pending() : 0; }
+  void on_closing() override {
+    if (session_) session_->on_closing();
+  }
   void on_drain() override {
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
-                          NGHTTP2_NO_ERROR, nullptr, 0);
-    flush();
+    if (session_) session_->on_drain();
   }
 
  private:
-  static DohSession* self(void* user) { return static_cast<DohSession*>(user); }
-
-  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
-    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    auto* s = self(user);
-    if (s->streams_.size() >= s->config_.max_concurrent_streams) {
-      // Not tracked: its headers and data are ignored, and the client is
-      // told it may retry.
-      nghttp2_submit_rst_stream(s->session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
-      return 0;
-    }
-    s->streams_.try_emplace(frame->hd.stream_id);
-    return 0;
-  }
-
-  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
-                       const uint8_t* value, size_t valuelen, uint8_t, void* user) {
-    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-    auto* s = self(user);
-    auto it = s->streams_.find(frame->hd.stream_id);
-    if (it == s->streams_.end()) return 0;
-    std::string_view key(reinterpret_cast<const char*>(name), namelen);
-    std::string_view text(reinterpret_cast<const char*>(value), valuelen);
-    auto& request = it->second.request;
-    if (key == ":method") {
-      request.method.assign(text.substr(0, 16));
-    } else if (key == ":path") {
-      if (text.size() > kMaxPathLength) {
-        request.path_too_long = true;
-      } else {
-        request.path.assign(text);
-      }
-    } else if (key == "content-type") {
-      request.content_type.assign(text.substr(0, kMaxHeaderValue));
-    } else if (key == "x-forwarded-for") {
-      // Several header lines are one comma-separated list.
-      auto& xff = it->second.forwarded_for;
-      if (xff.size() + text.size() < kMaxHeaderValue) {
-        if (!xff.empty()) xff += ',';
-        xff.append(text);
-      }
-    }
-    return 0;
-  }
-
-  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
-                           void* user) {
-    auto* s = self(user);
-    auto it = s->streams_.find(stream_id);
-    if (it == s->streams_.end() || it->second.responded) return 0;
-    auto& request = it->second.request;
-    if (s->buffered_ + len > kMaxBufferedBodies) {
-      // Over the connection's memory budget: refuse this stream (the client
-      // may retry it later) instead of buffering more.
-      s->connection_.counters().add(s->connection_.counters().errors);
-      it->second.responded = true;
-      nghttp2_submit_rst_stream(s->session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
-      return 0;
-    }
-    if (request.body.size() + len > kMaxDnsMessageSize) {
-      // Answer 413 at once instead of buffering the rest; later DATA is
-      // consumed (flow control stays open) and discarded.
-      request.body_too_large = true;
-      s->fail_stream(stream_id, it->second, 413);
-      return 0;
-    }
-    request.body.insert(request.body.end(), data, data + len);
-    s->buffered_ += len;
-    return 0;
-  }
-
-  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
-    auto* s = self(user);
-    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-      auto it = s->streams_.find(frame->hd.stream_id);
-      if (it != s->streams_.end() && !it->second.dispatched && !it->second.responded) {
-        s->process(it->first, it->second);
-      }
-    }
-    return 0;
-  }
-
-  static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
-    auto* s = self(user);
-    auto it = s->streams_.find(stream_id);
-    if (it == s->streams_.end()) return 0;
-    if (it->second.waiting) --s->pending_;  // the Responder's later answer finds no stream
-    s->buffered_ -= std::min(s->buffered_, it->second.request.body.size());
-    s->streams_.erase(it);
-    return 0;
-  }
-
-  static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                           nghttp2_data_source* source, void*) {
-    auto* stream = static_cast<DohStream*>(source->ptr);
-    size_t left = stream->response_body.size() - stream->response_offset;
-    size_t n = std::min(left, length);
-    if (n > 0) std::memcpy(buf, stream->response_body.data() + stream->response_offset, n);
-    stream->response_offset += n;
-    if (stream->response_offset == stream->response_body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(n);
-  }
-
-  void process(int32_t stream_id, DohStream& stream) {
-    auto validation = validate_doh_request(stream.request, config_.path);
-    if (validation.status != 200) {
-      fail_stream(stream_id, stream, validation.status);
-      return;
-    }
-    stream.dispatched = true;
-    stream.waiting = true;
-    ++pending_;
-    auto& counters = connection_.counters();
-    counters.add(counters.queries);
-    Request request;
-    request.query = validation.query;
-    request.peer = connection_.peer();
-    if (config_.trust_forwarded_for && !stream.forwarded_for.empty() && config_.stream.trusted_proxies &&
-        config_.stream.trusted_proxies->contains(connection_.tcp_peer()) &&
-        client_from_forwarded_for(stream.forwarded_for, *config_.stream.trusted_proxies, stream.client)) {
-      request.peer = reinterpret_cast<const sockaddr*>(&stream.client);
-    }
-    request.local = connection_.local();
-    request.transport = Transport::doh;
-    request.max_response_size = kMaxDnsMessageSize;
-    request.worker = connection_.worker().index;
-    // Nothing may touch `stream` after handle(): an immediate answer can be
-    // sent and the stream closed inside it.
-    if (connection_.worker().handler) {
-      connection_.worker().handler->handle(request, Responder(&connection_, static_cast<uint64_t>(stream_id)));
-    } else {
-      Responder(&connection_, static_cast<uint64_t>(stream_id)).drop();
-    }
-  }
-
-  void fail_stream(int32_t stream_id, DohStream& stream, unsigned status) {
-    auto& counters = connection_.counters();
-    counters.add(counters.errors);
-    respond(stream_id, stream, status, {});
-  }
-
-  void respond(int32_t stream_id, DohStream& stream, unsigned status, std::span<const uint8_t> body) {
-    if (stream.responded) return;
-    stream.responded = true;
-    stream.response_body.assign(body.begin(), body.end());
-    stream.response_offset = 0;
-    stream.content_length = std::to_string(body.size());
-    std::string status_text = std::to_string(status);
-    std::vector<nghttp2_nv> headers;
-    auto add = [&headers](std::string_view name, std::string_view value) {
-      headers.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                                   value.size(), NGHTTP2_NV_FLAG_NONE});
-    };
-    add(":status", status_text);
-    if (status == 200) {
-      add("content-type", kDnsMessageType);
-      if (auto ttl = answer_cache_ttl(body)) {
-        stream.cache_control = "max-age=" + std::to_string(*ttl);
-        add("cache-control", stream.cache_control);
-      }
-    } else if (status == 405) {
-      add("allow", "GET, POST");
-    }
-    add("content-length", stream.content_length);
-    nghttp2_data_provider provider{};
-    provider.source.ptr = &stream;
-    provider.read_callback = read_body;
-    // nghttp2 copies the header strings; the body is read from `stream`,
-    // which lives until on_stream_close.
-    nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), body.empty() ? nullptr : &provider);
-  }
-
-  void flush() {
-    if (in_recv_ || flushing_) return;  // on_data flushes after mem_recv returns
-    flushing_ = true;
-    std::vector<uint8_t> out;
-    while (true) {
-      const uint8_t* data = nullptr;
-      ssize_t n = nghttp2_session_mem_send(session_, &data);
-      if (n <= 0) break;
-      out.insert(out.end(), data, data + n);
-      if (out.size() >= 64 * 1024) {
-        if (!connection_.write(out)) break;
-        out.clear();
-      }
-    }
-    if (!out.empty()) connection_.write(out);
-    flushing_ = false;
-    if (connection_.is_open() && nghttp2_session_want_read(session_) == 0 &&
-        nghttp2_session_want_write(session_) == 0) {
-      connection_.close(true);  // GOAWAY exchanged, or the peer is done
-    }
+  void choose(bool http1) {
+    session_ = http1 ? make_doh_http1_session(connection_, config_) : make_doh_http2_session(connection_, config_);
+    session_->on_ready();
   }
 
   StreamConnection& connection_;
-  std::shared_ptr<const DohListenerConfig> holder_;  // the connection may outlive the listener
-  const DohListenerConfig& config_;
-  nghttp2_session* session_ = nullptr;
-  std::map<int32_t, DohStream> streams_;
-  size_t pending_ = 0;
-  size_t buffered_ = 0;  // request body octets held across streams
-  bool in_recv_ = false;
-  bool flushing_ = false;
+  std::shared_ptr<const DohListenerConfig> config_;
+  std::unique_ptr<StreamApplication> session_;
+  std::vector<uint8_t> sniffed_;  // at most the preface's 24 octets
 };
 
 std::shared_ptr<TlsServerContext> checked_tls(const DohListenerConfig& config, std::shared_ptr<TlsServerContext> tls) {
@@ -327,9 +83,14 @@ std::shared_ptr<TlsServerContext> checked_tls(const DohListenerConfig& config, s
 }  // namespace
 
 std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files) {
+  return make_doh_tls_context(files, true);
+}
+
+std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files, bool http1) {
   TlsServerOptions options;
   options.files = files;
   options.alpn = {"h2"};
+  if (http1) options.alpn.push_back("http/1.1");
   options.refuse_unknown_alpn = true;
   return std::make_shared<TlsServerContext>(std::move(options));
 }
@@ -338,7 +99,7 @@ DohListener::DohListener(const WorkerContext& worker, const DohListenerConfig& c
                          std::shared_ptr<TlsServerContext> tls)
     : server_(worker, config.stream, Transport::doh, checked_tls(config, std::move(tls)),
               [config = std::make_shared<const DohListenerConfig>(config)](StreamConnection& connection) {
-                return std::unique_ptr<StreamApplication>(std::make_unique<DohSession>(connection, config));
+                return std::unique_ptr<StreamApplication>(std::make_unique<DohProtocolSelector>(connection, config));
               }) {}
 
 void DohListener::shutdown(unsigned grace_ms, std::function<void()> done) {

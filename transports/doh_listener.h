@@ -1,6 +1,11 @@
-// DNS over HTTPS (RFC 8484) over HTTP/2: nghttp2 server sessions on top of
-// the TLS stream layer (ALPN "h2"), or on plain TCP with prior knowledge
-// (h2c) for running behind a reverse proxy.
+// DNS over HTTPS (RFC 8484) over TCP: HTTP/2 (nghttp2, transports/doh_http2.*)
+// and HTTP/1.1 (transports/doh_http1.*) on the same port.
+//
+// With TLS, ALPN chooses: "h2" or "http/1.1". A client that sends no ALPN,
+// and every client of a cleartext listener (behind a reverse proxy), is
+// told apart by its first octets: the HTTP/2 connection preface
+// ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", RFC 9113 §3.4) means HTTP/2 with prior
+// knowledge (h2c), anything else is read as HTTP/1.1.
 #pragma once
 
 #include <cstdint>
@@ -22,15 +27,36 @@ struct DohListenerConfig {
   // trusted_proxies (CIDRs whose PROXY v2 header / X-Forwarded-For is believed).
   StreamServerOptions stream = default_stream_options();
   std::string path = std::string(kDefaultDohPath);
-  // false: cleartext HTTP/2 with prior knowledge (h2c). Only sensible behind
-  // a reverse proxy on a private address.
+  // The JSON API (doh_json.h) on `path` and on `json_path`.
+  bool json = false;
+  std::string json_path = "/resolve";
+  // false: cleartext (h2c or HTTP/1.1). Only sensible behind a reverse
+  // proxy on a private address.
   bool tls = true;
   // SETTINGS_MAX_CONCURRENT_STREAMS; also bounds the queries a connection
   // can have in flight (each stream carries one).
   uint32_t max_concurrent_streams = 100;
+  // HTTP/1.1 beside HTTP/2. Keep-alive: a connection serves at most
+  // http1_max_requests requests, then the last answer says
+  // "Connection: close". Pipelining: at most http1_max_pipeline requests of
+  // one connection are with the resolver at once; later ones wait unread.
+  bool http1 = true;
+  unsigned http1_max_requests = 1000;
+  unsigned http1_max_pipeline = 16;
+  // Sent as Alt-Svc on every answer (e.g. h3=":443"; ma=86400) when not
+  // empty: where the HTTP/3 listener is.
+  std::string alt_svc;
   // Take the client address from X-Forwarded-For when the TCP peer is one of
   // stream.trusted_proxies (rightmost untrusted entry).
   bool trust_forwarded_for = true;
+
+  DohEndpoint endpoint() const {
+    DohEndpoint e;
+    e.path = path;
+    e.json = json;
+    e.json_path = json_path;
+    return e;
+  }
 
   static StreamServerOptions default_stream_options() {
     StreamServerOptions options;
@@ -39,9 +65,11 @@ struct DohListenerConfig {
   }
 };
 
-// A TLS context offering ALPN "h2" (clients offering only other protocols,
-// e.g. http/1.1, are refused; clients without ALPN are served HTTP/2).
+// A TLS context offering ALPN "h2" and "http/1.1" (clients offering only
+// other protocols, e.g. h3, are refused; clients without ALPN are told
+// apart by their first octets); with `http1` false, "h2" alone.
 std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files);
+std::shared_ptr<TlsServerContext> make_doh_tls_context(const TlsFiles& files, bool http1);
 
 class DohListener final : public Listener {
  public:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "transports/doh_json.h"
 #include "wire/base_encoding.h"
 
 namespace sextant::transports {
@@ -84,8 +85,35 @@ bool looks_like_dns_query(std::span<const uint8_t> message) noexcept {
 }
 
 DohValidation validate_doh_request(const DohHttpRequest& request, std::string_view endpoint_path) {
+  DohEndpoint endpoint;
+  endpoint.path = std::string(endpoint_path);
+  return validate_doh_request(request, endpoint);
+}
+
+namespace {
+
+DohValidation validate_json_request(const DohHttpRequest& request) {
+  if (request.method != "GET") {
+    auto v = reject(405, "method not allowed");
+    v.format = DohFormat::json;
+    return v;
+  }
+  auto parsed = parse_json_query(request.path);
+  DohValidation v;
+  v.format = parsed.wire_answer ? DohFormat::dns_message : DohFormat::json;
+  v.status = parsed.status;
+  v.reason = parsed.reason;
+  v.query = std::move(parsed.query);
+  return v;
+}
+
+}  // namespace
+
+DohValidation validate_doh_request(const DohHttpRequest& request, const DohEndpoint& endpoint) {
   if (request.path_too_long) return reject(400, "request URI too long");
-  if (path_without_query(request.path) != endpoint_path) return reject(404, "no such path");
+  std::string_view path = path_without_query(request.path);
+  if (endpoint.json && path == endpoint.json_path && path != endpoint.path) return validate_json_request(request);
+  if (path != endpoint.path) return reject(404, "no such path");
   if (request.method == "POST") {
     if (!is_dns_message_content_type(request.content_type)) return reject(415, "content-type is not application/dns-message");
     if (request.body_too_large) return reject(413, "DNS message larger than 65535 octets");
@@ -96,6 +124,7 @@ DohValidation validate_doh_request(const DohHttpRequest& request, std::string_vi
   }
   if (request.method == "GET") {
     auto parameter = query_parameter(request.path, "dns");
+    if (endpoint.json && !parameter && query_parameter(request.path, "name")) return validate_json_request(request);
     if (!parameter || parameter->empty()) return reject(400, "missing dns parameter");
     // base64url without padding encodes 65535 octets in 87380 characters.
     if (parameter->size() > (kMaxDnsMessageSize * 4 + 2) / 3) return reject(413, "DNS message larger than 65535 octets");

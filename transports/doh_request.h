@@ -1,7 +1,7 @@
 // The HTTP-level rules of DNS over HTTPS (RFC 8484), free of sockets and
-// of HTTP/2 framing so that they can be tested on their own: which request
-// is valid, which status an invalid one gets, and the cache lifetime of an
-// answer.
+// of HTTP framing so that HTTP/1.1, HTTP/2 and HTTP/3 share them and they
+// can be tested on their own: which request is valid, which status an
+// invalid one gets, and the cache lifetime of an answer.
 #pragma once
 
 #include <cstddef>
@@ -18,10 +18,22 @@ inline constexpr size_t kMaxDnsMessageSize = 65535;
 inline constexpr std::string_view kDnsMessageType = "application/dns-message";
 inline constexpr std::string_view kDefaultDohPath = "/dns-query";
 
-// What the HTTP/2 layer collected for one stream.
+// The answer's form: RFC 8484 wire format, or the JSON API (doh_json.h).
+enum class DohFormat : uint8_t { dns_message, json };
+
+// Where the DoH service answers.
+struct DohEndpoint {
+  std::string path = std::string(kDefaultDohPath);
+  // The JSON API: GET `path`?name=... (Cloudflare's form) and
+  // GET `json_path`?name=... (Google's /resolve). Off by default.
+  bool json = false;
+  std::string json_path = "/resolve";
+};
+
+// What the HTTP layer collected for one request (stream).
 struct DohHttpRequest {
   std::string method;             // :method
-  std::string path;               // :path, with its query string
+  std::string path;               // :path (request target), with its query string
   std::string content_type;       // content-type header, may be empty
   std::vector<uint8_t> body;      // at most kMaxDnsMessageSize octets kept
   bool body_too_large = false;    // more arrived than kMaxDnsMessageSize
@@ -32,12 +44,16 @@ struct DohValidation {
   unsigned status = 200;        // 200: `query` holds the DNS message
   std::vector<uint8_t> query;
   std::string_view reason;      // for logs and the error body
+  DohFormat format = DohFormat::dns_message;  // of the answer, and of an error body
 };
 
 // Status codes: 404 other path, 405 other method (with "allow: GET, POST"),
 // 415 POST without application/dns-message, 413 message over 65535 octets,
 // 400 missing or malformed dns= parameter, bad base64url, or octets that are
-// not a DNS query (shorter than a header, or QR set).
+// not a DNS query (shorter than a header, or QR set). With the JSON API on,
+// a GET with name= and no dns= (or any GET on json_path) is a JSON query:
+// 400 for a bad name, type or flag (format json).
+DohValidation validate_doh_request(const DohHttpRequest& request, const DohEndpoint& endpoint);
 DohValidation validate_doh_request(const DohHttpRequest& request, std::string_view endpoint_path);
 
 // The path without "?query" (and without "#fragment").

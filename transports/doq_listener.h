@@ -1,10 +1,6 @@
-// DNS over QUIC (RFC 9250) with ngtcp2 0.12 + GnuTLS.
-//
-// One UDP socket per worker (SO_REUSEPORT; the kernel keeps a client's
-// 4-tuple on one socket, so a connection stays on one worker). libuv 1.44
-// passes no IP_PKTINFO, and ngtcp2 needs each packet's local address, so the
-// socket must be bound to a concrete address (127.0.0.1, 192.0.2.53, ::1),
-// never the wildcard: the constructor refuses 0.0.0.0 and ::.
+// DNS over QUIC (RFC 9250) with ngtcp2 0.12 + GnuTLS, on the QUIC endpoint
+// shared with DoH over HTTP/3 (quic_server.h: one UDP socket per worker,
+// bound to a concrete address; quic_connection.h: the connection).
 //
 // Each client-initiated bidirectional stream carries one query (two-octet
 // length prefix, then FIN) and gets one answer. A non-zero message ID, data
@@ -47,7 +43,7 @@ struct DoqListenerConfig {
   size_t receive_buffer_bytes = 4 << 20;  // SO_RCVBUF request
 };
 
-class DoqServer;
+class QuicServer;
 
 class DoqListener final : public Listener {
  public:
@@ -60,7 +56,7 @@ class DoqListener final : public Listener {
   size_t connection_count() const noexcept;
 
  private:
-  DoqServer* server_;  // owns itself until its handles are closed
+  QuicServer* server_;  // owns itself until its handles are closed
 };
 
 // The GnuTLS context for DoQ (ALPN "doq", plus "doq-i11" for older kdig).

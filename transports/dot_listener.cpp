@@ -96,6 +96,10 @@ class DotSession final : public StreamApplication {
     request.query = query;
     request.peer = connection_.peer();
     request.local = connection_.local();
+    if (connection_.proxied()) {
+      request.proxy = connection_.tcp_peer();
+      request.proxy_local = connection_.proxy_local();
+    }
     request.transport = Transport::dot;
     request.max_response_size = 65535;
     request.worker = connection_.worker().index;

@@ -16,7 +16,9 @@ inline constexpr uint16_t kDefaultDotPort = 853;
 
 struct DotListenerConfig {
   // address, port (853 by default), idle timeout (10 s), handshake timeout,
-  // connection limit per worker, write-queue bound.
+  // connection limit per worker, write-queue bound, and PROXY v2 from
+  // trusted proxies (proxy_protocol + trusted_proxies: the header comes
+  // before the TLS handshake, as dnsdist and HAProxy send it).
   StreamServerOptions stream = default_stream_options();
   // Queries handed to the resolver and not yet answered, per connection.
   // At the limit the connection stops reading until answers go out.

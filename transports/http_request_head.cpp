@@ -17,13 +17,27 @@ bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), 
 // Visible ASCII in a request target; no spaces, no controls.
 bool is_target_char(char c) { return c > 0x20 && c < 0x7f; }
 
+// RFC 9112 §3.2.2: "http://host:port/path?q" -> "/path?q" ("/" without a
+// path or query); anything else is returned as it is, for the checks below.
+std::string_view origin_form(std::string_view target) {
+  auto starts_with_nocase = [&](std::string_view prefix) {
+    return target.size() >= prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), target.begin(), [](char p, char t) {
+             return p == (t >= 'A' && t <= 'Z' ? static_cast<char>(t - 'A' + 'a') : t);
+           });
+  };
+  size_t scheme = starts_with_nocase("http://") ? 7 : starts_with_nocase("https://") ? 8 : 0;
+  if (scheme == 0) return target;
+  size_t path = target.find_first_of("/?", scheme);
+  if (path == std::string_view::npos) return "/";
+  return target.substr(path);  // "?q" without a path fails the origin-form check
+}
+
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
-
-constexpr size_t kMaxTarget = 2048;
 
 }  // namespace
 
@@ -46,7 +60,20 @@ HttpRequestHeadParser::State HttpRequestHeadParser::fail(int status, std::string
   return state_;
 }
 
+void HttpRequestHeadParser::reset() {
+  head_bytes_ = 0;
+  consumed_ = 0;
+  seen_request_line_ = false;
+  pending_.clear();
+  head_ = HttpRequestHead{};
+  state_ = State::incomplete;
+  error_status_ = 0;
+  error_reason_.clear();
+}
+
 HttpRequestHeadParser::State HttpRequestHeadParser::feed(std::string_view bytes) {
+  const size_t offered = bytes.size();
+  consumed_ = 0;
   while (state_ == State::incomplete && !bytes.empty()) {
     size_t newline = bytes.find('\n');
     std::string_view piece = bytes.substr(0, newline == std::string_view::npos ? bytes.size() : newline + 1);
@@ -64,6 +91,7 @@ HttpRequestHeadParser::State HttpRequestHeadParser::feed(std::string_view bytes)
     State s = parse_line(line);
     if (s == State::incomplete) pending_.clear();
   }
+  consumed_ = offered - bytes.size();
   return state_;
 }
 
@@ -92,7 +120,8 @@ HttpRequestHeadParser::State HttpRequestHeadParser::parse_request_line(std::stri
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
   if (!is_token(method)) return fail(400, "malformed method");
-  if (target.size() > kMaxTarget) return fail(414, "request target too long");
+  if (target.size() > max_target_) return fail(414, "request target too long");
+  if (absolute_form_) target = origin_form(target);
   if (target.empty() || !std::all_of(target.begin(), target.end(), is_target_char) ||
       (target.front() != '/' && target != "*"))
     return fail(400, "request target must be a path");

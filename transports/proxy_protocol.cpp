@@ -234,4 +234,78 @@ ProxyParse parse_proxy_v2(std::span<const uint8_t> data, ProxyHeader& header, st
   return ProxyParse::complete;
 }
 
+bool starts_with_proxy_v2_signature(std::span<const uint8_t> data) noexcept {
+  return data.size() >= sizeof kSignature && std::memcmp(data.data(), kSignature, sizeof kSignature) == 0;
+}
+
+const char* to_string(ProxyOutcome outcome) noexcept {
+  switch (outcome) {
+    case ProxyOutcome::direct: return "direct";
+    case ProxyOutcome::proxied: return "proxied";
+    case ProxyOutcome::local: return "local";
+    case ProxyOutcome::untrusted: return "untrusted";
+    case ProxyOutcome::missing: return "missing";
+    case ProxyOutcome::invalid: return "invalid";
+  }
+  return "invalid";
+}
+
+ProxyOutcome unwrap_proxied_datagram(std::span<const uint8_t> datagram, const sockaddr* peer,
+                                     const TrustedProxies* trusted, ProxyHeader& header,
+                                     std::span<const uint8_t>& payload) noexcept {
+  payload = datagram;
+  const bool from_trusted = trusted != nullptr && !trusted->empty() && trusted->contains(peer);
+  if (!from_trusted) {
+    return starts_with_proxy_v2_signature(datagram) ? ProxyOutcome::untrusted : ProxyOutcome::direct;
+  }
+  if (!starts_with_proxy_v2_signature(datagram)) return ProxyOutcome::missing;
+  if (parse_proxy_v2(datagram, header) != ProxyParse::complete) return ProxyOutcome::invalid;
+  payload = datagram.subspan(header.header_length);
+  return header.local ? ProxyOutcome::local : ProxyOutcome::proxied;
+}
+
+ProxyStreamReader::Status ProxyStreamReader::feed(std::span<const uint8_t>& data) {
+  if (done_) return Status::done;
+  // Parse in place when nothing is buffered (the whole header in one read,
+  // the usual case); otherwise append at most what a header can still need.
+  std::span<const uint8_t> view = data;
+  const size_t before = buffer_.size();
+  if (before > 0) {
+    const size_t room = kMaxProxyHeaderLength - std::min(before, kMaxProxyHeaderLength);
+    buffer_.insert(buffer_.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(std::min(room, data.size())));
+    view = buffer_;
+  }
+  ProxyParse parsed = parse_proxy_v2(view, header_);
+  if (parsed == ProxyParse::need_more && view.size() >= kMaxProxyHeaderLength) parsed = ProxyParse::invalid;
+  switch (parsed) {
+    case ProxyParse::need_more:
+      if (before == 0) buffer_.assign(data.begin(), data.end());
+      data = {};
+      return Status::need_more;
+    case ProxyParse::invalid:
+      // A mismatch within the signature means no header was sent at all.
+      outcome_ = starts_with_proxy_v2_signature(view) ? ProxyOutcome::invalid : ProxyOutcome::missing;
+      data = {};
+      break;
+    case ProxyParse::complete:
+      outcome_ = header_.local ? ProxyOutcome::local : ProxyOutcome::proxied;
+      data = data.subspan(header_.header_length - before);
+      break;
+  }
+  done_ = true;
+  std::vector<uint8_t>().swap(buffer_);
+  return Status::done;
+}
+
+ProxySignatureSniffer::Verdict ProxySignatureSniffer::feed(std::span<const uint8_t> data) noexcept {
+  for (size_t i = 0; i < data.size() && verdict_ == Verdict::undecided; ++i) {
+    if (data[i] != kSignature[matched_]) {
+      verdict_ = Verdict::no_header;
+    } else if (++matched_ == sizeof kSignature) {
+      verdict_ = Verdict::header;
+    }
+  }
+  return verdict_;
+}
+
 }  // namespace sextant::transports

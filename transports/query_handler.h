@@ -90,8 +90,18 @@ class Responder {
 
 struct Request {
   std::span<const uint8_t> query;  // valid only during handle(): copy what you keep
-  const sockaddr* peer = nullptr;  // the client (after trusted-proxy resolution for DoH)
-  const sockaddr* local = nullptr; // the address the query arrived on (may be null)
+  // The client. Behind a trusted proxy (PROXY v2 on UDP, TCP, DoT; PROXY v2
+  // or X-Forwarded-For on DoH) it is the address the proxy vouched for.
+  const sockaddr* peer = nullptr;
+  // The address the query arrived on (may be null); behind a proxy, the
+  // address the client asked at the proxy (the header's destination).
+  const sockaddr* local = nullptr;
+  // The trusted proxy the query came through (the socket's peer), or null
+  // when the client spoke to us directly.
+  const sockaddr* proxy = nullptr;
+  // The proxy's own query, sent with a PROXY v2 LOCAL header (dnsdist's
+  // health checks): `peer` is then the proxy itself.
+  bool proxy_local = false;
   Transport transport = Transport::udp;
   // The most the transport can carry: 65535 on streams, the datagram limit on
   // UDP. The handler further limits UDP answers to the client's EDNS size.

@@ -121,6 +121,9 @@ class TcpConnection final : public ResponseChannel {
     uv_tcp_nodelay(&tcp_, 1);  // answers are small and latency-bound
     int len = sizeof peer_;
     if (uv_tcp_getpeername(&tcp_, &peer_.sa, &len) != 0) peer_.sa.sa_family = AF_UNSPEC;
+    const auto& trusted = server_->config().trusted_proxies;
+    if (trusted && !trusted->empty() && peer_.sa.sa_family != AF_UNSPEC && trusted->contains(&peer_.sa))
+      proxy_reader_ = std::make_unique<ProxyStreamReader>();
     start_reading();
     restart_idle_timer();
   }
@@ -220,8 +223,42 @@ class TcpConnection final : public ResponseChannel {
       return;
     }
     self->restart_idle_timer();
-    self->decoder_.feed({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+    std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
+    if (!self->take_proxy_header(data) || data.empty()) return;
+    self->decoder_.feed(data);
     self->process_frames();
+  }
+
+  // The PROXY v2 header a trusted proxy must send first, or one a peer that
+  // is not trusted must not send. Consumes header octets from `data`; false
+  // when the connection was closed for it.
+  bool take_proxy_header(std::span<const uint8_t>& data) {
+    if (proxy_reader_) {
+      if (proxy_reader_->feed(data) == ProxyStreamReader::Status::need_more) return true;
+      const ProxyOutcome outcome = proxy_reader_->outcome();
+      server_->counters().proxy[static_cast<size_t>(outcome)].add();
+      if (!is_accepted(outcome)) {
+        close();
+        return false;
+      }
+      proxied_ = true;
+      proxy_local_ = outcome == ProxyOutcome::local;
+      const ProxyHeader& header = proxy_reader_->header();
+      if (header.has_addresses) {
+        client_ = header.source;
+        client_local_ = header.destination;
+        has_client_ = true;
+      }
+      proxy_reader_.reset();
+      return true;
+    }
+    if (sniffer_.verdict() == ProxySignatureSniffer::Verdict::undecided &&
+        sniffer_.feed(data) == ProxySignatureSniffer::Verdict::header) {
+      server_->counters().proxy[static_cast<size_t>(ProxyOutcome::untrusted)].add();
+      close();
+      return false;
+    }
+    return true;
   }
 
   void on_read_end(ssize_t status) {
@@ -270,6 +307,14 @@ class TcpConnection final : public ResponseChannel {
     request.query = frame;
     request.peer = peer_.sa.sa_family == AF_UNSPEC ? nullptr : &peer_.sa;
     request.local = server_->local_address().get();
+    if (proxied_) {
+      request.proxy = request.peer;
+      request.proxy_local = proxy_local_;
+      if (has_client_) {
+        request.peer = reinterpret_cast<const sockaddr*>(&client_);
+        request.local = reinterpret_cast<const sockaddr*>(&client_local_);
+      }
+    }
     request.transport = Transport::tcp;
     request.max_response_size = kMaxStreamMessage;
     request.worker = server_->worker();
@@ -382,6 +427,15 @@ class TcpConnection final : public ResponseChannel {
   uv_timer_t idle_timer_{};
   int open_handles_ = 0;
   PeerAddress peer_;
+  // PROXY v2: the reader while a trusted proxy's header is expected; the
+  // sniffer watches everyone else's first octets.
+  std::unique_ptr<ProxyStreamReader> proxy_reader_;
+  ProxySignatureSniffer sniffer_;
+  sockaddr_storage client_{};        // the header's source (when has_client_)
+  sockaddr_storage client_local_{};  // the header's destination
+  bool proxied_ = false;
+  bool proxy_local_ = false;
+  bool has_client_ = false;
   StreamFrameDecoder decoder_;
   size_t handler_pending_ = 0;  // queries the handler has not answered
   size_t writes_pending_ = 0;   // answers queued in libuv

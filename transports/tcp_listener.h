@@ -9,9 +9,11 @@
 // connections (further ones are accepted and closed at once). A frame of
 // length 0 closes the connection. A connection closed by its peer while
 // answers are pending stays valid for the handler: delivering to it is a
-// no-op.
+// no-op. Behind a trusted load balancer each connection starts with a PROXY
+// v2 header naming the client (proxy_protocol.h).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -19,6 +21,7 @@
 
 #include "transports/listener.h"
 #include "transports/listener_counters.h"
+#include "transports/proxy_protocol.h"
 #include "transports/socket_util.h"
 
 namespace sextant::transports {
@@ -32,6 +35,10 @@ struct TcpListenerConfig {
   size_t max_connections = 1000;           // per worker (per listener)
   size_t max_pending_per_connection = 100; // queries + unwritten answers
   int backlog = 1024;
+  // Load balancers (dnsdist) whose connections must start with a PROXY v2
+  // header naming the client; null or empty: none. A header from anyone
+  // else, or a connection without one from these, is closed and counted.
+  std::shared_ptr<const TrustedProxies> trusted_proxies;
 };
 
 struct TcpCounters {
@@ -49,6 +56,8 @@ struct TcpCounters {
   RelaxedCounter write_errors;
   RelaxedCounter read_pauses;        // back-pressure: pending limit reached
   RelaxedCounter connections;        // gauge: open connections
+  // PROXY v2, per connection, indexed by ProxyOutcome (direct is not counted).
+  std::array<RelaxedCounter, kProxyOutcomeCount> proxy;
 };
 
 class TcpServer;  // the listening socket and its connections; see the .cpp

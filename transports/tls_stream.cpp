@@ -148,6 +148,7 @@ bool StreamConnection::start() {
   const auto& trusted = options_->trusted_proxies;
   if (options_->proxy_protocol && trusted && trusted->contains(tcp_peer())) {
     state_ = State::proxy_header;
+    proxy_reader_ = std::make_unique<ProxyStreamReader>();
   } else {
     state_ = State::handshake;
   }
@@ -241,6 +242,12 @@ void StreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     if (state_ == State::proxy_header) return;  // need more
     if (!ssl_) finish_handshake();
     if (data.empty() || state_ == State::closing) return;
+  } else if (proxy_sniffer_.verdict() == ProxySignatureSniffer::Verdict::undecided &&
+             proxy_sniffer_.feed(data) == ProxySignatureSniffer::Verdict::header) {
+    // A PROXY header from a peer that is not a trusted proxy: never believed.
+    counters_->add(counters_->proxy[static_cast<size_t>(ProxyOutcome::untrusted)]);
+    close(false);
+    return;
   }
   if (ssl_) {
     if (!feed_tls(data)) fail(state_ == State::handshake);
@@ -253,26 +260,18 @@ void StreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
 }
 
 bool StreamConnection::consume_proxy_header(std::span<const uint8_t>& data) {
-  // Accumulate only as much as a header can be; anything after it is
-  // application data.
-  size_t before = proxy_buffer_.size();
-  size_t take = std::min(data.size(), kMaxProxyHeaderLength - std::min(before, kMaxProxyHeaderLength));
-  proxy_buffer_.insert(proxy_buffer_.end(), data.begin(), data.begin() + static_cast<ptrdiff_t>(take));
-  ProxyHeader header;
-  switch (parse_proxy_v2(proxy_buffer_, header)) {
-    case ProxyParse::need_more:
-      if (proxy_buffer_.size() >= kMaxProxyHeaderLength) return false;
-      data = {};
-      return true;
-    case ProxyParse::invalid:
-      return false;
-    case ProxyParse::complete:
-      break;
+  if (proxy_reader_->feed(data) == ProxyStreamReader::Status::need_more) return true;
+  const ProxyOutcome outcome = proxy_reader_->outcome();
+  counters_->add(counters_->proxy[static_cast<size_t>(outcome)]);
+  if (!is_accepted(outcome)) return false;
+  const ProxyHeader& header = proxy_reader_->header();
+  if (header.has_addresses) {
+    std::memcpy(&peer_, &header.source, sizeof peer_);
+    std::memcpy(&local_, &header.destination, sizeof local_);
   }
-  if (header.has_addresses) std::memcpy(&peer_, &header.source, sizeof peer_);
-  size_t used_from_data = header.header_length - before;
-  data = data.subspan(used_from_data);
-  std::vector<uint8_t>().swap(proxy_buffer_);
+  proxied_ = true;
+  proxy_local_ = outcome == ProxyOutcome::local;
+  proxy_reader_.reset();
   state_ = State::handshake;
   return true;
 }

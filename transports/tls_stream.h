@@ -42,7 +42,9 @@ struct StreamServerOptions {
   int backlog = 256;
   size_t max_write_queue_bytes = 1 << 20; // stop reading while the peer does not read answers
   // With a non-empty list, connections from these peers must begin with a
-  // PROXY v2 header whose source address then replaces the TCP peer.
+  // PROXY v2 header whose source address then replaces the TCP peer (and
+  // its destination the local address); a connection from anyone else that
+  // starts with one is closed. Both are counted (TransportCounters::proxy).
   bool proxy_protocol = false;
   std::shared_ptr<const TrustedProxies> trusted_proxies;
 };
@@ -92,6 +94,10 @@ class StreamConnection final : public ResponseChannel {
   const sockaddr* local() const noexcept { return reinterpret_cast<const sockaddr*>(&local_); }
   // The TCP peer itself, even when a PROXY header supplied another address.
   const sockaddr* tcp_peer() const noexcept { return reinterpret_cast<const sockaddr*>(&tcp_peer_); }
+  // A trusted proxy's PROXY v2 header opened the connection (then tcp_peer()
+  // is the proxy), and whether it was a LOCAL one (the proxy's own queries).
+  bool proxied() const noexcept { return proxied_; }
+  bool proxy_local() const noexcept { return proxy_local_; }
   const WorkerContext& worker() const noexcept { return worker_; }
   TransportCounters& counters() const noexcept { return *counters_; }
   const StreamServerOptions& options() const noexcept { return *options_; }
@@ -146,7 +152,10 @@ class StreamConnection final : public ResponseChannel {
   bool backpressure_paused_ = false;
   bool reading_ = false;
   bool counted_ = false;  // connection_opened() was called
-  std::vector<uint8_t> proxy_buffer_;
+  bool proxied_ = false;
+  bool proxy_local_ = false;
+  std::unique_ptr<ProxyStreamReader> proxy_reader_;  // while a trusted proxy's header is due
+  ProxySignatureSniffer proxy_sniffer_;              // everyone else's first octets
   sockaddr_storage peer_{};
   sockaddr_storage tcp_peer_{};
   sockaddr_storage local_{};

@@ -6,9 +6,11 @@
 // independent monotonic tally, nobody derives control flow from them.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
+#include "transports/proxy_protocol.h"
 #include "transports/query_handler.h"
 
 namespace sextant::transports {
@@ -24,6 +26,8 @@ struct TransportCounters {
   std::atomic<uint64_t> errors{0};                // malformed input, protocol errors, HTTP 4xx
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> retries_sent{0};          // QUIC Retry packets (DoQ only)
+  // PROXY v2 per connection, indexed by ProxyOutcome (direct is not counted).
+  std::array<std::atomic<uint64_t>, kProxyOutcomeCount> proxy{};
 
   void add(std::atomic<uint64_t>& counter, uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -42,6 +46,7 @@ struct TransportCountersSnapshot {
   uint64_t errors = 0;
   uint64_t idle_timeouts = 0;
   uint64_t retries_sent = 0;
+  std::array<uint64_t, kProxyOutcomeCount> proxy{};
 };
 
 // The process-wide counters of one transport (only dot, doh and doq are fed

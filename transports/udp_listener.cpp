@@ -67,6 +67,7 @@ class UdpSocketChannel final : public ResponseChannel {
         handler_(ctx.handler),
         worker_(ctx.index),
         counters_(std::move(counters)),
+        trusted_proxies_(config.trusted_proxies),
         recv_buffer_(new uint8_t[kReceiveSlotStride * kReceiveSlots]),
         max_queued_answers_(std::max<size_t>(1, config.max_queued_answers)),
         slots_(std::max<size_t>(1, config.max_pending_answers)) {
@@ -303,11 +304,19 @@ class UdpSocketChannel final : public ResponseChannel {
   }
 
   void on_datagram(std::span<const uint8_t> datagram, const sockaddr* peer, const UdpSource* source) {
-    if (datagram.size() < kDnsHeaderSize) {
+    if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6) return;
+    // Behind a trusted load balancer the datagram starts with a PROXY v2
+    // header naming the client; answers still go back to the balancer.
+    std::span<const uint8_t> query;
+    const ProxyOutcome proxied = unwrap_proxied_datagram(datagram, peer, trusted_proxies_.get(), proxy_header_, query);
+    if (proxied != ProxyOutcome::direct) {
+      counters_->proxy[static_cast<size_t>(proxied)].add();
+      if (!is_accepted(proxied)) return;
+    }
+    if (query.size() < kDnsHeaderSize) {
       counters_->too_short.add();
       return;
     }
-    if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6) return;
     counters_->received.add();
 
     uint64_t token;
@@ -324,13 +333,21 @@ class UdpSocketChannel final : public ResponseChannel {
     current_token_ = token;
 
     Request request;
-    request.query = datagram;
+    request.query = query;
     request.peer = peer;
     request.local = local_.get();
     if (source && !source->empty()) {
       // The address the query was really sent to, not the wildcard.
       current_local_ = udp_source_address(*source, local_.port());
       request.local = reinterpret_cast<const sockaddr*>(&current_local_);
+    }
+    if (proxied != ProxyOutcome::direct) {
+      request.proxy = peer;
+      request.proxy_local = proxied == ProxyOutcome::local;
+      if (proxy_header_.has_addresses) {
+        request.peer = reinterpret_cast<const sockaddr*>(&proxy_header_.source);
+        request.local = reinterpret_cast<const sockaddr*>(&proxy_header_.destination);
+      }
     }
     request.transport = Transport::udp;
     request.max_response_size = max_answer_size_;
@@ -494,6 +511,8 @@ class UdpSocketChannel final : public ResponseChannel {
   QueryHandler* handler_;
   unsigned worker_;
   std::shared_ptr<UdpCounters> counters_;
+  std::shared_ptr<const TrustedProxies> trusted_proxies_;
+  ProxyHeader proxy_header_;  // the datagram being handled (trusted proxies only)
   std::unique_ptr<uint8_t[]> recv_buffer_;  // kReceiveSlots slots, kReceiveSlotStride apart
   std::array<iovec, kReceiveSlots> recv_iov_{};
   std::array<PeerAddress, kReceiveSlots> recv_peers_{};

@@ -14,6 +14,7 @@
 // pending slots (bounded memory, no per-query allocation).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,7 @@
 
 #include "transports/listener.h"
 #include "transports/listener_counters.h"
+#include "transports/proxy_protocol.h"
 #include "transports/socket_util.h"
 
 namespace sextant::transports {
@@ -35,6 +37,10 @@ struct UdpListenerConfig {
   // Answers waiting for room in a full socket send buffer, per socket.
   // Beyond this they are dropped (and counted in send_errors).
   size_t max_queued_answers = 4096;
+  // Load balancers (dnsdist) whose datagrams must start with a PROXY v2
+  // header naming the client; null or empty: none. A header from anyone
+  // else, or a datagram without one from these, is dropped and counted.
+  std::shared_ptr<const TrustedProxies> trusted_proxies;
 };
 
 struct UdpCounters {
@@ -51,6 +57,8 @@ struct UdpCounters {
   RelaxedCounter abandoned;        // the handler dropped the query
   RelaxedCounter no_pending_slot;  // async answer lost: the pending table was full
   RelaxedCounter pending;          // gauge: answers currently owed
+  // PROXY v2, per datagram, indexed by ProxyOutcome (direct is not counted).
+  std::array<RelaxedCounter, kProxyOutcomeCount> proxy;
 };
 
 class UdpSocketChannel;  // the socket itself (a ResponseChannel); see the .cpp

@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "wire/name.h"
+
 namespace sextant::resolver {
 
 namespace {
@@ -111,6 +113,52 @@ Apply bind_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port
   };
 }
 
+// A URL path: starts with '/', no query, fragment, spaces or controls.
+Apply bind_url_path(std::string Config::*field) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::string v = scalar(n);
+    if (v.empty() || v.front() != '/') throw std::invalid_argument(fmt::format("'{}' must start with '/'", v));
+    for (char ch : v) {
+      if (ch == '?' || ch == '#' || static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+        throw std::invalid_argument(fmt::format("'{}' is not a plain URL path (no '?', '#', spaces or controls)", v));
+    }
+    c.*field = v;
+  };
+}
+
+// QUIC listeners need a concrete address: libuv 1.44 reports no packet's
+// destination address, which QUIC needs for every packet it sends.
+Apply bind_quic_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<Endpoint> out;
+    for (const auto& s : scalar_list(n)) {
+      Endpoint ep = parse_endpoint(s, default_port);
+      unsigned char bytes[16] = {};
+      bool v4 = inet_pton(AF_INET, ep.address.c_str(), bytes) == 1;
+      if (!v4) inet_pton(AF_INET6, ep.address.c_str(), bytes);
+      if (std::all_of(bytes, bytes + (v4 ? 4 : 16), [](unsigned char b) { return b == 0; }))
+        throw std::invalid_argument(fmt::format("'{}': QUIC needs a concrete address, not the wildcard", s));
+      out.push_back(ep);
+    }
+    c.*field = std::move(out);
+  };
+}
+
+// Domain names in presentation format, kept as text once they parse.
+Apply bind_names(std::vector<std::string> Config::*field) {
+  return [=](Config& c, const YAML::Node& n) {
+    std::vector<std::string> out = scalar_list(n);
+    for (const auto& name : out) {
+      try {
+        (void)wire::Name::from_text(name);
+      } catch (const std::exception& e) {
+        throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
+      }
+    }
+    c.*field = std::move(out);
+  };
+}
+
 Apply bind_prefixes(std::vector<Prefix> Config::*field) {
   return [=](Config& c, const YAML::Node& n) {
     std::vector<Prefix> out;
@@ -182,13 +230,53 @@ const std::vector<Setting>& settings() {
        bind_endpoints(&Config::dot_listen, 853)},
       {"server.doh.listen", "[]", "Addresses for DNS over HTTPS (default port 443).",
        bind_endpoints(&Config::doh_listen, 443)},
-      {"server.doh.path", "/dns-query", "URL path of the DoH endpoint.", bind_string(&Config::doh_path)},
+      {"server.doh.path", "/dns-query", "URL path of the DoH endpoint.", bind_url_path(&Config::doh_path)},
       {"server.doh.h2c", "false",
-       "Serve DoH as cleartext HTTP/2 (behind a reverse proxy that terminates TLS).",
+       "Serve DoH in cleartext, behind a reverse proxy that terminates TLS: HTTP/2 with prior knowledge (h2c) "
+       "or HTTP/1.1, told apart by the HTTP/2 connection preface.",
        bind_bool(&Config::doh_h2c)},
+      {"server.doh.http1", "true",
+       "Serve DoH over HTTP/1.1 beside HTTP/2 (TLS: ALPN `http/1.1`; cleartext: a connection that does not "
+       "start with the HTTP/2 preface).",
+       bind_bool(&Config::doh_http1)},
+      {"server.doh.http1-max-requests", "1000",
+       "Requests one HTTP/1.1 connection may carry (keep-alive); the last answer says `Connection: close`.",
+       bind_uint(&Config::doh_http1_max_requests, 1, 1000000)},
+      {"server.doh.http1-pipeline", "16",
+       "Requests of one HTTP/1.1 connection with the resolver at once (pipelining); later ones wait unread.",
+       bind_uint(&Config::doh_http1_pipeline, 1, 1024)},
+      {"server.doh.max-streams", "100",
+       "Concurrent requests (streams) on one HTTP/2 or HTTP/3 connection.",
+       bind_uint(&Config::doh_max_streams, 1, 10000)},
+      {"server.doh.http3-listen", "[]",
+       "Addresses for DoH over HTTP/3 (QUIC on UDP, default port 443; concrete addresses, not 0.0.0.0 or ::). "
+       "The HTTP/2 and HTTP/1.1 answers advertise it with `Alt-Svc`.",
+       bind_quic_endpoints(&Config::doh_http3_listen, 443)},
+      {"server.doh.json", "false",
+       "The JSON API (`?name=example.com&type=AAAA`, `application/dns-json`, as Google and Cloudflare serve "
+       "it) on `server.doh.path` and on `server.doh.json-path`.",
+       bind_bool(&Config::doh_json)},
+      {"server.doh.json-path", "/resolve", "Second URL path of the JSON API (Google's).",
+       bind_url_path(&Config::doh_json_path)},
       {"server.doh.trusted-proxies", "[]",
        "Proxies whose X-Forwarded-For / PROXY v2 client address is believed.",
        bind_prefixes(&Config::doh_trusted_proxies)},
+      {"server.proxy-protocol-from", "[]",
+       "Load balancers (dnsdist `useProxyProtocol=true`, HAProxy) whose UDP, TCP and DoT queries start "
+       "with a PROXY v2 header naming the client, which access control and the query log then see. A "
+       "header is required from these and refused from everyone else (dropped and counted), as "
+       "PowerDNS Recursor's `proxy-protocol-from` does.",
+       bind_prefixes(&Config::proxy_protocol_from)},
+      {"server.drain-time", "0s",
+       "On SIGTERM, keep answering this long while failing load-balancer health checks (SERVFAIL, EDE "
+       "14), so that dnsdist marks this instance down before its sockets close; a second signal ends "
+       "it early. 0: close at once. Behind dnsdist use at least checkInterval x maxCheckFailures + "
+       "checkTimeout.",
+       bind_duration_ms(&Config::drain_time_ms, 0, 600000)},
+      {"server.health-check-names", "['a.root-servers.net.']",
+       "Query names that are a load balancer's health check when the balancer sends no PROXY v2 "
+       "LOCAL header (dnsdist's default checkName); only matters during `drain-time`.",
+       bind_names(&Config::health_check_names)},
       {"server.doq.listen", "[]", "Addresses for DNS over QUIC (UDP, default port 853).",
        bind_endpoints(&Config::doq_listen, 853)},
       {"server.tls.certificate", "", "PEM certificate chain for DoT, DoH and DoQ.",
@@ -198,7 +286,11 @@ const std::vector<Setting>& settings() {
        "Run as this user once the sockets are open (root is needed only to bind port 53); empty: "
        "stay as started. Recommended in production.",
        bind_string(&Config::user)},
-      {"server.log-level", "info", "error, warning, info or debug (logs go to stderr).", apply_log_level},
+      {"server.log-level", "info",
+       "error, warning, info or debug (logs go to stderr). debug also tells every resolution "
+       "step by step (\"walk:\" lines: servers asked and why, replies and how they were judged, "
+       "what was cached, the DNSSEC verdict), as `sextant control trace` does for one question.",
+       apply_log_level},
       // access control
       {"access-control",
        "[{subnet: 127.0.0.0/8, action: allow}, {subnet: '::1/128', action: allow},"
@@ -235,8 +327,15 @@ const std::vector<Setting>& settings() {
          c.cache_memory_bytes = parse_size_bytes(scalar(n));
          if (c.cache_memory_bytes < 1024 * 1024) throw std::invalid_argument("must be at least 1M");
        }},
-      {"cache.max-ttl", "1d", "Upper clamp on cached TTLs.", bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
-      {"cache.min-ttl", "0", "Lower clamp on cached TTLs.", bind_seconds(&Config::cache_min_ttl, 3600)},
+      {"cache.max-ttl", "1d",
+       "Upper clamp on the TTLs of positive data, as Unbound's cache-max-ttl: clients see the "
+       "clamped TTL and the data is asked for again when it ends.",
+       bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
+      {"cache.min-ttl", "0",
+       "Lower clamp on the TTLs of positive data, as Unbound's cache-min-ttl: clients see the "
+       "raised TTL and the data is kept (not asked for again) that long. Negative answers follow "
+       "cache.negative-max-ttl.",
+       bind_seconds(&Config::cache_min_ttl, 3600)},
       {"cache.negative-max-ttl", "1h", "Upper clamp on NXDOMAIN/NODATA TTLs (RFC 2308).",
        bind_seconds(&Config::cache_negative_max_ttl, kDay)},
       {"cache.serve-stale", "true", "Serve expired data when refreshing fails (RFC 8767).",
@@ -506,9 +605,11 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
   if (!root.IsMap()) throw ConfigError(fmt::format("{}: the configuration must be a map of sections", source));
   std::set<std::string> seen;
   apply_tree(c, root, "", source, seen);
-  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || (!c.doh_listen.empty() && !c.doh_h2c)) &&
+  if ((!c.dot_listen.empty() || !c.doq_listen.empty() || !c.doh_http3_listen.empty() ||
+       (!c.doh_listen.empty() && !c.doh_h2c)) &&
       (c.tls_certificate.empty() || c.tls_key.empty()))
-    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH and DoQ",
+    throw ConfigError(fmt::format("{}: server.tls.certificate and server.tls.key are required for DoT, DoH (TLS or "
+                                  "HTTP/3) and DoQ",
                                   source));
   if (!c.dnstap_socket.empty() && !c.dnstap_file.empty())
     throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));

@@ -51,8 +51,20 @@ struct Config {
   std::vector<Endpoint> doh_listen;
   std::vector<Endpoint> doq_listen;
   std::string doh_path;
-  bool doh_h2c = false;
+  bool doh_h2c = false;                    // cleartext: h2c or HTTP/1.1
   std::vector<Prefix> doh_trusted_proxies;
+  bool doh_http1 = true;
+  unsigned doh_http1_max_requests = 0;
+  unsigned doh_http1_pipeline = 0;
+  unsigned doh_max_streams = 0;            // HTTP/2 and HTTP/3
+  std::vector<Endpoint> doh_http3_listen;  // UDP (QUIC)
+  bool doh_json = false;
+  std::string doh_json_path;
+  // Load balancers whose UDP, TCP and DoT traffic carries PROXY v2 headers.
+  std::vector<Prefix> proxy_protocol_from;
+  // SIGTERM: serve this long while failing health checks, then close.
+  uint32_t drain_time_ms = 0;
+  std::vector<std::string> health_check_names;  // presentation format, checked
   std::string tls_certificate;
   std::string tls_key;
   LogLevel log_level = LogLevel::info;

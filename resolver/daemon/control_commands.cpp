@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <exception>
 #include <vector>
 
@@ -82,6 +83,27 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
     if (auto e = want_args(0, "insecure-list"); !e.empty()) return e;
     return target.list_negative_anchors();
   }
+  if (command == "trace" || command == "lookup") {
+    if (words.size() != 2 && words.size() != 3) return "error: usage: trace NAME [TYPE]\n";
+    wire::Name name;
+    try {
+      name = parse_name(words[1]);
+    } catch (const std::exception& ex) {
+      return fmt::format("error: bad name '{}': {}\n", words[1], ex.what());
+    }
+    wire::RRType type = wire::RRType::A;
+    if (words.size() == 3) {
+      std::string upper(words[2]);
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto parsed = wire::rrtype_from_text(upper);
+      if (!parsed) return fmt::format("error: unknown type '{}'\n", words[2]);
+      if (wire::is_meta_type(*parsed) && *parsed != wire::RRType::ANY) {
+        return fmt::format("error: {} is not a type that is resolved\n", words[2]);
+      }
+      type = *parsed;
+    }
+    return target.trace(name, type);
+  }
   if (command == "flush-all" || command == "flush_all") {
     if (auto e = want_args(0, "flush-all"); !e.empty()) return e;
     target.flush_all();
@@ -117,6 +139,9 @@ std::string control_help() {
          "insecure-add NAME   stop validating at and below NAME (negative trust anchor, RFC 7646)\n"
          "insecure-remove NAME  validate NAME again\n"
          "insecure-list       the negative trust anchors in force\n"
+         "trace NAME [TYPE]   resolve NAME (type A by default) step by step: each server asked and\n"
+         "                    why, how each reply was judged, what was cached, the DNSSEC verdict;\n"
+         "                    the answer is not taken from the cache (delegations and keys are)\n"
          "help                this list\n";
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "wire/name.h"
+#include "wire/types.h"
 
 namespace sextant::resolver {
 
@@ -32,6 +33,9 @@ class ControlTarget {
   virtual std::string add_negative_anchor(const wire::Name& name) = 0;
   virtual std::string remove_negative_anchor(const wire::Name& name) = 0;
   virtual std::string list_negative_anchors() = 0;  // one name per line
+  // Resolves NAME TYPE with a cold view of the name and returns the walker's
+  // step-by-step account and the result (control_trace.h).
+  virtual std::string trace(const wire::Name& name, wire::RRType type) = 0;
 };
 
 // Runs one command line; never throws (a failing target becomes "error: ...").

@@ -14,6 +14,7 @@
 #include "resolver/front/access_control.h"
 #include "resolver/config/config_reload.h"
 #include "resolver/daemon/control_commands.h"
+#include "resolver/daemon/control_trace.h"
 #include "resolver/daemon/daemon_metrics.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/policy_runtime.h"
@@ -25,9 +26,11 @@
 #include "resolver/walk/root_hints.h"
 #include "resolver/daemon/upstream_adapter.h"
 #include "resolver/daemon/version.h"
+#include "resolver/daemon/walk_trace_log.h"
 #include "resolver/walk/walker.h"
 #include "transports/admin_server.h"
 #include "transports/dnstap_writer.h"
+#include "transports/doh3_listener.h"
 #include "transports/doh_listener.h"
 #include "transports/doq_listener.h"
 #include "transports/dot_listener.h"
@@ -78,6 +81,9 @@ WalkerOptions walker_options_from(const Config& c) {
   o.allow_private_servers = c.query_private_addresses;
   o.edns_udp_size = c.edns_buffer_size;
   o.max_ttl = c.cache_max_ttl;
+  o.min_ttl = c.cache_min_ttl;
+  // Every resolution's steps go to the log while server.log-level is debug.
+  o.trace = std::make_shared<LogWalkTrace>();
   o.max_negative_ttl = c.cache_negative_max_ttl;
   // DNSSEC: on by default (dnssec.validation), chained from the embedded
   // root KSKs or the configured anchor file. The config table always fills
@@ -129,13 +135,25 @@ struct WorkerState {
 // The TLS contexts of the encrypted listeners, kept for reloading.
 struct TlsContexts {
   std::vector<std::shared_ptr<transports::TlsServerContext>> tcp;  // DoT, DoH
-  std::shared_ptr<transports::QuicTlsContext> quic;                // DoQ
+  std::vector<std::shared_ptr<transports::QuicTlsContext>> quic;   // DoQ, DoH over HTTP/3
 };
+
+// The Alt-Svc a DoH listener on `ep` sends: the HTTP/3 listener on the same
+// address if there is one, else the first (clients reach it by the same
+// host name); none without HTTP/3, or in cleartext (the reverse proxy in
+// front decides what it advertises).
+std::string doh_alt_svc(const Config& c, const Endpoint& ep) {
+  if (c.doh_http3_listen.empty() || c.doh_h2c) return {};
+  for (const auto& h3 : c.doh_http3_listen)
+    if (h3.address == ep.address) return transports::doh3_alt_svc(h3.port);
+  return transports::doh3_alt_svc(c.doh_http3_listen.front().port);
+}
 
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
 // context (ALPN differs) shared by every worker.
 void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
-                             TlsContexts& contexts) {
+                             TlsContexts& contexts,
+                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from) {
   transports::TlsFiles files{c.tls_certificate, c.tls_key};
   auto stream_options = [&c](const Endpoint& ep) {
     transports::StreamServerOptions o;
@@ -148,13 +166,19 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
   if (!c.dot_listen.empty()) {
     auto tls = transports::make_dot_tls_context(files);
     contexts.tcp.push_back(tls);
-    for (const auto& ep : c.dot_listen)
-      factories.push_back(transports::make_dot_listener_factory({.stream = stream_options(ep)}, tls));
+    for (const auto& ep : c.dot_listen) {
+      transports::DotListenerConfig dc{.stream = stream_options(ep)};
+      if (!proxy_protocol_from->empty()) {
+        dc.stream.proxy_protocol = true;
+        dc.stream.trusted_proxies = proxy_protocol_from;
+      }
+      factories.push_back(transports::make_dot_listener_factory(dc, tls));
+    }
   }
   if (!c.doh_listen.empty()) {
     std::shared_ptr<transports::TlsServerContext> tls;
     if (!c.doh_h2c) {
-      tls = transports::make_doh_tls_context(files);
+      tls = transports::make_doh_tls_context(files, c.doh_http1);
       contexts.tcp.push_back(tls);
     }
     std::vector<std::string> proxies;
@@ -166,12 +190,35 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       dc.stream.trusted_proxies = trusted;
       dc.path = c.doh_path;
       dc.tls = !c.doh_h2c;
+      dc.json = c.doh_json;
+      dc.json_path = c.doh_json_path;
+      dc.max_concurrent_streams = c.doh_max_streams;
+      dc.http1 = c.doh_http1;
+      dc.http1_max_requests = c.doh_http1_max_requests;
+      dc.http1_max_pipeline = c.doh_http1_pipeline;
+      dc.alt_svc = doh_alt_svc(c, ep);
       factories.push_back(transports::make_doh_listener_factory(dc, tls));
+    }
+  }
+  if (!c.doh_http3_listen.empty()) {
+    auto tls = transports::make_doh3_tls_context(files);
+    contexts.quic.push_back(tls);
+    for (const auto& ep : c.doh_http3_listen) {
+      transports::Doh3ListenerConfig hc;
+      hc.address = ep.address;
+      hc.port = ep.port;
+      hc.endpoint.path = c.doh_path;
+      hc.endpoint.json = c.doh_json;
+      hc.endpoint.json_path = c.doh_json_path;
+      hc.idle_timeout_ms = c.tcp_idle_timeout_ms;
+      hc.max_connections = c.tcp_connections_per_worker;
+      hc.max_streams_per_connection = c.doh_max_streams;
+      factories.push_back(transports::make_doh3_listener_factory(hc, tls));
     }
   }
   if (!c.doq_listen.empty()) {
     auto tls = transports::make_doq_tls_context(files);
-    contexts.quic = tls;
+    contexts.quic.push_back(tls);
     for (const auto& ep : c.doq_listen) {
       transports::DoqListenerConfig qc;
       qc.address = ep.address;
@@ -181,6 +228,12 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       factories.push_back(transports::make_doq_listener_factory(qc, tls));
     }
   }
+}
+
+std::vector<wire::Name> health_check_names_from(const Config& c) {
+  std::vector<wire::Name> names;
+  for (const auto& text : c.health_check_names) names.push_back(wire::Name::from_text(text));
+  return names;
 }
 
 transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers) {
@@ -204,7 +257,7 @@ transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers)
 
 // Returns what happened, in the control socket's reply form.
 std::string reload_tls(TlsContexts& contexts, const Config& c) {
-  if (contexts.tcp.empty() && !contexts.quic) {
+  if (contexts.tcp.empty() && contexts.quic.empty()) {
     log::info("reload: no TLS listeners configured");
     return "ok: no TLS listeners configured, nothing to reload\n";
   }
@@ -216,10 +269,10 @@ std::string reload_tls(TlsContexts& contexts, const Config& c) {
       errors += r.error + "; ";
     }
   }
-  if (contexts.quic) {
-    transports::TlsReloadResult r = contexts.quic->reload();
+  for (auto& ctx : contexts.quic) {
+    transports::TlsReloadResult r = ctx->reload();
     if (!r.ok) {
-      log::error("reload: keeping the old DoQ certificate: {}", r.error);
+      log::error("reload: keeping the old QUIC certificate: {}", r.error);
       errors += r.error + "; ";
     }
   }
@@ -244,9 +297,11 @@ struct Daemon::State {
   // rules (on its own thread) before the old ones are let go.
   std::shared_ptr<const AccessControl> acl;
   PipelineStats stats;
+  // SIGTERM behind a load balancer: health checks fail for server.drain-time.
+  DrainState drain;
   PipelineSettings pipeline_settings;
   std::vector<WorkerState> workers;
-  std::atomic<bool> stop{false};
+  std::atomic<unsigned> stop_requests{0};  // SIGTERM/SIGINT: the first drains, a second cuts it short
   std::atomic<bool> reload_requested{false};
   TlsContexts tls;
   std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload (and change NTAs)
@@ -273,7 +328,9 @@ struct Daemon::State {
         cache_config(cache_config_from(config)),
         cache(cache_config),
         walker_options(walker_options_from(config)),
-        acl(std::make_shared<const AccessControl>(config.access_control)) {
+        acl(std::make_shared<const AccessControl>(config.access_control)),
+        drain(health_check_names_from(config)) {
+    pipeline_settings.drain = &drain;
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
@@ -331,12 +388,15 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     if (auto table = w.servers) snap.servers_known += table->size();
   snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
   snap.doh = transports::snapshot(transports::transport_counters(transports::Transport::doh));
+  snap.doh_http = transports::doh_http_snapshot();
   snap.doq = transports::snapshot(transports::transport_counters(transports::Transport::doq));
   {
     std::lock_guard lock(s.listeners_mu);
     for (const auto& u : s.udp_counters) add_udp(snap, *u);
     for (const auto& t : s.tcp_counters) add_tcp(snap, *t);
   }
+  snap.draining = s.drain.draining();
+  snap.health_checks_failed = s.drain.health_checks_failed();
   if (s.dnstap) {
     snap.dnstap_enabled = true;
     snap.dnstap_logged = s.dnstap->logged();
@@ -508,6 +568,7 @@ class DaemonControl final : public ControlTarget {
     list("udp+tcp", c.listen);
     list("dot", c.dot_listen);
     list(c.doh_h2c ? "doh-h2c" : "doh", c.doh_listen);
+    list("doh-http3", c.doh_http3_listen);
     list("doq", c.doq_listen);
     list("metrics", c.metrics_listen);
     out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
@@ -569,6 +630,23 @@ class DaemonControl final : public ControlTarget {
     return out;
   }
 
+  // On worker 0's walker (its server table and primed root), awaited here.
+  std::string trace(const wire::Name& name, wire::RRType type) override {
+    auto run = std::make_shared<TracedResolution>(wire::Question{name, type, wire::RRClass::IN});
+    const bool posted = s_.pool && s_.pool->post(0, [run, &s = s_](const transports::WorkerContext& ctx) {
+      WorkerState& w = s.workers[ctx.index];
+      if (w.walker) {
+        run->start(*w.walker);
+      } else {
+        run->fail("the worker is stopping");
+      }
+    });
+    if (!posted) return "error: no worker to resolve on (stopping)\n";
+    run->wait(s_.walker_options.limits.resolution_deadline + std::chrono::seconds(1));
+    log::info("control: traced {} {}", name.to_text(), wire::to_string(type));
+    return run->report();
+  }
+
  private:
   std::string change_negative_anchor(const wire::Name& name, bool add) {
     std::lock_guard lock(s_.reload_mu);
@@ -597,6 +675,22 @@ class DaemonControl final : public ControlTarget {
   Daemon::State& s_;
 };
 
+// SIGTERM behind a load balancer: keep serving for server.drain-time while
+// health checks fail, so the balancer stops sending before the sockets
+// close. A second stop request ends the wait.
+void drain(Daemon::State& s) {
+  const auto window = std::chrono::milliseconds(s.config.drain_time_ms);
+  if (window.count() == 0) return;
+  s.drain.start();
+  log::info("draining for {} ms: health checks get SERVFAIL, other queries are answered "
+            "(a second SIGTERM stops at once)", window.count());
+  const auto end = std::chrono::steady_clock::now() + window;
+  while (std::chrono::steady_clock::now() < end && s.stop_requests.load() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  log::info("drained: {} health check(s) failed", s.drain.health_checks_failed());
+}
+
 }  // namespace
 
 Daemon::Daemon(Config config, std::string config_path)
@@ -604,7 +698,7 @@ Daemon::Daemon(Config config, std::string config_path)
 
 Daemon::~Daemon() = default;
 
-void Daemon::request_stop() noexcept { state_->stop.store(true); }
+void Daemon::request_stop() noexcept { state_->stop_requests.fetch_add(1); }
 
 void Daemon::request_reload() noexcept { state_->reload_requested.store(true); }
 
@@ -614,10 +708,14 @@ void Daemon::run() {
   log::set_level(c.log_level);
 
   std::vector<transports::ListenerFactory> factories;
+  std::vector<std::string> proxies;
+  for (const auto& p : c.proxy_protocol_from) proxies.push_back(p.to_text());
+  auto proxy_protocol_from = std::make_shared<const transports::TrustedProxies>(proxies);
   for (const auto& ep : c.listen) {
     transports::SocketAddress address = transports::parse_address_or_throw(ep.to_text(), 53);
     transports::UdpListenerConfig udp;
     udp.address = address;
+    if (!proxy_protocol_from->empty()) udp.trusted_proxies = proxy_protocol_from;
     factories.push_back(transports::make_udp_listener_factory(udp, [&s](transports::UdpListener& l) {
       std::lock_guard lock(s.listeners_mu);
       s.udp_counters.push_back(l.counters_handle());
@@ -626,12 +724,13 @@ void Daemon::run() {
     tcp.address = address;
     tcp.idle_timeout_ms = c.tcp_idle_timeout_ms;
     tcp.max_connections = c.tcp_connections_per_worker;
+    if (!proxy_protocol_from->empty()) tcp.trusted_proxies = proxy_protocol_from;
     factories.push_back(transports::make_tcp_listener_factory(tcp, [&s](transports::TcpListener& l) {
       std::lock_guard lock(s.listeners_mu);
       s.tcp_counters.push_back(l.counters_handle());
     }));
   }
-  add_encrypted_listeners(c, factories, s.tls);
+  add_encrypted_listeners(c, factories, s.tls, proxy_protocol_from);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
 
   std::optional<TargetUser> run_as;
@@ -748,19 +847,21 @@ void Daemon::run() {
   };
   std::string where = describe(c.listen, "udp+tcp");
   for (auto [eps, what] : {std::pair{&c.dot_listen, "dot"}, {&c.doh_listen, c.doh_h2c ? "doh h2c" : "doh"},
-                           {&c.doq_listen, "doq"}})
+                           {&c.doh_http3_listen, "doh http3"}, {&c.doq_listen, "doq"}})
     if (!eps->empty()) where += ", " + describe(*eps, what);
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
   if (s.dnstap) where += fmt::format(", dnstap to {}", c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file);
   if (s.event_log) where += fmt::format(", event log to {}", c.event_log.file);
+  if (!c.proxy_protocol_from.empty()) where += fmt::format(", PROXY v2 from {}", fmt::join(proxies, " "));
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
 
-  while (!s.stop.load()) {
+  while (s.stop_requests.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (s.reload_requested.exchange(false)) reload_configuration(s);
   }
+  drain(s);
   log::info("stopping: answering in-flight queries for up to 1 s");
   admin.stop();
   s.admin = nullptr;

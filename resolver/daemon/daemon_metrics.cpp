@@ -185,6 +185,38 @@ void report_policy(MetricsReport& r, const PolicySnapshot& p) {
             p.flushed_answers);
 }
 
+void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
+  for (size_t i = 0; i < d.requests.size(); ++i) {
+    r.counter("sextant_doh_requests_total", "DoH requests read, by HTTP version (1.1, 2, 3).", d.requests[i],
+              {{"http", transports::kHttpVersionNames[i]}});
+  }
+  r.counter("sextant_doh_json_requests_total", "DoH requests for the JSON API (application/dns-json).",
+            d.json_requests);
+  for (size_t i = 0; i < d.statuses.size(); ++i) {
+    unsigned status = transports::kDohStatuses[i];
+    r.counter("sextant_doh_responses_total", "DoH responses by HTTP status.", d.statuses[i],
+              {{"status", status ? std::to_string(status) : std::string("other")}});
+  }
+}
+
+// PROXY v2 headers by transport and outcome: per datagram on UDP, per
+// connection on TCP, DoT and DoH.
+void report_proxy(MetricsReport& r, const DaemonSnapshot& s) {
+  using transports::ProxyOutcome;
+  const std::pair<const char*, const std::array<uint64_t, transports::kProxyOutcomeCount>*> ts[] = {
+      {"udp", &s.udp_proxy}, {"tcp", &s.tcp_proxy}, {"dot", &s.dot.proxy}, {"doh", &s.doh.proxy}};
+  const ProxyOutcome outcomes[] = {ProxyOutcome::proxied, ProxyOutcome::local, ProxyOutcome::untrusted,
+                                   ProxyOutcome::missing, ProxyOutcome::invalid};
+  const char* help =
+      "PROXY v2 headers by outcome (per datagram on UDP, per connection on streams): proxied and local are "
+      "accepted; untrusted (a header from a peer not in server.proxy-protocol-from), missing (none from a "
+      "trusted proxy) and invalid are dropped.";
+  for (const auto& [transport, counts] : ts)
+    for (ProxyOutcome o : outcomes)
+      r.counter("sextant_proxy_protocol_total", help, (*counts)[static_cast<size_t>(o)],
+                {{"transport", transport}, {"outcome", transports::to_string(o)}});
+}
+
 }  // namespace
 
 void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
@@ -202,9 +234,15 @@ void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u) {
   s.upstream[std::size(kUpstreamRows) + 1] += u.sent_tcp.get();
 }
 
-void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u) { add_rows(s.udp, kUdpRows, u); }
+void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u) {
+  add_rows(s.udp, kUdpRows, u);
+  for (size_t i = 0; i < s.udp_proxy.size(); ++i) s.udp_proxy[i] += u.proxy[i].get();
+}
 
-void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t) { add_rows(s.tcp, kTcpRows, t); }
+void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t) {
+  add_rows(s.tcp, kTcpRows, t);
+  for (size_t i = 0; i < s.tcp_proxy.size(); ++i) s.tcp_proxy[i] += t.proxy[i].get();
+}
 
 void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t) {
   s.resolution_buckets.resize(t.buckets.size(), 0);
@@ -279,6 +317,12 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   report_rows(r, kUdpRows, s.udp);
   report_rows(r, kTcpRows, s.tcp);
   report_encrypted(r, s);
+  report_doh_http(r, s.doh_http);
+  report_proxy(r, s);
+  r.gauge("sextant_draining", "1 while the daemon drains after SIGTERM (server.drain-time), else 0.",
+          s.draining ? 1 : 0);
+  r.counter("sextant_health_checks_failed_total",
+            "Load-balancer health checks answered SERVFAIL (EDE 14) while draining.", s.health_checks_failed);
 
   if (s.event_log_enabled) {
     r.counter("sextant_event_log_events_total", "Per-query events written to the event log.", s.event_log_written);

@@ -3,6 +3,7 @@
 // MetricsReport built here.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "resolver/daemon/policy_runtime.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/walker.h"
+#include "transports/doh_metrics.h"
 #include "transports/tcp_listener.h"
 #include "transports/transport_metrics.h"
 #include "transports/udp_listener.h"
@@ -34,6 +36,11 @@ struct DaemonSnapshot {
   std::vector<uint64_t> udp;       // summed over UDP listeners
   std::vector<uint64_t> tcp;       // summed over TCP listeners
   transports::TransportCountersSnapshot dot, doh, doq;
+  transports::DohHttpSnapshot doh_http;  // DoH requests by HTTP version, responses by status
+  // PROXY v2 outcomes of the UDP and TCP listeners (summed), by ProxyOutcome.
+  std::array<uint64_t, transports::kProxyOutcomeCount> udp_proxy{}, tcp_proxy{};
+  bool draining = false;             // SIGTERM received, server.drain-time running
+  uint64_t health_checks_failed = 0; // health checks answered SERVFAIL while draining
   bool dnstap_enabled = false;
   uint64_t dnstap_logged = 0;
   uint64_t dnstap_dropped = 0;

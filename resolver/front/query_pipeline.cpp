@@ -267,6 +267,12 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     return;
   }
 
+  if (settings_.drain && settings_.drain->must_fail(request, c.qname)) {
+    stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+    wire::ExtendedErrorOption ede{static_cast<uint16_t>(EdeCode::NotReady), "shutting down"};
+    respond_error(c, Rcode::SERVFAIL, responder, &ede);
+    return;
+  }
   if (policy_->active() && apply_query_policy(c, responder)) return;
 
   bool stale_available = false;

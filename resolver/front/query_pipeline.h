@@ -26,6 +26,7 @@
 #include "resolver/front/access_control.h"
 #include "resolver/policy/policy.h"
 #include "resolver/policy/policy_counters.h"
+#include "resolver/front/drain_state.h"
 #include "resolver/walk/resolution_result.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/walker.h"
@@ -53,6 +54,9 @@ struct PipelineSettings {
   eventlog::EventLog* event_log = nullptr;
   // Hits per list, zone and action, when set.
   policy::PolicyCounters* policy_counters = nullptr;
+  // Shutting down behind a load balancer: health checks get SERVFAIL (EDE
+  // 14) while draining (drain_state.h). Null: never.
+  const DrainState* drain = nullptr;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).

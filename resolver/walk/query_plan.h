@@ -22,6 +22,7 @@
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
 #include "resolver/walk/validation_context.h"
+#include "resolver/walk/walk_trace.h"
 #include "wire/message.h"
 #include "wire/name.h"
 #include "wire/record.h"
@@ -172,6 +173,8 @@ struct Resolution {
   bool finished = false;
   // Created when the first response is kept for validation.
   std::unique_ptr<ValidationContext> validation;
+  // Where this resolution's steps are told; null when nobody listens.
+  std::shared_ptr<WalkTrace> trace;
 };
 
 }  // namespace sextant::resolver

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ namespace sextant::resolver {
 enum class ValidationState : uint8_t { unchecked, secure, insecure, bogus, indeterminate };
 const char* to_string(ValidationState v) noexcept;
 
+class WalkTrace;
+
 struct ResolveOptions {
   bool dnssec_ok = false;          // client DO: keep RRSIGs in the response (presentation only)
   bool checking_disabled = false;  // client CD: part of the dedup key (validation differs)
@@ -33,13 +36,17 @@ struct ResolveOptions {
   // not from the walker's RRset/negative cache, which still holds the data
   // about to expire (delegations may still come from the cache).
   bool refresh = false;
+  // Tell every step of this resolution to `trace` (walk_trace.h). A traced
+  // resolution is its own: it neither joins an identical question in
+  // flight nor lets others join it, so its trace is complete.
+  std::shared_ptr<WalkTrace> trace = nullptr;
 };
 
 struct ResolutionResult {
   wire::Rcode rcode = wire::Rcode::SERVFAIL;
   // CNAME/DNAME chain first (DNAME followed by its synthesised CNAME), then
   // the RRset(s) answering the question at the chain's end. TTLs are those
-  // received, capped by WalkerOptions::max_ttl.
+  // received, clamped to [WalkerOptions::min_ttl, max_ttl].
   std::vector<wire::RRset> answer;
   // For NXDOMAIN/NODATA: the zone's SOA with TTL min(SOA TTL, MINIMUM)
   // (RFC 2308 §3), when the authority sent one. With validation on, the

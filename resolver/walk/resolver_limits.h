@@ -73,6 +73,7 @@ struct WalkerDnssec {
 
 class DenialMemory;
 class ServerStateTable;
+class WalkTrace;
 
 struct WalkerOptions {
   WalkerLimits limits;
@@ -102,8 +103,11 @@ struct WalkerOptions {
   // Root priming (RFC 8109): re-primed when the primed NS set expires;
   // after a failed priming the hints are used and priming retried after this.
   std::chrono::seconds priming_retry{60};
-  // TTL cap of answer data handed out (the cache applies its own clamps).
+  // TTL clamps of answer data handed out, as the cache clamps what it
+  // stores (cache.min-ttl / cache.max-ttl, like Unbound's cache-min-ttl and
+  // cache-max-ttl): the client sees the TTL the data is cached with.
   uint32_t max_ttl = 86400;
+  uint32_t min_ttl = 0;
   uint32_t max_negative_ttl = 3600;
 
   // Validated denials for RFC 8198, shared by the walkers of all workers
@@ -114,6 +118,11 @@ struct WalkerOptions {
   // EDNS/0x20 quirks), shared the same way, so a dead server is found dead
   // once, not once per worker. Null: the walker keeps its own.
   std::shared_ptr<ServerStateTable> servers;
+
+  // Every resolution tells its steps here while trace->enabled() (the
+  // daemon's log at debug level). Null: only resolutions given a trace of
+  // their own (ResolveOptions::trace) are traced.
+  std::shared_ptr<WalkTrace> trace;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

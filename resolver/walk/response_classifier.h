@@ -49,6 +49,13 @@ struct ClassifiedResponse {
   std::vector<wire::RRset> denial;
   std::optional<wire::RRset> referral_ds;
   std::string reason;             // for lame/server_error, for logs and EDE text
+  // The zone's own NS set as its server states it, in an authoritative
+  // reply (the answer to "ZONE NS", or the NS set beside an answer or a
+  // denial), and the addresses of those names that the additional section
+  // gives within the zone: the child's view of its servers, which the walker
+  // adds to the parent's (DelegationCache::add_child_view).
+  std::optional<wire::RRset> zone_ns;
+  std::vector<wire::RRset> zone_ns_addresses;
 };
 
 struct ClassifyRequest {

@@ -144,7 +144,12 @@ SubQuery& Walker::add_query(Resolution& r, QueryKind kind, std::optional<uint32_
   q->question = question;
   q->target = question.name;
   r.queries.push_back(std::move(q));
-  return *r.queries.back();
+  SubQuery& added = *r.queries.back();
+  if (r.trace && parent) {
+    trace_line(r, &added, fmt::format("sub-query of q{}: {} {} ({})", *parent, question.name.to_text(),
+                                      wire::to_string(question.type), to_string(kind)));
+  }
+  return added;
 }
 
 Resolution& Walker::start_resolution(const ResolutionKey& key, const wire::Question& question,
@@ -163,9 +168,15 @@ Resolution& Walker::start_resolution(const ResolutionKey& key, const wire::Quest
         auto token = alive.lock();
         if (token && *token) on_deadline(id);
       });
+  // A resolution with a trace of its own is not shared (ResolveOptions::trace).
+  if (options.trace) {
+    r->trace = options.trace;
+  } else if (options_.trace && options_.trace->enabled()) {
+    r->trace = options_.trace;
+  }
   Resolution& ref = *r;
   resolutions_.emplace(id, std::move(r));
-  in_flight_[key] = id;
+  if (!options.trace) in_flight_[key] = id;
   add_query(ref, kind, std::nullopt, question);
   ++stats_.resolutions;
   return ref;
@@ -175,10 +186,11 @@ void Walker::resolve(const wire::Question& question, const ResolveOptions& optio
                      ResolveCallback callback) {
   ResolutionKey key{question.name.lowercased(), question.type, question.qclass,
                     options.checking_disabled, false};
-  if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+  if (auto it = in_flight_.find(key); it != in_flight_.end() && !options.trace) {
     if (Resolution* r = find_resolution(it->second); r && !r->finished) {
       r->waiters.push_back(std::move(callback));
       ++stats_.deduplicated;
+      if (r->trace) trace_line(*r, nullptr, "an identical question joined this resolution");
       return;
     }
   }
@@ -186,6 +198,12 @@ void Walker::resolve(const wire::Question& question, const ResolveOptions& optio
   Resolution& r = start_resolution(key, question, options, QueryKind::client);
   r.waiters.push_back(std::move(callback));
   SubQuery& q = *r.queries[0];
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("question {} {}{}{}{}", question.name.to_text(),
+                                  wire::to_string(question.type), options.dnssec_ok ? ", DO" : "",
+                                  options.checking_disabled ? ", CD (no validation)" : "",
+                                  options.refresh ? "; its answer is not taken from the cache" : ""));
+  }
   if (question.qclass != wire::RRClass::IN) {
     q.result.rcode = Rcode::REFUSED;
     q.result.ede = wire::ExtendedErrorOption{static_cast<uint16_t>(EdeCode::NotSupported),
@@ -233,6 +251,7 @@ void Walker::state_init(Resolution& r, SubQuery& q) {
   if (q.kind != QueryKind::priming && priming_needed()) {
     priming_waiters_.push_back({r.id, q.index});
     q.state = QueryState::wait_priming;
+    if (r.trace) trace_line(r, &q, "waiting for the root priming (RFC 8109)");
     if (!priming_running_) start_priming();
     return;
   }
@@ -243,6 +262,13 @@ void Walker::state_start_name(Resolution& r, SubQuery& q) {
   if (q.kind != QueryKind::priming && answer_from_cache(r, q)) return;
   q.cut = q.kind == QueryKind::priming ? root_cut()
                                        : closest_cut(q.target, q.question.type == RRType::DS);
+  if (r.trace) {
+    const char* source = !q.cut.zone.is_root() ? "the closest cut in the cache"
+                         : primed_root_          ? "the primed root"
+                                                 : "the root hints";
+    trace_line(r, &q, fmt::format("{} {}: starting at {}, from {}", q.target.to_text(),
+                                  wire::to_string(q.question.type), describe_cut(q.cut), source));
+  }
   bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming;
   q.qmin = QnameMinimiser(minimise, options_.qmin_max_minimise_count,
                           options_.qmin_minimise_one_label);
@@ -299,6 +325,10 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       UpstreamProtocol protocol =
           state && state->mangles_case ? UpstreamProtocol::tcp : UpstreamProtocol::udp;
       bool edns = !(state && state->no_edns);
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("choosing {}", describe_choice(q, address, candidates.size(),
+                                                                    all_dead)));
+      }
       if (send_attempt(r, q, address, protocol, edns)) q.state = QueryState::wait;
       return;
     }
@@ -325,6 +355,9 @@ void Walker::query_finished(Resolution& r, SubQuery& q) {
   q.state = QueryState::finished;
   cancel_all_attempts(q);
   if (q.kind == QueryKind::priming) priming_done(q);
+  if (r.trace && q.index != 0) {
+    trace_line(r, &q, fmt::format("finished: {}", describe_result(q.result)));
+  }
   if (q.index == 0) {
     finish_resolution(r, q.result);
   } else {
@@ -339,6 +372,10 @@ void Walker::finish_resolution(Resolution& r, ResolutionResult result) {
   result.upstream_queries = r.upstream_queries;
   result.elapsed = duration_cast<milliseconds>(now - r.started);
   if (result.rcode == Rcode::SERVFAIL) ++stats_.servfails;
+  if (r.trace) {
+    trace_line(r, nullptr, fmt::format("done: {}; {} upstream queries in {} ms", describe_result(result),
+                                       result.upstream_queries, result.elapsed.count()));
+  }
   timers_.cancel(r.deadline_timer);
   r.deadline_timer = 0;
   for (auto& q : r.queries) cancel_all_attempts(*q);

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "resolver/walk/server_selection.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
+#include "resolver/walk/walk_trace.h"
 #include "wire/message.h"
 
 namespace sextant::resolver {
@@ -122,7 +124,9 @@ class Walker {
   void on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply);
   void on_rto(QueryRef ref, uint64_t attempt_id);
   void on_deadline(uint64_t resolution_id);
-  void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg);
+  // `case_echoed`: the question came back in the exact 0x20 case sent.
+  void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg,
+                      bool case_echoed);
   void handle_classified(Resolution& r, SubQuery& q, const Attempt& a, const wire::Message& msg,
                          ClassifiedResponse&& c);
 
@@ -169,6 +173,20 @@ class Walker {
   void remember_denials(const SubQuery& q);
   bool synthesize_denial(Resolution& r, SubQuery& q);
 
+  // Tracing (walker_trace.cpp): callers test `r.trace` first, so nothing
+  // is formatted for a resolution nobody traces.
+  void trace_line(const Resolution& r, const SubQuery* q, std::string_view text) const;
+  std::string describe_cut(const ZoneCut& cut) const;
+  std::string describe_choice(const SubQuery& q, const ServerAddress& address,
+                              size_t candidates, bool all_dead) const;
+  static std::string describe_reply(const wire::Message& msg);
+  static std::string describe_classified(const ClassifiedResponse& c);
+  static std::string describe_result(const ResolutionResult& result);
+  static std::string describe_sets(const std::vector<wire::RRset>& sets);
+  // The DNSSEC verdict of a client answer (one line from finish_validation).
+  void trace_validation(const Resolution& r, const SubQuery& q, const dnssec::Verdict* decisive,
+                        bool indeterminate) const;
+
   // Root priming (RFC 8109).
   bool priming_needed() const;
   void start_priming();
@@ -180,9 +198,13 @@ class Walker {
 
   // The cache (all no-ops without one).
   bool answer_from_cache(Resolution& r, SubQuery& q);
-  void remember_response(const SubQuery& q, const Attempt& a, const wire::Message& msg,
-                         const ClassifiedResponse& c);
+  void remember_response(const Resolution& r, const SubQuery& q, const Attempt& a,
+                         const wire::Message& msg, const ClassifiedResponse& c);
   void remember_addresses(const wire::Name& zone, const NameServerEntry& ns);
+  // What an authoritative reply of the zone's servers says about them (its
+  // NS set, their addresses), added to the cached cut beside the parent's.
+  void remember_child_view(const Resolution& r, const SubQuery& q, const wire::Message& msg,
+                           const ClassifiedResponse& c, uint32_t now);
 
   UpstreamNetwork& network_;
   TimerService& timers_;

@@ -477,6 +477,7 @@ void Walker::finish_validation(Resolution& r, SubQuery& q) {
                            true);
   }
 
+  if (r.trace) trace_validation(r, q, bogus ? &*bogus : insecure ? &*insecure : nullptr, indeterminate);
   ResolutionResult& result = q.result;
   if (bogus) {
     ++stats_.validated_bogus;

@@ -36,7 +36,9 @@ void Walker::on_deadline(uint64_t resolution_id) {
 }
 
 void Walker::fail_query(Resolution& r, SubQuery& q, EdeCode code, std::string text) {
-  (void)r;
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("failing with SERVFAIL, EDE {}: {}", static_cast<uint16_t>(code), text));
+  }
   cancel_all_attempts(q);
   q.result = ResolutionResult{};
   q.result.rcode = Rcode::SERVFAIL;

@@ -21,17 +21,25 @@ using wire::RRType;
 
 using walker_detail::addresses_from;
 using walker_detail::capped;
+using walker_detail::clamp_received_ttl;
 using walker_detail::kMaxNameServersPerCut;
 
 void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
                                const wire::Message& msg, ClassifiedResponse&& c) {
-  if (!a.minimised || c.kind == ResponseKind::referral) remember_response(q, a, msg, c);
+  if (!a.minimised || c.kind == ResponseKind::referral) remember_response(r, q, a, msg, c);
+  for (auto* sets : {&c.chain, &c.answers}) {
+    for (auto& set : *sets) clamp_received_ttl(set, options_.min_ttl, options_.max_ttl);
+  }
   auto resend_full_name = [&] {
     // Relaxed QNAME minimisation (RFC 9156 §2.3): this server mishandles
     // minimised names; ask it the full name.
     ++stats_.qmin_fallbacks;
     q.qmin.disable();
     cancel_all_attempts(q);
+    if (r.trace) {
+      trace_line(r, &q, "the minimised name got no usable answer: asking the full name "
+                        "(relaxed QNAME minimisation, RFC 9156 §2.3)");
+    }
     if (!send_attempt(r, q, a.server, a.protocol, a.edns)) {
       step(r, q);
       return;
@@ -39,6 +47,9 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
     q.state = QueryState::wait;
   };
   auto next_server = [&] {
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("{} is not asked again for this question", a.server.to_string()));
+    }
     exclude_server(q, a.server);
     if (q.state == QueryState::wait && !has_live_attempts(q)) {
       q.state = QueryState::send;
@@ -80,6 +91,9 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
           q.qmin.disable();
         } else {
           q.qmin.advance();
+        }
+        if (r.trace) {
+          trace_line(r, &q, "the minimised name exists and is no zone cut: asking one step further");
         }
         // A new question for the same servers: the per-server try count
         // restarts (lame servers stay excluded).
@@ -132,6 +146,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       if (q.state == QueryState::finished) return step(r, q);
       q.target = c.final_name;
       q.state = QueryState::start_name;
+      if (r.trace) trace_line(r, &q, fmt::format("following the chain to {}", q.target.to_text()));
       step(r, q);
       return;
 
@@ -214,6 +229,7 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   }
   q.cut = std::move(cut);
   q.qmin.enter_zone(q.cut.zone);
+  if (r.trace) trace_line(r, &q, fmt::format("descending to {}", describe_cut(q.cut)));
   // DNSSEC: the referral's DS/NSEC evidence was kept above (record_referral);
   // it is validated, and the child's DNSKEY fetched, only when an answer
   // needs the child's keys (walker_dnssec.cpp).

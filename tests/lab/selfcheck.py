@@ -112,6 +112,17 @@ def check_servers(report):
         except (dns.exception.DNSException, OSError):
             ok = False
         report.check(ok, "fakeauth answers www.%s.%s" % (label, zone))
+    for label, spec in topology.FAKE_CONFORMANCE_ZONES.items():
+        servers = spec.get("servers", [(spec.get("serve"), "normal")])
+        for address, behaviour in servers:
+            if behaviour not in ("normal", "no-soa", "extra-records", "aaaa-upward-referral"):
+                continue
+            try:
+                reply = ask(address, "www.%s.%s" % (label, zone), "A")
+                ok = reply.rcode() == dns.rcode.NOERROR and len(reply.answer) > 0
+            except (dns.exception.DNSException, OSError):
+                ok = False
+            report.check(ok, "fakeauth (%s, %s) answers www.%s.%s" % (address, behaviour, label, zone))
     import lab
     try:
         ok = lab.fakectl("stats").get("ok", False)

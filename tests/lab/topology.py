@@ -60,6 +60,39 @@ FAKE_ZONES = {
     "referral":  (lab("9.20"), "upward-referral"),
     "servfail":  (lab("9.21"), "servfail"),
 }
+# Conformance zones (issue 13): servers that misbehave the way real ones
+# do, some zones with several servers. Kept apart from FAKE_ZONES so that
+# the addresses and records of those stay put. Per zone: its servers
+# (address, behaviour) in order, named ns1, ns2... in the zone and given
+# with glue by faults.test.; or, for the glueless cycles, explicit NS names
+# without glue ("ns"), with the address that serves the zone ("serve").
+#   aa-upward-referral    every reply AA=1, no answer, no SOA, the root's NS set
+#   aaaa-upward-referral  the same for AAAA questions only, the rest correct
+#   no-soa                NXDOMAIN and NODATA without the SOA
+#   extra-records         answers padded with RRsets nobody asked for, in and
+#                         out of the zone, in every section
+#   badopcode             over UDP first a forged reply with opcode NOTIFY,
+#                         the real one 50 ms later
+#   normal                correct (names.: MX, SRV, CNAME, NS targets under
+#                         the zone's name, which dnspython compresses against
+#                         the 0x20 question)
+FAKE_CONFORMANCE_ZONES = {
+    "lameaa":    dict(servers=[(lab("9.30"), "aa-upward-referral"), (lab("9.31"), "normal")]),
+    "lametype":  dict(servers=[(lab("9.32"), "aaaa-upward-referral"), (lab("9.33"), "normal")]),
+    "nosoa":     dict(servers=[(lab("9.34"), "no-soa")]),
+    "extra":     dict(servers=[(lab("9.35"), "extra-records")]),
+    "names":     dict(servers=[(lab("9.36"), "normal")]),
+    "badopcode": dict(servers=[(lab("9.37"), "badopcode")]),
+    # ns.cycb needs cycb., whose server ns.cyca needs cyca.: a glueless
+    # cycle, with a way out through a name in names.faults.test.
+    "cyca":      dict(ns=["ns.cycb.faults.test.", "cyca-ns.names.faults.test."],
+                      serve=lab("9.40")),
+    "cycb":      dict(ns=["ns.cyca.faults.test."], serve=lab("9.41")),
+    # The same cycle without the way out.
+    "cycc":      dict(ns=["ns.cycd.faults.test."], serve=lab("9.42")),
+    "cycd":      dict(ns=["ns.cycc.faults.test."], serve=lab("9.43")),
+}
+
 FAKE_DELAY_MS = 800
 FAKE_STALE_TTL = 2
 

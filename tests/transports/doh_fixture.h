@@ -1,6 +1,7 @@
 // The DoH tests' fixture: a DohListener with short timeouts on its own loop
-// thread (HTTP/2 over TLS, or h2c), options for TlsTestClient that trust
-// its certificate, and the pieces of a DoH request the tests share.
+// thread (HTTP/2 and HTTP/1.1 over TLS, or cleartext), options for
+// TlsTestClient that trust its certificate, and the pieces of a DoH request
+// the tests share.
 #pragma once
 
 #include <string>
@@ -15,10 +16,11 @@
 namespace sextant::transports::test {
 
 struct DohFixture : TlsStreamListenerFixture<DohListener, DohListenerConfig> {
+  // The TLS context offers ALPN http/1.1 only when config.http1 is on.
   explicit DohFixture(DohListenerConfig config = test_config(), unsigned slow_ms = 300)
-      : TlsStreamListenerFixture("doh", make_doh_tls_context, std::move(config), slow_ms) {}
+      : TlsStreamListenerFixture("doh", config.http1 ? tls_with_http1 : tls_h2_only, std::move(config), slow_ms) {}
 
-  // Cleartext HTTP/2 (h2c), as behind a reverse proxy: raw frames are
+  // Cleartext (h2c or HTTP/1.1), as behind a reverse proxy: raw frames are
   // easier to write without TLS.
   static DohListenerConfig h2c_config() {
     DohListenerConfig config = test_config();
@@ -31,6 +33,14 @@ struct DohFixture : TlsStreamListenerFixture<DohListener, DohListenerConfig> {
   }
   TlsTestClient::Options client_options(std::vector<std::string> alpn = {"h2"}) const {
     return verifying_options(std::move(alpn), cert.cert);
+  }
+
+ private:
+  static std::shared_ptr<TlsServerContext> tls_with_http1(const TlsFiles& files) {
+    return make_doh_tls_context(files, true);
+  }
+  static std::shared_ptr<TlsServerContext> tls_h2_only(const TlsFiles& files) {
+    return make_doh_tls_context(files, false);
   }
 };
 

@@ -112,10 +112,10 @@ TEST_CASE("DoH copes with streams reset mid-request and while the resolver works
   CHECK(h2.responses[after].status == 200);
 }
 
-TEST_CASE("DoH refuses a TLS client whose ALPN list lacks h2", "[doh]") {
+TEST_CASE("DoH refuses a TLS client whose ALPN list has neither h2 nor http/1.1", "[doh]") {
   DohFixture f;
-  TlsTestClient http1(f.port(), f.client_options({"http/1.1"}));
-  CHECK_FALSE(http1.handshake_ok());
+  TlsTestClient h3(f.port(), f.client_options({"h3"}));
+  CHECK_FALSE(h3.handshake_ok());
   TlsTestClient none(f.port(), f.client_options({}));
   REQUIRE(none.handshake_ok());
   H2TestClient h2(tls_sender(none), tls_receiver(none));
@@ -155,8 +155,9 @@ TEST_CASE("DoH closes on HTTP/2 protocol violations and garbage", "[doh]") {
   {
     int fd = connect_tcp(f.port());
     REQUIRE(fd >= 0);
-    const char http1[] = "GET /dns-query HTTP/1.1\r\nHost: x\r\n\r\n";
-    ::send(fd, http1, sizeof http1 - 1, MSG_NOSIGNAL);
+    // Neither the HTTP/2 preface nor an HTTP/1.1 request line.
+    const char garbage[] = "\x16\x03\x01 not a request\r\n\r\n";
+    ::send(fd, garbage, sizeof garbage - 1, MSG_NOSIGNAL);
     CHECK(wait_for_close(fd, 3000));
     ::close(fd);
   }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/transports/dot_fixture.h"
+#include "tests/transports/proxy_support.h"
 #include "transports/transport_metrics.h"
 
 using namespace sextant::transports;
@@ -288,6 +289,75 @@ TEST_CASE("DoT shutdown lets an answer in flight go out, then closes", "[dot]") 
   REQUIRE(answer);
   CHECK(is_echo_answer(*answer, query));
   CHECK(client.closed_by_peer(1000));
+}
+
+TEST_CASE("DoT behind a trusted proxy: the PROXY v2 header before TLS names the client", "[dot][proxy]") {
+  using namespace sextant::transports::proxy_test;
+  auto config = DotFixture::test_config();
+  config.stream.proxy_protocol = true;
+  config.stream.trusted_proxies = std::make_shared<const TrustedProxies>(std::vector<std::string>{"127.0.0.1/32"});
+  DotFixture f(config);
+  auto& counters = transport_counters(Transport::dot);
+  auto count = [&](ProxyOutcome o) { return counters.proxy[static_cast<size_t>(o)].load(); };
+  const uint64_t proxied = count(ProxyOutcome::proxied), local = count(ProxyOutcome::local),
+                 missing = count(ProxyOutcome::missing);
+  auto query = make_query("proxied.example");
+  {
+    auto options = f.client_options();
+    options.preamble = proxy_v4("198.51.100.9", "192.0.2.53", 40000, 853);
+    TlsTestClient client(f.port(), options);
+    REQUIRE(client.handshake_ok());
+    REQUIRE(client.send_frame(query));
+    auto answer = client.read_frame();
+    REQUIRE(answer);
+    CHECK(is_echo_answer(*answer, query));
+  }
+  {
+    auto options = f.client_options();
+    options.preamble = proxy_local();
+    TlsTestClient client(f.port(), options);
+    REQUIRE(client.handshake_ok());
+    REQUIRE(client.send_frame(query));
+    REQUIRE(client.read_frame());
+  }
+  {
+    // The trusted proxy must send the header: a bare TLS handshake is cut off.
+    TlsTestClient client(f.port(), f.client_options());
+    CHECK_FALSE(client.handshake_ok());
+  }
+  auto peers = f.handler.peers();
+  REQUIRE(peers.size() == 2);
+  CHECK(address_text(peers[0]) == "198.51.100.9");
+  CHECK(address_text(peers[1]) == "127.0.0.1");
+  CHECK(count(ProxyOutcome::proxied) == proxied + 1);
+  CHECK(count(ProxyOutcome::local) == local + 1);
+  CHECK(count(ProxyOutcome::missing) == missing + 1);
+}
+
+TEST_CASE("DoT refuses a PROXY v2 header from a peer that is not trusted", "[dot][proxy]") {
+  using namespace sextant::transports::proxy_test;
+  auto config = DotFixture::test_config();
+  config.stream.proxy_protocol = true;
+  config.stream.trusted_proxies = std::make_shared<const TrustedProxies>(std::vector<std::string>{"127.0.0.2/32"});
+  DotFixture f(config);
+  auto& untrusted = transport_counters(Transport::dot).proxy[static_cast<size_t>(ProxyOutcome::untrusted)];
+  const uint64_t before = untrusted.load();
+  {
+    auto options = f.client_options();
+    options.preamble = proxy_v4("198.51.100.9", "192.0.2.53", 40000, 853);
+    TlsTestClient client(f.port(), options);
+    CHECK_FALSE(client.handshake_ok());
+  }
+  CHECK(untrusted.load() == before + 1);
+  // A plain DoT client from the same address is served as itself.
+  TlsTestClient client(f.port(), f.client_options());
+  REQUIRE(client.handshake_ok());
+  auto query = make_query("direct.example");
+  REQUIRE(client.send_frame(query));
+  REQUIRE(client.read_frame());
+  auto peers = f.handler.peers();
+  REQUIRE(peers.size() == 1);
+  CHECK(address_text(peers[0]) == "127.0.0.1");
 }
 
 TEST_CASE("DoT certificate reload takes effect for new connections", "[dot][reload]") {

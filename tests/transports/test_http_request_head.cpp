@@ -102,3 +102,56 @@ TEST_CASE("http head: limits on the head, the target and the field count", "[htt
     CHECK(p.error_status() == 431);
   }
 }
+
+TEST_CASE("http head: pipelined requests are read one head at a time", "[http]") {
+  std::string two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: y\r\nContent-Length: 3\r\n\r\nabc";
+  HttpRequestHeadParser p;
+  REQUIRE(p.feed(two) == State::complete);
+  CHECK(p.head().target == "/a");
+  size_t first = p.consumed();
+  CHECK(two.substr(first, 4) == "POST");
+  p.reset();
+  REQUIRE(p.feed(std::string_view(two).substr(first)) == State::complete);
+  CHECK(p.head().method == "POST");
+  CHECK(*p.head().field("host") == "y");
+  CHECK(two.substr(first + p.consumed()) == "abc");
+  // An incomplete head consumes everything it was given.
+  p.reset();
+  CHECK(p.feed("GET /c HTTP/1.1\r\nHo") == State::incomplete);
+  CHECK(p.consumed() == 19);
+  CHECK(p.feed("st: z\r\n\r\nrest") == State::complete);
+  CHECK(p.consumed() == 9);
+  CHECK(*p.head().field("host") == "z");
+}
+
+TEST_CASE("http head: the longest target is a parameter", "[http]") {
+  HttpRequestHeadParser p(100 * 1024, 64, 96 * 1024);
+  CHECK(p.feed("GET /" + std::string(90000, 'a') + " HTTP/1.1\r\n\r\n") == State::complete);
+  HttpRequestHeadParser q(100 * 1024, 64, 96 * 1024);
+  CHECK(q.feed("GET /" + std::string(97 * 1024, 'a') + " HTTP/1.1\r\n\r\n") == State::error);
+  CHECK(q.error_status() == 414);
+}
+
+TEST_CASE("http head: absolute-form targets when asked (RFC 9112 3.2.2)", "[http]") {
+  {
+    HttpRequestHeadParser strict;
+    CHECK(strict.feed("GET http://example.com/metrics HTTP/1.1\r\n\r\n") == State::error);
+    CHECK(strict.error_status() == 400);
+  }
+  const std::pair<std::string, std::string> cases[] = {
+      {"http://example.com/dns-query?dns=AAAA", "/dns-query?dns=AAAA"},
+      {"HTTPS://example.com:8443/a/b", "/a/b"},
+      {"https://example.com", "/"},
+      {"/plain", "/plain"},
+  };
+  for (const auto& [target, origin] : cases) {
+    HttpRequestHeadParser p(8192, 64, 2048, true);
+    INFO(target);
+    REQUIRE(p.feed("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n") == State::complete);
+    CHECK(p.head().target == origin);
+  }
+  HttpRequestHeadParser p(8192, 64, 2048, true);
+  CHECK(p.feed("GET https://example.com?dns=AAAA HTTP/1.1\r\n\r\n") == State::error);  // no path
+  HttpRequestHeadParser q(8192, 64, 2048, true);
+  CHECK(q.feed("GET ftp://example.com/x HTTP/1.1\r\n\r\n") == State::error);
+}

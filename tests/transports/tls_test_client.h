@@ -29,6 +29,7 @@ class TlsTestClient {
     std::string ca_file;                // verify the server against it when set
     SSL_SESSION* resume = nullptr;      // offer this session (ticket)
     int max_version = 0;                // e.g. TLS1_2_VERSION
+    std::vector<uint8_t> preamble;      // sent in clear before the handshake (a PROXY v2 header)
   };
 
   TlsTestClient(uint16_t port, const Options& options) {
@@ -40,6 +41,10 @@ class TlsTestClient {
     }
     fd_ = connect_tcp(port);
     if (fd_ < 0) return;
+    if (!options.preamble.empty() &&
+        ::send(fd_, options.preamble.data(), options.preamble.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(options.preamble.size()))
+      return;
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, "localhost");

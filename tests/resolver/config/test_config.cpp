@@ -143,3 +143,29 @@ TEST_CASE("dnstap: off by default; socket or file, not both", "[config]") {
   CHECK_THROWS_WITH(load_config_text("dnstap:\n  socket: /a\n  file: /b\n", "f.yaml"),
                     Catch::Contains("dnstap.socket and dnstap.file are exclusive"));
 }
+
+TEST_CASE("scale-out: PROXY v2 proxies, drain time and health-check names", "[config]") {
+  Config d = default_config();
+  CHECK(d.proxy_protocol_from.empty());
+  CHECK(d.drain_time_ms == 0);
+  REQUIRE(d.health_check_names.size() == 1);
+  CHECK(d.health_check_names[0] == "a.root-servers.net.");
+
+  Config c = load_config_text("server:\n"
+                              "  proxy-protocol-from: [10.0.0.5, 'fd00::/64']\n"
+                              "  drain-time: 3s\n"
+                              "  health-check-names: [health.example., check.test]\n",
+                              "s.yaml");
+  REQUIRE(c.proxy_protocol_from.size() == 2);
+  CHECK(c.proxy_protocol_from[0].to_text() == "10.0.0.5/32");
+  CHECK(c.proxy_protocol_from[1].to_text() == "fd00::/64");
+  CHECK(c.drain_time_ms == 3000);
+  CHECK(c.health_check_names.size() == 2);
+
+  CHECK_THROWS_WITH(load_config_text("server:\n  proxy-protocol-from: [dnsdist.example]\n", "s.yaml"),
+                    Catch::Contains("s.yaml:2") && Catch::Contains("server.proxy-protocol-from"));
+  CHECK_THROWS_WITH(load_config_text("server:\n  drain-time: 11m\n", "s.yaml"),
+                    Catch::Contains("s.yaml:2") && Catch::Contains("server.drain-time"));
+  CHECK_THROWS_WITH(load_config_text("server:\n\n  health-check-names: ['a..b']\n", "s.yaml"),
+                    Catch::Contains("s.yaml:3") && Catch::Contains("not a domain name"));
+}

@@ -33,6 +33,10 @@ struct FakeTarget : ControlTarget {
     return "ok\n";
   }
   std::string list_negative_anchors() override { calls.push_back("nta?"); return "example.\n"; }
+  std::string trace(const wire::Name& n, wire::RRType type) override {
+    calls.push_back("trace " + n.to_text() + " " + wire::to_string(type));
+    return "r1 +0ms q0: question\n";
+  }
 };
 
 }  // namespace
@@ -86,4 +90,21 @@ TEST_CASE("control commands: bad input is an error reply, never a call", "[contr
   CHECK(t.calls.empty());
   t.fail_dump = true;
   CHECK(run_control_command("dump-cache", t) == "error: dump broke\n");
+}
+
+TEST_CASE("control commands: trace NAME [TYPE], lookup as Unbound spells it", "[control]") {
+  FakeTarget t;
+  CHECK(run_control_command("trace www.example.com", t) == "r1 +0ms q0: question\n");
+  CHECK(run_control_command("trace www.example.com aaaa", t) == "r1 +0ms q0: question\n");
+  CHECK(run_control_command("lookup example.org. MX", t) == "r1 +0ms q0: question\n");
+  CHECK(run_control_command("trace example. TYPE65534", t) == "r1 +0ms q0: question\n");
+  CHECK(t.calls == std::vector<std::string>{"trace www.example.com. A", "trace www.example.com. AAAA",
+                                            "trace example.org. MX", "trace example. TYPE65534"});
+  CHECK(run_control_command("trace", t) == "error: usage: trace NAME [TYPE]\n");
+  CHECK(run_control_command("trace a b c", t) == "error: usage: trace NAME [TYPE]\n");
+  CHECK(run_control_command("trace example. NOSUCHTYPE", t) == "error: unknown type 'NOSUCHTYPE'\n");
+  CHECK(run_control_command("trace example. AXFR", t) == "error: AXFR is not a type that is resolved\n");
+  CHECK(run_control_command("trace a..b", t).rfind("error: bad name 'a..b'", 0) == 0);
+  CHECK(t.calls.size() == 4);
+  CHECK(run_control_command("help", t).find("trace NAME [TYPE]") != std::string::npos);
 }

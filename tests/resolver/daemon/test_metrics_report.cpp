@@ -162,3 +162,34 @@ TEST_CASE("daemon metrics: policy entries, hits, zones and the event log", "[met
   CHECK(r.value("sextant_event_log_events_total") == 9);
   CHECK(r.value("sextant_event_log_dropped_total", {{"reason", "rate-limit"}}) == 4);
 }
+
+TEST_CASE("daemon metrics: PROXY v2 outcomes by transport, and the drain", "[metrics]") {
+  using sextant::transports::ProxyOutcome;
+  DaemonSnapshot snap;
+  snap.version = "test";
+  sextant::transports::UdpCounters udp1, udp2;
+  udp1.proxy[static_cast<size_t>(ProxyOutcome::proxied)].add(7);
+  udp2.proxy[static_cast<size_t>(ProxyOutcome::proxied)].add(3);
+  udp2.proxy[static_cast<size_t>(ProxyOutcome::untrusted)].add(2);
+  add_udp(snap, udp1);
+  add_udp(snap, udp2);
+  sextant::transports::TcpCounters tcp;
+  tcp.proxy[static_cast<size_t>(ProxyOutcome::missing)].add(1);
+  add_tcp(snap, tcp);
+  snap.dot.proxy[static_cast<size_t>(ProxyOutcome::local)] = 4;
+  snap.draining = true;
+  snap.health_checks_failed = 5;
+
+  MetricsReport r = build_metrics_report(snap);
+  auto proxy = [&](const char* transport, const char* outcome) {
+    return r.value("sextant_proxy_protocol_total", {{"transport", transport}, {"outcome", outcome}});
+  };
+  CHECK(proxy("udp", "proxied") == 10);
+  CHECK(proxy("udp", "untrusted") == 2);
+  CHECK(proxy("tcp", "missing") == 1);
+  CHECK(proxy("dot", "local") == 4);
+  CHECK(proxy("doh", "invalid") == 0);
+  CHECK(r.value("sextant_draining") == 1);
+  CHECK(r.value("sextant_health_checks_failed_total") == 5);
+  CHECK(r.prometheus().find("# TYPE sextant_proxy_protocol_total counter\n") != std::string::npos);
+}

@@ -128,6 +128,12 @@ ScriptedReply& ScriptedNetwork::on_subtree(std::string_view server, std::string_
   return r;
 }
 
+void ScriptedNetwork::forget_rules(std::string_view server, std::string_view name) {
+  ServerAddress a = address(server);
+  wire::Name n = wire::Name::from_text(name);
+  std::erase_if(rules_, [&](const Rule& r) { return r.server == a && r.name == n; });
+}
+
 void ScriptedNetwork::delegate(std::string_view server, std::string_view child,
                                const std::vector<std::pair<std::string, std::string>>& name_servers,
                                uint32_t ttl) {
@@ -391,6 +397,9 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     case Behaviour::wrong_source:
       reply.from = address("203.0.113.254");
       break;
+    case Behaviour::wrong_opcode:
+      response.header.set_opcode(wire::Opcode::NOTIFY);
+      break;
     case Behaviour::formerr_to_edns:
       if (q.edns) {
         response = wire::Message{};
@@ -410,7 +419,9 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     default:
       break;
   }
-  if (script.behaviour == Behaviour::garbage) {
+  if (script.raw) {
+    reply.packet = script.raw(q);
+  } else if (script.behaviour == Behaviour::garbage) {
     reply.packet = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x05, 0xff};
   } else if (wire::build_message(response, reply.packet) != wire::WireError::ok) {
     throw std::logic_error("cannot build the scripted reply");

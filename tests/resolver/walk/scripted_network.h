@@ -65,6 +65,7 @@ enum class Behaviour : uint8_t {
   formerr_to_edns, // FORMERR (no OPT, no question) to queries with EDNS, else the reply
   truncate_udp,    // TC=1 and empty sections over UDP, the reply over TCP
   garbage,         // octets that do not parse
+  wrong_opcode,    // the reply with opcode NOTIFY instead of QUERY
 };
 
 struct ScriptedReply {
@@ -75,6 +76,11 @@ struct ScriptedReply {
   std::vector<wire::ResourceRecord> additional;
   Behaviour behaviour = Behaviour::answer;
   std::chrono::milliseconds delay{10};
+  // When set, the reply's octets come from this function, given the query
+  // as sent (its ID and its question in the 0x20 case): for packets the
+  // message builder does not write, such as rdata names of any type
+  // compressed against the question. The sections above are then unused.
+  std::function<std::vector<uint8_t>(const wire::Message& query)> raw;
 };
 
 struct SentQuery {
@@ -107,6 +113,11 @@ class ScriptedNetwork : public UpstreamNetwork {
   // unless a more specific rule matches (the longest matching zone wins).
   ScriptedReply& on_subtree(std::string_view server, std::string_view zone,
                             ScriptedReply reply = {}, uint32_t uses = 0);
+
+  // Removes the rules for exactly (`server`, `name`), so a test can change
+  // what a server says about a name (rules of equal specificity do not
+  // override each other: the first one added wins).
+  void forget_rules(std::string_view server, std::string_view name);
 
   // Convenience: a referral from `server` for everything under `child`
   // to the NS names given as {name, address-or-empty} (glue if an address).
