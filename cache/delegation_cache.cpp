@@ -122,6 +122,11 @@ bool DelegationCache::try_zone(const wire::Name& zone, wire::RRClass rclass, uin
   return true;
 }
 
+bool DelegationCache::has_fresh(const wire::Name& zone, wire::RRClass rclass, uint32_t now) {
+  EntryRef<DelegationEntry> ref = store_.find(delegation_key(zone, rclass));
+  return ref && !ref->expired(now);
+}
+
 std::optional<DelegationHit> DelegationCache::find(const wire::Name& zone, wire::RRClass rclass,
                                                    uint32_t now, StalePolicy policy) {
   DelegationHit hit;

@@ -77,6 +77,11 @@ class DelegationCache {
                                             StalePolicy policy = StalePolicy::fresh_only,
                                             bool strictly_above = false);
 
+  // Whether an unexpired cut for `zone` itself is cached. Decodes and
+  // counts nothing, allocates nothing: the walker's check for questions that
+  // would fail at once (Walker::quick_failure) runs on cache misses.
+  bool has_fresh(const wire::Name& zone, wire::RRClass rclass, uint32_t now);
+
   // Records addresses learned for one of the zone's servers (e.g. after a
   // glueless lookup). Replaces the server's addresses when `rank` is at
   // least their rank, else keeps them. Returns false if the zone or the

@@ -7,6 +7,7 @@ and, inside resolver/, room by room:
 
     walk, config  <-  policy  <-  front  <-  daemon
                       eventlog  <-  front
+    walk, config  <-  forward  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
 room (policy/, forward/ ...) must be added to ALLOWED before it builds
@@ -32,10 +33,14 @@ ALLOWED = {
     "resolver/policy": {"wire", "resolver/config"},
     # eventlog/: the per-query JSON event log (records, queues, writer thread).
     "resolver/eventlog": {"wire", "transports", "resolver/policy"},
+    # forward: the forward/stub zone table (built from config, read by the
+    # walker through walk/configured_zones.h) and the upstreams' profiles.
+    "resolver/forward": {"wire", "dnssec", "resolver/walk", "resolver/config"},
     "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config",
                        "resolver/policy", "resolver/eventlog"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
-                        "resolver/config", "resolver/front", "resolver/policy", "resolver/eventlog"},
+                        "resolver/config", "resolver/front", "resolver/forward", "resolver/policy",
+                        "resolver/eventlog"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -63,6 +63,8 @@ const char* to_string(DnstapMessageType type) noexcept {
     case DnstapMessageType::resolver_response: return "RESOLVER_RESPONSE";
     case DnstapMessageType::client_query: return "CLIENT_QUERY";
     case DnstapMessageType::client_response: return "CLIENT_RESPONSE";
+    case DnstapMessageType::forwarder_query: return "FORWARDER_QUERY";
+    case DnstapMessageType::forwarder_response: return "FORWARDER_RESPONSE";
   }
   return "?";
 }

@@ -24,10 +24,13 @@ enum class DnstapMessageType : uint8_t {
   resolver_response = 4,  // we received its answer
   client_query = 5,       // a client's query reached us
   client_response = 6,    // we answered a client
+  forwarder_query = 7,    // we sent a query to a forward zone's upstream resolver
+  forwarder_response = 8, // we received its answer
 };
 const char* to_string(DnstapMessageType type) noexcept;
 constexpr bool is_response(DnstapMessageType type) noexcept {
-  return type == DnstapMessageType::resolver_response || type == DnstapMessageType::client_response;
+  return type == DnstapMessageType::resolver_response || type == DnstapMessageType::client_response ||
+         type == DnstapMessageType::forwarder_response;
 }
 
 // Wall-clock time as dnstap stores it: seconds since the epoch + nanoseconds.

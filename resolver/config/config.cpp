@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "resolver/config/config_zones.h"
 #include "wire/name.h"
 
 namespace sextant::resolver {
@@ -321,6 +322,48 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_subquery_depth, 1, 64)},
       {"resolver.max-cname-hops", "12", "CNAME/DNAME links followed for one question.",
        bind_uint(&Config::max_cname_hops, 1, 64)},
+      // forwarding (config_zones.cpp parses the blocks)
+      {"forward-zones", "[]",
+       "Domains sent to recursive upstreams over UDP, TCP, TLS, HTTPS or QUIC instead of being walked; "
+       "see the blocks below.",
+       config_zones::apply_forward_zones},
+      {"stub-zones", "[]",
+       "Domains whose authoritative servers are configured (walked from them, RD=0); see the blocks below.",
+       config_zones::apply_stub_zones},
+      {"resolver.max-queries-per-zone", "100",
+       "Queries in flight to one struggling zone (every server it has held down, timing out, or "
+       "slower than 200 ms), per worker. A question that would go over it is not queued: it gets "
+       "SERVFAIL at once (see `resolver.over-limit`), so a flood of names under one dead or slow "
+       "zone cannot take every upstream socket. Zones that answer are not capped by zone. 0: no cap.",
+       bind_uint(&Config::max_queries_per_zone, 0, 1000000)},
+      {"resolver.max-queries-per-server", "800",
+       "Queries in flight to one struggling authoritative server address (timing out or slower "
+       "than 200 ms; all zones together, every open socket), per worker (a worker has 1,024 "
+       "upstream sockets); a server at its cap is skipped, and a question with no other server "
+       "fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
+       bind_uint(&Config::max_queries_per_server, 0, 1000000)},
+      {"resolver.over-limit", "servfail",
+       "What a question over `resolver.max-queries-per-zone` or `-per-server` gets: `servfail` "
+       "(with an Extended DNS Error saying why) or `drop` (no answer).",
+       [](Config& c, const YAML::Node& n) {
+         std::string s = scalar(n);
+         if (s == "servfail") c.drop_over_limit = false;
+         else if (s == "drop") c.drop_over_limit = true;
+         else throw std::invalid_argument(fmt::format("'{}' is not servfail or drop", s));
+       }},
+      {"resolver.server-hold-down", "5s",
+       "A server that timed out twice in a row, answering nothing meanwhile, is held down for 1 s "
+       "(or this, if shorter), then probed by one query at a time; each probe that fails doubles "
+       "the next hold-down, up to this. While every server of a zone is held down, its questions "
+       "get SERVFAIL with EDE 22 at once, without a packet.",
+       bind_duration_ms(&Config::server_hold_down_ms, 100, 600000)},
+      {"resolver.max-glueless-per-delegation", "4",
+       "NS names without glue whose addresses are looked up for one zone cut (NXNSAttack, "
+       "CVE-2020-12662).",
+       bind_uint(&Config::max_glueless_per_delegation, 1, 64)},
+      {"resolver.max-glueless-per-question", "8",
+       "NS names without glue looked up for one client question, all zone cuts together.",
+       bind_uint(&Config::max_glueless_per_question, 1, 256)},
       // cache
       {"cache.memory", "256M", "Total cache memory in bytes (suffixes k, M, G).",
        [](Config& c, const YAML::Node& n) {
@@ -391,6 +434,12 @@ const std::vector<Setting>& settings() {
       {"dnstap.log-resolver-responses", "false",
        "Log the answers from authoritative servers (RESOLVER_RESPONSE).",
        bind_bool(&Config::dnstap_log_resolver_responses)},
+      {"dnstap.log-forwarder-queries", "false",
+       "Log the queries sent to forward zones' upstream resolvers (FORWARDER_QUERY).",
+       bind_bool(&Config::dnstap_log_forwarder_queries)},
+      {"dnstap.log-forwarder-responses", "false",
+       "Log the answers from forward zones' upstream resolvers (FORWARDER_RESPONSE).",
+       bind_bool(&Config::dnstap_log_forwarder_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
       // policy (resolver/config/policy_config.h, resolver/policy/README.md)
@@ -481,8 +530,8 @@ void apply_tree(Config& c, const YAML::Node& node, const std::string& prefix, co
     if (const Setting* s = find_setting(key)) {
       try {
         s->apply(c, kv.second);
-      } catch (const PositionedValueError& e) {
-        throw ConfigError(fmt::format("{}:{}: {}: {}", source, e.line(), key, e.what()));
+      } catch (const ConfigNodeError& e) {
+        throw ConfigError(fmt::format("{}:{}: {}: {}", source, e.line + 1, key, e.what()));
       } catch (const std::exception& e) {
         throw ConfigError(fmt::format("{}: {}: {}", where(source, kv.second), key, e.what()));
       }
@@ -615,6 +664,7 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
     throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));
   if (c.metrics_path.empty() || c.metrics_path.front() != '/')
     throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
+  config_zones::check_zones(c, source);
   c.policy.source = source;
   check_policy(c.policy, source);
   return c;
@@ -634,6 +684,7 @@ std::string config_reference() {
                     "| key | default | meaning |\n|---|---|---|\n";
   for (const auto& s : settings())
     out += fmt::format("| `{}` | `{}` | {} |\n", s.key, s.default_yaml[0] ? s.default_yaml : "(empty)", s.doc);
+  out += config_zones::blocks_reference();
   return out;
 }
 

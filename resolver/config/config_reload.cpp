@@ -11,7 +11,8 @@ struct RestartOnly {
   bool (*same)(const Config&, const Config&);
 };
 
-// Every setting but the three applied live, by its key in the configuration
+// Every setting but those applied live (access-control, log-level,
+// negative trust anchors, forward and stub zones), by its key in the configuration
 // table (a unit test checks that together they are the whole table).
 #define SEXTANT_RESTART_ONLY(field, key) \
   RestartOnly { key, [](const Config& a, const Config& b) { return a.field == b.field; } }
@@ -48,6 +49,12 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(max_upstream_queries, "resolver.max-upstream-queries"),
     SEXTANT_RESTART_ONLY(max_subquery_depth, "resolver.max-subquery-depth"),
     SEXTANT_RESTART_ONLY(max_cname_hops, "resolver.max-cname-hops"),
+    SEXTANT_RESTART_ONLY(max_queries_per_zone, "resolver.max-queries-per-zone"),
+    SEXTANT_RESTART_ONLY(max_queries_per_server, "resolver.max-queries-per-server"),
+    SEXTANT_RESTART_ONLY(drop_over_limit, "resolver.over-limit"),
+    SEXTANT_RESTART_ONLY(server_hold_down_ms, "resolver.server-hold-down"),
+    SEXTANT_RESTART_ONLY(max_glueless_per_delegation, "resolver.max-glueless-per-delegation"),
+    SEXTANT_RESTART_ONLY(max_glueless_per_question, "resolver.max-glueless-per-question"),
     SEXTANT_RESTART_ONLY(cache_memory_bytes, "cache.memory"),
     SEXTANT_RESTART_ONLY(cache_max_ttl, "cache.max-ttl"),
     SEXTANT_RESTART_ONLY(cache_min_ttl, "cache.min-ttl"),
@@ -75,6 +82,8 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(dnstap_log_responses, "dnstap.log-responses"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_queries, "dnstap.log-resolver-queries"),
     SEXTANT_RESTART_ONLY(dnstap_log_resolver_responses, "dnstap.log-resolver-responses"),
+    SEXTANT_RESTART_ONLY(dnstap_log_forwarder_queries, "dnstap.log-forwarder-queries"),
+    SEXTANT_RESTART_ONLY(dnstap_log_forwarder_responses, "dnstap.log-forwarder-responses"),
     SEXTANT_RESTART_ONLY(dnstap_identity, "dnstap.identity"),
     SEXTANT_RESTART_ONLY(event_log.file, "event-log.file"),
     SEXTANT_RESTART_ONLY(event_log.sample, "event-log.sample"),
@@ -90,6 +99,7 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   plan.access_control_changed = !(running.access_control == next.access_control);
   plan.log_level_changed = running.log_level != next.log_level;
   plan.negative_trust_anchors_changed = running.negative_trust_anchors != next.negative_trust_anchors;
+  plan.forward_zones_changed = running.forward_zones != next.forward_zones || running.stub_zones != next.stub_zones;
   plan.policy_settings_changed = !(running.policy.top == next.policy.top) || running.policy.views != next.policy.views;
   plan.policy_rebuild = plan.policy_settings_changed || has_policy(running.policy) || has_policy(next.policy);
   for (const RestartOnly& r : kRestartOnly)
@@ -107,7 +117,8 @@ bool has_policy(const PolicyConfig& p) {
 }
 
 std::vector<std::string> live_settings() {
-  return {"access-control", "server.log-level", "dnssec.negative-trust-anchors", "policy.local-zones",
+  return {"access-control", "server.log-level", "dnssec.negative-trust-anchors", "forward-zones", "stub-zones",
+          "policy.local-zones",
           "policy.local-data", "policy.local-data-ptr", "policy.local-zone-files", "policy.hosts-files",
           "policy.allowlist", "policy.blocklists", "policy.rpz", "policy.dns64", "policy.cname-inspection",
           "policy.views"};

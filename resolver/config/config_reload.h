@@ -1,8 +1,9 @@
 // What a reload (SIGHUP, `sextant control reload`) can change in a running
 // daemon, and what must wait for a restart.
 //
-// Applied live, without touching the cache: access-control, log-level and
-// dnssec.negative-trust-anchors (which flushes the names that changed);
+// Applied live, without touching the cache: access-control, log-level,
+// dnssec.negative-trust-anchors (which flushes the names that changed),
+// forward-zones and stub-zones (which flush the zones that changed);
 // every policy.* key (the whole policy is rebuilt from the file and the
 // files it names, and swapped in; answers that depended on what changed
 // are flushed);
@@ -22,6 +23,7 @@ struct ReloadPlan {
   bool access_control_changed = false;
   bool log_level_changed = false;
   bool negative_trust_anchors_changed = false;
+  bool forward_zones_changed = false;  // forward-zones or stub-zones
   // The policy is rebuilt on every reload where either file has one: its
   // lists and zones are files that may have changed even when the
   // configuration did not.

@@ -21,7 +21,7 @@ namespace {
 size_t line_of(const YAML::Node& n) { return n.Mark().line >= 0 ? static_cast<size_t>(n.Mark().line) + 1 : 0; }
 
 [[noreturn]] void fail(const YAML::Node& n, const std::string& message) {
-  throw PositionedValueError(line_of(n), message);
+  throw ConfigNodeError(n.Mark().line, message);  // config.h: 0-based, as YAML marks are
 }
 
 std::string text(const YAML::Node& n) {

@@ -120,17 +120,6 @@ struct EventLogConfig {
   friend bool operator==(const EventLogConfig&, const EventLogConfig&) = default;
 };
 
-// A bad value whose own line is known (a list item deep inside a section):
-// the configuration loader reports that line rather than the section's.
-class PositionedValueError : public std::invalid_argument {
- public:
-  PositionedValueError(size_t line, const std::string& m) : std::invalid_argument(m), line_(line) {}
-  size_t line() const noexcept { return line_; }
-
- private:
-  size_t line_;
-};
-
 // Parsers for the settings table (resolver/config/config.cpp).
 void apply_local_zones(PolicySetConfig& s, const YAML::Node& n);
 void apply_local_data(PolicySetConfig& s, const YAML::Node& n);

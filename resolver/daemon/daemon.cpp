@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -16,6 +17,8 @@
 #include "resolver/daemon/control_commands.h"
 #include "resolver/daemon/control_trace.h"
 #include "resolver/daemon/daemon_metrics.h"
+#include "resolver/daemon/forward_upstreams.h"
+#include "resolver/forward/forward_table.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/policy_runtime.h"
 #include "resolver/eventlog/event_log.h"
@@ -40,6 +43,7 @@
 #include "transports/tcp_listener.h"
 #include "transports/udp_listener.h"
 #include "transports/upstream.h"
+#include "transports/upstream_pool.h"
 #include "transports/worker_pool.h"
 
 namespace sextant::resolver {
@@ -70,13 +74,50 @@ cache::CacheConfig cache_config_from(const Config& c) {
   return cc;
 }
 
-WalkerOptions walker_options_from(const Config& c) {
+// The root anchors (embedded or the configured file); the forward and stub
+// zones' own anchors are added to a copy of these (anchors_with()).
+dnssec::TrustAnchors base_anchors_from(const Config& c) {
+  if (!c.dnssec) return {};
+  return c.trust_anchor_file.empty() ? dnssec::TrustAnchors::builtin_root()
+                                     : dnssec::TrustAnchors::from_file(c.trust_anchor_file);
+}
+
+std::shared_ptr<const dnssec::TrustAnchors> anchors_with(const dnssec::TrustAnchors& base, const ForwardTable& table) {
+  auto anchors = std::make_shared<dnssec::TrustAnchors>(base);
+  table.add_trust_anchors(*anchors);
+  return anchors;
+}
+
+// dnssec.negative-trust-anchors and the zones configured with one.
+std::shared_ptr<dnssec::NegativeTrustAnchors> negative_anchors_from(const std::vector<std::string>& names,
+                                                                    const ForwardTable& table) {
+  auto ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
+  for (const auto& name : names) ntas->add(wire::Name::from_text(name));
+  for (const auto& name : table.negative_anchors()) {
+    if (!ntas->covering(name) || !(*ntas->covering(name) == name)) ntas->add(name);
+  }
+  return ntas;
+}
+
+WalkerOptions walker_options_from(const Config& c, const dnssec::TrustAnchors& base_anchors,
+                                  const std::shared_ptr<const ForwardTable>& forward) {
   WalkerOptions o;
   o.limits.max_upstream_queries = c.max_upstream_queries;
   o.limits.max_subquery_depth = c.max_subquery_depth;
   o.limits.max_cname_hops = c.max_cname_hops;
   o.limits.resolution_deadline = std::chrono::milliseconds(c.resolution_timeout_ms);
   o.timeouts.initial_rto = std::chrono::milliseconds(c.upstream_initial_timeout_ms);
+  o.limits.max_outstanding_per_zone = c.max_queries_per_zone;
+  o.limits.max_outstanding_per_server = c.max_queries_per_server;
+  o.limits.drop_over_limit = c.drop_over_limit;
+  // 0 (or below the table's minimum) only in a Config not filled by the
+  // settings table: keep the walker's defaults then.
+  if (c.server_hold_down_ms > 0) {
+    o.timeouts.dead_hold_down = std::chrono::milliseconds(c.server_hold_down_ms);
+    o.timeouts.dead_hold_down_initial = std::min(o.timeouts.dead_hold_down_initial, o.timeouts.dead_hold_down);
+  }
+  if (c.max_glueless_per_delegation > 0) o.limits.max_glueless_per_cut = c.max_glueless_per_delegation;
+  if (c.max_glueless_per_question > 0) o.limits.max_glueless_per_question = c.max_glueless_per_question;
   o.qname_minimisation = c.qname_minimisation;
   o.allow_private_servers = c.query_private_addresses;
   o.edns_udp_size = c.edns_buffer_size;
@@ -92,13 +133,10 @@ WalkerOptions walker_options_from(const Config& c) {
   // library's default then.
   o.dnssec.enabled = c.dnssec;
   if (c.dnssec) {
-    o.dnssec.anchors = std::make_shared<const dnssec::TrustAnchors>(
-        c.trust_anchor_file.empty() ? dnssec::TrustAnchors::builtin_root()
-                                    : dnssec::TrustAnchors::from_file(c.trust_anchor_file));
-    auto ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
-    for (const auto& name : c.negative_trust_anchors) ntas->add(wire::Name::from_text(name));
-    o.dnssec.negative_anchors = std::move(ntas);
+    o.dnssec.anchors = anchors_with(base_anchors, *forward);
+    o.dnssec.negative_anchors = negative_anchors_from(c.negative_trust_anchors, *forward);
   }
+  o.configured = forward;
   o.dnssec.limits.clock_skew_seconds = c.clock_skew_s;
   o.dnssec.limits.max_nsec3_iterations =
       static_cast<uint16_t>(std::min(c.nsec3_max_iterations, 65535u));
@@ -123,6 +161,7 @@ WalkerOptions walker_options_from(const Config& c) {
 // Everything one worker owns, created and destroyed on its own thread.
 struct WorkerState {
   std::unique_ptr<transports::NetworkUpstream> upstream;
+  std::unique_ptr<transports::UpstreamPool> pool;  // forward upstreams over tcp, tls, https, quic
   std::unique_ptr<UpstreamAdapter> network;
   std::unique_ptr<LoopTimerService> timers;
   std::unique_ptr<Walker> walker;
@@ -251,6 +290,8 @@ transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers)
   o.log_client_responses = c.dnstap_log_responses;
   o.log_resolver_queries = c.dnstap_log_resolver_queries;
   o.log_resolver_responses = c.dnstap_log_resolver_responses;
+  o.log_forwarder_queries = c.dnstap_log_forwarder_queries;
+  o.log_forwarder_responses = c.dnstap_log_forwarder_responses;
   o.workers = workers;
   return o;
 }
@@ -290,8 +331,11 @@ struct Daemon::State {
   RootHints hints;
   cache::CacheConfig cache_config;
   cache::Cache cache;
-  // Built once (the trust anchor file is read here, so a bad file stops
-  // the start-up) and copied to every worker's walker; the anchors are shared.
+  // The root anchors as configured (read once: a bad file stops the start).
+  dnssec::TrustAnchors base_anchors;
+  // forward-zones and stub-zones; replaced by a reload.
+  std::shared_ptr<const ForwardTable> forward;
+  // Built once and copied to every worker's walker; the anchors are shared.
   WalkerOptions walker_options;
   // Replaced by a reload: every worker's pipeline is pointed at the new
   // rules (on its own thread) before the old ones are let go.
@@ -305,8 +349,9 @@ struct Daemon::State {
   std::atomic<bool> reload_requested{false};
   TlsContexts tls;
   std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload (and change NTAs)
-  // Negative trust anchor sets a worker may not have let go of yet.
+  // Negative trust anchor sets (and forward tables, anchors) a worker may not have let go of yet.
   std::vector<std::shared_ptr<const dnssec::NegativeTrustAnchors>> retired_ntas;
+  std::vector<std::shared_ptr<const void>> retired;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   // Listener counters, registered by each worker as its listeners open;
   // read by the metrics exporter (the counters are relaxed atomics).
@@ -327,7 +372,9 @@ struct Daemon::State {
         hints(config.root_hints.empty() ? RootHints::embedded() : RootHints::load_file(config.root_hints)),
         cache_config(cache_config_from(config)),
         cache(cache_config),
-        walker_options(walker_options_from(config)),
+        base_anchors(base_anchors_from(config)),
+        forward(ForwardTable::build(config)),
+        walker_options(walker_options_from(config, base_anchors, forward)),
         acl(std::make_shared<const AccessControl>(config.access_control)),
         drain(health_check_names_from(config)) {
     pipeline_settings.drain = &drain;
@@ -429,6 +476,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
         std::lock_guard lock(gather->mu);
         add_walker(gather->sums, w.walker->stats());
         add_upstream(gather->sums, w.upstream->counters());
+        if (w.network) add_forward_upstreams(gather->sums, w.network->forward_stats());
         add_resolution_times(gather->sums, w.pipeline->resolution_times());
         ++gather->reported;
       },
@@ -436,6 +484,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
   std::lock_guard lock(gather->mu);
   snap.walker = gather->sums.walker;
   snap.upstream = gather->sums.upstream;
+  snap.forward_upstreams = gather->sums.forward_upstreams;
   snap.resolution_buckets = gather->sums.resolution_buckets;
   snap.resolution_total_us = gather->sums.resolution_total_us;
   snap.workers_reporting = gather->reported;
@@ -475,6 +524,78 @@ bool switch_negative_anchors(Daemon::State& s, std::shared_ptr<const dnssec::Neg
   return ok;
 }
 
+// A reload's forward-zones and stub-zones: the new table, the zones' trust
+// anchors and negative trust anchors go to every worker (walker and
+// upstream adapter) on its own thread; what the changed zones left in the
+// cache and in the workers' memories is dropped. Caller holds reload_mu.
+std::string switch_forward_zones(Daemon::State& s, const Config& next, bool& failed) {
+  std::shared_ptr<const ForwardTable> table;
+  try {
+    check_forward_upstreams(next, s.config_path);
+    table = ForwardTable::build(next);
+  } catch (const std::exception& e) {
+    failed = true;
+    log::error("reload: keeping the running forward and stub zones: {}", e.what());
+    return fmt::format("error: forward-zones/stub-zones not applied: {}\n", e.what());
+  }
+  std::shared_ptr<const dnssec::TrustAnchors> anchors = s.walker_options.dnssec.anchors;
+  std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas = s.walker_options.dnssec.negative_anchors;
+  if (s.config.dnssec) {
+    anchors = anchors_with(s.base_anchors, *table);
+    // The running set (it may hold insecure-add names) minus the old zones'
+    // anchors, plus the new ones.
+    auto next_ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
+    if (ntas) {
+      for (const auto& name : ntas->names()) {
+        const auto& old = s.forward->negative_anchors();
+        bool from_zone = std::find(old.begin(), old.end(), name) != old.end() &&
+                         std::find(s.config.negative_trust_anchors.begin(), s.config.negative_trust_anchors.end(),
+                                   name.to_text()) == s.config.negative_trust_anchors.end();
+        if (!from_zone) next_ntas->add(name);
+      }
+    }
+    for (const auto& name : table->negative_anchors()) {
+      const wire::Name* covering = next_ntas->covering(name);
+      if (!covering || !(*covering == name)) next_ntas->add(name);
+    }
+    ntas = next_ntas;
+  }
+  const std::vector<wire::Name> changed = changed_zones(s.config, next);
+  bool ok = on_every_worker(s, [table, anchors, ntas, changed](WorkerState& w) {
+    if (w.walker) {
+      w.walker->set_configured_zones(table);
+      w.walker->set_trust_anchors(anchors);
+      w.walker->set_negative_trust_anchors(ntas);
+      for (const auto& zone : changed) w.walker->forget_zone(zone);
+    }
+    if (w.network) w.network->set_forward_table(table);
+  });
+  if (!ok) {
+    // A worker that has not switched yet may still read the old ones.
+    failed = true;
+    s.retired.push_back(s.forward);
+    s.retired.push_back(s.walker_options.dnssec.anchors);
+    s.retired_ntas.push_back(s.walker_options.dnssec.negative_anchors);
+  }
+  s.forward = table;
+  s.walker_options.configured = table;
+  s.walker_options.dnssec.anchors = anchors;
+  s.walker_options.dnssec.negative_anchors = ntas;
+  std::string flushed;
+  for (const auto& zone : changed) {
+    s.walker_options.denials->forget(zone);
+    s.cache.flush_subtree(zone);
+    flushed += (flushed.empty() ? "" : ", ") + zone.to_text();
+  }
+  s.config.forward_zones = next.forward_zones;
+  s.config.stub_zones = next.stub_zones;
+  log::info("reload: {} forward and {} stub zones; flushed {}", next.forward_zones.size(), next.stub_zones.size(),
+            flushed.empty() ? "nothing" : flushed);
+  if (!ok) return "error: forward-zones: not every worker switched in time; run reload again\n";
+  return fmt::format("ok: forward-zones and stub-zones applied ({} forward, {} stub; cache flushed at {})\n",
+                     next.forward_zones.size(), next.stub_zones.size(), flushed.empty() ? "nothing" : flushed);
+}
+
 // SIGHUP and `sextant control reload`: re-reads the configuration file,
 // applies what can change live, keeps the cache. Returns the reply text.
 std::string reload_configuration(Daemon::State& s) {
@@ -510,12 +631,12 @@ std::string reload_configuration(Daemon::State& s) {
       report += "error: access-control: not every worker switched in time; run reload again\n";
     }
   }
+  if (plan.forward_zones_changed) report += switch_forward_zones(s, next, failed);
   if (plan.negative_trust_anchors_changed) {
     if (!s.config.dnssec) {
       report += "warning: dnssec.negative-trust-anchors changed but validation is off\n";
     } else {
-      auto ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
-      for (const auto& name : next.negative_trust_anchors) ntas->add(wire::Name::from_text(name));
+      auto ntas = negative_anchors_from(next.negative_trust_anchors, *s.forward);
       std::vector<wire::Name> changed;
       for (const auto* list : {&s.config.negative_trust_anchors, &next.negative_trust_anchors})
         for (const auto& name : *list) changed.push_back(wire::Name::from_text(name));
@@ -546,7 +667,7 @@ std::string reload_configuration(Daemon::State& s) {
     report += fmt::format("warning: need a restart (still running the old values): {}\n", keys);
   }
   if (!plan.access_control_changed && !plan.log_level_changed && !plan.negative_trust_anchors_changed &&
-      !plan.policy_settings_changed && plan.need_restart.empty())
+      !plan.forward_zones_changed && !plan.policy_settings_changed && plan.need_restart.empty())
     report += "ok: the configuration file is unchanged\n";
   log::info("reload of {} done; the cache was kept", s.config_path);
   return failed ? "error: the reload was not complete\n" + report : report;
@@ -572,6 +693,20 @@ class DaemonControl final : public ControlTarget {
     list("doq", c.doq_listen);
     list("metrics", c.metrics_listen);
     out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
+    for (const auto& z : c.forward_zones) {
+      std::string ups;
+      for (const auto& u : z.upstreams) {
+        ups += fmt::format("{}{}://{}@{}", ups.empty() ? "" : " ", to_string(u.transport), u.address, u.port);
+      }
+      out += fmt::format("forward-zone {}{} {}\n", z.zone, z.forward_first ? " (forward-first)" : "", ups);
+    }
+    for (const auto& z : c.stub_zones) {
+      std::string servers;
+      for (const auto& sv : z.servers) {
+        servers += (servers.empty() ? "" : " ") + (sv.name.empty() ? fmt::format("{}@{}", sv.address, sv.port) : sv.name);
+      }
+      out += fmt::format("stub-zone {} {}\n", z.zone, servers);
+    }
     return out;
   }
 
@@ -706,6 +841,8 @@ void Daemon::run() {
   State& s = *state_;
   const Config& c = s.config;
   log::set_level(c.log_level);
+  // Every encrypted upstream's CA bundle loads (or the start stops, naming it).
+  check_forward_upstreams(c, s.config_path.empty() ? std::string("(defaults)") : s.config_path);
 
   std::vector<transports::ListenerFactory> factories;
   std::vector<std::string> proxies;
@@ -767,8 +904,10 @@ void Daemon::run() {
   hooks.start = [&s](const transports::WorkerContext& ctx) -> transports::QueryHandler* {
     WorkerState& w = s.workers[ctx.index];
     w.upstream = std::make_unique<transports::NetworkUpstream>(ctx.loop);
+    w.pool = std::make_unique<transports::UpstreamPool>(ctx.loop);
     w.timers = std::make_unique<LoopTimerService>(ctx.loop, *transports::LoopClock::current());
-    w.network = std::make_unique<UpstreamAdapter>(*w.upstream, *w.timers);
+    w.network = std::make_unique<UpstreamAdapter>(*w.upstream, *w.timers, w.pool.get());
+    w.network->set_forward_table(s.forward);
     if (s.dnstap) w.network->set_dnstap(s.dnstap.get(), ctx.index);
     WalkerOptions options = s.walker_options;
     options.servers = std::make_shared<ServerStateTable>(static_cast<size_t>(s.config.server_state_entries));
@@ -786,10 +925,14 @@ void Daemon::run() {
     w.walker.reset();
     w.network.reset();
     w.timers.reset();
-    transports::NetworkUpstream* up = w.upstream.get();
-    up->shutdown([&w, done = std::move(done)] {
-      w.upstream.reset();
-      done();
+    transports::UpstreamPool* pool = w.pool.get();
+    pool->shutdown([&w, done = std::move(done)]() mutable {
+      w.pool.reset();
+      transports::NetworkUpstream* up = w.upstream.get();
+      up->shutdown([&w, done = std::move(done)] {
+        w.upstream.reset();
+        done();
+      });
     });
   };
 

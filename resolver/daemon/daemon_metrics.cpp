@@ -1,5 +1,6 @@
 #include "resolver/daemon/daemon_metrics.h"
 
+#include <algorithm>
 #include <iterator>
 
 namespace sextant::resolver {
@@ -39,8 +40,22 @@ const WalkerRow kWalkerRows[] = {
     {&WalkerStats::deadline_expired, "sextant_walker_deadlines_expired_total",
      "Resolutions stopped by the resolution-timeout budget."},
     {&WalkerStats::key_queries, "sextant_dnssec_key_queries_total", "DS and DNSKEY sub-queries."},
+    {&WalkerStats::held_down_failures, "sextant_walker_held_down_failures_total",
+     "Questions failed at once (SERVFAIL, EDE 22) because every server of their zone is held down."},
+    {&WalkerStats::over_limit_zone, "sextant_walker_over_zone_limit_total",
+     "Questions refused because their zone had resolver.max-queries-per-zone queries in flight."},
+    {&WalkerStats::over_limit_server, "sextant_walker_over_server_limit_total",
+     "Questions refused because every server left to ask had resolver.max-queries-per-server in flight."},
+    {&WalkerStats::glueless_limited, "sextant_walker_glueless_limited_total",
+     "NS names without glue left unresolved by the per-delegation / per-question caps (NXNSAttack)."},
     {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
      "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
+    {&WalkerStats::forwarded_queries, "sextant_walker_forwarded_queries_total",
+     "Queries the walker sent to forward zones' upstream resolvers."},
+    {&WalkerStats::forward_fallbacks, "sextant_forward_first_fallbacks_total",
+     "forward-first questions walked after every upstream of their zone failed."},
+    {&WalkerStats::zone_cut_probes, "sextant_dnssec_zone_cut_probes_total",
+     "DS queries made to find the zone of unsigned forwarded data."},
 };
 
 using UpstreamRow = Row<transports::UpstreamCounters, RelaxedCounter>;
@@ -199,6 +214,47 @@ void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
   }
 }
 
+void report_forward_upstreams(MetricsReport& r, const std::vector<transports::UpstreamEndpointStats>& ups) {
+  using Stats = transports::UpstreamEndpointStats;
+  auto each = [&](const char* name, const char* help, bool gauge, auto get, const MetricLabels& extra = {}) {
+    for (const Stats& u : ups) {
+      MetricLabels labels{{"upstream", u.label}, {"transport", transports::to_string(u.channel)}};
+      labels.insert(labels.end(), extra.begin(), extra.end());
+      if (gauge) r.gauge(name, help, static_cast<double>(get(u)), labels);
+      else r.counter(name, help, get(u), labels);
+    }
+  };
+  each("sextant_forward_queries_total", "Queries sent to each forward upstream.", false,
+       [](const Stats& u) { return u.queries; });
+  each("sextant_forward_answers_total", "Answers received from each forward upstream.", false,
+       [](const Stats& u) { return u.answers; });
+  for (const Stats& u : ups) {
+    r.gauge("sextant_forward_rtt_seconds_sum",
+            "Sum of the round-trip times of the answers, in seconds (divided by the answers: the mean RTT).",
+            static_cast<double>(u.rtt_sum_us) / 1e6, {{"upstream", u.label}, {"transport", transports::to_string(u.channel)}});
+  }
+  const char* failures = "Failures by kind: timeout, connect (refused, unreachable), handshake, auth (certificate "
+                         "or pin), protocol (bad frame, HTTP status, reset), closed (with queries in flight).";
+  const std::pair<const char*, uint64_t Stats::*> kinds[] = {
+      {"timeout", &Stats::timeouts},          {"connect", &Stats::connect_failures},
+      {"handshake", &Stats::handshake_failures}, {"auth", &Stats::auth_failures},
+      {"protocol", &Stats::protocol_errors},  {"closed", &Stats::closed_in_flight}};
+  for (const auto& [kind, field] : kinds) {
+    each("sextant_forward_failures_total", failures, false, [field = field](const Stats& u) { return u.*field; },
+         {{"kind", kind}});
+  }
+  each("sextant_forward_connections", "Open connections to each forward upstream.", true,
+       [](const Stats& u) { return u.open_connections; });
+  each("sextant_forward_connections_opened_total", "Connections opened to each forward upstream.", false,
+       [](const Stats& u) { return u.connections_opened; });
+  each("sextant_forward_handshakes_total", "TLS/QUIC handshakes with each forward upstream, full or resumed.", false,
+       [](const Stats& u) { return u.handshakes; }, {{"resumed", "false"}});
+  each("sextant_forward_handshakes_total", "TLS/QUIC handshakes with each forward upstream, full or resumed.", false,
+       [](const Stats& u) { return u.resumed_handshakes; }, {{"resumed", "true"}});
+  each("sextant_forward_reused_queries_total", "Queries sent on a connection that had carried one before.", false,
+       [](const Stats& u) { return u.reused_queries; });
+}
+
 // PROXY v2 headers by transport and outcome: per datagram on UDP, per
 // connection on TCP, DoT and DoH.
 void report_proxy(MetricsReport& r, const DaemonSnapshot& s) {
@@ -218,6 +274,32 @@ void report_proxy(MetricsReport& r, const DaemonSnapshot& s) {
 }
 
 }  // namespace
+
+void add_forward_upstreams(DaemonSnapshot& s, const std::vector<transports::UpstreamEndpointStats>& upstreams) {
+  for (const auto& u : upstreams) {
+    auto it = std::find_if(s.forward_upstreams.begin(), s.forward_upstreams.end(), [&](const auto& known) {
+      return known.label == u.label && known.channel == u.channel;
+    });
+    if (it == s.forward_upstreams.end()) {
+      s.forward_upstreams.push_back(u);
+      continue;
+    }
+    it->queries += u.queries;
+    it->answers += u.answers;
+    it->timeouts += u.timeouts;
+    it->connect_failures += u.connect_failures;
+    it->handshake_failures += u.handshake_failures;
+    it->auth_failures += u.auth_failures;
+    it->protocol_errors += u.protocol_errors;
+    it->closed_in_flight += u.closed_in_flight;
+    it->connections_opened += u.connections_opened;
+    it->handshakes += u.handshakes;
+    it->resumed_handshakes += u.resumed_handshakes;
+    it->reused_queries += u.reused_queries;
+    it->rtt_sum_us += u.rtt_sum_us;
+    it->open_connections += u.open_connections;
+  }
+}
 
 void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
   for (const WalkerRow& row : kWalkerRows) s.walker.*(row.field) += w.*(row.field);
@@ -313,6 +395,7 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.counter("sextant_upstream_queries_total", sent, upstream[std::size(kUpstreamRows)], {{"transport", "udp"}});
   r.counter("sextant_upstream_queries_total", sent, upstream[std::size(kUpstreamRows) + 1], {{"transport", "tcp"}});
   report_rows(r, kUpstreamRows, upstream);
+  report_forward_upstreams(r, s.forward_upstreams);
 
   report_rows(r, kUdpRows, s.udp);
   report_rows(r, kTcpRows, s.tcp);

@@ -18,6 +18,7 @@
 #include "transports/transport_metrics.h"
 #include "transports/udp_listener.h"
 #include "transports/upstream.h"
+#include "transports/upstream_endpoint.h"
 
 namespace sextant::resolver {
 
@@ -31,6 +32,8 @@ struct DaemonSnapshot {
   size_t servers_known = 0;        // the walkers' shared server-state table
   WalkerStats walker;              // summed over workers
   std::vector<uint64_t> upstream;  // summed; one per upstream counter (see add_upstream)
+  // Forward zones' upstreams, summed over workers by label.
+  std::vector<transports::UpstreamEndpointStats> forward_upstreams;
   std::vector<uint64_t> resolution_buckets;  // summed ResolutionTimes buckets
   uint64_t resolution_total_us = 0;
   std::vector<uint64_t> udp;       // summed over UDP listeners
@@ -57,6 +60,7 @@ struct DaemonSnapshot {
 // Adds one worker's or listener's counters into the snapshot's sums.
 void add_walker(DaemonSnapshot& s, const WalkerStats& w);
 void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u);
+void add_forward_upstreams(DaemonSnapshot& s, const std::vector<transports::UpstreamEndpointStats>& upstreams);
 void add_udp(DaemonSnapshot& s, const transports::UdpCounters& u);
 void add_tcp(DaemonSnapshot& s, const transports::TcpCounters& t);
 void add_resolution_times(DaemonSnapshot& s, const ResolutionTimes& t);

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "resolver/daemon/forward_upstreams.h"
 #include "resolver/config/config.h"
 #include "resolver/daemon/control_client.h"
 #include "resolver/daemon/daemon.h"
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
     } else if (a == "--check-config" && i + 1 < argc) {
       try {
         Config checked = load_config_file(argv[++i]);
+        // The CA bundles of encrypted forward upstreams, loaded as the connections will.
+        check_forward_upstreams(checked, argv[i]);
         // The files the policy names are read as at start-up: a missing
         // list or a zone that does not load is an error; bad lines in a
         // list are warnings (they are skipped when running).

@@ -37,6 +37,7 @@ const char* to_string(EventReason r) noexcept {
     case EventReason::malformed: return "malformed";
     case EventReason::dropped_by_acl: return "dropped-by-acl";
     case EventReason::dropped_by_policy: return "dropped-by-policy";
+    case EventReason::dropped_over_limit: return "dropped-over-limit";
     case EventReason::unanswered: return "unanswered";
   }
   return "?";

@@ -23,7 +23,14 @@ enum class DnssecStatus : uint8_t { unchecked, secure, insecure, bogus, indeterm
 const char* to_string(DnssecStatus s) noexcept;
 
 // Why an event has no answer.
-enum class EventReason : uint8_t { answered, malformed, dropped_by_acl, dropped_by_policy, unanswered };
+enum class EventReason : uint8_t {
+  answered,
+  malformed,
+  dropped_by_acl,
+  dropped_by_policy,
+  dropped_over_limit,  // resolver.max-queries-per-zone/-per-server with over-limit: drop
+  unanswered
+};
 const char* to_string(EventReason r) noexcept;
 
 // What policy said, copied out of the running policy (which a reload may

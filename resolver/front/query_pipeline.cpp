@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "wire/message_builder.h"
 
 namespace sextant::resolver {
@@ -278,7 +280,41 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
   bool stale_available = false;
   if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
   stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  if (fail_fast(c, responder, stale_available)) return;
   resolve(c, std::move(responder), stale_available);
+}
+
+bool QueryPipeline::fail_fast(const Client& c, Responder& responder, bool stale_available) {
+  Walker::QuickFailure failure = walker_.quick_failure(wire::Question{c.qname, c.qtype, c.qclass});
+  if (!failure) return false;
+  times_.record(std::chrono::microseconds{0});
+  const bool held_down = failure.kind == Walker::QuickFailure::Kind::held_down;
+  if (!held_down && walker_.options().limits.drop_over_limit) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (c.log_event) log_event(c, {}, eventlog::EventReason::dropped_over_limit);
+    responder.drop();
+    return true;
+  }
+  // RFC 8767: a failed refresh is answered from stale data when there is some.
+  if (stale_available && settings_.serve_stale &&
+      answer_from_cache(c, cache::StalePolicy::allow_stale, responder))
+    return true;
+  stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+  // The text is rendered again only when the zone or the reason changes, so
+  // a flood of names under one zone allocates nothing here.
+  const auto code = static_cast<uint16_t>(held_down ? EdeCode::NoReachableAuthority : EdeCode::Other);
+  if (fast_failure_ede_.info_code != code || !(fast_failure_zone_ == failure.zone) ||
+      fast_failure_ede_.extra_text.empty()) {
+    fast_failure_ede_.info_code = code;
+    fast_failure_zone_ = failure.zone;
+    fast_failure_ede_.extra_text =
+        held_down ? fmt::format("no reachable authority for {}: every server is held down after timeouts",
+                                failure.zone.to_text())
+                  : fmt::format("{} queries already in flight to {} (the per-zone cap)",
+                                walker_.options().limits.max_outstanding_per_zone, failure.zone.to_text());
+  }
+  respond_error(c, Rcode::SERVFAIL, responder, &fast_failure_ede_);
+  return true;
 }
 
 bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy, Responder& responder,
@@ -372,6 +408,13 @@ void QueryPipeline::finish_resolution(const std::shared_ptr<Pending>& pending, c
   if (pending->stale_available || pending->refresh)
     cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
   if (!pending->responder) return;  // a prefetch, or already answered from stale data
+  if (result.drop) {
+    // A cap on queries in flight refused it, and such questions are dropped.
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (c.log_event) log_event(c, {}, eventlog::EventReason::dropped_over_limit);
+    pending->responder.drop();
+    return;
+  }
   times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
   c.cache_status = eventlog::CacheStatus::miss;
   c.dnssec_status = static_cast<eventlog::DnssecStatus>(result.validation);

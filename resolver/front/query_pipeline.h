@@ -168,6 +168,10 @@ class QueryPipeline final : public transports::QueryHandler {
   // Answers from the cache into `responder`; false on a miss.
   bool answer_from_cache(const Client& client, cache::StalePolicy policy, transports::Responder& responder,
                          bool* stale_available = nullptr);
+  // Answers at once (SERVFAIL, stale data, or nothing) a miss whose zone
+  // the walker knows would fail (Walker::quick_failure): no walker state,
+  // no allocation. False when the walker must be asked.
+  bool fail_fast(const Client& client, transports::Responder& responder, bool stale_available);
   void resolve(const Client& client, transports::Responder responder, bool stale_available);
   void start_refresh(const Client& client);
   void on_resolved(const std::shared_ptr<Pending>& pending, const ResolutionResult& result);
@@ -223,6 +227,10 @@ class QueryPipeline final : public transports::QueryHandler {
   std::array<uint8_t, 65535> buffer_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   ResolutionTimes times_;
+  // The EDE of the last fast failure and the zone it names (kept, so that
+  // its text is not rendered again for every question of a flood).
+  wire::ExtendedErrorOption fast_failure_ede_;
+  wire::Name fast_failure_zone_;
 };
 
 }  // namespace sextant::resolver

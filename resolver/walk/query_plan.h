@@ -41,6 +41,9 @@ struct NameServerEntry {
   std::vector<ServerAddress> addresses;
   Lookup lookup = Lookup::not_started;
   uint8_t lookups_running = 0;  // A and AAAA sub-queries still running
+  // How its addresses are asked: udp (TCP after TC) for name servers; a
+  // configured forward upstream may use another transport.
+  UpstreamProtocol protocol = UpstreamProtocol::udp;
 };
 
 // Where one query stands in the tree: the zone whose servers it asks.
@@ -53,6 +56,11 @@ struct ZoneCut {
   std::vector<ServerAddress> excluded;
   uint32_t sends = 0;
   uint32_t glueless_started = 0;
+  // A forward zone's upstreams (configured_zones.h): RD=1, answers final.
+  bool forward = false;
+  bool forward_first = false;
+  // Private and loopback addresses may be asked (configured servers, stub zones).
+  bool private_ok = false;
 };
 
 // One packet in flight.
@@ -70,6 +78,17 @@ struct Attempt {
   UpstreamNetwork::RequestId network_id = 0;
   TimerService::TimerId rto_timer = 0;
   bool overdue = false;  // its retransmission timer fired; still listening
+  // A forward upstream's stream (TCP, TLS, HTTP/2, QUIC) is reliable: its
+  // retransmission timer only asks another upstream; the upstream itself is
+  // charged a timeout only when the exchange's hard timeout passes.
+  bool timeout_deferred = false;
+  TimerService::TimePoint rto_due{};  // when its retransmission timer fires
+  // Counted in the walker's OutstandingQueries: under its server until it
+  // ends or is cancelled, under `zone` (the cut it was sent for) until then
+  // or until it is overdue.
+  bool counted = false;
+  bool zone_counted = false;
+  wire::Name zone;
 };
 
 enum class QueryKind : uint8_t {
@@ -108,6 +127,8 @@ struct FailureTally {
   uint32_t malformed = 0;
   uint32_t spoofed = 0;        // wrong ID, question or source: dropped
   uint32_t private_skipped = 0;
+  uint32_t auth_failures = 0;  // encrypted upstreams whose certificate or pin did not match
+  std::string auth_detail;     // the last such failure, for the EDE text
 };
 
 struct SubQuery {
@@ -126,6 +147,8 @@ struct SubQuery {
   std::vector<wire::Name> visited;    // names the chain went through
   uint32_t chain_links = 0;
   uint32_t referrals = 0;
+  // forward-first: the upstreams of this forward zone all failed, walk past it.
+  std::optional<wire::Name> past_forward;
   // The responses (and cache hits) the result was built from, for DNSSEC
   // validation; recorded only when validation is enabled.
   std::vector<ValidationSegment> segments;
@@ -167,6 +190,7 @@ struct Resolution {
   std::vector<std::unique_ptr<SubQuery>> queries;  // [0] is the question's own query
   std::vector<ResolveCallback> waiters;            // one per deduplicated client
   uint32_t upstream_queries = 0;
+  uint32_t glueless_started = 0;  // NS names looked up, all cuts together (NXNS cap)
   TimerService::TimePoint started{};
   TimerService::TimePoint deadline{};
   TimerService::TimerId deadline_timer = 0;

@@ -56,6 +56,9 @@ struct ResolutionResult {
   // Why a SERVFAIL (or other failure) happened (RFC 8914).
   std::optional<wire::ExtendedErrorOption> ede;
   ValidationState validation = ValidationState::unchecked;
+  // A cap on queries in flight refused the question and the operator chose
+  // to drop such questions (WalkerLimits::drop_over_limit): send nothing.
+  bool drop = false;
 
   // Diagnostics.
   uint32_t upstream_queries = 0;

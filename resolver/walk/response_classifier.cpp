@@ -290,7 +290,7 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
     out.reason = fmt::format("referral to {} itself without AA", zone.to_text());
     return out;
   }
-  if (out.soa || msg.header.aa()) {
+  if (out.soa || msg.header.aa() || request.from_recursive) {
     out.kind = ResponseKind::nodata;
     return out;
   }

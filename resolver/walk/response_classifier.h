@@ -64,6 +64,10 @@ struct ClassifyRequest {
   wire::Name asked_name;  // the name in the question sent (maybe minimised)
   wire::RRType asked_type = wire::RRType::A;
   uint32_t max_chain_links = 12;
+  // The server asked is a recursive upstream (a forward zone's): its answers
+  // never carry AA, and it may pass on a negative answer without the SOA it
+  // got none of. An empty NOERROR from it is NODATA, not a lame reply.
+  bool from_recursive = false;
 };
 
 ClassifiedResponse classify_response(const ClassifyRequest& request);

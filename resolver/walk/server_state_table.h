@@ -53,8 +53,16 @@ struct ServerState {
   // When the last timeout was counted: queries sent before it cannot add to
   // consecutive_timeouts (see ServerSelection::on_timeout).
   TimerService::TimePoint last_timeout_counted{};
+  // When the query whose timeout was last counted had been sent: queries
+  // sent within WalkerTimeouts::min_rto of it are the same burst.
+  TimerService::TimePoint last_counted_sent{};
+  // When it last answered anything: a query sent before that which times
+  // out was lost, it does not make the server look dead.
+  TimerService::TimePoint last_reply{};
   bool dead = false;
   TimerService::TimePoint dead_until{};
+  // Hold-downs in a row without an answer: each one lasts twice the last.
+  uint32_t hold_downs = 0;
   // After the hold-down, one query (from any worker) probes the server; it
   // claims the probe until then, and the others keep treating it as held
   // down. Cleared by the probe's reply or timeout; expires by itself if the

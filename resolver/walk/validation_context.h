@@ -28,6 +28,9 @@ struct ValidationSegment {
   // stored status counts as is.
   bool from_cache = false;
   dnssec::SecurityState cached_state = dnssec::SecurityState::indeterminate;
+  // From a forward upstream (walker_forward.cpp): one response is split
+  // into one segment per zone; cached as non-authoritative.
+  bool forwarded = false;
   // Filled once validated.
   bool done = false;
   dnssec::ResponseValidation outcome;
@@ -59,6 +62,14 @@ struct ValidationContext {
   // Zones whose DS set a referral proved (secure) for this request.
   std::vector<std::pair<wire::Name, std::vector<wire::Rdata>>> proven_ds;
   uint32_t establish_calls = 0;  // bounds the work of one request
+  // Forwarded data (walker_forward.cpp): names a validated DS denial showed
+  // to be no zone cut, so the search for an unsigned answer's zone goes on
+  // below them.
+  std::vector<wire::Name> not_cuts;
+  // Owners of unsigned forwarded data whose zone is not known yet: they
+  // stand in for their zone (ValidationSegment::zone_pending) until
+  // Walker::locate_zone() settles it.
+  std::vector<wire::Name> zones_to_locate;
 };
 
 }  // namespace sextant::resolver

@@ -93,6 +93,13 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
       complete_answer(r, q, hit->kind == cache::NegativeKind::nxdomain ? Rcode::NXDOMAIN
                                                                         : Rcode::NOERROR,
                       {}, std::move(soa));
+      if (!validated_only) {
+        // A DO client with CD=1 validates itself: the proofs go with the SOA.
+        std::vector<RRset> proofs = hit->entry.records();
+        std::erase_if(proofs, [](const RRset& s) { return s.type == RRType::SOA; });
+        for (auto& p : proofs) p.ttl = std::min(p.ttl, hit->ttl);
+        pass_on_denial(r, q, proofs);
+      }
       return true;
     }
     // RFC 8198: validated NSEC/NSEC3 records may already prove the answer.
@@ -111,7 +118,6 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
 
 void Walker::remember_response(const Resolution& r, const SubQuery& q, const Attempt& a,
                                const wire::Message& msg, const ClassifiedResponse& c) {
-  (void)q;
   if (!cache_) return;
   const uint32_t now = timers_.wall_seconds();
   // Everything here passed the bailiwick filter of the classifier.
@@ -139,8 +145,9 @@ void Walker::remember_response(const Resolution& r, const SubQuery& q, const Att
     return;
   }
   remember_child_view(r, q, msg, c, now);
-  const cache::Rank rank =
-      msg.header.aa() ? cache::Rank::answer_authoritative : cache::Rank::answer_nonauth;
+  // A forward upstream's answers are never authoritative, whatever its AA.
+  const cache::Rank rank = msg.header.aa() && !q.cut.forward ? cache::Rank::answer_authoritative
+                                                              : cache::Rank::answer_nonauth;
   for (size_t i = 0; i < c.chain.size(); ++i) {
     // The CNAME synthesised from a DNAME is ours, not the server's data.
     if (i > 0 && c.chain[i - 1].type == RRType::DNAME) continue;
@@ -152,7 +159,7 @@ void Walker::remember_response(const Resolution& r, const SubQuery& q, const Att
   if ((c.kind == ResponseKind::nxdomain || c.kind == ResponseKind::nodata) && c.soa) {
     cache_->negatives().insert(c.kind == ResponseKind::nxdomain ? cache::NegativeKind::nxdomain
                                                                 : cache::NegativeKind::nodata,
-                               c.final_name, a.sent_type, wire::RRClass::IN, *c.soa, {},
+                               c.final_name, a.sent_type, wire::RRClass::IN, *c.soa, c.denial,
                                cache::DnssecStatus::indeterminate, now);
   }
   if (r.trace && (!c.chain.empty() || !c.answers.empty() || c.soa)) {
@@ -167,7 +174,8 @@ void Walker::remember_response(const Resolution& r, const SubQuery& q, const Att
 void Walker::remember_child_view(const Resolution& r, const SubQuery& q, const wire::Message& msg,
                                  const ClassifiedResponse& c, uint32_t now) {
   // The root's servers come from priming, which this walker keeps itself.
-  if (q.cut.zone.is_root() || !msg.header.aa()) return;
+  // A forward upstream is no authority: its NS sets are not the zone's view.
+  if (q.cut.zone.is_root() || q.cut.forward || !msg.header.aa()) return;
   std::vector<cache::DelegationServer> view;
   auto add = [&](const Name& name, const std::vector<RRset>& sets, cache::Rank rank) {
     cache::DelegationServer server;

@@ -95,6 +95,7 @@ ValidationContext& Walker::validation_context(Resolution& r) {
 void Walker::record_segment(Resolution& r, SubQuery& q, dnssec::ResponseKind kind,
                             const Name& qname, const ClassifiedResponse& c) {
   if (!validating(r) || q.kind == QueryKind::ns_address || q.kind == QueryKind::priming) return;
+  if (q.cut.forward) return record_forwarded(r, q, kind, qname, c);  // walker_forward.cpp
   ValidationSegment seg;
   seg.response.qname = qname;
   seg.response.qtype = q.question.type;
@@ -246,6 +247,8 @@ void Walker::conclude_zone(ValidationContext& ctx, const Name& zone, const Verdi
 Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& zone, int depth) {
   ValidationContext& ctx = validation_context(r);
   if (ctx.zones.lookup(zone)) return KeyState::known;
+  // Unsigned forwarded data: its zone is still to be found (walker_forward.cpp).
+  if (zone_to_locate(ctx, zone)) return locate_zone(r, q, zone, depth);
   const uint32_t now = timers_.wall_seconds();
   if (depth > kMaxEstablishDepth || ++ctx.establish_calls > kMaxEstablishCalls) {
     ctx.zones.add_bogus(zone, Verdict::bogus(EdeCode::DnssecBogus,
@@ -616,7 +619,9 @@ void Walker::cache_validated(const SubQuery& q) {
       RRset kept = answer[i];
       kept.ttl = dnssec::cache_ttl_for(set_verdict, std::min(kept.ttl, v.ttl_limit), policy);
       if (kept.ttl == 0) continue;
-      cache_->insert_rrset(kept, cache::Rank::answer_authoritative, to_status(state), now);
+      // Forwarded data is the upstream's, not an authority's (RFC 2181 §5.4.1).
+      cache_->insert_rrset(kept, seg.forwarded ? cache::Rank::answer_nonauth : cache::Rank::answer_authoritative,
+                           to_status(state), now);
     }
     const bool negative = seg.response.kind == dnssec::ResponseKind::nodata ||
                           seg.response.kind == dnssec::ResponseKind::nxdomain;

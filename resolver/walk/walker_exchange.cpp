@@ -78,7 +78,8 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   a.asked_name = q.qmin.asked_name().lowercased();
   a.sent_type = a.minimised ? QnameMinimiser::kMinimisedType : q.question.type;
   a.sent_name = a.asked_name;
-  if (options_.case_randomisation) a.sent_name.apply_case_bits(random_->next_u64());
+  // 0x20 guards plain UDP/TCP against off-path forgery; encryption does that better.
+  if (options_.case_randomisation && !is_encrypted(protocol)) a.sent_name.apply_case_bits(random_->next_u64());
   a.message_id = random_->next_u16();
   a.edns = edns;
   a.sent_at = now;
@@ -87,10 +88,21 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   wire::MessageBuilder builder(buffer);
   builder.header().id = a.message_id;
   builder.header().set_opcode(wire::Opcode::QUERY);
+  if (q.cut.forward) {
+    // A recursive upstream resolves it. We validate (or the client does,
+    // CD=1), so it must hand over data even when its own validation fails;
+    // its AD bit means nothing here. Only with validation off everywhere is
+    // the upstream left to validate.
+    builder.header().set_rd(true);
+    builder.header().set_cd(validating(r) || r.options.checking_disabled);
+    ++stats_.forwarded_queries;
+  }
   if (builder.add_question(a.sent_name, a.sent_type, wire::RRClass::IN) != wire::WireError::ok ||
       (edns && builder.set_edns(wire::EdnsParams{.udp_payload_size = options_.edns_udp_size,
                                                  .dnssec_ok = options_.upstream_dnssec_ok}) !=
-                   wire::WireError::ok)) {
+                   wire::WireError::ok) ||
+      // RFC 8467: queries on encrypted transports padded to 128-octet blocks.
+      (edns && is_encrypted(protocol) && builder.set_padding_block(128) != wire::WireError::ok)) {
     fail_query(r, q, EdeCode::Other, "internal error: cannot build an upstream query");
     return false;
   }
@@ -101,8 +113,9 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   std::weak_ptr<bool> alive = alive_;
   milliseconds hard = std::min(options_.timeouts.exchange_timeout, remaining);
   milliseconds rto = servers_.rto(server);
-  // A TCP exchange needs the handshake's round trip on top.
-  if (protocol == UpstreamProtocol::tcp) rto *= 2;
+  // A stream needs the handshake's round trip on top (a reused connection
+  // soon lowers the smoothed RTT this starts from).
+  if (is_stream(protocol)) rto *= 2;
   rto = std::min(rto, remaining);
 
   ++r.upstream_queries;
@@ -125,6 +138,11 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   }
   if (!counted) q.cut.tried.push_back({server, 1});
 
+  a.zone = q.cut.zone;
+  a.rto_due = now + duration_cast<TimerService::Clock::duration>(rto);
+  a.counted = a.zone_counted = true;
+  outstanding_.add_server(a.server);
+  outstanding_.add_zone(a.zone);
   q.attempts.push_back(a);
   // The network may not call back synchronously, but keep the vector
   // entry fully set up before handing out ids, whatever it does.
@@ -148,6 +166,13 @@ void Walker::cancel_attempt(Attempt& a) {
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.network_id = 0;
   a.rto_timer = 0;
+  release_attempt(a);
+}
+
+void Walker::release_attempt(Attempt& a) {
+  if (a.zone_counted) outstanding_.remove_zone(a.zone);
+  if (a.counted) outstanding_.remove_server(a.server);
+  a.counted = a.zone_counted = false;
 }
 
 void Walker::cancel_all_attempts(SubQuery& q) {
@@ -178,7 +203,17 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
-  servers_.on_timeout(it->server, timers_.now(), it->sent_at);
+  // Still listening (and holding its socket), but no longer one of the
+  // zone's queries in flight (outstanding_queries.h).
+  if (it->zone_counted) {
+    it->zone_counted = false;
+    outstanding_.remove_zone(it->zone);
+  }
+  if (q.cut.forward && is_stream(it->protocol)) {
+    it->timeout_deferred = true;  // a queue behind other queries is no dead upstream
+  } else {
+    servers_.on_timeout(it->server, timers_.now(), it->sent_at);
+  }
   ++stats_.upstream_timeouts;
   ++q.tally.timeouts;
   if (r->trace) {
@@ -202,6 +237,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   if (it == q.attempts.end()) return;
   Attempt a = *it;
   q.attempts.erase(it);
+  release_attempt(a);
   a.network_id = 0;
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.rto_timer = 0;
@@ -227,6 +263,8 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
         servers_.on_timeout(a.server, now, a.sent_at);
         ++stats_.upstream_timeouts;
         ++q.tally.timeouts;
+      } else if (a.timeout_deferred) {
+        servers_.on_timeout(a.server, now, a.sent_at);
       }
       try_next();
       return;
@@ -237,6 +275,14 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
     case UpstreamReply::Status::network_error:
       servers_.on_network_error(a.server, now);
       ++q.tally.network_errors;
+      exclude_server(q, a.server);
+      try_next();
+      return;
+    case UpstreamReply::Status::auth_failure:
+      // Held down like an unreachable server; never asked in plaintext instead.
+      servers_.on_network_error(a.server, now);
+      ++q.tally.auth_failures;
+      q.tally.auth_detail = reply.detail.empty() ? "authentication failed" : reply.detail;
       exclude_server(q, a.server);
       try_next();
       return;
@@ -357,9 +403,15 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   ClassifyRequest request;
   request.response = &msg;
   request.zone = q.cut.zone;
+  // A forward upstream answers a DS question at its zone's apex from the
+  // parent's side (DS lives there): judge it against the parent.
+  if (q.cut.forward && a.sent_type == RRType::DS && a.asked_name == q.cut.zone && !q.cut.zone.is_root()) {
+    request.zone = q.cut.zone.parent();
+  }
   request.asked_name = a.asked_name;
   request.asked_type = a.sent_type;
   request.max_chain_links = options_.limits.max_cname_hops;
+  request.from_recursive = q.cut.forward;
   ClassifiedResponse classified = classify_response(request);
   restore_owner_case(classified, a.asked_name);
   if (r.trace) trace_line(r, &q, fmt::format("judged as {}", describe_classified(classified)));

@@ -69,6 +69,11 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       return next_server();
 
     case ResponseKind::referral:
+      if (q.cut.forward) {
+        // An upstream that refers is not recursive: ask the next one.
+        ++q.tally.lame;
+        return next_server();
+      }
       if (q.question.type == RRType::DS && c.referral_zone == q.target) {
         // The DS lives at the parent (RFC 4035 §3.1.4.1): never descend
         // into the zone itself for it.
@@ -135,6 +140,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       if (q.reported || q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NOERROR, std::move(c.answers),
                       c.kind == ResponseKind::nodata ? std::move(c.soa) : std::nullopt);
+      pass_on_denial(r, q, c.denial);
       step(r, q);
       return;
 
@@ -157,6 +163,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       append_chain(r, q, c.chain);
       if (q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NXDOMAIN, {}, std::move(c.soa));
+      pass_on_denial(r, q, c.denial);
       step(r, q);
       return;
 
@@ -208,6 +215,7 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   record_referral(r, q, c);
   ZoneCut cut;
   cut.zone = c.referral_zone;
+  cut.private_ok = private_allowed(cut.zone);
   for (const auto& rdata : c.referral_ns->rdatas) {
     auto name = rdata_target_name(rdata);
     if (!name || cut.servers.size() >= kMaxNameServersPerCut) continue;
@@ -234,6 +242,12 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   // it is validated, and the child's DNSKEY fetched, only when an answer
   // needs the child's keys (walker_dnssec.cpp).
   q.state = QueryState::send;
+}
+
+void Walker::pass_on_denial(Resolution& r, SubQuery& q, const std::vector<RRset>& denial) {
+  // Validated answers get their proofs from finish_validation().
+  if (q.kind != QueryKind::client || validating(r) || !r.options.dnssec_ok) return;
+  for (const auto& set : denial) q.result.authority.push_back(capped(set, options_.max_negative_ttl));
 }
 
 void Walker::complete_answer(Resolution& r, SubQuery& q, Rcode rcode, std::vector<RRset> answers,

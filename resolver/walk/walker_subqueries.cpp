@@ -43,7 +43,18 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
   for (const auto& ns : q.cut.servers) {
     if (ns.lookup == NameServerEntry::Lookup::running) return false;  // wait for it first
   }
-  if (q.cut.glueless_started >= options_.limits.max_glueless_per_cut) return false;
+  // NXNSAttack (CVE-2020-12662): a referral naming many NS names without
+  // glue must not make us query each of them (in a zone its author wants
+  // flooded). Per cut and per client question, the rest stay unresolved.
+  if (q.cut.glueless_started >= options_.limits.max_glueless_per_cut ||
+      r.glueless_started >= options_.limits.max_glueless_per_question) {
+    for (auto& ns : q.cut.servers) {
+      if (ns.lookup != NameServerEntry::Lookup::not_started) continue;
+      ns.lookup = NameServerEntry::Lookup::failed;
+      ++stats_.glueless_limited;
+    }
+    return false;
+  }
   // A query up the chain is already looking for an address of this very
   // zone's servers, and it is what led here: resolving the zone's NS names
   // again from this query would go round the cycle (ns.a.example needs
@@ -100,6 +111,7 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
     }
     ns.lookup = NameServerEntry::Lookup::running;
     ++q.cut.glueless_started;
+    ++r.glueless_started;
     std::vector<RRType> types;
     if (options_.use_ipv4) types.push_back(RRType::A);
     if (options_.use_ipv6) types.push_back(RRType::AAAA);
@@ -238,14 +250,23 @@ ZoneCut Walker::root_cut() const {
   return cut;
 }
 
-ZoneCut Walker::closest_cut(const Name& name, bool for_ds) const {
+ZoneCut Walker::closest_cut(const Name& name, bool for_ds,
+                            const std::optional<wire::Name>& past_forward) const {
+  std::optional<cache::DelegationHit> hit;
   if (cache_) {
-    auto hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
-                                                  cache::StalePolicy::fresh_only, for_ds);
+    hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
+                                             cache::StalePolicy::fresh_only, for_ds);
+  }
+  // Forward and stub zones come before the cache (walker_forward.cpp).
+  if (auto configured = configured_cut(name, for_ds, hit ? &hit->delegation.zone : nullptr, past_forward)) {
+    return std::move(*configured);
+  }
+  if (cache_) {
     // The root comes from priming, which this worker keeps itself.
     if (hit && !hit->delegation.zone.is_root()) {
       ZoneCut cut;
       cut.zone = hit->delegation.zone;
+      cut.private_ok = private_allowed(cut.zone);
       for (const auto& server : hit->delegation.servers) {
         if (cut.servers.size() >= kMaxNameServersPerCut) break;
         NameServerEntry ns;

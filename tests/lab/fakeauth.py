@@ -68,7 +68,11 @@ def build_zone_data():
     rr(parent_records, "txt." + PARENT_ZONE, 300, "TXT", '"faults parent"')
     zones[parent] = {"address": PARENT_ADDRESS, "behaviour": "normal",
                      "records": parent_records, "delegations": {}}
-    for index, (label, (address, behaviour)) in enumerate(sorted(topology.FAKE_ZONES.items())):
+    # www.<zone> addresses follow the sorted labels; zones added later go
+    # last, so the addresses cases.tsv expects stay what they were.
+    added_later = ("slow",)
+    ordered = sorted(topology.FAKE_ZONES.items(), key=lambda item: (item[0] in added_later, item[0]))
+    for index, (label, (address, behaviour)) in enumerate(ordered):
         zone = "%s.%s" % (label, PARENT_ZONE)
         ttl = topology.FAKE_STALE_TTL if label == "stale" else 300
         records = {}
@@ -391,6 +395,8 @@ class FakeAuth:
             return [(0, address, truncated.to_wire())]
         if behaviour == "delay":
             return [(topology.FAKE_DELAY_MS / 1000.0, address, reply.to_wire())]
+        if behaviour == "slow":
+            return [(topology.FAKE_SLOW_MS / 1000.0, address, reply.to_wire())]
         if behaviour == "mangle-case":
             return [(0, address, self.mangle_case(reply))]
         if transport == "udp" and behaviour in ("badid", "wrongq", "wrongsrc", "badopcode"):

@@ -29,7 +29,7 @@ KNOT_SERVERS = {
     "sld5": (lab("2.5"), ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
                          "unsigned.test.", "unsupported-alg.test.",
                          "nsec3-iter.test.", "lame.test.", "dead.test.",
-                         "keytrap.test."]),
+                         "keytrap.test.", "hidden.test."]),
     "sld6": (lab("2.6"), ["big.test.", "big-signed.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
     "lame": (lab("2.9"), []),
@@ -59,6 +59,9 @@ FAKE_ZONES = {
     "stale":     (lab("9.19"), "normal"),
     "referral":  (lab("9.20"), "upward-referral"),
     "servfail":  (lab("9.21"), "servfail"),
+    # Answers everything after FAKE_SLOW_MS: the "slow zone" of the flood
+    # benchmark (random names under it are NXDOMAIN, 300 ms late).
+    "slow":      (lab("9.22"), "slow"),
 }
 # Conformance zones (issue 13): servers that misbehave the way real ones
 # do, some zones with several servers. Kept apart from FAKE_ZONES so that
@@ -94,6 +97,7 @@ FAKE_CONFORMANCE_ZONES = {
 }
 
 FAKE_DELAY_MS = 800
+FAKE_SLOW_MS = 300
 FAKE_STALE_TTL = 2
 
 # How each zone is signed. Keys: alg (DNSSEC algorithm number, None =
@@ -119,6 +123,8 @@ ZONES = {
     "expired.test.":        dict(alg=13, denial="nsec", breakage="expired"),
     "bad-ds.test.":         dict(alg=13, denial="nsec", breakage="bad-ds"),
     "unsigned.test.":       dict(alg=None),
+    # Served by sld5 but delegated by no parent: only a stub zone reaches it.
+    "hidden.test.":         dict(alg=None),
     "unsupported-alg.test.": dict(alg=253, breakage="unsupported-alg"),
     "nsec3-iter.test.":     dict(alg=13, denial="nsec3", iterations=200),
     # KeyTrap (CVE-2023-50387): KEYTRAP_KEYS keys with one key tag, and

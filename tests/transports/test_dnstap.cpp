@@ -704,3 +704,35 @@ TEST_CASE("dnstap: a collector that restarts is reconnected", "[dnstap]") {
   REQUIRE(second_frames.wait_for(5s) == std::future_status::ready);
   CHECK(second_frames.get().size() >= 3);
 }
+
+TEST_CASE("dnstap: queries to forward upstreams are FORWARDER_QUERY / FORWARDER_RESPONSE", "[dnstap]") {
+  const auto query = dns_query(1);
+  for (auto [type, expected] : {std::pair{DnstapMessageType::forwarder_query, DNSTAP__MESSAGE__TYPE__FORWARDER_QUERY},
+                                std::pair{DnstapMessageType::forwarder_response,
+                                          DNSTAP__MESSAGE__TYPE__FORWARDER_RESPONSE}}) {
+    DnstapEvent event;
+    event.type = type;
+    event.transport = Transport::dot;
+    event.message = query;
+    event.time = DnstapTime{1700000000, 5};
+    event.query_time = DnstapTime{1699999999, 7};
+    const auto bytes = encode_dnstap(event, "", "");
+    Unpacked unpacked(bytes);
+    REQUIRE(unpacked.frame != nullptr);
+    const Dnstap__Message& m = *unpacked.frame->message;
+    CHECK(m.type == expected);
+    CHECK(m.socket_protocol == DNSTAP__SOCKET_PROTOCOL__DOT);
+    // The message goes in the query or the response field as the type says.
+    CHECK(m.has_query_message == (type == DnstapMessageType::forwarder_query));
+    CHECK(m.has_response_message == (type == DnstapMessageType::forwarder_response));
+  }
+  TempDir dir;
+  DnstapOptions options;
+  options.output = DnstapOptions::Output::file;
+  options.path = dir.path + "/forwarder.dnstap";
+  options.log_forwarder_queries = true;
+  DnstapWriter writer(options);
+  CHECK(writer.wants(DnstapMessageType::forwarder_query));
+  CHECK_FALSE(writer.wants(DnstapMessageType::forwarder_response));
+  CHECK_FALSE(writer.wants(DnstapMessageType::resolver_query));
+}

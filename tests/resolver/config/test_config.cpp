@@ -144,6 +144,32 @@ TEST_CASE("dnstap: off by default; socket or file, not both", "[config]") {
                     Catch::Contains("dnstap.socket and dnstap.file are exclusive"));
 }
 
+TEST_CASE("flood defences: caps, over-limit action, hold-down, glueless limits", "[config]") {
+  Config d = default_config();
+  CHECK(d.max_queries_per_zone == 100);
+  CHECK(d.max_queries_per_server == 800);
+  CHECK_FALSE(d.drop_over_limit);
+  CHECK(d.server_hold_down_ms == 5000);
+  CHECK(d.max_glueless_per_delegation == 4);
+  CHECK(d.max_glueless_per_question == 8);
+  Config c = load_config_text(
+      "resolver:\n  max-queries-per-zone: 0\n  max-queries-per-server: 50\n  over-limit: drop\n"
+      "  server-hold-down: 30s\n  max-glueless-per-delegation: 2\n  max-glueless-per-question: 5\n",
+      "f.yaml");
+  CHECK(c.max_queries_per_zone == 0);
+  CHECK(c.max_queries_per_server == 50);
+  CHECK(c.drop_over_limit);
+  CHECK(c.server_hold_down_ms == 30000);
+  CHECK(c.max_glueless_per_delegation == 2);
+  CHECK(c.max_glueless_per_question == 5);
+  CHECK_THROWS_WITH(load_config_text("resolver:\n  over-limit: maybe\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("servfail or drop"));
+  CHECK_THROWS_WITH(load_config_text("resolver:\n  server-hold-down: 10ms\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("resolver.server-hold-down"));
+  CHECK_THROWS_WITH(load_config_text("resolver:\n  max-glueless-per-delegation: 0\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2"));
+}
+
 TEST_CASE("scale-out: PROXY v2 proxies, drain time and health-check names", "[config]") {
   Config d = default_config();
   CHECK(d.proxy_protocol_from.empty());

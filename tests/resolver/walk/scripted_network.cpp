@@ -335,6 +335,8 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
   record.edns = q.edns.has_value();
   record.dnssec_ok = q.edns && q.edns->dnssec_ok();
   record.recursion_desired = q.header.rd();
+  record.checking_disabled = q.header.cd();
+  record.size = query.size();
   record.at = loop_.elapsed();
   sent_.push_back(record);
 
@@ -360,10 +362,13 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     return id;
   }
   const ScriptedReply& script = rule ? rule->reply : *from_zone;
-  if (script.behaviour == Behaviour::network_error || script.behaviour == Behaviour::local_error) {
+  if (script.behaviour == Behaviour::network_error || script.behaviour == Behaviour::local_error ||
+      script.behaviour == Behaviour::auth_failure) {
     UpstreamReply r;
     r.status = script.behaviour == Behaviour::network_error ? UpstreamReply::Status::network_error
-                                                             : UpstreamReply::Status::local_error;
+               : script.behaviour == Behaviour::local_error ? UpstreamReply::Status::local_error
+                                                            : UpstreamReply::Status::auth_failure;
+    if (script.behaviour == Behaviour::auth_failure) r.detail = "certificate does not match the name";
     deliver_after(milliseconds{1}, std::move(r));
     return id;
   }
@@ -373,6 +378,7 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
   response.header.set_qr(true);
   response.header.set_opcode(wire::Opcode::QUERY);
   response.header.set_aa(script.aa);
+  response.header.set_ad(script.ad);
   response.header.set_rd(q.header.rd());
   response.questions = q.questions;
   if (q.edns) response.edns = wire::Edns{};

@@ -58,6 +58,7 @@ enum class Behaviour : uint8_t {
   silent,          // nothing: the exchange times out
   network_error,   // the send fails at once (ICMP unreachable)
   local_error,     // our side cannot send it (e.g. every upstream socket in use)
+  auth_failure,    // an encrypted upstream's certificate or pin does not match
   wrong_id,        // the reply with another message ID
   wrong_question,  // the reply for another name
   mangle_case,     // the reply with the question lower-cased (breaks 0x20)
@@ -71,6 +72,7 @@ enum class Behaviour : uint8_t {
 struct ScriptedReply {
   wire::Rcode rcode = wire::Rcode::NOERROR;
   bool aa = true;
+  bool ad = false;  // a validating upstream's claim (the walker must not believe it)
   std::vector<wire::ResourceRecord> answer;
   std::vector<wire::ResourceRecord> authority;
   std::vector<wire::ResourceRecord> additional;
@@ -92,6 +94,8 @@ struct SentQuery {
   bool edns = false;
   bool dnssec_ok = false;
   bool recursion_desired = false;
+  bool checking_disabled = false;
+  size_t size = 0;  // octets of the query as sent
   std::chrono::milliseconds at{0};  // loop time since start
   std::string to_string() const;
 };

@@ -197,6 +197,13 @@ TEST_CASE("response classifier: bailiwick, referrals, chains", "[walker-parts]")
     req.response = &m;
     CHECK(classify_response(req).kind == ResponseKind::lame);
   }
+  SECTION("an empty answer without SOA from a recursive upstream is NODATA") {
+    // A forwarder passes on the NODATA it got without SOA, never with AA.
+    auto m = message({}, {}, {}, false, wire::Rcode::NOERROR);
+    req.response = &m;
+    req.from_recursive = true;
+    CHECK(classify_response(req).kind == ResponseKind::nodata);
+  }
   SECTION("AA=1, no SOA and the root's NS set (an upward referral) is lame, not NODATA") {
     req.zone = Name::from_text("example.com.");
     for (auto rcode : {wire::Rcode::NOERROR, wire::Rcode::NXDOMAIN}) {
