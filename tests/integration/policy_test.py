@@ -21,7 +21,8 @@ PART is one of:
   dns64      AAAA synthesised for a lab name with only A records; real AAAA
              kept; DO+CD clients and other subnets get none; PTR under the prefix
   eventlog   the JSON event log parsed back: fields, cache status, policy,
-             a malformed packet; sampling and the rate cap, drops counted
+             a malformed packet; sampling and the rate cap, drops counted;
+             questions dropped by the per-zone cap (over-limit: drop)
   reload     lists and zones re-read on reload; a broken zone keeps the old
              copy; answers that depended on a changed list are flushed
 """
@@ -29,6 +30,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -577,6 +579,35 @@ def part_eventlog(binary, results):
         text = metrics(daemon.metrics_port)
         dropped = metric(text, "sextant_event_log_dropped_total", reason="rate-limit") or 0
         results.check(dropped > 0, "the rate cap drops events and counts them", "dropped %s" % dropped)
+        stopped_cleanly(results, daemon)
+
+    # Questions dropped by the per-zone cap (resolver.over-limit: drop) get an
+    # event each: a 3 s stream of names under the lab's all-dead.test.
+    def capped(d, mport):
+        return ("metrics:\n  listen: [\"127.0.0.1@%d\"]\n"
+                "event-log:\n  file: %s\n" % (mport, os.path.join(d, "events.jsonl")))
+
+    daemon = daemon_with(binary, capped, threads=1)
+    with open(daemon.config) as f:
+        text = f.read().replace("resolver:\n", "resolver:\n  max-queries-per-zone: 1\n  over-limit: drop\n", 1)
+    with open(daemon.config, "w") as f:
+        f.write(text)
+    with daemon:
+        path = os.path.join(daemon.dir, "events.jsonl")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            start, i = time.monotonic(), 0
+            while time.monotonic() - start < 3:
+                s.sendto(dns.message.make_query("f%d.all-dead.test." % i, "A").to_wire(), ("127.0.0.1", daemon.port))
+                i += 1
+                time.sleep(0.01)
+        dropped = metric(metrics(daemon.metrics_port), "sextant_queries_dropped_total") or 0
+        events = read_events(path, deadline_s=3,
+                             until=lambda ev: sum(e.get("reason") == "dropped-over-limit" for e in ev) >= dropped)
+        logged = [e for e in events if e.get("reason") == "dropped-over-limit"]
+        results.check(dropped > 0 and len(logged) == dropped
+                      and all(e["qname"].endswith(".all-dead.test.") and e["rcode"] is None for e in logged),
+                      "over-limit drops: one event each (reason dropped-over-limit)",
+                      "%s dropped, %s" % (dropped, json.dumps(logged[:3])))
         stopped_cleanly(results, daemon)
 
 
