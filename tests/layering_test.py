@@ -7,6 +7,7 @@ and, inside resolver/, room by room:
 
     walk, config  <-  policy  <-  front  <-  daemon
                       eventlog  <-  front
+    walk  <-  anchors  <-  daemon
     walk, config  <-  forward  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
@@ -38,9 +39,11 @@ ALLOWED = {
     "resolver/forward": {"wire", "dnssec", "resolver/walk", "resolver/config"},
     "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config",
                        "resolver/policy", "resolver/eventlog"},
+    # RFC 5011 trust anchor maintenance: probes through a walker.
+    "resolver/anchors": {"wire", "dnssec", "resolver/walk"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
                         "resolver/config", "resolver/front", "resolver/forward", "resolver/policy",
-                        "resolver/eventlog"},
+                        "resolver/eventlog", "resolver/anchors"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -413,6 +413,28 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_signature_validations, 1, 10000)},
       {"dnssec.max-nsec3-hashes", "600", "NSEC3 hash computations allowed per client question.",
        bind_uint(&Config::max_nsec3_hashes, 1, 100000)},
+      {"dnssec.auto-trust-anchor-file", "",
+       "RFC 5011 managed trust anchors: a state file read at start and rewritten as keys are added, "
+       "go missing or are revoked (the layout of Unbound's auto-trust-anchor-file, which works as is). "
+       "A missing file starts from dnssec.trust-anchor-file or the built-in root anchors; its "
+       "directory must stay writable for server.user. Empty: the anchors never change.",
+       bind_string(&Config::auto_trust_anchor_file)},
+      {"dnssec.trust-anchor-add-holddown", "30d",
+       "RFC 5011 add hold-down: a new key is trusted after being seen this long (at least its TTL).",
+       bind_seconds(&Config::trust_anchor_add_holddown_s, 365 * kDay)},
+      {"dnssec.trust-anchor-remove-holddown", "30d", "How long a revoked key stays in the state file.",
+       bind_seconds(&Config::trust_anchor_remove_holddown_s, 365 * kDay)},
+      {"dnssec.trust-anchor-keep-missing", "366d",
+       "Forget a key missing this long while another key is valid; 0 keeps it forever.",
+       bind_seconds(&Config::trust_anchor_keep_missing_s, 3660 * kDay)},
+      {"dnssec.trust-anchor-refresh", "0",
+       "Probe interval of managed trust anchors; 0 follows RFC 5011 2.3 (1 hour to 15 days, from the "
+       "DNSKEY TTL and signature lifetime). Short values are for tests.",
+       bind_seconds(&Config::trust_anchor_refresh_s, 15 * kDay)},
+      {"dnssec.root-key-sentinel", "true",
+       "Answer RFC 8509 root-key-sentinel-is-ta-NNNNN / -not-ta-NNNNN queries (SERVFAIL when the "
+       "root key tag NNNNN is not / is a trust anchor).",
+       bind_bool(&Config::root_key_sentinel)},
       // operations
       {"control.socket", "",
        "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",

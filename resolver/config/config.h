@@ -188,6 +188,12 @@ struct Config {
   bool aggressive_nsec = true;
   unsigned max_signature_validations = 0;
   unsigned max_nsec3_hashes = 0;
+  std::string auto_trust_anchor_file;      // RFC 5011 state file; empty = anchors never change
+  uint32_t trust_anchor_add_holddown_s = 0;
+  uint32_t trust_anchor_remove_holddown_s = 0;
+  uint32_t trust_anchor_keep_missing_s = 0;
+  uint32_t trust_anchor_refresh_s = 0;     // 0 = RFC 5011 §2.3 intervals
+  bool root_key_sentinel = true;           // RFC 8509
 
   // operations
   std::string control_socket;              // empty = no control socket

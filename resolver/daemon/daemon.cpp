@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cache/cache.h"
+#include "resolver/anchors/trust_anchor_keeper.h"
 #include "resolver/front/access_control.h"
 #include "resolver/config/config_reload.h"
 #include "resolver/daemon/control_commands.h"
@@ -23,6 +24,7 @@
 #include "resolver/daemon/policy_runtime.h"
 #include "resolver/eventlog/event_log.h"
 #include "resolver/daemon/privileges.h"
+#include "resolver/daemon/trust_anchor_report.h"
 #include "resolver/daemon/loop_timer_service.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/server_state_table.h"
@@ -365,6 +367,8 @@ struct Daemon::State {
   // number of workers is known.
   std::unique_ptr<PolicyRuntime> policy;
   transports::AdminServer* admin = nullptr;
+  // RFC 5011 (dnssec.auto-trust-anchor-file): probes on worker 0's loop.
+  std::unique_ptr<TrustAnchorKeeper> anchor_keeper;
 
   State(Config c, std::string path)
       : config(std::move(c)),
@@ -384,6 +388,21 @@ struct Daemon::State {
     pipeline_settings.prefetch = config.prefetch;
     pipeline_settings.tcp_keepalive_100ms =
         static_cast<uint16_t>(std::min<uint32_t>(config.tcp_idle_timeout_ms / 100, 65535));
+    pipeline_settings.root_key_sentinel = config.dnssec && config.root_key_sentinel;
+    if (config.dnssec && !config.auto_trust_anchor_file.empty()) {
+      TrustAnchorKeeper::Settings ks;
+      ks.state_file = config.auto_trust_anchor_file;
+      ks.timers.add_hold_down = config.trust_anchor_add_holddown_s;
+      ks.timers.remove_hold_down = config.trust_anchor_remove_holddown_s;
+      ks.timers.keep_missing = config.trust_anchor_keep_missing_s;
+      ks.timers.refresh = config.trust_anchor_refresh_s;
+      ks.log = [](bool warning, const std::string& m) {
+        if (warning) log::warning("{}", m);
+        else log::info("{}", m);
+      };
+      anchor_keeper = std::make_unique<TrustAnchorKeeper>(std::move(ks), *walker_options.dnssec.anchors);
+      walker_options.dnssec.anchors = anchor_keeper->anchors();
+    }
   }
 };
 
@@ -455,6 +474,11 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     snap.event_log_written = s.event_log->written();
     snap.event_log_dropped_full = s.event_log->dropped_queue_full();
     snap.event_log_dropped_rate = s.event_log->dropped_rate_limited();
+  }
+  if (s.anchor_keeper) {
+    snap.trust_anchors_managed = true;
+    snap.trust_anchors = s.anchor_keeper->status();
+    snap.trust_anchor_counters = s.anchor_keeper->counters();
   }
   if (s.admin) {
     snap.control_commands = s.admin->commands_served();
@@ -564,7 +588,7 @@ std::string switch_forward_zones(Daemon::State& s, const Config& next, bool& fai
   bool ok = on_every_worker(s, [table, anchors, ntas, changed](WorkerState& w) {
     if (w.walker) {
       w.walker->set_configured_zones(table);
-      w.walker->set_trust_anchors(anchors);
+      w.walker->set_trust_anchors(anchors, false);
       w.walker->set_negative_trust_anchors(ntas);
       for (const auto& zone : changed) w.walker->forget_zone(zone);
     }
@@ -693,6 +717,7 @@ class DaemonControl final : public ControlTarget {
     list("doq", c.doq_listen);
     list("metrics", c.metrics_listen);
     out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
+    if (s_.anchor_keeper) out += trust_anchor_status(*s_.anchor_keeper);
     for (const auto& z : c.forward_zones) {
       std::string ups;
       for (const auto& u : z.upstreams) {
@@ -919,6 +944,7 @@ void Daemon::run() {
   };
   hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
     WorkerState& w = s.workers[ctx.index];
+    if (ctx.index == 0 && s.anchor_keeper) s.anchor_keeper->stop();  // it probes through this walker
     // Pipeline and walker first (they cancel their timers and packets),
     // then the upstream sockets, which close asynchronously.
     w.pipeline.reset();
@@ -940,6 +966,19 @@ void Daemon::run() {
                               std::move(factories), std::move(hooks));
   pool.start();
   s.pool = &pool;
+  if (s.anchor_keeper) {
+    // Probes run on worker 0; new anchors go to every worker's walker.
+    pool.post(0, [&s, &pool](const transports::WorkerContext&) {
+      WorkerState& w = s.workers[0];
+      s.anchor_keeper->start(*w.walker, *w.timers, [&s, &pool](std::shared_ptr<const dnssec::TrustAnchors> a) {
+        for (unsigned i = 0; i < pool.size(); ++i) {
+          pool.post(i, [&s, a](const transports::WorkerContext& ctx) {
+            if (auto& walker = s.workers[ctx.index].walker) walker->set_trust_anchors(a, true);
+          });
+        }
+      });
+    });
+  }
 
   // The operator's side door starts after the workers (stats read them)
   // and stops before them.
@@ -971,6 +1010,10 @@ void Daemon::run() {
     }
   }
   // Every listening socket is open: root is no longer needed.
+  if (run_as && s.anchor_keeper) {
+    const std::string error = s.anchor_keeper->hand_over(run_as->uid, run_as->gid);
+    if (!error.empty()) log::warning("trust anchors: {}: the state file may not be updated as {}", error, run_as->name);
+  }
   if (run_as) {
     try {
       drop_privileges(*run_as);

@@ -50,6 +50,8 @@ const WalkerRow kWalkerRows[] = {
      "NS names without glue left unresolved by the per-delegation / per-question caps (NXNSAttack)."},
     {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
      "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
+    {&WalkerStats::bogus_retries, "sextant_dnssec_bogus_retries_total",
+     "Questions and DNSKEY sets asked again of another server after a server's data failed validation."},
     {&WalkerStats::forwarded_queries, "sextant_walker_forwarded_queries_total",
      "Queries the walker sent to forward zones' upstream resolvers."},
     {&WalkerStats::forward_fallbacks, "sextant_forward_first_fallbacks_total",
@@ -198,6 +200,26 @@ void report_policy(MetricsReport& r, const PolicySnapshot& p) {
   r.counter("sextant_policy_swaps_total", "Policies swapped in (reloads, zone transfers).", p.swaps);
   r.counter("sextant_policy_flushed_answers_total", "Cached answers flushed because the policy they depended on changed.",
             p.flushed_answers);
+}
+
+void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
+  const TrustAnchorKeeper::Counters& c = s.trust_anchor_counters;
+  const char* probes = "RFC 5011 probes of managed trust anchors' DNSKEY RRsets, by result.";
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_ok, {{"result", "ok"}});
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_failed, {{"result", "failed"}});
+  r.counter("sextant_trust_anchor_write_errors_total",
+            "Failed rewrites of the trust anchor state file (dnssec.auto-trust-anchor-file).", c.write_errors);
+  using dnssec::ManagedKeyState;
+  const std::pair<const char*, ManagedKeyState> states[] = {
+      {"add_pending", ManagedKeyState::add_pending}, {"valid", ManagedKeyState::valid},
+      {"missing", ManagedKeyState::missing}, {"revoked", ManagedKeyState::revoked}};
+  for (const auto& a : s.trust_anchors) {
+    for (const auto& [label, state] : states) {
+      const auto n = std::count_if(a.keys.begin(), a.keys.end(), [&](const auto& k) { return k.state == state; });
+      r.gauge("sextant_trust_anchor_keys", "Keys of each managed trust anchor, by RFC 5011 state.",
+              static_cast<double>(n), {{"zone", a.zone.to_text()}, {"state", label}});
+    }
+  }
 }
 
 void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
@@ -418,6 +440,7 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
     r.counter("sextant_dnstap_dropped_total",
               "Query-log frames dropped: the collector was not keeping up (queue full).", s.dnstap_dropped);
   }
+  if (s.trust_anchors_managed) report_trust_anchors(r, s);
   r.counter("sextant_control_commands_total", "Commands run on the control socket.", s.control_commands);
   r.counter("sextant_metrics_scrapes_total", "GET /metrics served.", s.metrics_scrapes);
   r.counter("sextant_admin_bad_requests_total", "Malformed or refused control and metrics requests.",

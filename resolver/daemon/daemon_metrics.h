@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cache/cache_stats.h"
+#include "resolver/anchors/trust_anchor_keeper.h"
 #include "resolver/daemon/metrics_report.h"
 #include "resolver/daemon/policy_runtime.h"
 #include "resolver/front/query_pipeline.h"
@@ -55,6 +56,10 @@ struct DaemonSnapshot {
   uint64_t control_commands = 0;
   uint64_t metrics_scrapes = 0;
   uint64_t admin_bad_requests = 0;
+  // RFC 5011 managed trust anchors (dnssec.auto-trust-anchor-file), if any.
+  bool trust_anchors_managed = false;
+  std::vector<TrustAnchorKeeper::AnchorStatus> trust_anchors;
+  TrustAnchorKeeper::Counters trust_anchor_counters;
 };
 
 // Adds one worker's or listener's counters into the snapshot's sums.

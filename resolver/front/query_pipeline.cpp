@@ -1,9 +1,12 @@
 #include "resolver/front/query_pipeline.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
+#include "resolver/front/root_key_sentinel.h"
 #include <fmt/format.h>
 
 #include "wire/message_builder.h"
@@ -470,6 +473,22 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
 
 void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder, bool secure,
                             const wire::ExtendedErrorOption* ede) {
+  // RFC 8509 on secure A/AAAA answers, hits and misses alike: the first
+  // label's length filters out every other name at once.
+  if (secure && settings_.root_key_sentinel && !c.query_header.cd() &&
+      (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA)) {
+    const RootKeySentinel sentinel = parse_root_key_sentinel(c.qname);
+    if (sentinel.kind != RootKeySentinel::Kind::none &&
+        sentinel_fails(sentinel, walker_.options().dnssec.anchors.get())) {
+      stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+      const wire::ExtendedErrorOption why{
+          static_cast<uint16_t>(EdeCode::Other),
+          fmt::format("root-key-sentinel: key {} {} a trust anchor", sentinel.key_tag,
+                      sentinel.kind == RootKeySentinel::Kind::is_ta ? "is not" : "is")};
+      respond_error(c, Rcode::SERVFAIL, responder, &why);
+      return;
+    }
+  }
   uint8_t* p = buffer_.data();
   // The stored answer carries another client's RD/CD; AD is only for
   // clients that asked for DNSSEC (DO) or said they understand it (AD).

@@ -47,6 +47,9 @@ struct PipelineSettings {
   bool serve_stale = true;
   std::chrono::milliseconds stale_client_timeout{1800};
   bool prefetch = true;
+  // RFC 8509: SERVFAIL for root-key-sentinel-is-ta/-not-ta questions whose
+  // key tag is not / is a root trust anchor (root_key_sentinel.h).
+  bool root_key_sentinel = true;
   // Query log (dnstap): client queries and responses, when set. Shared by
   // every worker; each logs into its own queue (Request::worker).
   transports::DnstapWriter* dnstap = nullptr;
