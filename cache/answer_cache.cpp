@@ -55,18 +55,23 @@ AnswerKey answer_key_of(const AnswerEntry& e) noexcept {
   k.qname = key_name(key);
   k.qtype = static_cast<wire::RRType>(read_u16(&key[n]));
   k.qclass = static_cast<wire::RRClass>(read_u16(&key[n + 2]));
-  k.dnssec_ok = key[n + 4] & 1;
-  k.checking_disabled = key[n + 4] & 2;
+  // The flags octet is last; a view's tag sits between the class and it.
+  const uint8_t flags = key[key.size() - 1];
+  k.dnssec_ok = flags & kAnswerKeyDo;
+  k.checking_disabled = flags & kAnswerKeyCd;
+  k.view = (flags & kAnswerKeyView) ? read_u16(&key[n + 4]) : 0;
   return k;
 }
 
 CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,
-                         bool dnssec_ok, bool checking_disabled) noexcept {
+                         bool dnssec_ok, bool checking_disabled, uint16_t view) noexcept {
   CacheKey k;
   set_key_name(qname, k);
   append_u16(k, static_cast<uint16_t>(qtype));
   append_u16(k, static_cast<uint16_t>(qclass));
-  k.bytes[k.size++] = static_cast<uint8_t>((dnssec_ok ? 1 : 0) | (checking_disabled ? 2 : 0));
+  if (view != 0) append_u16(k, view);
+  k.bytes[k.size++] = static_cast<uint8_t>((dnssec_ok ? kAnswerKeyDo : 0) | (checking_disabled ? kAnswerKeyCd : 0) |
+                                           (view != 0 ? kAnswerKeyView : 0));
   finish_key(k);
   return k;
 }
@@ -83,7 +88,7 @@ void rrset_key_of(const CacheKey& answer_key, CacheKey& rkey) noexcept {
 }
 
 CacheKey make_answer_key(const AnswerKey& key) noexcept {
-  return make_answer_key(key.qname, key.qtype, key.qclass, key.dnssec_ok, key.checking_disabled);
+  return make_answer_key(key.qname, key.qtype, key.qclass, key.dnssec_ok, key.checking_disabled, key.view);
 }
 
 AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets)
@@ -92,7 +97,7 @@ AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets)
 bool AnswerCache::covered_by_rrset(const AnswerKey& key, std::span<const uint8_t> packet,
                                    const wire::PacketScan& scan, size_t stored_size,
                                    DnssecStatus status, bool has_info_ede, uint32_t now) {
-  if (!rrsets_ || has_info_ede ||
+  if (!rrsets_ || has_info_ede || key.view != 0 ||
       !question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
     return false;
   }
@@ -264,11 +269,12 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
   }
   const uint8_t flags = key.bytes[key.size - 1];
   const bool rrset_fallback =
-      rrsets_ && question_answerable_from_rrset(
-                     static_cast<wire::RRType>(read_u16(key.bytes + key.name_size)), flags & 2);
+      rrsets_ && !(flags & kAnswerKeyView) &&
+      question_answerable_from_rrset(static_cast<wire::RRType>(read_u16(key.bytes + key.name_size)),
+                                     flags & kAnswerKeyCd);
   // Most hits are rendered from the RRset store after this store misses:
   // start loading that bucket now, so its memory latency overlaps this
-  // store's probe.
+  // store's probe. (A view's key has a view tag: never rendered.)
   CacheKey rkey;
   if (rrset_fallback) {
     rrset_key_of(key, rkey);
@@ -369,7 +375,7 @@ void AnswerCache::finish_refresh(const AnswerKey& key) {
     e.release_refresh_claim();
     return false;
   });
-  if (!present && rrsets_ && question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
+  if (!present && rrsets_ && key.view == 0 && question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
     rrsets_->finish_refresh(key.qname, key.qtype, key.qclass);
   }
 }
@@ -390,18 +396,40 @@ size_t AnswerCache::flush_subtree(const wire::Name& apex) {
   });
 }
 
+size_t AnswerCache::flush_view(uint16_t view, const std::function<bool(const wire::Name&)>& names) {
+  if (view == 0) return 0;
+  return store_.erase_if([&](const AnswerEntry& e) {
+    auto key = ShardedStore<AnswerEntry>::key_of(e);
+    if (!(key.back() & kAnswerKeyView) || read_u16(&key[key.size() - 3]) != view) return false;
+    if (!names) return true;
+    std::span<const uint8_t> packet = packet_of(e);
+    if (packet_mentions(packet, names)) return true;
+    // CNAME and DNAME targets (a chain may end at a name with no record).
+    bool found = false;
+    wire::for_each_scanned_record(packet, [&](const wire::ScannedRecord& r) {
+      if (r.type != wire::RRType::CNAME && r.type != wire::RRType::DNAME) return true;
+      size_t at = r.rdata_offset;
+      wire::Name target;
+      if (wire::Name::parse(packet, at, target) == wire::WireError::ok && names(target)) found = true;
+      return !found;
+    });
+    return found;
+  });
+}
+
 void AnswerCache::dump(std::string& out, uint32_t now) const {
   store_.for_each([&](const AnswerEntry& e) {
     auto key = ShardedStore<AnswerEntry>::key_of(e);
     size_t n = key_name_size(key);
-    uint8_t flags = key[n + 4];
+    uint8_t flags = key.back();
+    std::string view = (flags & kAnswerKeyView) ? fmt::format(" view={}", read_u16(&key[n + 4])) : std::string();
     bool stale = e.expired(now);
     fmt::format_to(std::back_inserter(out),
-                   "; answer {} {} {}{}{} rcode={} ttl={} bytes={} status={}{}\n",
+                   "; answer {} {} {}{}{}{} rcode={} ttl={} bytes={} status={}{}\n",
                    key_name(key).to_text(),
                    wire::to_string(static_cast<wire::RRClass>(read_u16(&key[n + 2]))),
                    wire::to_string(static_cast<wire::RRType>(read_u16(&key[n]))),
-                   (flags & 1) ? " +do" : "", (flags & 2) ? " +cd" : "", e.rcode,
+                   (flags & 1) ? " +do" : "", (flags & 2) ? " +cd" : "", view, e.rcode,
                    stale ? 0 : e.ttl_left(now), e.packet_size, to_string(e.status),
                    stale ? " stale" : "");
   });

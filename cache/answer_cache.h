@@ -14,6 +14,12 @@
 // minimum over the RRsets it used), so no answer outlives its RRsets;
 // flushing a name removes every answer that mentions it as an owner.
 //
+// Views (resolver/policy/): an answer a view's policy may have rewritten is
+// stored under that view's tag (AnswerKey::view, not 0), so one view's
+// answer is never handed to another; tagged answers are always wire
+// entries, never rendered from the RRset store (the RRset holds the data as
+// the authority sent it, before the view's policy).
+//
 // Answers that are exactly one RRset at the question name take no entry of
 // their own when the cache is given the RRset store: insert() finds that
 // the RRset renders to the same packet and stores nothing, and lookup()
@@ -24,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,6 +53,7 @@ struct AnswerKey {
   wire::RRClass qclass = wire::RRClass::IN;
   bool dnssec_ok = false;           // EDNS DO
   bool checking_disabled = false;   // CD
+  uint16_t view = 0;                // the policy view's tag; 0: shared by every view
 };
 
 struct AnswerEntry : CacheEntry {
@@ -136,6 +144,10 @@ class AnswerCache {
   // command, not a hot path.
   size_t flush_name(const wire::Name& name);
   size_t flush_subtree(const wire::Name& apex);
+  // Every answer stored under view tag `view` (not 0) for which `names` is
+  // true of its question name, an owner or a CNAME/DNAME target; all of
+  // the view's answers when `names` is empty. A policy change's flush.
+  size_t flush_view(uint16_t view, const std::function<bool(const wire::Name&)>& names = {});
   void clear() { store_.clear(); }
   void dump(std::string& out, uint32_t now) const;
 
@@ -162,6 +174,9 @@ void rrset_key_of(const CacheKey& answer_key, CacheKey& rkey) noexcept;
 // The same without copying the name into an AnswerKey (the server's hot
 // path builds the key straight from the parsed query).
 CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,
-                         bool dnssec_ok, bool checking_disabled) noexcept;
+                         bool dnssec_ok, bool checking_disabled, uint16_t view = 0) noexcept;
+
+// Flags octet bits of answer keys.
+inline constexpr uint8_t kAnswerKeyDo = 1, kAnswerKeyCd = 2, kAnswerKeyView = 4;
 
 }  // namespace sextant::cache

@@ -168,6 +168,18 @@ Apply bind_prefixes(std::vector<Prefix> Config::*field) {
   };
 }
 
+Apply bind_string_event(std::string EventLogConfig::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.event_log.*field = n.IsNull() ? std::string() : scalar(n); };
+}
+
+Apply bind_uint_event(uint32_t EventLogConfig::*field, uint32_t min, uint32_t max) {
+  return [=](Config& c, const YAML::Node& n) {
+    uint64_t v = parse_unsigned(scalar(n), max);
+    if (v < min) throw std::invalid_argument(fmt::format("{} is below the minimum {}", v, min));
+    c.event_log.*field = static_cast<uint32_t>(v);
+  };
+}
+
 void apply_acl(Config& c, const YAML::Node& n) {
   std::vector<AclRule> rules;
   if (!n.IsNull() && !n.IsSequence()) throw std::invalid_argument("expected a list of {subnet, action}");
@@ -426,6 +438,28 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_signature_validations, 1, 10000)},
       {"dnssec.max-nsec3-hashes", "600", "NSEC3 hash computations allowed per client question.",
        bind_uint(&Config::max_nsec3_hashes, 1, 100000)},
+      {"dnssec.auto-trust-anchor-file", "",
+       "RFC 5011 managed trust anchors: a state file read at start and rewritten as keys are added, "
+       "go missing or are revoked (the layout of Unbound's auto-trust-anchor-file, which works as is). "
+       "A missing file starts from dnssec.trust-anchor-file or the built-in root anchors; its "
+       "directory must stay writable for server.user. Empty: the anchors never change.",
+       bind_string(&Config::auto_trust_anchor_file)},
+      {"dnssec.trust-anchor-add-holddown", "30d",
+       "RFC 5011 add hold-down: a new key is trusted after being seen this long (at least its TTL).",
+       bind_seconds(&Config::trust_anchor_add_holddown_s, 365 * kDay)},
+      {"dnssec.trust-anchor-remove-holddown", "30d", "How long a revoked key stays in the state file.",
+       bind_seconds(&Config::trust_anchor_remove_holddown_s, 365 * kDay)},
+      {"dnssec.trust-anchor-keep-missing", "366d",
+       "Forget a key missing this long while another key is valid; 0 keeps it forever.",
+       bind_seconds(&Config::trust_anchor_keep_missing_s, 3660 * kDay)},
+      {"dnssec.trust-anchor-refresh", "0",
+       "Probe interval of managed trust anchors; 0 follows RFC 5011 2.3 (1 hour to 15 days, from the "
+       "DNSKEY TTL and signature lifetime). Short values are for tests.",
+       bind_seconds(&Config::trust_anchor_refresh_s, 15 * kDay)},
+      {"dnssec.root-key-sentinel", "true",
+       "Answer RFC 8509 root-key-sentinel-is-ta-NNNNN / -not-ta-NNNNN queries (SERVFAIL when the "
+       "root key tag NNNNN is not / is a trust anchor).",
+       bind_bool(&Config::root_key_sentinel)},
       // operations
       {"control.socket", "",
        "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",
@@ -455,6 +489,61 @@ const std::vector<Setting>& settings() {
        bind_bool(&Config::dnstap_log_forwarder_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
+      // policy (resolver/config/policy_config.h, resolver/policy/README.md)
+      {"policy.local-zones", "[]",
+       "Zones answered locally, `{name, type}` with Unbound's local-zone types: transparent, typetransparent, "
+       "static, redirect, refuse, deny, always_transparent, always_refuse, always_deny, always_nxdomain, "
+       "always_nodata, always_null.",
+       [](Config& c, const YAML::Node& n) { apply_local_zones(c.policy.top, n); }},
+      {"policy.local-data", "[]",
+       "Local records, one per entry in zone-file form (`\"db.internal. 300 A 10.0.0.5\"`; TTL 3600 if none); "
+       "owners may be wildcards (`*.svc.cluster.example.`). Outside a declared zone a record gets a transparent "
+       "zone of its own.",
+       [](Config& c, const YAML::Node& n) { apply_local_data(c.policy.top, n); }},
+      {"policy.local-data-ptr", "true", "Generate PTR records for local A and AAAA data (unless one exists).",
+       [](Config& c, const YAML::Node& n) { c.policy.top.local_data_ptr = parse_bool(scalar(n)); }},
+      {"policy.local-zone-files", "[]",
+       "Zone files served as local data: `{file, name (else the file's SOA), type (default static)}`.",
+       [](Config& c, const YAML::Node& n) { apply_local_zone_files(c.policy.top, n); }},
+      {"policy.hosts-files", "[]", "Files in /etc/hosts form served as local data (A/AAAA, and PTR for the first name).",
+       [](Config& c, const YAML::Node& n) { apply_hosts_files(c.policy.top, n); }},
+      {"policy.allowlist", "",
+       "Allowlist mode: `{names, files, action: refuse|nxdomain}`; only listed names resolve (`*.example.com` "
+       "allows the names below example.com, not itself); others get REFUSED (or NXDOMAIN) with EDE 18.",
+       [](Config& c, const YAML::Node& n) { apply_allowlist(c.policy.top, n); }},
+      {"policy.blocklists", "[]",
+       "Blocklists, `{name, file|files|names, format: any|hosts|domains, action: nxdomain|nodata|sinkhole|refuse, "
+       "sinkhole: [0.0.0.0, '::'], ede: blocked|censored|filtered|none, ttl: 300}`; a name blocks itself and "
+       "everything below. Bad lines are reported with file:line and skipped.",
+       [](Config& c, const YAML::Node& n) { apply_blocklists(c.policy.top, n); }},
+      {"policy.rpz", "[]",
+       "Response policy zones, applied in order: `{file, zone (else the SOA owner), name, action: "
+       "given|disabled|passthru|drop|tcp-only|nxdomain|nodata|cname, cname, ede}`. A zone that fails to load is "
+       "refused whole (the previous copy stays on reload).",
+       [](Config& c, const YAML::Node& n) { apply_rpz(c.policy.top, n); }},
+      {"policy.dns64", "",
+       "DNS64 (RFC 6147): `{prefix: 64:ff9b::/96, clients: [prefixes], exclude: ['::ffff:0:0/96']}`; AAAA "
+       "synthesised from A only when a name has no AAAA; not for DO+CD clients.",
+       [](Config& c, const YAML::Node& n) { apply_dns64(c.policy.top, n); }},
+      {"policy.cname-inspection", "true",
+       "Also check the CNAME targets of answers against blocklists and RPZ QNAME triggers.",
+       [](Config& c, const YAML::Node& n) { c.policy.top.cname_inspection = parse_bool(scalar(n)); }},
+      {"policy.views", "[]",
+       "Views, first match wins: `{name, clients: [prefixes], listeners: [ADDR@PORT], inherit: false, ...}` "
+       "with any policy.* key above; a view without `inherit` has only what it sets. Clients no view "
+       "selects get the top-level policy.",
+       [](Config& c, const YAML::Node& n) { apply_views(c.policy, n); }},
+      // the event log
+      {"event-log.file", "",
+       "One JSON object per line per client query (and per dropped malformed packet) to this file, or `-` "
+       "for standard output; empty: off.",
+       bind_string_event(&EventLogConfig::file)},
+      {"event-log.sample", "1", "Log one query in N.", bind_uint_event(&EventLogConfig::sample, 1, 1000000)},
+      {"event-log.max-per-second", "10000",
+       "Most events per second over all workers (beyond: dropped and counted); 0: no cap.",
+       bind_uint_event(&EventLogConfig::max_per_second, 0, 10000000)},
+      {"event-log.queue-size", "4096", "Events waiting per worker for the writer; beyond: dropped and counted.",
+       bind_uint_event(&EventLogConfig::queue_size, 16, 1048576)},
   };
   return table;
 }
@@ -623,6 +712,8 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
   if (c.metrics_path.empty() || c.metrics_path.front() != '/')
     throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
   config_zones::check_zones(c, source);
+  c.policy.source = source;
+  check_policy(c.policy, source);
   return c;
 }
 

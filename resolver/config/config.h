@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "resolver/config/policy_config.h"
+
 namespace sextant::resolver {
 
 // "127.0.0.1@53", "[::1]:53", "::1@853": an address and a port.
@@ -190,6 +192,12 @@ struct Config {
   bool aggressive_nsec = true;
   unsigned max_signature_validations = 0;
   unsigned max_nsec3_hashes = 0;
+  std::string auto_trust_anchor_file;      // RFC 5011 state file; empty = anchors never change
+  uint32_t trust_anchor_add_holddown_s = 0;
+  uint32_t trust_anchor_remove_holddown_s = 0;
+  uint32_t trust_anchor_keep_missing_s = 0;
+  uint32_t trust_anchor_refresh_s = 0;     // 0 = RFC 5011 §2.3 intervals
+  bool root_key_sentinel = true;           // RFC 8509
 
   // operations
   std::string control_socket;              // empty = no control socket
@@ -204,6 +212,11 @@ struct Config {
   bool dnstap_log_forwarder_queries = false;
   bool dnstap_log_forwarder_responses = false;
   std::string dnstap_identity;             // empty = host name
+
+  // policy: local data, allow and block lists, RPZ, DNS64, views
+  // (resolver/config/policy_config.h).
+  PolicyConfig policy;
+  EventLogConfig event_log;                // the per-query JSON event log
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".

@@ -76,6 +76,12 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(aggressive_nsec, "dnssec.aggressive-nsec"),
     SEXTANT_RESTART_ONLY(max_signature_validations, "dnssec.max-signature-validations"),
     SEXTANT_RESTART_ONLY(max_nsec3_hashes, "dnssec.max-nsec3-hashes"),
+    SEXTANT_RESTART_ONLY(auto_trust_anchor_file, "dnssec.auto-trust-anchor-file"),
+    SEXTANT_RESTART_ONLY(trust_anchor_add_holddown_s, "dnssec.trust-anchor-add-holddown"),
+    SEXTANT_RESTART_ONLY(trust_anchor_remove_holddown_s, "dnssec.trust-anchor-remove-holddown"),
+    SEXTANT_RESTART_ONLY(trust_anchor_keep_missing_s, "dnssec.trust-anchor-keep-missing"),
+    SEXTANT_RESTART_ONLY(trust_anchor_refresh_s, "dnssec.trust-anchor-refresh"),
+    SEXTANT_RESTART_ONLY(root_key_sentinel, "dnssec.root-key-sentinel"),
     SEXTANT_RESTART_ONLY(control_socket, "control.socket"),
     SEXTANT_RESTART_ONLY(metrics_listen, "metrics.listen"),
     SEXTANT_RESTART_ONLY(metrics_path, "metrics.path"),
@@ -88,6 +94,10 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(dnstap_log_forwarder_queries, "dnstap.log-forwarder-queries"),
     SEXTANT_RESTART_ONLY(dnstap_log_forwarder_responses, "dnstap.log-forwarder-responses"),
     SEXTANT_RESTART_ONLY(dnstap_identity, "dnstap.identity"),
+    SEXTANT_RESTART_ONLY(event_log.file, "event-log.file"),
+    SEXTANT_RESTART_ONLY(event_log.sample, "event-log.sample"),
+    SEXTANT_RESTART_ONLY(event_log.max_per_second, "event-log.max-per-second"),
+    SEXTANT_RESTART_ONLY(event_log.queue_size, "event-log.queue-size"),
 };
 #undef SEXTANT_RESTART_ONLY
 
@@ -99,9 +109,28 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   plan.log_level_changed = running.log_level != next.log_level;
   plan.negative_trust_anchors_changed = running.negative_trust_anchors != next.negative_trust_anchors;
   plan.forward_zones_changed = running.forward_zones != next.forward_zones || running.stub_zones != next.stub_zones;
+  plan.policy_settings_changed = !(running.policy.top == next.policy.top) || running.policy.views != next.policy.views;
+  plan.policy_rebuild = plan.policy_settings_changed || has_policy(running.policy) || has_policy(next.policy);
   for (const RestartOnly& r : kRestartOnly)
     if (!r.same(running, next)) plan.need_restart.emplace_back(r.key);
   return plan;
+}
+
+bool has_policy(const PolicyConfig& p) {
+  auto set_has = [&](const PolicySetConfig& s) {
+    return !s.local_zones.empty() || !s.local_data.empty() || !s.local_zone_files.empty() || !s.hosts_files.empty() ||
+           s.allowlist.enabled || !s.blocklists.empty() || !s.rpz.empty() || s.dns64.enabled;
+  };
+  if (set_has(p.top)) return true;
+  return !p.views.empty();
+}
+
+std::vector<std::string> live_settings() {
+  return {"access-control", "server.log-level", "dnssec.negative-trust-anchors", "forward-zones", "stub-zones",
+          "policy.local-zones",
+          "policy.local-data", "policy.local-data-ptr", "policy.local-zone-files", "policy.hosts-files",
+          "policy.allowlist", "policy.blocklists", "policy.rpz", "policy.dns64", "policy.cname-inspection",
+          "policy.views"};
 }
 
 std::vector<std::string> restart_only_settings() {

@@ -464,7 +464,10 @@ A `stub-zones` block:
   (resolved like any name server's name). Asked with RD=0; referrals below the zone are
   followed. Private and loopback addresses are allowed for the zone and below it even when
   `resolver.query-private-addresses` is off.
-- `trust-anchor`, `negative-trust-anchor`: as for forward zones.
+- `trust-anchor`, `negative-trust-anchor`: as for forward zones. An internal zone that its
+  signed parent does not delegate (the parent proves the name does not exist) is bogus when
+  validated: give it `negative-trust-anchor: true` (Unbound's `domain-insecure`) or a
+  `trust-anchor` of its own.
 )";
 }
 

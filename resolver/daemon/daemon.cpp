@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cache/cache.h"
+#include "resolver/anchors/trust_anchor_keeper.h"
 #include "resolver/front/access_control.h"
 #include "resolver/config/config_reload.h"
 #include "resolver/daemon/cache_persistence.h"
@@ -21,7 +22,10 @@
 #include "resolver/daemon/forward_upstreams.h"
 #include "resolver/forward/forward_table.h"
 #include "resolver/daemon/log.h"
+#include "resolver/daemon/policy_runtime.h"
+#include "resolver/eventlog/event_log.h"
 #include "resolver/daemon/privileges.h"
+#include "resolver/daemon/trust_anchor_report.h"
 #include "resolver/daemon/loop_timer_service.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/server_state_table.h"
@@ -383,8 +387,14 @@ struct Daemon::State {
   std::vector<std::shared_ptr<const transports::TcpCounters>> tcp_counters;
   transports::WorkerPool* pool = nullptr;  // while run() serves
   std::unique_ptr<transports::DnstapWriter> dnstap;  // outlives the workers
+  std::unique_ptr<eventlog::EventLog> event_log;      // outlives the workers
+  // The running policy (views, lists, RPZ, DNS64); built in run(), once the
+  // number of workers is known.
+  std::unique_ptr<PolicyRuntime> policy;
   transports::AdminServer* admin = nullptr;
   std::unique_ptr<CachePersistence> persistence;  // warm restart
+  // RFC 5011 (dnssec.auto-trust-anchor-file): probes on worker 0's loop.
+  std::unique_ptr<TrustAnchorKeeper> anchor_keeper;
 
   State(Config c, std::string path)
       : config(std::move(c)),
@@ -405,6 +415,21 @@ struct Daemon::State {
     pipeline_settings.prefetch = config.prefetch;
     pipeline_settings.tcp_keepalive_100ms =
         static_cast<uint16_t>(std::min<uint32_t>(config.tcp_idle_timeout_ms / 100, 65535));
+    pipeline_settings.root_key_sentinel = config.dnssec && config.root_key_sentinel;
+    if (config.dnssec && !config.auto_trust_anchor_file.empty()) {
+      TrustAnchorKeeper::Settings ks;
+      ks.state_file = config.auto_trust_anchor_file;
+      ks.timers.add_hold_down = config.trust_anchor_add_holddown_s;
+      ks.timers.remove_hold_down = config.trust_anchor_remove_holddown_s;
+      ks.timers.keep_missing = config.trust_anchor_keep_missing_s;
+      ks.timers.refresh = config.trust_anchor_refresh_s;
+      ks.log = [](bool warning, const std::string& m) {
+        if (warning) log::warning("{}", m);
+        else log::info("{}", m);
+      };
+      anchor_keeper = std::make_unique<TrustAnchorKeeper>(std::move(ks), *walker_options.dnssec.anchors);
+      walker_options.dnssec.anchors = anchor_keeper->anchors();
+    }
   }
 };
 
@@ -478,6 +503,18 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     snap.dnstap_logged = s.dnstap->logged();
     snap.dnstap_dropped = s.dnstap->dropped();
   }
+  if (s.policy) snap.policy = s.policy->snapshot();
+  if (s.event_log) {
+    snap.event_log_enabled = true;
+    snap.event_log_written = s.event_log->written();
+    snap.event_log_dropped_full = s.event_log->dropped_queue_full();
+    snap.event_log_dropped_rate = s.event_log->dropped_rate_limited();
+  }
+  if (s.anchor_keeper) {
+    snap.trust_anchors_managed = true;
+    snap.trust_anchors = s.anchor_keeper->status();
+    snap.trust_anchor_counters = s.anchor_keeper->counters();
+  }
   if (s.admin) {
     snap.control_commands = s.admin->commands_served();
     snap.metrics_scrapes = s.admin->scrapes_served();
@@ -517,6 +554,13 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
 bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessControl>& acl) {
   return on_every_worker(s, [acl](WorkerState& w) {
     if (w.pipeline) w.pipeline->set_access_control(*acl);
+  });
+}
+
+// Points every worker's pipeline at `next`, each on its own thread.
+bool switch_policy(Daemon::State& s, const std::shared_ptr<const policy::Policy>& next) {
+  return on_every_worker(s, [next](WorkerState& w) {
+    if (w.pipeline) w.pipeline->set_policy(next);
   });
 }
 
@@ -579,7 +623,7 @@ std::string switch_forward_zones(Daemon::State& s, const Config& next, bool& fai
   bool ok = on_every_worker(s, [table, anchors, ntas, changed](WorkerState& w) {
     if (w.walker) {
       w.walker->set_configured_zones(table);
-      w.walker->set_trust_anchors(anchors);
+      w.walker->set_trust_anchors(anchors, false);
       w.walker->set_negative_trust_anchors(ntas);
       for (const auto& zone : changed) w.walker->forget_zone(zone);
     }
@@ -662,6 +706,16 @@ std::string reload_configuration(Daemon::State& s) {
                             next.negative_trust_anchors.size());
     }
   }
+  if (plan.policy_rebuild && s.policy) {
+    std::string policy = s.policy->reload(next.policy, [&s](const auto& p) { return switch_policy(s, p); });
+    failed = failed || policy.find("error: policy: not every worker") != std::string::npos;
+    s.config.policy = next.policy;
+    report += policy;
+  }
+  if (s.event_log) {
+    if (s.event_log->reopen()) report += "ok: event log reopened\n";
+    else report += fmt::format("error: event log: cannot reopen {}\n", s.event_log->options().path);
+  }
   std::string tls = reload_tls(s.tls, s.config);
   failed = failed || tls.rfind("error:", 0) == 0;
   report += tls;
@@ -672,8 +726,7 @@ std::string reload_configuration(Daemon::State& s) {
     report += fmt::format("warning: need a restart (still running the old values): {}\n", keys);
   }
   if (!plan.access_control_changed && !plan.log_level_changed && !plan.negative_trust_anchors_changed &&
-      !plan.forward_zones_changed &&
-      plan.need_restart.empty())
+      !plan.forward_zones_changed && !plan.policy_settings_changed && plan.need_restart.empty())
     report += "ok: the configuration file is unchanged\n";
   log::info("reload of {} done; the cache was kept", s.config_path);
   return failed ? "error: the reload was not complete\n" + report : report;
@@ -699,6 +752,7 @@ class DaemonControl final : public ControlTarget {
     list("doq", c.doq_listen);
     list("metrics", c.metrics_listen);
     out += fmt::format("dnssec-validation {}\n", c.dnssec ? "on" : "off");
+    if (s_.anchor_keeper) out += trust_anchor_status(*s_.anchor_keeper);
     for (const auto& z : c.forward_zones) {
       std::string ups;
       for (const auto& u : z.upstreams) {
@@ -899,6 +953,26 @@ void Daemon::run() {
   s.persistence->prepare_directory(run_as ? static_cast<int>(run_as->uid) : -1,
                                    run_as ? static_cast<int>(run_as->gid) : -1);
   s.persistence->start_loading();
+  // The policy's files are read before any listener answers: a list or a
+  // zone that cannot be loaded stops the start, naming it.
+  s.policy = std::make_unique<PolicyRuntime>(threads, s.cache);
+  {
+    policy::BuildReport report = s.policy->load(c.policy);
+    for (const auto& w : report.warnings) log::warning("policy: {}", w);
+    if (has_policy(c.policy))
+      log::info("policy: {} entries loaded in {:.3f} s", report.entries, report.seconds);
+  }
+  s.pipeline_settings.policy_counters = &s.policy->counters();
+  if (!c.event_log.file.empty()) {
+    eventlog::EventLogOptions eo;
+    eo.path = c.event_log.file;
+    eo.workers = threads;
+    eo.sample = c.event_log.sample;
+    eo.max_per_second = c.event_log.max_per_second;
+    eo.queue_size = c.event_log.queue_size;
+    s.event_log = std::make_unique<eventlog::EventLog>(eo);
+    s.pipeline_settings.event_log = s.event_log.get();
+  }
   if (!c.dnstap_socket.empty() || !c.dnstap_file.empty()) {
     s.dnstap = std::make_unique<transports::DnstapWriter>(dnstap_options_from(c, threads));
     s.pipeline_settings.dnstap = s.dnstap.get();
@@ -918,10 +992,12 @@ void Daemon::run() {
     w.walker = std::make_unique<Walker>(*w.network, *w.timers, std::move(options), s.hints, &s.cache);
     w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers,
                                                  w.stats->counters);
+    w.pipeline->set_policy(s.policy->current());
     return w.pipeline.get();
   };
   hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
     WorkerState& w = s.workers[ctx.index];
+    if (ctx.index == 0 && s.anchor_keeper) s.anchor_keeper->stop();  // it probes through this walker
     // Pipeline and walker first (they cancel their timers and packets),
     // then the upstream sockets, which close asynchronously.
     w.pipeline.reset();
@@ -948,6 +1024,19 @@ void Daemon::run() {
     log::info("warm restart: still loading; answering meanwhile");
   pool.start();
   s.pool = &pool;
+  if (s.anchor_keeper) {
+    // Probes run on worker 0; new anchors go to every worker's walker.
+    pool.post(0, [&s, &pool](const transports::WorkerContext&) {
+      WorkerState& w = s.workers[0];
+      s.anchor_keeper->start(*w.walker, *w.timers, [&s, &pool](std::shared_ptr<const dnssec::TrustAnchors> a) {
+        for (unsigned i = 0; i < pool.size(); ++i) {
+          pool.post(i, [&s, a](const transports::WorkerContext& ctx) {
+            if (auto& walker = s.workers[ctx.index].walker) walker->set_trust_anchors(a, true);
+          });
+        }
+      });
+    });
+  }
 
   // The operator's side door starts after the workers (stats read them)
   // and stops before them.
@@ -979,6 +1068,10 @@ void Daemon::run() {
     }
   }
   // Every listening socket is open: root is no longer needed.
+  if (run_as && s.anchor_keeper) {
+    const std::string error = s.anchor_keeper->hand_over(run_as->uid, run_as->gid);
+    if (!error.empty()) log::warning("trust anchors: {}: the state file may not be updated as {}", error, run_as->name);
+  }
   if (run_as) {
     try {
       drop_privileges(*run_as);
@@ -1003,6 +1096,7 @@ void Daemon::run() {
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
   if (s.dnstap) where += fmt::format(", dnstap to {}", c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file);
+  if (s.event_log) where += fmt::format(", event log to {}", c.event_log.file);
   if (!c.proxy_protocol_from.empty()) where += fmt::format(", PROXY v2 from {}", fmt::join(proxies, " "));
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
@@ -1018,11 +1112,13 @@ void Daemon::run() {
   s.admin = nullptr;
   s.pool = nullptr;
   pool.stop();
-  // Flushes the query log now that no worker writes to it.
+  // Flushes the query logs now that no worker writes to them.
   s.pipeline_settings.dnstap = nullptr;
   s.dnstap.reset();
   // The workers are gone: the cache holds still while it is written.
   s.persistence->save_at_stop();
+  s.pipeline_settings.event_log = nullptr;
+  s.event_log.reset();
   DaemonSnapshot totals;
   for (const WorkerState& w : s.workers) add_pipeline(totals, w.stats->counters);
   const PipelineTotals& st = totals.pipeline;

@@ -50,6 +50,8 @@ const WalkerRow kWalkerRows[] = {
      "NS names without glue left unresolved by the per-delegation / per-question caps (NXNSAttack)."},
     {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
      "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
+    {&WalkerStats::bogus_retries, "sextant_dnssec_bogus_retries_total",
+     "Questions and DNSKEY sets asked again of another server after a server's data failed validation."},
     {&WalkerStats::forwarded_queries, "sextant_walker_forwarded_queries_total",
      "Queries the walker sent to forward zones' upstream resolvers."},
     {&WalkerStats::forward_fallbacks, "sextant_forward_first_fallbacks_total",
@@ -181,6 +183,49 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
        [](const Snap& c) { return c.errors; });
 }
 
+void report_policy(MetricsReport& r, const PolicySnapshot& p) {
+  // (A family's samples must be added together: one loop per family.)
+  for (const auto& c : p.components)
+    r.gauge("sextant_policy_entries", "Names, records or triggers loaded, per list, zone and local data.",
+            static_cast<double>(c.entries), {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& c : p.components)
+    r.gauge("sextant_policy_bytes", "Memory held by each list, zone and local data.", static_cast<double>(c.bytes),
+            {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& h : p.hits)
+    r.counter("sextant_policy_hits_total", "Queries a list, zone or local data decided, by action.", h.hits,
+              {{"kind", policy::to_string(h.kind)}, {"name", h.name}, {"action", policy::to_string(h.action)}});
+  for (const auto& z : p.zones)
+    if (z.serial)
+      r.gauge("sextant_rpz_serial", "SOA serial of each response policy zone loaded.", static_cast<double>(*z.serial),
+              {{"zone", z.name}});
+  for (const auto& z : p.zones)
+    r.gauge("sextant_rpz_loaded_timestamp_seconds", "When each response policy zone was loaded (file or transfer).",
+            static_cast<double>(z.loaded_at), {{"zone", z.name}});
+  r.counter("sextant_policy_swaps_total", "Policies swapped in (reloads, zone transfers).", p.swaps);
+  r.counter("sextant_policy_flushed_answers_total", "Cached answers flushed because the policy they depended on changed.",
+            p.flushed_answers);
+}
+
+void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
+  const TrustAnchorKeeper::Counters& c = s.trust_anchor_counters;
+  const char* probes = "RFC 5011 probes of managed trust anchors' DNSKEY RRsets, by result.";
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_ok, {{"result", "ok"}});
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_failed, {{"result", "failed"}});
+  r.counter("sextant_trust_anchor_write_errors_total",
+            "Failed rewrites of the trust anchor state file (dnssec.auto-trust-anchor-file).", c.write_errors);
+  using dnssec::ManagedKeyState;
+  const std::pair<const char*, ManagedKeyState> states[] = {
+      {"add_pending", ManagedKeyState::add_pending}, {"valid", ManagedKeyState::valid},
+      {"missing", ManagedKeyState::missing}, {"revoked", ManagedKeyState::revoked}};
+  for (const auto& a : s.trust_anchors) {
+    for (const auto& [label, state] : states) {
+      const auto n = std::count_if(a.keys.begin(), a.keys.end(), [&](const auto& k) { return k.state == state; });
+      r.gauge("sextant_trust_anchor_keys", "Keys of each managed trust anchor, by RFC 5011 state.",
+              static_cast<double>(n), {{"zone", a.zone.to_text()}, {"state", label}});
+    }
+  }
+}
+
 void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
   for (size_t i = 0; i < d.requests.size(); ++i) {
     r.counter("sextant_doh_requests_total", "DoH requests read, by HTTP version (1.1, 2, 3).", d.requests[i],
@@ -270,6 +315,10 @@ void add_pipeline(DaemonSnapshot& s, const PipelineStats& p) {
   t.notimp += p.notimp.load(std::memory_order_relaxed);
   t.servfail += p.servfail.load(std::memory_order_relaxed);
   t.truncated += p.truncated.load(std::memory_order_relaxed);
+  t.policy_answers += p.policy_answers.load(std::memory_order_relaxed);
+  t.policy_rewrites += p.policy_rewrites.load(std::memory_order_relaxed);
+  t.policy_dropped += p.policy_dropped.load(std::memory_order_relaxed);
+  t.dns64_synthesised += p.dns64_synthesised.load(std::memory_order_relaxed);
 }
 
 void add_forward_upstreams(DaemonSnapshot& s, const std::vector<transports::UpstreamEndpointStats>& upstreams) {
@@ -352,7 +401,16 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
     r.counter("sextant_error_answers_total", help, p.refused, {{"rcode", "REFUSED"}});
     r.counter("sextant_error_answers_total", help, p.notimp, {{"rcode", "NOTIMP"}});
     r.counter("sextant_error_answers_total", help, p.servfail, {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_policy_answers_total", "Queries answered, refused or dropped by policy before the cache.",
+              p.policy_answers);
+    r.counter("sextant_policy_rewrites_total", "Resolved answers rewritten by policy (CNAME targets, RPZ response IP).",
+              p.policy_rewrites);
+    r.counter("sextant_policy_dropped_total", "Queries dropped by policy (deny zones, RPZ DROP).",
+              p.policy_dropped);
+    r.counter("sextant_dns64_synthesised_total", "AAAA answers synthesised from A records (RFC 6147).",
+              p.dns64_synthesised);
   }
+  report_policy(r, s.policy);
 
   {
     std::vector<double> bounds;
@@ -405,11 +463,18 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.counter("sextant_health_checks_failed_total",
             "Load-balancer health checks answered SERVFAIL (EDE 14) while draining.", s.health_checks_failed);
 
+  if (s.event_log_enabled) {
+    r.counter("sextant_event_log_events_total", "Per-query events written to the event log.", s.event_log_written);
+    const char* dropped = "Per-query events dropped, by reason (the writer's queue was full, or the rate cap).";
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_full, {{"reason", "queue-full"}});
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_rate, {{"reason", "rate-limit"}});
+  }
   if (s.dnstap_enabled) {
     r.counter("sextant_dnstap_frames_total", "Query-log frames handed to the dnstap writer.", s.dnstap_logged);
     r.counter("sextant_dnstap_dropped_total",
               "Query-log frames dropped: the collector was not keeping up (queue full).", s.dnstap_dropped);
   }
+  if (s.trust_anchors_managed) report_trust_anchors(r, s);
   r.counter("sextant_control_commands_total", "Commands run on the control socket.", s.control_commands);
   r.counter("sextant_metrics_scrapes_total", "GET /metrics served.", s.metrics_scrapes);
   r.counter("sextant_admin_bad_requests_total", "Malformed or refused control and metrics requests.",

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "cache/cache_stats.h"
+#include "resolver/anchors/trust_anchor_keeper.h"
 #include "resolver/daemon/metrics_report.h"
+#include "resolver/daemon/policy_runtime.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/walker.h"
 #include "transports/doh_metrics.h"
@@ -34,7 +36,8 @@ struct WarmRestartSnapshot {
 // counts into its own PipelineStats: no cache line shared on the hit path).
 struct PipelineTotals {
   uint64_t queries = 0, cache_hits = 0, cache_misses = 0, stale_served = 0, prefetches = 0, dropped = 0,
-           formerr = 0, refused = 0, notimp = 0, servfail = 0, truncated = 0;
+           formerr = 0, refused = 0, notimp = 0, servfail = 0, truncated = 0, policy_answers = 0,
+           policy_rewrites = 0, policy_dropped = 0, dns64_synthesised = 0;
 };
 
 struct DaemonSnapshot {
@@ -64,9 +67,18 @@ struct DaemonSnapshot {
   bool dnstap_enabled = false;
   uint64_t dnstap_logged = 0;
   uint64_t dnstap_dropped = 0;
+  PolicySnapshot policy;
+  bool event_log_enabled = false;
+  uint64_t event_log_written = 0;
+  uint64_t event_log_dropped_full = 0;
+  uint64_t event_log_dropped_rate = 0;
   uint64_t control_commands = 0;
   uint64_t metrics_scrapes = 0;
   uint64_t admin_bad_requests = 0;
+  // RFC 5011 managed trust anchors (dnssec.auto-trust-anchor-file), if any.
+  bool trust_anchors_managed = false;
+  std::vector<TrustAnchorKeeper::AnchorStatus> trust_anchors;
+  TrustAnchorKeeper::Counters trust_anchor_counters;
 };
 
 // Adds one worker's or listener's counters into the snapshot's sums.

@@ -3,15 +3,20 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
+#include "dnssec/anchor_state_file.h"
+#include "dnssec/trust_anchors.h"
 #include "resolver/daemon/forward_upstreams.h"
 #include "resolver/config/config.h"
 #include "resolver/daemon/control_client.h"
 #include "resolver/daemon/daemon.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/version.h"
+#include "resolver/policy/policy_builder.h"
 
 namespace {
 
@@ -92,6 +97,18 @@ int control_main(int argc, char** argv) {
   return reply.ok ? 0 : 1;
 }
 
+// --check-config also reads the trust anchor files it names, so a bad
+// record is reported with its file and line before a restart finds it.
+void check_trust_anchor_files(const sextant::resolver::Config& c) {
+  if (!c.trust_anchor_file.empty()) sextant::dnssec::TrustAnchors::from_file(c.trust_anchor_file);
+  if (c.auto_trust_anchor_file.empty()) return;
+  std::ifstream in(c.auto_trust_anchor_file);
+  if (!in) return;  // created at start from the configured anchors
+  std::ostringstream text;
+  text << in.rdbuf();
+  sextant::dnssec::read_anchor_state(text.str(), c.auto_trust_anchor_file);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,9 +121,17 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--check-config" && i + 1 < argc) {
       try {
-        Config checked = load_config_file(argv[++i]);
+        const Config checked = load_config_file(argv[++i]);
+        check_trust_anchor_files(checked);
         // The CA bundles of encrypted forward upstreams, loaded as the connections will.
         check_forward_upstreams(checked, argv[i]);
+        // The files the policy names are read as at start-up: a missing
+        // list or a zone that does not load is an error; bad lines in a
+        // list are warnings (they are skipped when running).
+        policy::BuildContext ctx;
+        policy::BuildReport report;
+        policy::build_policy(checked.policy, ctx, report);
+        for (const auto& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("%s: configuration is valid\n", argv[i]);
         return 0;
       } catch (const std::exception& e) {

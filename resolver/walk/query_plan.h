@@ -153,6 +153,8 @@ struct SubQuery {
   // validation; recorded only when validation is enabled.
   std::vector<ValidationSegment> segments;
 
+  // The server of the last reply taken (DNSSEC: blamed if its data is bogus).
+  std::optional<ServerAddress> last_reply_from;
   std::vector<Attempt> attempts;      // outstanding packets
   uint32_t children_running = 0;
   FailureTally tally;

@@ -345,6 +345,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     }
   }
   if (private_skipped) ++q.tally.private_skipped;
+  avoid_bogus_servers(q.cut.zone, candidates, now);
 
   const bool all_dead = !usable.empty() && every_usable_dead;
   const bool zone_full = limits.max_outstanding_per_zone != 0 &&

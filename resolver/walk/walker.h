@@ -63,6 +63,7 @@ struct WalkerStats {
   uint64_t validated_indeterminate = 0;
   uint64_t key_queries = 0;
   uint64_t aggressive_answers = 0;  // RFC 8198 NXDOMAIN/NODATA without asking
+  uint64_t bogus_retries = 0;       // questions / DNSKEY sets asked again of another server
   // Forward zones (walker_forward.cpp).
   uint64_t forwarded_queries = 0;   // packets sent to forward upstreams
   uint64_t forward_fallbacks = 0;   // forward-first questions walked after every upstream failed
@@ -123,9 +124,15 @@ class Walker {
   void set_configured_zones(std::shared_ptr<const ConfiguredZones> zones) noexcept {
     options_.configured = std::move(zones);
   }
-  // A reload's trust anchors (the zones' own anchors changed).
-  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors) noexcept {
+  // The trust anchors changed, used from the next validation on. RFC 5011
+  // maintenance (`forget_trust`) drops all this worker remembered of zone
+  // trust, so the chain is built again from the new keys; a reload forgets
+  // only the zones it changed (forget_zone), since clearing everything under
+  // load failed questions (sextant_forward_reload: 10-21 % SERVFAIL). Call
+  // on this walker's loop thread.
+  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors, bool forget_trust) {
     options_.dnssec.anchors = std::move(anchors);
+    if (forget_trust) trust_memo_.clear();
   }
   // Forgets what this worker remembers of `apex` and below (zone trust,
   // unreachable zones): its configuration changed.
@@ -227,6 +234,18 @@ class Walker {
   void conclude_zone(ValidationContext& ctx, const wire::Name& zone, const dnssec::Verdict& verdict,
                      std::shared_ptr<const dnssec::ZoneKeySet> keys, uint32_t ttl);
   void finish_validation(Resolution& r, SubQuery& q);
+  // Data that failed validation: its server is remembered as serving bogus
+  // data for the zone, and the question asked again (of the zone's other
+  // servers) if some are left and the request's retries allow.
+  bool retry_after_bogus(Resolution& r, SubQuery& q);
+  bool served_bogus(const wire::Name& zone, const ServerAddress& server,
+                    TimerService::TimePoint now) const;
+  void remember_bogus_server(const wire::Name& zone, const ServerAddress& server,
+                             TimerService::TimePoint now);
+  // Drops the zone's servers that served bogus data lately, unless that
+  // would leave none.
+  void avoid_bogus_servers(const wire::Name& zone, std::vector<ServerCandidate>& candidates,
+                           TimerService::TimePoint now) const;
   void cache_validated(const SubQuery& q);
   // RFC 8198: keeps the secure NSEC/NSEC3 records of validated answers per
   // zone, and answers NXDOMAIN/NODATA from them when they prove it.
@@ -314,6 +333,15 @@ class Walker {
   };
   std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
 
+  // Servers that answered a zone's questions with data that failed
+  // validation, avoided for that zone while others are left, for
+  // dnssec.bogus-ttl (as Unbound blacklists them and marks them DNSSEC-lame).
+  struct BogusServer {
+    wire::Name zone;
+    ServerAddress server;
+    TimerService::TimePoint until{};
+  };
+  std::vector<BogusServer> bogus_servers_;
   // Zones found with every server held down, and packets in flight per
   // zone and server (walker_shedding.cpp).
   ZoneServersMemo held_down_zones_;

@@ -56,6 +56,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       step(r, q);
     }
   };
+  q.last_reply_from = a.server;  // DNSSEC: the server blamed if this data is bogus
 
   switch (c.kind) {
     case ResponseKind::server_error:

@@ -109,6 +109,18 @@ def main(argv):
                       "exit %d: %s" % (code, output.strip()))
         code, output = run(binary, os.path.join(d, "missing.yaml"))
         results.check(code != 0, "missing file rejected", "exit %d: %s" % (code, output.strip()))
+        # The RFC 5011 state file it names is read too: a bad record is
+        # reported with its file and line.
+        state = os.path.join(d, "root.key")
+        with open(state, "w") as f:
+            f.write(";;id: . 1\n. IN DNSKEY 257 3 13 AAAA ;;state=9\n")
+        anchored = os.path.join(d, "anchored.yaml")
+        with open(anchored, "w") as f:
+            f.write("dnssec:\n  auto-trust-anchor-file: %s\n" % state)
+        code, output = run(binary, anchored)
+        results.check(code != 0 and ("%s:2" % state) in output,
+                      "a broken auto-trust-anchor-file is reported with file:line",
+                      "exit %d: %s" % (code, output.strip()))
     return results.finish()
 
 

@@ -316,14 +316,27 @@ def mode_stub(binary, results):
                       "outside the stub zone the lab's private addresses stay refused (SERVFAIL)")
     finally:
         finish_daemon(results, daemon, "stub by address")
-    # By name: sld5.servers.test. is resolved by the normal walk; validated
-    # from the root, the zone is insecure (test. proves it has no DS).
+    # By name: sld5.servers.test. is resolved by the normal walk. Validated
+    # from the root, the zone's unsigned data is bogus: test. is signed and
+    # proves there is no delegation at hidden.test. (RFC 6840 4.4: only a
+    # denial showing an NS bit makes a child insecure), so a stub zone its
+    # parent does not delegate needs negative-trust-anchor, as Unbound's
+    # stub-zone needs domain-insecure.
     daemon = common.Daemon(binary, extra_config="stub-zones:\n  - {zone: hidden.test., servers: ['sld5.servers.test.']}\n"
                            ).start()
     try:
         reply = ask(daemon.port, "txt.hidden.test.", "TXT")
+        results.check(reply.rcode() == dns.rcode.SERVFAIL and 10 in common.ede_codes(reply),
+                      "stub by name without negative-trust-anchor: txt.hidden.test. TXT bogus (EDE 10)",
+                      reply.to_text())
+    finally:
+        finish_daemon(results, daemon, "stub by name, validated")
+    daemon = common.Daemon(binary, extra_config="stub-zones:\n  - {zone: hidden.test., servers: ['sld5.servers.test.'], "
+                           "negative-trust-anchor: true}\n").start()
+    try:
+        reply = ask(daemon.port, "txt.hidden.test.", "TXT")
         results.check(reply.rcode() == dns.rcode.NOERROR and reply.answer and not reply.flags & dns.flags.AD,
-                      "stub by name: txt.hidden.test. TXT, insecure", reply.to_text())
+                      "stub by name with negative-trust-anchor: txt.hidden.test. TXT, not validated", reply.to_text())
         reply = ask(daemon.port, "www.example.com.", "A")
         results.check(reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AD,
                       "the rest is walked and validated as usual")

@@ -29,8 +29,12 @@ KNOT_SERVERS = {
     "sld5": (lab("2.5"), ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
                          "unsigned.test.", "unsupported-alg.test.",
                          "nsec3-iter.test.", "lame.test.", "dead.test.",
-                         "keytrap.test.", "hidden.test."]),
-    "sld6": (lab("2.6"), ["big.test.", "big-signed.test."]),
+                         "keytrap.test.", "rsasha1.test.", "rsasha1-nsec3.test.",
+                         "rsasha1-optout.test.", "child.rsasha1-optout.test.",
+                         "bogus-rsasha1.test.", "bogus-rsasha1-nsec3.test.",
+                         "dsa.test.", "gost.test.", "rollover.test.", "halfbogus.test.",
+                         "hidden.test."]),
+    "sld6": (lab("2.6"), ["big.test.", "big-signed.test.", "halfbogus.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
     "lame": (lab("2.9"), []),
 }
@@ -130,6 +134,27 @@ ZONES = {
     # KeyTrap (CVE-2023-50387): KEYTRAP_KEYS keys with one key tag, and
     # KEYTRAP_SIGS invalid RRSIGs by that tag over www and the wildcard.
     "keytrap.test.":        dict(alg=15, split=True, denial="nsec", breakage="keytrap"),
+    # RSA/SHA-1 (5) and RSASHA1-NSEC3-SHA1 (7), which RFC 8624 says a
+    # validator MUST validate: NSEC and NSEC3 (opt-out too), wildcards and
+    # negative answers, a bogus twin of each; rsasha1.test.'s DS is SHA-1 only.
+    "rsasha1.test.":        dict(alg=5, split=True, denial="nsec", ds_digest="SHA1"),
+    "rsasha1-nsec3.test.":  dict(alg=7, denial="nsec3", salt="beef", iterations=1),
+    "rsasha1-optout.test.": dict(alg=7, denial="nsec3", optout=True),
+    "child.rsasha1-optout.test.": dict(alg=None),  # unsigned, inside the opt-out span
+    "bogus-rsasha1.test.":  dict(alg=5, denial="nsec", breakage="bogus-sig"),
+    "bogus-rsasha1-nsec3.test.": dict(alg=7, denial="nsec3", breakage="bogus-sig"),
+    # Algorithms a validator does not validate (RFC 8624: DSA MUST NOT, GOST
+    # MAY): insecure with EDE 1. dsa.test. is really signed (ldns, DSA);
+    # gost.test.'s key and signatures are random bytes (no GOST signer here).
+    "dsa.test.":            dict(alg=3, denial="nsec"),
+    "gost.test.":           dict(alg=12, breakage="unsupported-alg"),
+    # Two servers, one of which (sld6) serves www A with a broken signature:
+    # a validator asks the other before giving up (issue 13, section 3).
+    "halfbogus.test.":      dict(alg=13, denial="nsec", variants={"sld6": "bogus-sig"}),
+    # RFC 5011 rollover (tests/integration/rfc5011_test.py): an island of
+    # security (no DS in test.) re-signed by `lab.py rollover STAGE` with a
+    # second key published, then the first one revoked (rollover.py).
+    "rollover.test.":       dict(alg=13, island=True, breakage="rollover"),
     # Delegation faults (the zones themselves are fine and signed).
     "lame.test.":           dict(alg=13, denial="nsec"),
     "dead.test.":           dict(alg=13, denial="nsec"),

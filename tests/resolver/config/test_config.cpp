@@ -214,3 +214,35 @@ TEST_CASE("scale-out: PROXY v2 proxies, drain time and health-check names", "[co
   CHECK_THROWS_WITH(load_config_text("server:\n\n  health-check-names: ['a..b']\n", "s.yaml"),
                     Catch::Contains("s.yaml:3") && Catch::Contains("not a domain name"));
 }
+
+TEST_CASE("DNSSEC trust anchors: RFC 5011 state file, hold-downs, sentinel", "[config]") {
+  Config d = default_config();
+  CHECK(d.auto_trust_anchor_file.empty());
+  CHECK(d.trust_anchor_add_holddown_s == 30 * 86400);
+  CHECK(d.trust_anchor_remove_holddown_s == 30 * 86400);
+  CHECK(d.trust_anchor_keep_missing_s == 366 * 86400);
+  CHECK(d.trust_anchor_refresh_s == 0);
+  CHECK(d.root_key_sentinel);
+
+  Config c = load_config_text("dnssec:\n"
+                              "  auto-trust-anchor-file: /var/lib/sextant/root.key\n"
+                              "  trust-anchor-add-holddown: 4s\n"
+                              "  trust-anchor-remove-holddown: 1h\n"
+                              "  trust-anchor-keep-missing: 0\n"
+                              "  trust-anchor-refresh: 2\n"
+                              "  root-key-sentinel: false\n",
+                              "a.yaml");
+  CHECK(c.auto_trust_anchor_file == "/var/lib/sextant/root.key");
+  CHECK(c.trust_anchor_add_holddown_s == 4);
+  CHECK(c.trust_anchor_remove_holddown_s == 3600);
+  CHECK(c.trust_anchor_keep_missing_s == 0);
+  CHECK(c.trust_anchor_refresh_s == 2);
+  CHECK_FALSE(c.root_key_sentinel);
+
+  CHECK_THROWS_WITH(load_config_text("dnssec:\n  trust-anchor-add-holddown: 500ms\n", "a.yaml"),
+                    Catch::Contains("a.yaml:2") && Catch::Contains("whole number of seconds"));
+  CHECK_THROWS_WITH(load_config_text("dnssec:\n\n  trust-anchor-refresh: 16d\n", "a.yaml"),
+                    Catch::Contains("a.yaml:3") && Catch::Contains("dnssec.trust-anchor-refresh"));
+  CHECK_THROWS_WITH(load_config_text("dnssec:\n  root-key-sentinel: sometimes\n", "a.yaml"),
+                    Catch::Contains("a.yaml:2") && Catch::Contains("not a boolean"));
+}

@@ -135,6 +135,35 @@ TEST_CASE("resolution times: each duration lands in the first bucket that holds 
   CHECK(r.value("sextant_resolution_duration_seconds_bucket", {{"le", "0.001"}}) == 4);
 }
 
+TEST_CASE("daemon metrics: policy entries, hits, zones and the event log", "[metrics][policy]") {
+  DaemonSnapshot snap;
+  PipelineStats pipeline;
+  pipeline.policy_answers = 3;
+  pipeline.dns64_synthesised = 2;
+  add_pipeline(snap, pipeline);
+  // Two lists and two zones: each family's samples must stay together
+  // (an interleaved loop once made /metrics answer 500).
+  snap.policy.components = {{"blocklist", "ads", 10, 400}, {"rpz", "rpz.test.", 5, 300}, {"blocklist", "more", 1, 40}};
+  snap.policy.zones = {{"rpz.test.", 42u, 1700000000}, {"second", std::nullopt, 1700000001}};
+  snap.policy.hits = {{sextant::resolver::policy::PolicyKind::blocked, "ads", sextant::resolver::policy::RpzAction::nxdomain, 7},
+                      {sextant::resolver::policy::PolicyKind::rpz, "rpz.test.", sextant::resolver::policy::RpzAction::drop, 1}};
+  snap.event_log_enabled = true;
+  snap.event_log_written = 9;
+  snap.event_log_dropped_rate = 4;
+  MetricsReport r = build_metrics_report(snap);
+  CHECK_NOTHROW(r.prometheus());
+  CHECK(r.value("sextant_policy_entries", {{"kind", "blocklist"}, {"name", "ads"}}) == 10);
+  CHECK(r.value("sextant_policy_bytes", {{"kind", "rpz"}, {"name", "rpz.test."}}) == 300);
+  CHECK(r.value("sextant_policy_hits_total", {{"kind", "blocked"}, {"name", "ads"}, {"action", "nxdomain"}}) == 7);
+  CHECK(r.value("sextant_rpz_serial", {{"zone", "rpz.test."}}) == 42);
+  CHECK(r.value("sextant_rpz_serial", {{"zone", "second"}}) == -1);
+  CHECK(r.value("sextant_rpz_loaded_timestamp_seconds", {{"zone", "second"}}) == 1700000001);
+  CHECK(r.value("sextant_policy_answers_total") == 3);
+  CHECK(r.value("sextant_dns64_synthesised_total") == 2);
+  CHECK(r.value("sextant_event_log_events_total") == 9);
+  CHECK(r.value("sextant_event_log_dropped_total", {{"reason", "rate-limit"}}) == 4);
+}
+
 TEST_CASE("daemon metrics: PROXY v2 outcomes by transport, and the drain", "[metrics]") {
   using sextant::transports::ProxyOutcome;
   DaemonSnapshot snap;
