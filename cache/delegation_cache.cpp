@@ -64,6 +64,12 @@ void read_servers(const DelegationEntry& e, std::vector<DelegationServer>& out) 
 
 }  // namespace
 
+std::vector<DelegationServer> servers_of(const DelegationEntry& e) {
+  std::vector<DelegationServer> out;
+  read_servers(e, out);
+  return out;
+}
+
 DelegationCache::DelegationCache(const CacheConfig& config)
     : config_(config), store_(config.shards, config.delegation_max_bytes) {}
 
@@ -98,6 +104,31 @@ DelegationCache::Result DelegationCache::insert(const Delegation& d, Rank rank,
     case InsertOutcome::too_large: return Result::too_large;
   }
   return Result::rejected;
+}
+
+RestoreResult DelegationCache::restore(const Delegation& d, Rank rank, DnssecStatus status,
+                                       uint32_t expires, uint32_t original_ttl, uint32_t now) {
+  if (d.servers.empty() || d.servers.size() > 0xFFFF || !valid_rank(rank) ||
+      !valid_status(status) || status == DnssecStatus::bogus) {
+    return RestoreResult::rejected;
+  }
+  for (const auto& server : d.servers) {
+    if (!valid_rank(server.address_rank) || server.addresses.size() > 255) {
+      return RestoreResult::rejected;
+    }
+    for (const auto& a : server.addresses)
+      if (a.family != 4 && a.family != 6) return RestoreResult::rejected;
+  }
+  if (!fit_restored_times(expires, original_ttl, now, config_.max_ttl, config_)) {
+    return RestoreResult::expired;
+  }
+  CacheKey key = delegation_key(d.zone, d.rclass);
+  DelegationEntry* e = build(key, d);
+  e->rank = rank;
+  e->status = status;
+  e->original_ttl = original_ttl;
+  e->expires = expires;
+  return restore_result_of(store_.insert(e, key, restored_may_replace<DelegationEntry>(now)));
 }
 
 bool DelegationCache::try_zone(const wire::Name& zone, wire::RRClass rclass, uint32_t now,

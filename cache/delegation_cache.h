@@ -17,6 +17,7 @@
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/entry_restore.h"
 #include "cache/ip_address.h"
 #include "cache/sharded_store.h"
 #include "wire/name.h"
@@ -53,6 +54,9 @@ struct DelegationEntry : CacheEntry {
   uint16_t server_count = 0;
 };
 
+// The servers an entry holds (what a snapshot saves).
+std::vector<DelegationServer> servers_of(const DelegationEntry& e);
+
 class DelegationCache {
  public:
   explicit DelegationCache(const CacheConfig& config);
@@ -65,6 +69,12 @@ class DelegationCache {
   // add_child_view(), never here: stored as a cut of its own it would
   // outlive a delegation the parent withdrew (CVE-2012-1192).
   Result insert(const Delegation& d, Rank rank, DnssecStatus status, uint32_t now);
+
+  // Puts back a delegation saved by a cache snapshot (entry_restore.h);
+  // `d.ttl` is ignored (the saved times count). Checked as insert() checks,
+  // and every address must be IPv4 or IPv6 with a valid rank.
+  RestoreResult restore(const Delegation& d, Rank rank, DnssecStatus status, uint32_t expires,
+                        uint32_t original_ttl, uint32_t now);
 
   // The cut for `zone` itself.
   std::optional<DelegationHit> find(const wire::Name& zone, wire::RRClass rclass, uint32_t now,

@@ -41,6 +41,16 @@ struct DnstapTime {
   friend bool operator==(const DnstapTime&, const DnstapTime&) = default;
 };
 
+// dnstap's Policy message: what policy rewrote (or let pass) a client's
+// exchange. Everything borrowed, like the event.
+struct DnstapPolicy {
+  std::string_view type;           // "RPZ", "blocklist", "allowlist", "local-data", "DNS64"
+  std::span<const uint8_t> rule;   // the matching rule's owner name, wire format
+  uint8_t action = 0;              // Policy.Action number (1 NXDOMAIN .. 6 LOCAL_DATA); 0: none
+  uint8_t match = 0;               // Policy.Match number (1 QNAME, 2 CLIENT_IP, 3 RESPONSE_IP); 0: none
+  std::span<const uint8_t> value;  // what matched: the name (wire) or the address octets
+};
+
 // Everything borrowed: the event only has to live for the call that takes it.
 struct DnstapEvent {
   DnstapMessageType type = DnstapMessageType::client_query;
@@ -62,6 +72,8 @@ struct DnstapEvent {
   // For resolver_* events: the zone the server was asked as authoritative
   // for, as a wire-format name; empty when unknown.
   std::span<const uint8_t> query_zone;
+  // For client_response events: the policy that applied, if any.
+  const DnstapPolicy* policy = nullptr;
   // The calling worker thread (Request::worker): DnstapWriter gives each
   // worker its own queue. Ignored by the encoder.
   unsigned worker = 0;
@@ -85,6 +97,8 @@ class DnstapEncoder {
  private:
   Dnstap__Dnstap frame_;
   Dnstap__Message message_;
+  Dnstap__Policy policy_;
+  char policy_type_[32] = {};  // protobuf-c wants a NUL-terminated string
 };
 
 // Convenience for tests and tools: the serialized dnstap.Dnstap protobuf

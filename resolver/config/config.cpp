@@ -219,6 +219,18 @@ Apply apply_cookie_accept() {
   };
 }
 
+Apply bind_string_event(std::string EventLogConfig::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.event_log.*field = n.IsNull() ? std::string() : scalar(n); };
+}
+
+Apply bind_uint_event(uint32_t EventLogConfig::*field, uint32_t min, uint32_t max) {
+  return [=](Config& c, const YAML::Node& n) {
+    uint64_t v = parse_unsigned(scalar(n), max);
+    if (v < min) throw std::invalid_argument(fmt::format("{} is below the minimum {}", v, min));
+    c.event_log.*field = static_cast<uint32_t>(v);
+  };
+}
+
 void apply_acl(Config& c, const YAML::Node& n) {
   std::vector<AclRule> rules;
   if (!n.IsNull() && !n.IsSequence()) throw std::invalid_argument("expected a list of {subnet, action}");
@@ -433,6 +445,31 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::prefetch_threshold_percent, 1, 50)},
       {"cache.server-state-entries", "100000", "Bound on remembered authoritative servers (RTT, hold-down, EDNS/0x20 quirks), per worker.",
        bind_uint(&Config::server_state_entries, 16, 100000000)},
+      {"cache.warm-restart.enabled", "true",
+       "Save the cache (RRsets, negative answers with their proofs, delegations, ready answers, "
+       "server RTTs) to `cache.warm-restart.file` at stop and load it at the next start, aged "
+       "by the time that passed, so a restart does not start cold. A file from another "
+       "version, damaged or truncated, or written under other DNSSEC settings is ignored with "
+       "a warning; names at and below negative trust anchors, forward zones or stub zones that "
+       "came, went or changed since are not restored.",
+       bind_bool(&Config::warm_restart)},
+      {"cache.warm-restart.file", "/var/cache/sextant/cache.snapshot",
+       "Where the cache is saved; its directory is created at start (owned by `server.user`) "
+       "if its parent exists. Empty: no warm restart.",
+       [](Config& c, const YAML::Node& n) {
+         c.warm_restart_file = n.IsNull() ? std::string() : scalar(n);
+         if (!c.warm_restart_file.empty() && c.warm_restart_file.front() != '/')
+           throw std::invalid_argument("must be an absolute path (or empty for no warm restart)");
+       }},
+      {"cache.warm-restart.save-interval", "0",
+       "Also save the cache this often while running (e.g. `1h`), so a crash loses less; 0: "
+       "only at stop (and on `sextant control dump-cache --to FILE`).",
+       [](Config& c, const YAML::Node& n) {
+         uint64_t ms = parse_duration_ms(scalar(n));
+         if (ms != 0 && (ms < 60000 || ms > 7 * kDay * 1000))
+           throw std::invalid_argument("must be 0 (only at stop) or between 1m and 7d");
+         c.warm_restart_save_interval_ms = static_cast<uint32_t>(ms);
+       }},
       // dnssec
       {"dnssec.validation", "true", "Validate DNSSEC from the trust anchors down.", bind_bool(&Config::dnssec)},
       {"dnssec.trust-anchor-file", "",
@@ -570,6 +607,61 @@ const std::vector<Setting>& settings() {
        bind_bool(&Config::dnstap_log_forwarder_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
+      // policy (resolver/config/policy_config.h, resolver/policy/README.md)
+      {"policy.local-zones", "[]",
+       "Zones answered locally, `{name, type}` with Unbound's local-zone types: transparent, typetransparent, "
+       "static, redirect, refuse, deny, always_transparent, always_refuse, always_deny, always_nxdomain, "
+       "always_nodata, always_null.",
+       [](Config& c, const YAML::Node& n) { apply_local_zones(c.policy.top, n); }},
+      {"policy.local-data", "[]",
+       "Local records, one per entry in zone-file form (`\"db.internal. 300 A 10.0.0.5\"`; TTL 3600 if none); "
+       "owners may be wildcards (`*.svc.cluster.example.`). Outside a declared zone a record gets a transparent "
+       "zone of its own.",
+       [](Config& c, const YAML::Node& n) { apply_local_data(c.policy.top, n); }},
+      {"policy.local-data-ptr", "true", "Generate PTR records for local A and AAAA data (unless one exists).",
+       [](Config& c, const YAML::Node& n) { c.policy.top.local_data_ptr = parse_bool(scalar(n)); }},
+      {"policy.local-zone-files", "[]",
+       "Zone files served as local data: `{file, name (else the file's SOA), type (default static)}`.",
+       [](Config& c, const YAML::Node& n) { apply_local_zone_files(c.policy.top, n); }},
+      {"policy.hosts-files", "[]", "Files in /etc/hosts form served as local data (A/AAAA, and PTR for the first name).",
+       [](Config& c, const YAML::Node& n) { apply_hosts_files(c.policy.top, n); }},
+      {"policy.allowlist", "",
+       "Allowlist mode: `{names, files, action: refuse|nxdomain}`; only listed names resolve (`*.example.com` "
+       "allows the names below example.com, not itself); others get REFUSED (or NXDOMAIN) with EDE 18.",
+       [](Config& c, const YAML::Node& n) { apply_allowlist(c.policy.top, n); }},
+      {"policy.blocklists", "[]",
+       "Blocklists, `{name, file|files|names, format: any|hosts|domains, action: nxdomain|nodata|sinkhole|refuse, "
+       "sinkhole: [0.0.0.0, '::'], ede: blocked|censored|filtered|none, ttl: 300}`; a name blocks itself and "
+       "everything below. Bad lines are reported with file:line and skipped.",
+       [](Config& c, const YAML::Node& n) { apply_blocklists(c.policy.top, n); }},
+      {"policy.rpz", "[]",
+       "Response policy zones, applied in order: `{file, zone (else the SOA owner), name, action: "
+       "given|disabled|passthru|drop|tcp-only|nxdomain|nodata|cname, cname, ede}`. A zone that fails to load is "
+       "refused whole (the previous copy stays on reload).",
+       [](Config& c, const YAML::Node& n) { apply_rpz(c.policy.top, n); }},
+      {"policy.dns64", "",
+       "DNS64 (RFC 6147): `{prefix: 64:ff9b::/96, clients: [prefixes], exclude: ['::ffff:0:0/96']}`; AAAA "
+       "synthesised from A only when a name has no AAAA; not for DO+CD clients.",
+       [](Config& c, const YAML::Node& n) { apply_dns64(c.policy.top, n); }},
+      {"policy.cname-inspection", "true",
+       "Also check the CNAME targets of answers against blocklists and RPZ QNAME triggers.",
+       [](Config& c, const YAML::Node& n) { c.policy.top.cname_inspection = parse_bool(scalar(n)); }},
+      {"policy.views", "[]",
+       "Views, first match wins: `{name, clients: [prefixes], listeners: [ADDR@PORT], inherit: false, ...}` "
+       "with any policy.* key above; a view without `inherit` has only what it sets. Clients no view "
+       "selects get the top-level policy.",
+       [](Config& c, const YAML::Node& n) { apply_views(c.policy, n); }},
+      // the event log
+      {"event-log.file", "",
+       "One JSON object per line per client query (and per dropped malformed packet) to this file, or `-` "
+       "for standard output; empty: off.",
+       bind_string_event(&EventLogConfig::file)},
+      {"event-log.sample", "1", "Log one query in N.", bind_uint_event(&EventLogConfig::sample, 1, 1000000)},
+      {"event-log.max-per-second", "10000",
+       "Most events per second over all workers (beyond: dropped and counted); 0: no cap.",
+       bind_uint_event(&EventLogConfig::max_per_second, 0, 10000000)},
+      {"event-log.queue-size", "4096", "Events waiting per worker for the writer; beyond: dropped and counted.",
+       bind_uint_event(&EventLogConfig::queue_size, 16, 1048576)},
   };
   return table;
 }
@@ -749,6 +841,8 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
   if (c.metrics_path.empty() || c.metrics_path.front() != '/')
     throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
   config_zones::check_zones(c, source);
+  c.policy.source = source;
+  check_policy(c.policy, source);
   return c;
 }
 

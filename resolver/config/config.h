@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "resolver/config/defence_config.h"
+#include "resolver/config/policy_config.h"
 
 namespace sextant::resolver {
 
@@ -177,6 +178,10 @@ struct Config {
   bool prefetch = true;
   unsigned prefetch_threshold_percent = 0;
   uint64_t server_state_entries = 0;
+  // Warm restart: the cache saved to a file at stop and loaded at start.
+  bool warm_restart = true;
+  std::string warm_restart_file;           // empty = off
+  uint32_t warm_restart_save_interval_ms = 0;  // 0 = only at stop
 
   // dnssec
   bool dnssec = true;
@@ -213,6 +218,10 @@ struct Config {
   RateLimitConfig rate_limit;
   CookieConfig cookies;
   RebindingConfig rebinding;
+  // policy: local data, allow and block lists, RPZ, DNS64, views
+  // (resolver/config/policy_config.h).
+  PolicyConfig policy;
+  EventLogConfig event_log;                // the per-query JSON event log
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".

@@ -65,6 +65,9 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(prefetch, "cache.prefetch"),
     SEXTANT_RESTART_ONLY(prefetch_threshold_percent, "cache.prefetch-threshold"),
     SEXTANT_RESTART_ONLY(server_state_entries, "cache.server-state-entries"),
+    SEXTANT_RESTART_ONLY(warm_restart, "cache.warm-restart.enabled"),
+    SEXTANT_RESTART_ONLY(warm_restart_file, "cache.warm-restart.file"),
+    SEXTANT_RESTART_ONLY(warm_restart_save_interval_ms, "cache.warm-restart.save-interval"),
     SEXTANT_RESTART_ONLY(dnssec, "dnssec.validation"),
     SEXTANT_RESTART_ONLY(trust_anchor_file, "dnssec.trust-anchor-file"),
     SEXTANT_RESTART_ONLY(clock_skew_s, "dnssec.clock-skew"),
@@ -105,6 +108,10 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(cookies.rotation_s, "cookies.rotation"),
     SEXTANT_RESTART_ONLY(rebinding.enabled, "rebinding.enabled"),
     SEXTANT_RESTART_ONLY(rebinding.private_zones, "rebinding.private-zones"),
+    SEXTANT_RESTART_ONLY(event_log.file, "event-log.file"),
+    SEXTANT_RESTART_ONLY(event_log.sample, "event-log.sample"),
+    SEXTANT_RESTART_ONLY(event_log.max_per_second, "event-log.max-per-second"),
+    SEXTANT_RESTART_ONLY(event_log.queue_size, "event-log.queue-size"),
 };
 #undef SEXTANT_RESTART_ONLY
 
@@ -116,9 +123,28 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
   plan.log_level_changed = running.log_level != next.log_level;
   plan.negative_trust_anchors_changed = running.negative_trust_anchors != next.negative_trust_anchors;
   plan.forward_zones_changed = running.forward_zones != next.forward_zones || running.stub_zones != next.stub_zones;
+  plan.policy_settings_changed = !(running.policy.top == next.policy.top) || running.policy.views != next.policy.views;
+  plan.policy_rebuild = plan.policy_settings_changed || has_policy(running.policy) || has_policy(next.policy);
   for (const RestartOnly& r : kRestartOnly)
     if (!r.same(running, next)) plan.need_restart.emplace_back(r.key);
   return plan;
+}
+
+bool has_policy(const PolicyConfig& p) {
+  auto set_has = [&](const PolicySetConfig& s) {
+    return !s.local_zones.empty() || !s.local_data.empty() || !s.local_zone_files.empty() || !s.hosts_files.empty() ||
+           s.allowlist.enabled || !s.blocklists.empty() || !s.rpz.empty() || s.dns64.enabled;
+  };
+  if (set_has(p.top)) return true;
+  return !p.views.empty();
+}
+
+std::vector<std::string> live_settings() {
+  return {"access-control", "server.log-level", "dnssec.negative-trust-anchors", "forward-zones", "stub-zones",
+          "policy.local-zones",
+          "policy.local-data", "policy.local-data-ptr", "policy.local-zone-files", "policy.hosts-files",
+          "policy.allowlist", "policy.blocklists", "policy.rpz", "policy.dns64", "policy.cname-inspection",
+          "policy.views"};
 }
 
 std::vector<std::string> restart_only_settings() {

@@ -110,7 +110,8 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
     return "ok: cache emptied\n";
   }
   if (command == "dump-cache" || command == "dump_cache") {
-    if (auto e = want_args(0, "dump-cache"); !e.empty()) return e;
+    if (words.size() == 2 && words[1] == "--binary") return target.dump_cache_snapshot();
+    if (auto e = want_args(0, "dump-cache [--to FILE]"); !e.empty()) return e;
     return target.dump_cache();
   }
   if (command == "reload") {
@@ -133,6 +134,8 @@ std::string control_help() {
          "flush-tree NAME     drop cached data at and below NAME\n"
          "flush-all           empty the cache (server state included)\n"
          "dump-cache          the cache as presentation-format text\n"
+         "dump-cache --to FILE  the cache as a warm-restart snapshot, written to FILE by this\n"
+         "                    command (copy it to cache.warm-restart.file to start warm from it)\n"
          "reload              re-read the configuration file: access-control and log-level change\n"
          "                    at once, TLS files are re-read, the cache is kept (as SIGHUP does)\n"
          "reload-tls          re-read the TLS certificate and key only\n"

@@ -25,6 +25,10 @@ class ControlTarget {
   virtual size_t flush_subtree(const wire::Name& apex) = 0;
   virtual void flush_all() = 0;
   virtual std::string dump_cache() = 0;  // presentation format
+  // The cache as a warm-restart snapshot (binary; cache/cache_snapshot.h):
+  // `dump-cache --binary`, which `sextant control dump-cache --to FILE`
+  // sends and writes to FILE itself.
+  virtual std::string dump_cache_snapshot() = 0;
   // Re-reads the TLS certificate and key; returns what happened ("error: ..." on failure).
   virtual std::string reload_tls() = 0;
   // Re-reads the configuration file and applies what can change live.

@@ -1,678 +1,10 @@
 #include "resolver/daemon/daemon.h"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <optional>
-#include <thread>
-
-#include "cache/cache.h"
-#include "resolver/anchors/trust_anchor_keeper.h"
-#include "resolver/front/access_control.h"
-#include "resolver/config/config_reload.h"
-#include "resolver/daemon/control_commands.h"
-#include "resolver/daemon/control_trace.h"
-#include "resolver/daemon/daemon_metrics.h"
-#include "resolver/daemon/defence_wiring.h"
-#include "resolver/daemon/forward_upstreams.h"
-#include "resolver/forward/forward_table.h"
-#include "resolver/daemon/log.h"
-#include "resolver/daemon/privileges.h"
-#include "resolver/daemon/trust_anchor_report.h"
-#include "resolver/daemon/loop_timer_service.h"
-#include "resolver/front/query_pipeline.h"
-#include "resolver/walk/server_state_table.h"
-#include "resolver/walk/root_hints.h"
-#include "resolver/daemon/upstream_adapter.h"
-#include "resolver/daemon/version.h"
-#include "resolver/daemon/walk_trace_log.h"
-#include "resolver/walk/walker.h"
-#include "transports/admin_server.h"
-#include "transports/dnstap_writer.h"
-#include "transports/doh3_listener.h"
-#include "transports/doh_listener.h"
-#include "transports/doq_listener.h"
-#include "transports/dot_listener.h"
-#include "transports/loop_clock.h"
-#include "transports/proxy_protocol.h"
-#include "transports/socket_util.h"
-#include "transports/tcp_listener.h"
-#include "transports/udp_listener.h"
-#include "transports/upstream.h"
-#include "transports/upstream_pool.h"
-#include "transports/worker_pool.h"
+#include "resolver/daemon/daemon_internal.h"
 
 namespace sextant::resolver {
 
 namespace {
-
-cache::CacheConfig cache_config_from(const Config& c) {
-  cache::CacheConfig cc;
-  cc.max_ttl = c.cache_max_ttl;
-  cc.min_ttl = c.cache_min_ttl;
-  cc.negative_max_ttl = c.cache_negative_max_ttl;
-  cc.bogus_ttl = c.bogus_ttl;
-  cc.serve_stale = c.serve_stale;
-  cc.stale_max = c.stale_max_ttl;
-  cc.stale_client_timeout_ms = c.stale_client_timeout_ms;
-  cc.prefetch = c.prefetch;
-  cc.prefetch_percent = c.prefetch_threshold_percent;
-  // Split the byte budget the way the stores are used: RRsets carry most
-  // (single-RRset answers, the common case, are rendered from them and take
-  // no answer entry), then the ready answers of everything else (CNAME
-  // chains, negative and referral-shaped answers), then negative entries
-  // and delegations.
-  uint64_t total = c.cache_memory_bytes;
-  cc.rrset_max_bytes = total * 60 / 100;
-  cc.answer_max_bytes = total * 20 / 100;
-  cc.negative_max_bytes = total * 12 / 100;
-  cc.delegation_max_bytes = total * 8 / 100;
-  return cc;
-}
-
-// The root anchors (embedded or the configured file); the forward and stub
-// zones' own anchors are added to a copy of these (anchors_with()).
-dnssec::TrustAnchors base_anchors_from(const Config& c) {
-  if (!c.dnssec) return {};
-  return c.trust_anchor_file.empty() ? dnssec::TrustAnchors::builtin_root()
-                                     : dnssec::TrustAnchors::from_file(c.trust_anchor_file);
-}
-
-std::shared_ptr<const dnssec::TrustAnchors> anchors_with(const dnssec::TrustAnchors& base, const ForwardTable& table) {
-  auto anchors = std::make_shared<dnssec::TrustAnchors>(base);
-  table.add_trust_anchors(*anchors);
-  return anchors;
-}
-
-// dnssec.negative-trust-anchors and the zones configured with one.
-std::shared_ptr<dnssec::NegativeTrustAnchors> negative_anchors_from(const std::vector<std::string>& names,
-                                                                    const ForwardTable& table) {
-  auto ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
-  for (const auto& name : names) ntas->add(wire::Name::from_text(name));
-  for (const auto& name : table.negative_anchors()) {
-    if (!ntas->covering(name) || !(*ntas->covering(name) == name)) ntas->add(name);
-  }
-  return ntas;
-}
-
-WalkerOptions walker_options_from(const Config& c, const dnssec::TrustAnchors& base_anchors,
-                                  const std::shared_ptr<const ForwardTable>& forward) {
-  WalkerOptions o;
-  o.limits.max_upstream_queries = c.max_upstream_queries;
-  o.limits.max_subquery_depth = c.max_subquery_depth;
-  o.limits.max_cname_hops = c.max_cname_hops;
-  o.limits.resolution_deadline = std::chrono::milliseconds(c.resolution_timeout_ms);
-  o.timeouts.initial_rto = std::chrono::milliseconds(c.upstream_initial_timeout_ms);
-  o.limits.max_outstanding_per_zone = c.max_queries_per_zone;
-  o.limits.max_outstanding_per_server = c.max_queries_per_server;
-  o.limits.drop_over_limit = c.drop_over_limit;
-  // 0 (or below the table's minimum) only in a Config not filled by the
-  // settings table: keep the walker's defaults then.
-  if (c.server_hold_down_ms > 0) {
-    o.timeouts.dead_hold_down = std::chrono::milliseconds(c.server_hold_down_ms);
-    o.timeouts.dead_hold_down_initial = std::min(o.timeouts.dead_hold_down_initial, o.timeouts.dead_hold_down);
-  }
-  if (c.max_glueless_per_delegation > 0) o.limits.max_glueless_per_cut = c.max_glueless_per_delegation;
-  if (c.max_glueless_per_question > 0) o.limits.max_glueless_per_question = c.max_glueless_per_question;
-  o.qname_minimisation = c.qname_minimisation;
-  o.allow_private_servers = c.query_private_addresses;
-  o.edns_udp_size = c.edns_buffer_size;
-  o.max_ttl = c.cache_max_ttl;
-  o.min_ttl = c.cache_min_ttl;
-  // Every resolution's steps go to the log while server.log-level is debug.
-  o.trace = std::make_shared<LogWalkTrace>();
-  o.max_negative_ttl = c.cache_negative_max_ttl;
-  // DNSSEC: on by default (dnssec.validation), chained from the embedded
-  // root KSKs or the configured anchor file. The config table always fills
-  // the knobs (0 is meaningful for skew, iterations and bogus TTL); the two
-  // budgets start at 1, so 0 can only be an unfilled Config: keep the
-  // library's default then.
-  o.dnssec.enabled = c.dnssec;
-  if (c.dnssec) {
-    o.dnssec.anchors = anchors_with(base_anchors, *forward);
-    o.dnssec.negative_anchors = negative_anchors_from(c.negative_trust_anchors, *forward);
-  }
-  o.configured = forward;
-  o.dnssec.limits.clock_skew_seconds = c.clock_skew_s;
-  o.dnssec.limits.max_nsec3_iterations =
-      static_cast<uint16_t>(std::min(c.nsec3_max_iterations, 65535u));
-  if (c.max_signature_validations > 0) {
-    o.dnssec.limits.max_verifications_per_request = c.max_signature_validations;
-  }
-  if (c.max_nsec3_hashes > 0) o.dnssec.limits.max_nsec3_hashes_per_request = c.max_nsec3_hashes;
-  o.dnssec.cache_policy.bogus_ttl = c.bogus_ttl;
-  o.dnssec.aggressive_nsec = c.aggressive_nsec;
-  apply_walker_defences(c, o);
-  // One memory of validated denials for all workers: a client's next
-  // query may land on any of them.
-  o.denials = std::make_shared<DenialMemory>();
-  // Server RTT, hold-downs and quirks: one table per worker for now (set in
-  // the worker's start hook). Sharing one table between workers is built
-  // (ServerStateTable is thread-safe) but a 1,000-query burst on a starved
-  // machine then failed about half its queries on "resolution deadline
-  // reached", against a few with a table per worker; until that is
-  // understood, each worker keeps its own.
-  return o;
-}
-
-// Everything one worker owns, created and destroyed on its own thread.
-struct WorkerState {
-  std::unique_ptr<transports::NetworkUpstream> upstream;
-  std::unique_ptr<transports::UpstreamPool> pool;  // forward upstreams over tcp, tls, https, quic
-  std::unique_ptr<UpstreamAdapter> network;
-  std::unique_ptr<LoopTimerService> timers;
-  std::unique_ptr<Walker> walker;
-  std::unique_ptr<QueryPipeline> pipeline;
-  // This worker's server table; thread-safe, so metrics, dump and flush
-  // read it from the admin thread (set before that thread starts).
-  std::shared_ptr<ServerStateTable> servers;
-};
-
-// The TLS contexts of the encrypted listeners, kept for reloading.
-struct TlsContexts {
-  std::vector<std::shared_ptr<transports::TlsServerContext>> tcp;  // DoT, DoH
-  std::vector<std::shared_ptr<transports::QuicTlsContext>> quic;   // DoQ, DoH over HTTP/3
-};
-
-// The Alt-Svc a DoH listener on `ep` sends: the HTTP/3 listener on the same
-// address if there is one, else the first (clients reach it by the same
-// host name); none without HTTP/3, or in cleartext (the reverse proxy in
-// front decides what it advertises).
-std::string doh_alt_svc(const Config& c, const Endpoint& ep) {
-  if (c.doh_http3_listen.empty() || c.doh_h2c) return {};
-  for (const auto& h3 : c.doh_http3_listen)
-    if (h3.address == ep.address) return transports::doh3_alt_svc(h3.port);
-  return transports::doh3_alt_svc(c.doh_http3_listen.front().port);
-}
-
-// DoT, DoH and DoQ share one certificate; each transport gets its own TLS
-// context (ALPN differs) shared by every worker.
-void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
-                             TlsContexts& contexts,
-                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from) {
-  transports::TlsFiles files{c.tls_certificate, c.tls_key};
-  auto stream_options = [&c](const Endpoint& ep) {
-    transports::StreamServerOptions o;
-    o.address = ep.address;
-    o.port = ep.port;
-    o.idle_timeout_ms = c.tcp_idle_timeout_ms;
-    o.max_connections = c.tcp_connections_per_worker;
-    return o;
-  };
-  if (!c.dot_listen.empty()) {
-    auto tls = transports::make_dot_tls_context(files);
-    contexts.tcp.push_back(tls);
-    for (const auto& ep : c.dot_listen) {
-      transports::DotListenerConfig dc{.stream = stream_options(ep)};
-      if (!proxy_protocol_from->empty()) {
-        dc.stream.proxy_protocol = true;
-        dc.stream.trusted_proxies = proxy_protocol_from;
-      }
-      factories.push_back(transports::make_dot_listener_factory(dc, tls));
-    }
-  }
-  if (!c.doh_listen.empty()) {
-    std::shared_ptr<transports::TlsServerContext> tls;
-    if (!c.doh_h2c) {
-      tls = transports::make_doh_tls_context(files, c.doh_http1);
-      contexts.tcp.push_back(tls);
-    }
-    std::vector<std::string> proxies;
-    for (const auto& p : c.doh_trusted_proxies) proxies.push_back(p.to_text());
-    auto trusted = std::make_shared<const transports::TrustedProxies>(proxies);
-    for (const auto& ep : c.doh_listen) {
-      transports::DohListenerConfig dc;
-      dc.stream = stream_options(ep);
-      dc.stream.trusted_proxies = trusted;
-      dc.path = c.doh_path;
-      dc.tls = !c.doh_h2c;
-      dc.json = c.doh_json;
-      dc.json_path = c.doh_json_path;
-      dc.max_concurrent_streams = c.doh_max_streams;
-      dc.http1 = c.doh_http1;
-      dc.http1_max_requests = c.doh_http1_max_requests;
-      dc.http1_max_pipeline = c.doh_http1_pipeline;
-      dc.alt_svc = doh_alt_svc(c, ep);
-      factories.push_back(transports::make_doh_listener_factory(dc, tls));
-    }
-  }
-  if (!c.doh_http3_listen.empty()) {
-    auto tls = transports::make_doh3_tls_context(files);
-    contexts.quic.push_back(tls);
-    for (const auto& ep : c.doh_http3_listen) {
-      transports::Doh3ListenerConfig hc;
-      hc.address = ep.address;
-      hc.port = ep.port;
-      hc.endpoint.path = c.doh_path;
-      hc.endpoint.json = c.doh_json;
-      hc.endpoint.json_path = c.doh_json_path;
-      hc.idle_timeout_ms = c.tcp_idle_timeout_ms;
-      hc.max_connections = c.tcp_connections_per_worker;
-      hc.max_streams_per_connection = c.doh_max_streams;
-      factories.push_back(transports::make_doh3_listener_factory(hc, tls));
-    }
-  }
-  if (!c.doq_listen.empty()) {
-    auto tls = transports::make_doq_tls_context(files);
-    contexts.quic.push_back(tls);
-    for (const auto& ep : c.doq_listen) {
-      transports::DoqListenerConfig qc;
-      qc.address = ep.address;
-      qc.port = ep.port;
-      qc.idle_timeout_ms = c.tcp_idle_timeout_ms;
-      qc.max_connections = c.tcp_connections_per_worker;
-      factories.push_back(transports::make_doq_listener_factory(qc, tls));
-    }
-  }
-}
-
-std::vector<wire::Name> health_check_names_from(const Config& c) {
-  std::vector<wire::Name> names;
-  for (const auto& text : c.health_check_names) names.push_back(wire::Name::from_text(text));
-  return names;
-}
-
-transports::DnstapOptions dnstap_options_from(const Config& c, unsigned workers) {
-  transports::DnstapOptions o;
-  o.output = c.dnstap_file.empty() ? transports::DnstapOptions::Output::unix_socket
-                                   : transports::DnstapOptions::Output::file;
-  o.path = c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file;
-  o.identity = c.dnstap_identity;
-  if (o.identity.empty()) {
-    char host[256] = {};
-    if (gethostname(host, sizeof(host) - 1) == 0) o.identity = host;
-  }
-  o.version = fmt::format("sextant {}", kSextantVersion);
-  o.log_client_queries = c.dnstap_log_queries;
-  o.log_client_responses = c.dnstap_log_responses;
-  o.log_resolver_queries = c.dnstap_log_resolver_queries;
-  o.log_resolver_responses = c.dnstap_log_resolver_responses;
-  o.log_forwarder_queries = c.dnstap_log_forwarder_queries;
-  o.log_forwarder_responses = c.dnstap_log_forwarder_responses;
-  o.workers = workers;
-  return o;
-}
-
-// Returns what happened, in the control socket's reply form.
-std::string reload_tls(TlsContexts& contexts, const Config& c) {
-  if (contexts.tcp.empty() && contexts.quic.empty()) {
-    log::info("reload: no TLS listeners configured");
-    return "ok: no TLS listeners configured, nothing to reload\n";
-  }
-  std::string errors;
-  for (auto& ctx : contexts.tcp) {
-    transports::TlsReloadResult r = ctx->reload();
-    if (!r.ok) {
-      log::error("reload: keeping the old certificate: {}", r.error);
-      errors += r.error + "; ";
-    }
-  }
-  for (auto& ctx : contexts.quic) {
-    transports::TlsReloadResult r = ctx->reload();
-    if (!r.ok) {
-      log::error("reload: keeping the old QUIC certificate: {}", r.error);
-      errors += r.error + "; ";
-    }
-  }
-  if (!errors.empty()) return fmt::format("error: keeping the old certificate: {}\n", errors.substr(0, errors.size() - 2));
-  log::info("reload: new connections use {} and {}", c.tls_certificate, c.tls_key);
-  return fmt::format("ok: new connections use {} and {}\n", c.tls_certificate, c.tls_key);
-}
-
-
-}  // namespace
-
-struct Daemon::State {
-  Config config;
-  std::string config_path;  // re-read by a reload; empty: embedded defaults
-  RootHints hints;
-  cache::CacheConfig cache_config;
-  cache::Cache cache;
-  // The root anchors as configured (read once: a bad file stops the start).
-  dnssec::TrustAnchors base_anchors;
-  // forward-zones and stub-zones; replaced by a reload.
-  std::shared_ptr<const ForwardTable> forward;
-  // Built once and copied to every worker's walker; the anchors are shared.
-  WalkerOptions walker_options;
-  // Replaced by a reload: every worker's pipeline is pointed at the new
-  // rules (on its own thread) before the old ones are let go.
-  std::shared_ptr<const AccessControl> acl;
-  PipelineStats stats;
-  DefenceStats defence_stats;  // cookies, rate limiting
-  // SIGTERM behind a load balancer: health checks fail for server.drain-time.
-  DrainState drain;
-  PipelineSettings pipeline_settings;
-  std::vector<WorkerState> workers;
-  std::atomic<unsigned> stop_requests{0};  // SIGTERM/SIGINT: the first drains, a second cuts it short
-  std::atomic<bool> reload_requested{false};
-  TlsContexts tls;
-  std::mutex reload_mu;  // SIGHUP (main thread) and the control socket both reload (and change NTAs)
-  // Negative trust anchor sets (and forward tables, anchors) a worker may not have let go of yet.
-  std::vector<std::shared_ptr<const dnssec::NegativeTrustAnchors>> retired_ntas;
-  std::vector<std::shared_ptr<const void>> retired;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  // Listener counters, registered by each worker as its listeners open;
-  // read by the metrics exporter (the counters are relaxed atomics).
-  std::mutex listeners_mu;
-  std::vector<std::shared_ptr<const transports::UdpCounters>> udp_counters;
-  std::vector<std::shared_ptr<const transports::TcpCounters>> tcp_counters;
-  transports::WorkerPool* pool = nullptr;  // while run() serves
-  std::unique_ptr<transports::DnstapWriter> dnstap;  // outlives the workers
-  transports::AdminServer* admin = nullptr;
-  // RFC 5011 (dnssec.auto-trust-anchor-file): probes on worker 0's loop.
-  std::unique_ptr<TrustAnchorKeeper> anchor_keeper;
-
-  State(Config c, std::string path)
-      : config(std::move(c)),
-        config_path(std::move(path)),
-        hints(config.root_hints.empty() ? RootHints::embedded() : RootHints::load_file(config.root_hints)),
-        cache_config(cache_config_from(config)),
-        cache(cache_config),
-        base_anchors(base_anchors_from(config)),
-        forward(ForwardTable::build(config)),
-        walker_options(walker_options_from(config, base_anchors, forward)),
-        acl(std::make_shared<const AccessControl>(config.access_control)),
-        drain(health_check_names_from(config)) {
-    pipeline_settings.drain = &drain;
-    pipeline_settings.defences = defence_settings_from(config, &defence_stats);
-    pipeline_settings.rebinding = rebinding_filter_from(config);
-    pipeline_settings.edns_buffer_size = config.edns_buffer_size;
-    pipeline_settings.serve_stale = config.serve_stale;
-    pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);
-    pipeline_settings.prefetch = config.prefetch;
-    pipeline_settings.tcp_keepalive_100ms =
-        static_cast<uint16_t>(std::min<uint32_t>(config.tcp_idle_timeout_ms / 100, 65535));
-    pipeline_settings.root_key_sentinel = config.dnssec && config.root_key_sentinel;
-    if (config.dnssec && !config.auto_trust_anchor_file.empty()) {
-      TrustAnchorKeeper::Settings ks;
-      ks.state_file = config.auto_trust_anchor_file;
-      ks.timers.add_hold_down = config.trust_anchor_add_holddown_s;
-      ks.timers.remove_hold_down = config.trust_anchor_remove_holddown_s;
-      ks.timers.keep_missing = config.trust_anchor_keep_missing_s;
-      ks.timers.refresh = config.trust_anchor_refresh_s;
-      ks.log = [](bool warning, const std::string& m) {
-        if (warning) log::warning("{}", m);
-        else log::info("{}", m);
-      };
-      anchor_keeper = std::make_unique<TrustAnchorKeeper>(std::move(ks), *walker_options.dnssec.anchors);
-      walker_options.dnssec.anchors = anchor_keeper->anchors();
-    }
-  }
-};
-
-namespace {
-
-// Runs `change` on every worker's loop thread and waits (bounded) until all
-// have run it; false if one did not in time (its old data must then stay alive).
-// `change` is shared with the posted tasks: one that runs after the wait
-// gave up still has it (and whatever it captured) to run.
-bool on_every_worker(Daemon::State& s, std::function<void(WorkerState&)> change,
-                     std::chrono::milliseconds wait = std::chrono::seconds(2)) {
-  if (!s.pool) return false;
-  struct Switch {
-    std::mutex mu;
-    std::condition_variable cv;
-    unsigned pending = 0;
-  };
-  auto sw = std::make_shared<Switch>();
-  auto shared_change = std::make_shared<std::function<void(WorkerState&)>>(std::move(change));
-  unsigned workers = s.pool->size();
-  sw->pending = workers;
-  for (unsigned i = 0; i < workers; ++i) {
-    bool posted = s.pool->post(i, [sw, shared_change, &s](const transports::WorkerContext& ctx) {
-      // `s` outlives the pool, and the pool runs no task after stop().
-      (*shared_change)(s.workers[ctx.index]);
-      std::lock_guard lock(sw->mu);
-      if (--sw->pending == 0) sw->cv.notify_all();
-    });
-    if (!posted) {
-      std::lock_guard lock(sw->mu);
-      --sw->pending;
-    }
-  }
-  std::unique_lock lock(sw->mu);
-  return sw->cv.wait_for(lock, wait, [&] { return sw->pending == 0; });
-}
-
-// Per-worker counters live on the worker threads (the walker's are plain
-// integers): each worker copies its own on its loop, and the admin thread
-// waits for them, at most `wait`.
-DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
-  DaemonSnapshot snap;
-  snap.version = kSextantVersion;
-  snap.uptime_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
-  snap.pipeline = &s.stats;
-  snap.defences = &s.defence_stats;
-  snap.cache = s.cache.stats();
-  for (const WorkerState& w : s.workers)
-    if (auto table = w.servers) snap.servers_known += table->size();
-  snap.dot = transports::snapshot(transports::transport_counters(transports::Transport::dot));
-  snap.doh = transports::snapshot(transports::transport_counters(transports::Transport::doh));
-  snap.doh_http = transports::doh_http_snapshot();
-  snap.doq = transports::snapshot(transports::transport_counters(transports::Transport::doq));
-  {
-    std::lock_guard lock(s.listeners_mu);
-    for (const auto& u : s.udp_counters) add_udp(snap, *u);
-    for (const auto& t : s.tcp_counters) add_tcp(snap, *t);
-  }
-  snap.draining = s.drain.draining();
-  snap.health_checks_failed = s.drain.health_checks_failed();
-  if (s.dnstap) {
-    snap.dnstap_enabled = true;
-    snap.dnstap_logged = s.dnstap->logged();
-    snap.dnstap_dropped = s.dnstap->dropped();
-  }
-  if (s.anchor_keeper) {
-    snap.trust_anchors_managed = true;
-    snap.trust_anchors = s.anchor_keeper->status();
-    snap.trust_anchor_counters = s.anchor_keeper->counters();
-  }
-  if (s.admin) {
-    snap.control_commands = s.admin->commands_served();
-    snap.metrics_scrapes = s.admin->scrapes_served();
-    snap.admin_bad_requests = s.admin->bad_requests();
-  }
-  if (!s.pool) return snap;
-  snap.workers = s.pool->size();
-  struct Gather {
-    std::mutex mu;
-    DaemonSnapshot sums;
-    unsigned reported = 0;
-  };
-  auto gather = std::make_shared<Gather>();
-  on_every_worker(
-      s,
-      [gather](WorkerState& w) {
-        if (!w.walker || !w.upstream || !w.pipeline) return;
-        std::lock_guard lock(gather->mu);
-        add_walker(gather->sums, w.walker->stats());
-        add_upstream(gather->sums, w.upstream->counters());
-        if (w.network) add_forward_upstreams(gather->sums, w.network->forward_stats());
-        add_resolution_times(gather->sums, w.pipeline->resolution_times());
-        ++gather->reported;
-      },
-      wait);
-  std::lock_guard lock(gather->mu);
-  snap.walker = gather->sums.walker;
-  snap.upstream = gather->sums.upstream;
-  snap.forward_upstreams = gather->sums.forward_upstreams;
-  snap.resolution_buckets = gather->sums.resolution_buckets;
-  snap.resolution_total_us = gather->sums.resolution_total_us;
-  snap.workers_reporting = gather->reported;
-  return snap;
-}
-
-// Points every worker's pipeline at `acl`, each on its own thread.
-bool switch_access_control(Daemon::State& s, const std::shared_ptr<const AccessControl>& acl) {
-  return on_every_worker(s, [acl](WorkerState& w) {
-    if (w.pipeline) w.pipeline->set_access_control(*acl);
-  });
-}
-
-// Gives every worker's walker the new negative trust anchors, then drops
-// what the cache learned at and below the names that changed (answers
-// validated, or not, under the old set). Caller holds reload_mu.
-bool switch_negative_anchors(Daemon::State& s, std::shared_ptr<const dnssec::NegativeTrustAnchors> next,
-                             const std::vector<wire::Name>& changed) {
-  bool ok = on_every_worker(s, [next](WorkerState& w) {
-    if (w.walker) w.walker->set_negative_trust_anchors(next);
-  });
-  if (!ok) {
-    s.retired_ntas.push_back(s.walker_options.dnssec.negative_anchors);  // a worker may still read it
-  }
-  s.walker_options.dnssec.negative_anchors = std::move(next);
-  for (const auto& name : changed) {
-    s.walker_options.denials->forget(name);
-    s.cache.flush_subtree(name);
-  }
-  return ok;
-}
-
-// A reload's forward-zones and stub-zones: the new table, the zones' trust
-// anchors and negative trust anchors go to every worker (walker and
-// upstream adapter) on its own thread; what the changed zones left in the
-// cache and in the workers' memories is dropped. Caller holds reload_mu.
-std::string switch_forward_zones(Daemon::State& s, const Config& next, bool& failed) {
-  std::shared_ptr<const ForwardTable> table;
-  try {
-    check_forward_upstreams(next, s.config_path);
-    table = ForwardTable::build(next);
-  } catch (const std::exception& e) {
-    failed = true;
-    log::error("reload: keeping the running forward and stub zones: {}", e.what());
-    return fmt::format("error: forward-zones/stub-zones not applied: {}\n", e.what());
-  }
-  std::shared_ptr<const dnssec::TrustAnchors> anchors = s.walker_options.dnssec.anchors;
-  std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas = s.walker_options.dnssec.negative_anchors;
-  if (s.config.dnssec) {
-    anchors = anchors_with(s.base_anchors, *table);
-    // The running set (it may hold insecure-add names) minus the old zones'
-    // anchors, plus the new ones.
-    auto next_ntas = std::make_shared<dnssec::NegativeTrustAnchors>();
-    if (ntas) {
-      for (const auto& name : ntas->names()) {
-        const auto& old = s.forward->negative_anchors();
-        bool from_zone = std::find(old.begin(), old.end(), name) != old.end() &&
-                         std::find(s.config.negative_trust_anchors.begin(), s.config.negative_trust_anchors.end(),
-                                   name.to_text()) == s.config.negative_trust_anchors.end();
-        if (!from_zone) next_ntas->add(name);
-      }
-    }
-    for (const auto& name : table->negative_anchors()) {
-      const wire::Name* covering = next_ntas->covering(name);
-      if (!covering || !(*covering == name)) next_ntas->add(name);
-    }
-    ntas = next_ntas;
-  }
-  const std::vector<wire::Name> changed = changed_zones(s.config, next);
-  bool ok = on_every_worker(s, [table, anchors, ntas, changed](WorkerState& w) {
-    if (w.walker) {
-      w.walker->set_configured_zones(table);
-      w.walker->set_trust_anchors(anchors, false);
-      w.walker->set_negative_trust_anchors(ntas);
-      for (const auto& zone : changed) w.walker->forget_zone(zone);
-    }
-    if (w.network) w.network->set_forward_table(table);
-  });
-  if (!ok) {
-    // A worker that has not switched yet may still read the old ones.
-    failed = true;
-    s.retired.push_back(s.forward);
-    s.retired.push_back(s.walker_options.dnssec.anchors);
-    s.retired_ntas.push_back(s.walker_options.dnssec.negative_anchors);
-  }
-  s.forward = table;
-  s.walker_options.configured = table;
-  s.walker_options.dnssec.anchors = anchors;
-  s.walker_options.dnssec.negative_anchors = ntas;
-  std::string flushed;
-  for (const auto& zone : changed) {
-    s.walker_options.denials->forget(zone);
-    s.cache.flush_subtree(zone);
-    flushed += (flushed.empty() ? "" : ", ") + zone.to_text();
-  }
-  s.config.forward_zones = next.forward_zones;
-  s.config.stub_zones = next.stub_zones;
-  log::info("reload: {} forward and {} stub zones; flushed {}", next.forward_zones.size(), next.stub_zones.size(),
-            flushed.empty() ? "nothing" : flushed);
-  if (!ok) return "error: forward-zones: not every worker switched in time; run reload again\n";
-  return fmt::format("ok: forward-zones and stub-zones applied ({} forward, {} stub; cache flushed at {})\n",
-                     next.forward_zones.size(), next.stub_zones.size(), flushed.empty() ? "nothing" : flushed);
-}
-
-// SIGHUP and `sextant control reload`: re-reads the configuration file,
-// applies what can change live, keeps the cache. Returns the reply text.
-std::string reload_configuration(Daemon::State& s) {
-  std::lock_guard lock(s.reload_mu);
-  if (s.config_path.empty()) {
-    log::warning("reload: started without a configuration file (-c): only the TLS files are re-read");
-    return "error: sextant was started without a configuration file (-c), nothing to re-read\n";
-  }
-  Config next;
-  try {
-    next = load_config_file(s.config_path);
-  } catch (const std::exception& e) {
-    log::error("reload: keeping the running configuration: {}", e.what());
-    return fmt::format("error: keeping the running configuration: {}\n", e.what());
-  }
-  ReloadPlan plan = plan_reload(s.config, next);
-  std::string report;
-  bool failed = false;
-  if (plan.log_level_changed) {
-    log::set_level(next.log_level);
-    s.config.log_level = next.log_level;
-    report += "ok: log-level applied\n";
-  }
-  if (plan.access_control_changed) {
-    auto acl = std::make_shared<const AccessControl>(next.access_control);
-    if (switch_access_control(s, acl)) {
-      s.acl = std::move(acl);  // the old rules are no longer referenced
-      s.config.access_control = next.access_control;
-      report += fmt::format("ok: access-control applied ({} rules)\n", next.access_control.size());
-    } else {
-      // A worker that has not switched may still read the old rules: keep them.
-      failed = true;
-      report += "error: access-control: not every worker switched in time; run reload again\n";
-    }
-  }
-  if (plan.forward_zones_changed) report += switch_forward_zones(s, next, failed);
-  if (plan.negative_trust_anchors_changed) {
-    if (!s.config.dnssec) {
-      report += "warning: dnssec.negative-trust-anchors changed but validation is off\n";
-    } else {
-      auto ntas = negative_anchors_from(next.negative_trust_anchors, *s.forward);
-      std::vector<wire::Name> changed;
-      for (const auto* list : {&s.config.negative_trust_anchors, &next.negative_trust_anchors})
-        for (const auto& name : *list) changed.push_back(wire::Name::from_text(name));
-      if (!switch_negative_anchors(s, std::move(ntas), changed)) failed = true;
-      s.config.negative_trust_anchors = next.negative_trust_anchors;
-      report += fmt::format("ok: negative-trust-anchors applied ({} names; names added with "
-                            "insecure-add are replaced)\n",
-                            next.negative_trust_anchors.size());
-    }
-  }
-  std::string tls = reload_tls(s.tls, s.config);
-  failed = failed || tls.rfind("error:", 0) == 0;
-  report += tls;
-  if (!plan.need_restart.empty()) {
-    std::string keys;
-    for (const auto& k : plan.need_restart) keys += (keys.empty() ? "" : ", ") + k;
-    log::warning("reload: changed settings that need a restart (still running the old values): {}", keys);
-    report += fmt::format("warning: need a restart (still running the old values): {}\n", keys);
-  }
-  if (!plan.access_control_changed && !plan.log_level_changed && !plan.negative_trust_anchors_changed &&
-      !plan.forward_zones_changed &&
-      plan.need_restart.empty())
-    report += "ok: the configuration file is unchanged\n";
-  log::info("reload of {} done; the cache was kept", s.config_path);
-  return failed ? "error: the reload was not complete\n" + report : report;
-}
 
 // What the control socket's commands act on.
 class DaemonControl final : public ControlTarget {
@@ -736,6 +68,13 @@ class DaemonControl final : public ControlTarget {
       if (auto table = w.servers) table->clear();
     s_.cache.flush_all();
     log::info("control: flushed the whole cache");
+  }
+
+  std::string dump_cache_snapshot() override {
+    cache::SnapshotCounts counts;
+    std::vector<uint8_t> bytes = s_.persistence->snapshot(&counts);
+    log::info("control: cache snapshot of {} entries ({} octets) sent", counts.total(), bytes.size());
+    return std::string(bytes.begin(), bytes.end());
   }
 
   std::string dump_cache() override {
@@ -877,6 +216,37 @@ void Daemon::run() {
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   s.workers.resize(threads);
+  // Each worker's server table exists before the workers do: the warm
+  // restart's loader fills them while the pool starts.
+  std::vector<ServerStateTable*> tables;
+  for (WorkerState& w : s.workers) {
+    w.servers = std::make_shared<ServerStateTable>(static_cast<size_t>(c.server_state_entries));
+    tables.push_back(w.servers.get());
+  }
+  s.persistence->set_server_tables(std::move(tables));
+  s.persistence->prepare_directory(run_as ? static_cast<int>(run_as->uid) : -1,
+                                   run_as ? static_cast<int>(run_as->gid) : -1);
+  s.persistence->start_loading();
+  // The policy's files are read before any listener answers: a list or a
+  // zone that cannot be loaded stops the start, naming it.
+  s.policy = std::make_unique<PolicyRuntime>(threads, s.cache);
+  {
+    policy::BuildReport report = s.policy->load(c.policy);
+    for (const auto& w : report.warnings) log::warning("policy: {}", w);
+    if (has_policy(c.policy))
+      log::info("policy: {} entries loaded in {:.3f} s", report.entries, report.seconds);
+  }
+  s.pipeline_settings.policy_counters = &s.policy->counters();
+  if (!c.event_log.file.empty()) {
+    eventlog::EventLogOptions eo;
+    eo.path = c.event_log.file;
+    eo.workers = threads;
+    eo.sample = c.event_log.sample;
+    eo.max_per_second = c.event_log.max_per_second;
+    eo.queue_size = c.event_log.queue_size;
+    s.event_log = std::make_unique<eventlog::EventLog>(eo);
+    s.pipeline_settings.event_log = s.event_log.get();
+  }
   if (!c.dnstap_socket.empty() || !c.dnstap_file.empty()) {
     s.dnstap = std::make_unique<transports::DnstapWriter>(dnstap_options_from(c, threads));
     s.pipeline_settings.dnstap = s.dnstap.get();
@@ -892,10 +262,11 @@ void Daemon::run() {
     w.network->set_forward_table(s.forward);
     if (s.dnstap) w.network->set_dnstap(s.dnstap.get(), ctx.index);
     WalkerOptions options = s.walker_options;
-    options.servers = std::make_shared<ServerStateTable>(static_cast<size_t>(s.config.server_state_entries));
-    w.servers = options.servers;
+    options.servers = w.servers;
     w.walker = std::make_unique<Walker>(*w.network, *w.timers, std::move(options), s.hints, &s.cache);
-    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers, s.stats);
+    w.pipeline = std::make_unique<QueryPipeline>(s.pipeline_settings, *s.acl, s.cache, *w.walker, *w.timers,
+                                                 w.stats->counters);
+    w.pipeline->set_policy(s.policy->current());
     return w.pipeline.get();
   };
   hooks.stop = [&s](const transports::WorkerContext& ctx, std::function<void()> done) {
@@ -920,6 +291,11 @@ void Daemon::run() {
 
   transports::WorkerPool pool(transports::WorkerPoolConfig{.workers = threads, .shutdown_grace_ms = 1000},
                               std::move(factories), std::move(hooks));
+  // A head start for the warm restart (CachePersistence::kLoadHeadStart):
+  // the usual cache is in before the first question; a larger one goes on
+  // loading while the workers answer.
+  if (!s.persistence->wait_loaded(CachePersistence::kLoadHeadStart))
+    log::info("warm restart: still loading; answering meanwhile");
   pool.start();
   s.pool = &pool;
   if (s.anchor_keeper) {
@@ -994,6 +370,7 @@ void Daemon::run() {
   if (!c.control_socket.empty()) where += fmt::format(", control socket {}", c.control_socket);
   if (!c.metrics_listen.empty()) where += ", " + describe(c.metrics_listen, "metrics");
   if (s.dnstap) where += fmt::format(", dnstap to {}", c.dnstap_file.empty() ? c.dnstap_socket : c.dnstap_file);
+  if (s.event_log) where += fmt::format(", event log to {}", c.event_log.file);
   if (!c.proxy_protocol_from.empty()) where += fmt::format(", PROXY v2 from {}", fmt::join(proxies, " "));
   log::info("sextant listening on {} with {} worker(s); root hints: {}", where, threads,
             c.root_hints.empty() ? "embedded" : c.root_hints);
@@ -1001,6 +378,7 @@ void Daemon::run() {
   while (s.stop_requests.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (s.reload_requested.exchange(false)) reload_configuration(s);
+    s.persistence->on_tick(std::chrono::steady_clock::now());
   }
   drain(s);
   log::info("stopping: answering in-flight queries for up to 1 s");
@@ -1008,12 +386,18 @@ void Daemon::run() {
   s.admin = nullptr;
   s.pool = nullptr;
   pool.stop();
-  // Flushes the query log now that no worker writes to it.
+  // Flushes the query logs now that no worker writes to them.
   s.pipeline_settings.dnstap = nullptr;
   s.dnstap.reset();
-  const PipelineStats& st = s.stats;
-  log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries.load(),
-            st.cache_hits.load(), st.cache_misses.load(), st.servfail.load());
+  // The workers are gone: the cache holds still while it is written.
+  s.persistence->save_at_stop();
+  s.pipeline_settings.event_log = nullptr;
+  s.event_log.reset();
+  DaemonSnapshot totals;
+  for (const WorkerState& w : s.workers) add_pipeline(totals, w.stats->counters);
+  const PipelineTotals& st = totals.pipeline;
+  log::info("stopped after {} queries ({} cache hits, {} misses, {} SERVFAIL)", st.queries, st.cache_hits,
+            st.cache_misses, st.servfail);
 }
 
 }  // namespace sextant::resolver

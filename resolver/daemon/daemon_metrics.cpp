@@ -181,10 +181,37 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
        [](const Snap& c) { return c.handshakes_completed; });
   each("sextant_encrypted_handshake_failures_total", "TLS errors, wrong ALPN, handshake timeouts.", false,
        [](const Snap& c) { return c.handshakes_failed; });
+  each("sextant_encrypted_sessions_resumed_total", "Handshakes that resumed a TLS session (ticket).", false,
+       [](const Snap& c) { return c.sessions_resumed; });
+  each("sextant_encrypted_early_data_total", "Handshakes whose 0-RTT data was accepted.", false,
+       [](const Snap& c) { return c.early_data_accepted; });
   each("sextant_encrypted_queries_total", "Queries received.", false, [](const Snap& c) { return c.queries; });
   each("sextant_encrypted_answers_total", "Answers sent.", false, [](const Snap& c) { return c.responses; });
   each("sextant_encrypted_errors_total", "Malformed input, protocol errors, HTTP 4xx.", false,
        [](const Snap& c) { return c.errors; });
+}
+
+void report_policy(MetricsReport& r, const PolicySnapshot& p) {
+  // (A family's samples must be added together: one loop per family.)
+  for (const auto& c : p.components)
+    r.gauge("sextant_policy_entries", "Names, records or triggers loaded, per list, zone and local data.",
+            static_cast<double>(c.entries), {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& c : p.components)
+    r.gauge("sextant_policy_bytes", "Memory held by each list, zone and local data.", static_cast<double>(c.bytes),
+            {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& h : p.hits)
+    r.counter("sextant_policy_hits_total", "Queries a list, zone or local data decided, by action.", h.hits,
+              {{"kind", policy::to_string(h.kind)}, {"name", h.name}, {"action", policy::to_string(h.action)}});
+  for (const auto& z : p.zones)
+    if (z.serial)
+      r.gauge("sextant_rpz_serial", "SOA serial of each response policy zone loaded.", static_cast<double>(*z.serial),
+              {{"zone", z.name}});
+  for (const auto& z : p.zones)
+    r.gauge("sextant_rpz_loaded_timestamp_seconds", "When each response policy zone was loaded (file or transfer).",
+            static_cast<double>(z.loaded_at), {{"zone", z.name}});
+  r.counter("sextant_policy_swaps_total", "Policies swapped in (reloads, zone transfers).", p.swaps);
+  r.counter("sextant_policy_flushed_answers_total", "Cached answers flushed because the policy they depended on changed.",
+            p.flushed_answers);
 }
 
 void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
@@ -282,6 +309,26 @@ void report_proxy(MetricsReport& r, const DaemonSnapshot& s) {
 
 }  // namespace
 
+void add_pipeline(DaemonSnapshot& s, const PipelineStats& p) {
+  PipelineTotals& t = s.pipeline;
+  s.have_pipeline = true;
+  t.queries += p.queries.load(std::memory_order_relaxed);
+  t.cache_hits += p.cache_hits.load(std::memory_order_relaxed);
+  t.cache_misses += p.cache_misses.load(std::memory_order_relaxed);
+  t.stale_served += p.stale_served.load(std::memory_order_relaxed);
+  t.prefetches += p.prefetches.load(std::memory_order_relaxed);
+  t.dropped += p.dropped.load(std::memory_order_relaxed);
+  t.formerr += p.formerr.load(std::memory_order_relaxed);
+  t.refused += p.refused.load(std::memory_order_relaxed);
+  t.notimp += p.notimp.load(std::memory_order_relaxed);
+  t.servfail += p.servfail.load(std::memory_order_relaxed);
+  t.truncated += p.truncated.load(std::memory_order_relaxed);
+  t.policy_answers += p.policy_answers.load(std::memory_order_relaxed);
+  t.policy_rewrites += p.policy_rewrites.load(std::memory_order_relaxed);
+  t.policy_dropped += p.policy_dropped.load(std::memory_order_relaxed);
+  t.dns64_synthesised += p.dns64_synthesised.load(std::memory_order_relaxed);
+}
+
 void add_forward_upstreams(DaemonSnapshot& s, const std::vector<transports::UpstreamEndpointStats>& upstreams) {
   for (const auto& u : upstreams) {
     auto it = std::find_if(s.forward_upstreams.begin(), s.forward_upstreams.end(), [&](const auto& known) {
@@ -347,23 +394,31 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.gauge("sextant_workers_reporting", "Workers whose per-thread counters are in this report.",
           s.workers_reporting);
 
-  if (s.pipeline) {
-    const PipelineStats& p = *s.pipeline;
-    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries.load());
-    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits.load());
-    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses.load());
+  if (s.have_pipeline) {
+    const PipelineTotals& p = s.pipeline;
+    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries);
+    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits);
+    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses);
     r.counter("sextant_stale_answers_total", "Answers served from expired data (RFC 8767, EDE 3/19).",
-              p.stale_served.load());
-    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches.load());
-    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).",
-              p.dropped.load());
-    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated.load());
+              p.stale_served);
+    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches);
+    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).", p.dropped);
+    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated);
     const char* help = "Answers with an error rcode, by rcode.";
-    r.counter("sextant_error_answers_total", help, p.formerr.load(), {{"rcode", "FORMERR"}});
-    r.counter("sextant_error_answers_total", help, p.refused.load(), {{"rcode", "REFUSED"}});
-    r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
-    r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_error_answers_total", help, p.formerr, {{"rcode", "FORMERR"}});
+    r.counter("sextant_error_answers_total", help, p.refused, {{"rcode", "REFUSED"}});
+    r.counter("sextant_error_answers_total", help, p.notimp, {{"rcode", "NOTIMP"}});
+    r.counter("sextant_error_answers_total", help, p.servfail, {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_policy_answers_total", "Queries answered, refused or dropped by policy before the cache.",
+              p.policy_answers);
+    r.counter("sextant_policy_rewrites_total", "Resolved answers rewritten by policy (CNAME targets, RPZ response IP).",
+              p.policy_rewrites);
+    r.counter("sextant_policy_dropped_total", "Queries dropped by policy (deny zones, RPZ DROP).",
+              p.policy_dropped);
+    r.counter("sextant_dns64_synthesised_total", "AAAA answers synthesised from A records (RFC 6147).",
+              p.dns64_synthesised);
   }
+  report_policy(r, s.policy);
 
   if (s.defences) report_defences(r, *s.defences);
 
@@ -378,6 +433,17 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   }
 
   report_store(r, s.cache);
+  r.gauge("sextant_cache_restored_entries",
+          "Cache entries and servers restored from the warm-restart snapshot at start.",
+          static_cast<double>(s.warm_restart.restored_entries));
+  r.gauge("sextant_cache_restore_in_progress", "1 while the warm-restart snapshot is being loaded.",
+          s.warm_restart.loading ? 1 : 0);
+  const char* saves = "Warm-restart snapshots written to cache.warm-restart.file, by result.";
+  r.counter("sextant_cache_snapshot_saves_total", saves, s.warm_restart.saves_ok, {{"result", "ok"}});
+  r.counter("sextant_cache_snapshot_saves_total", saves, s.warm_restart.saves_failed,
+            {{"result", "failed"}});
+  r.gauge("sextant_cache_snapshot_entries", "Entries in the last warm-restart snapshot written.",
+          static_cast<double>(s.warm_restart.last_save_entries));
   r.gauge("sextant_servers_known", "Authoritative server addresses with remembered RTT, hold-down or quirks.",
           static_cast<double>(s.servers_known));
 
@@ -407,6 +473,12 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.counter("sextant_health_checks_failed_total",
             "Load-balancer health checks answered SERVFAIL (EDE 14) while draining.", s.health_checks_failed);
 
+  if (s.event_log_enabled) {
+    r.counter("sextant_event_log_events_total", "Per-query events written to the event log.", s.event_log_written);
+    const char* dropped = "Per-query events dropped, by reason (the writer's queue was full, or the rate cap).";
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_full, {{"reason", "queue-full"}});
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_rate, {{"reason", "rate-limit"}});
+  }
   if (s.dnstap_enabled) {
     r.counter("sextant_dnstap_frames_total", "Query-log frames handed to the dnstap writer.", s.dnstap_logged);
     r.counter("sextant_dnstap_dropped_total",

@@ -118,18 +118,20 @@ uint32_t min_ttl(const ResolutionResult& r) noexcept {
 
 }  // namespace
 
-struct QueryPipeline::Pending {
-  Client client;
-  Responder responder;
-  TimerService::TimePoint started;
-  bool stale_available = false;
-  TimerService::TimerId stale_timer = 0;
-};
+namespace {
+
+const std::shared_ptr<const policy::Policy>& no_policy() {
+  static const auto empty = std::make_shared<const policy::Policy>();
+  return empty;
+}
+
+}  // namespace
 
 QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
                              Walker& walker, TimerService& timers, PipelineStats& stats)
     : settings_(settings),
       acl_(&acl),
+      policy_(no_policy()),
       cache_(cache),
       walker_(walker),
       timers_(timers),
@@ -176,16 +178,20 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
       dnstap->log(dnstap_event(transports::DnstapMessageType::client_query, request.transport, request.peer,
                                request.local, request.worker, request.query, received));
   }
+  const bool sampled = settings_.event_log && settings_.event_log->sample(request.worker);
   wire::ParsedQuery q;
   wire::QueryParseResult parsed = wire::parse_query(request.query, q);
   if (parsed.outcome == wire::QueryOutcome::drop || parsed.outcome == wire::QueryOutcome::ignore) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    // Not a query (too short, or a response sent to us): logged as malformed.
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::malformed);
     responder.drop();
     return;
   }
   AclAction action = acl_->decide(request.peer);
   if (action == AclAction::deny) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::dropped_by_acl);
     responder.drop();
     return;
   }
@@ -221,11 +227,26 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     std::span<const uint8_t> answer = b.finish();
     if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response))
       log_client_response(*dnstap, request.transport, request.peer, request.local, request.worker, received, answer);
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::malformed, answer);
     responder.respond(answer);
     return;
   }
 
   Client c;
+  // Views, DNS64 and the event log decide by the addresses: read them only
+  // when one of those is on (this is the cache-hit path).
+  if (sampled || policy_->active()) {
+    c.client_address = policy::Address::from_sockaddr(request.peer);
+    c.local_address = policy::Address::from_sockaddr(request.local);
+  }
+  c.transport = request.transport;
+  c.worker = request.worker;
+  if (sampled) {
+    c.log_event = true;
+    c.received_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count();
+    c.received_wall = dnstap ? received : transports::DnstapTime::now();
+  }
   if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response)) {
     c.origin.emplace(Client::Origin{transports::SocketAddress(request.peer),
                                     transports::SocketAddress(request.local), request.transport,
@@ -316,6 +337,7 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::SERVFAIL, responder, &ede);
     return;
   }
+  if (policy_->active() && apply_query_policy(c, responder)) return;
 
   bool stale_available = false;
   if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
@@ -331,6 +353,7 @@ bool QueryPipeline::fail_fast(const Client& c, Responder& responder, bool stale_
   const bool held_down = failure.kind == Walker::QuickFailure::Kind::held_down;
   if (!held_down && walker_.options().limits.drop_over_limit) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (c.log_event) log_event(c, {}, eventlog::EventReason::dropped_over_limit);
     responder.drop();
     return true;
   }
@@ -358,7 +381,8 @@ bool QueryPipeline::fail_fast(const Client& c, Responder& responder, bool stale_
 
 bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy, Responder& responder,
                                       bool* stale_available) {
-  cache::CacheKey key = cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd());
+  cache::CacheKey key =
+      cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag);
   size_t length = 0;
   cache::AnswerHit hit;
   if (!cache_.answers().lookup(key, c.query_header.id, c.qname, timers_.wall_seconds(), buffer_, length, hit,
@@ -373,6 +397,13 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
     refuse_rebinding(c, responder);
     return true;
   }
+  c.cache_status = hit.freshness == cache::Freshness::stale          ? eventlog::CacheStatus::stale
+                   : hit.freshness == cache::Freshness::prefetch_due ? eventlog::CacheStatus::prefetch
+                                                                     : eventlog::CacheStatus::hit;
+  c.dnssec_status = hit.status == cache::DnssecStatus::secure     ? eventlog::DnssecStatus::secure
+                    : hit.status == cache::DnssecStatus::insecure ? eventlog::DnssecStatus::insecure
+                    : hit.status == cache::DnssecStatus::bogus    ? eventlog::DnssecStatus::bogus
+                                                                  : eventlog::DnssecStatus::indeterminate;
   wire::ExtendedErrorOption hit_ede;
   const wire::ExtendedErrorOption* ede = nullptr;
   if (hit.freshness == cache::Freshness::stale) {
@@ -414,15 +445,18 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
 
 void QueryPipeline::start_refresh(const Client& c) {
   stats_.prefetches.fetch_add(1, std::memory_order_relaxed);
+  // No client waits: the result goes through the same end as a miss (the
+  // view's policy on the answer, the store), then the claim is released.
+  auto pending = std::make_shared<Pending>();
+  pending->client = c;
+  pending->client.log_event = false;
+  pending->refresh = true;
+  pending->started = timers_.now();
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
   walker_.resolve(question,
                   {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .refresh = true},
-                  [this, c, alive = alive_](const ResolutionResult& result) {
-                    if (!*alive) return;
-                    ResolutionResult scratch;
-                    if (const ResolutionResult* screened = screen(result, scratch)) render_and_store(c, *screened);
-                    cache_.answers().finish_refresh(
-                        {c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
+                  [this, pending, alive = alive_](const ResolutionResult& result) {
+                    if (*alive) on_resolved(pending, result);
                   });
 }
 
@@ -431,24 +465,41 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
     timers_.cancel(pending->stale_timer);
     pending->stale_timer = 0;
   }
-  const Client& c = pending->client;
+  // Rebinding protection judges what the servers sent, before the policy's
+  // answer stage: what policy writes (local data, walled gardens, DNS64) is
+  // the operator's own and is not screened.
   ResolutionResult scratch;
   const ResolutionResult* screened = screen(result, scratch);
-  size_t length = screened ? render_and_store(c, *screened) : 0;
-  if (pending->stale_available)
-    cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
-  if (!pending->responder) return;  // already answered from stale data
+  if (!screened) {
+    const Client& c = pending->client;
+    if (pending->stale_available || pending->refresh)
+      cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+    if (!pending->responder) return;
+    times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
+    refuse_rebinding(c, pending->responder);
+    return;
+  }
+  if (policy_->active() && apply_response_policy(pending, *screened)) return;
+  finish_resolution(pending, *screened);
+}
+
+void QueryPipeline::finish_resolution(const std::shared_ptr<Pending>& pending, const ResolutionResult& result,
+                                      uint32_t negative_ttl) {
+  const Client& c = pending->client;
+  size_t length = render_and_store(c, result, negative_ttl);
+  if (pending->stale_available || pending->refresh)
+    cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+  if (!pending->responder) return;  // a prefetch, or already answered from stale data
   if (result.drop) {
     // A cap on queries in flight refused it, and such questions are dropped.
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (c.log_event) log_event(c, {}, eventlog::EventReason::dropped_over_limit);
     pending->responder.drop();
     return;
   }
   times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
-  if (!screened) {
-    refuse_rebinding(c, pending->responder);
-    return;
-  }
+  c.cache_status = eventlog::CacheStatus::miss;
+  c.dnssec_status = static_cast<eventlog::DnssecStatus>(result.validation);
   if (result.rcode == Rcode::SERVFAIL) {
     stats_.servfail.fetch_add(1, std::memory_order_relaxed);
     if (pending->stale_available &&
@@ -487,10 +538,11 @@ void QueryPipeline::refuse_rebinding(const Client& c, Responder& responder) {
   respond_error(c, Rcode::REFUSED, responder, &ede);
 }
 
-size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result) {
+size_t QueryPipeline::render(const Client& c, const ResolutionResult& result, bool authoritative, bool* truncated) {
   wire::MessageBuilder b(buffer_, wire::MessageBuilder::kMaxMessageSize);
   b.header() = wire::response_header_for(c.query_header);
   b.header().set_ra(true);
+  b.header().set_aa(authoritative);
   if (b.add_question(c.qname, c.qtype, c.qclass) != wire::WireError::ok) return 0;
   b.set_rcode(result.rcode);
   for (const auto& set : result.answer) b.add_rrset(wire::Section::answer, set, c.dnssec_ok);
@@ -502,11 +554,19 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
     b.add_rrset(wire::Section::authority, set, c.dnssec_ok);
   }
   std::span<const uint8_t> packet = b.finish();
-  if (packet.empty() || b.truncated()) return packet.size();
+  if (truncated) *truncated = b.truncated();
+  return packet.size();
+}
+
+size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result, uint32_t negative_ttl) {
+  bool truncated = false;
+  size_t length = render(c, result, false, &truncated);
+  if (length == 0 || truncated) return length;
+  std::span<const uint8_t> packet(buffer_.data(), length);
   bool cacheable = result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN;
-  uint32_t ttl = min_ttl(result);
+  uint32_t ttl = result.answer.empty() && result.authority.empty() ? negative_ttl : min_ttl(result);
   if (cacheable && ttl > 0) {
-    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
+    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};
     std::optional<wire::EdeCode> ede;
     if (result.ede) ede = result.ede->code();
     cache_.answers().insert(key, packet, ttl, to_cache_status(result.validation), timers_.wall_seconds(), ede);
@@ -592,11 +652,9 @@ void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& respo
 void QueryPipeline::send(const Client& c, Responder& responder, std::span<const uint8_t> answer) {
   // A responder already used (stale answer sent, then the resolution ended)
   // sends nothing, so nothing is logged either.
-  if (c.origin && responder && settings_.dnstap) {
-    const Client::Origin& o = *c.origin;
-    log_client_response(*settings_.dnstap, o.transport, o.peer.empty() ? nullptr : o.peer.get(),
-                        o.local.empty() ? nullptr : o.local.get(), o.worker, o.received, answer);
-  }
+  if (!responder) return;
+  if (c.origin && settings_.dnstap) dnstap_response(c, answer);
+  if (c.log_event) log_event(c, answer, eventlog::EventReason::answered);
   responder.respond(answer);
 }
 

@@ -105,6 +105,22 @@ class ServerStateTable {
     return fn(shard.entry(address, now, stale_after, max_per_shard_));
   }
 
+  // Calls fn(const ServerAddress&, const ServerState&) for every server,
+  // one shard lock at a time (fn must not call back into the table).
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (Shard& shard : shards_) {
+      std::lock_guard lock(shard.mu);
+      for (const auto& [address, state] : shard.states) fn(address, state);
+    }
+  }
+
+  // Puts back what a snapshot saved of `address` (warm restart), unless the
+  // table has learned something of it since: that is newer. The entry
+  // counts as updated at `now`.
+  void restore(const ServerAddress& address, const ServerState& state,
+               TimerService::TimePoint now);
+
   // Servers known, over all shards (each shard counted under its lock, so
   // the sum is only a snapshot while others write).
   size_t size() const;

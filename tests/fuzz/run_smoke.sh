@@ -27,6 +27,8 @@ fuzz_doh_http1    corpus-doh-http1  4096
 fuzz_doh_json     corpus-doh-json   2048
 fuzz_proxy_v2     corpus-proxy      1200
 fuzz_config_zones corpus-config     1024 -timeout=10
+fuzz_cache_snapshot corpus-snapshot 8192
+fuzz_policy       corpus-policy     4096
 fuzz_cookie       corpus-cookie     128
 fuzz_anchor_state corpus-anchor-state 4096
 "

@@ -84,6 +84,25 @@ TEST_CASE("bad configuration is rejected with file, line and key", "[config]") {
   CHECK_THROWS_WITH(load_config_file("/nonexistent/sextant.yaml"), Catch::Contains("cannot open"));
 }
 
+TEST_CASE("warm restart: on by default, its file and interval checked with file:line", "[config]") {
+  Config d = default_config();
+  CHECK(d.warm_restart);
+  CHECK(d.warm_restart_file == "/var/cache/sextant/cache.snapshot");
+  CHECK(d.warm_restart_save_interval_ms == 0);
+  Config c = load_config_text(
+      "cache:\n  warm-restart:\n    file: /srv/dns/c.bin\n    save-interval: 1h\n", "f.yaml");
+  CHECK(c.warm_restart_file == "/srv/dns/c.bin");
+  CHECK(c.warm_restart_save_interval_ms == 3600000);
+  CHECK(load_config_text("cache:\n  warm-restart:\n    file: ''\n", "f.yaml").warm_restart_file.empty());
+  CHECK_FALSE(load_config_text("cache:\n  warm-restart:\n    enabled: false\n", "f.yaml").warm_restart);
+  CHECK_THROWS_WITH(load_config_text("cache:\n  warm-restart:\n    file: cache.bin\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3") && Catch::Contains("absolute path"));
+  CHECK_THROWS_WITH(load_config_text("cache:\n  warm-restart:\n    save-interval: 10s\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3") && Catch::Contains("cache.warm-restart.save-interval"));
+  CHECK_THROWS_WITH(load_config_text("cache:\n  warm-restart:\n    save-interval: 30d\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3"));
+}
+
 TEST_CASE("endpoint, prefix, duration and size parsers", "[config]") {
   CHECK(parse_endpoint("127.0.0.1@853", 53).port == 853);
   CHECK(parse_endpoint("127.0.0.1:853", 53).port == 853);
