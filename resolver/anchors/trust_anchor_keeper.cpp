@@ -61,12 +61,17 @@ std::string write_in_place(const std::string& path, const std::string& text) {
 
 // Writes `text` to `path` through a temporary file renamed over it, so a
 // crash never leaves half a file. An error message, or empty.
-std::string write_atomically(const std::string& path, const std::string& text) {
+std::string write_atomically(const std::string& path, const std::string& text,
+                             const std::optional<std::pair<uid_t, gid_t>>& owner) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 && errno == EACCES && ::access(path.c_str(), W_OK) == 0) return write_in_place(path, text);
   if (fd < 0) return fmt::format("cannot create {}: {}", tmp, errno_text());
   std::string error;
+  // Written as root between hand_over() and the drop of privileges, the new
+  // file must still be server.user's (it replaces the one handed over).
+  if (owner && ::geteuid() == 0 && ::fchown(fd, owner->first, owner->second) != 0)
+    error = fmt::format("cannot chown {}: {}", tmp, errno_text());
   size_t done = 0;
   while (error.empty() && done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -117,7 +122,7 @@ TrustAnchorKeeper::TrustAnchorKeeper(Settings settings, const dnssec::TrustAncho
     log(false, fmt::format("trust anchors: {} does not exist; starting from the configured anchors", path));
     if (!lock_error.empty()) throw std::runtime_error(fmt::format("{}: cannot create it ({})", path, lock_error));
     if (owns_state_file()) {
-      const std::string error = write_atomically(path, dnssec::write_anchor_state(managed_));
+      const std::string error = write_atomically(path, dnssec::write_anchor_state(managed_), owner_);
       if (!error.empty()) throw std::runtime_error(fmt::format("{}: {}", path, error));
     }
   }
@@ -132,6 +137,10 @@ TrustAnchorKeeper::~TrustAnchorKeeper() {
 
 std::string TrustAnchorKeeper::hand_over(uid_t uid, gid_t gid) {
   if (!owns_state_file()) return {};
+  // Under mu_: a probe's write waits, and every write after this one gives
+  // the file to server.user (write_atomically), even before the drop.
+  std::lock_guard lock(mu_);
+  owner_ = std::make_pair(uid, gid);
   const std::string& path = settings_.state_file;
   for (const std::string& file : {path, path + ".lock"}) {
     if (::chown(file.c_str(), uid, gid) != 0) return fmt::format("cannot chown {}: {}", file, errno_text());
@@ -162,7 +171,7 @@ void TrustAnchorKeeper::log(bool warning, const std::string& message) const {
 
 void TrustAnchorKeeper::write_state_locked() {
   if (!owns_state_file()) return;
-  const std::string error = write_atomically(settings_.state_file, dnssec::write_anchor_state(managed_));
+  const std::string error = write_atomically(settings_.state_file, dnssec::write_anchor_state(managed_), owner_);
   if (error.empty()) return;
   ++counters_.write_errors;
   log(true, fmt::format("trust anchors: {} (the keys in memory are still used)", error));

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,9 @@ class TrustAnchorKeeper {
   int lock_fd_ = -1;
 
   mutable std::mutex mu_;
+  // server.user's ids once hand_over() ran: a file written after it (maybe
+  // still as root, before the daemon drops privileges) is given to them too.
+  std::optional<std::pair<uid_t, gid_t>> owner_;
   std::vector<dnssec::ManagedAnchor> managed_;
   std::vector<bool> in_flight_;
   std::shared_ptr<const dnssec::TrustAnchors> current_;
