@@ -396,7 +396,11 @@ const std::vector<Setting>& settings() {
       {"policy.rpz", "[]",
        "Response policy zones, applied in order: `{file, zone (else the SOA owner), name, action: "
        "given|disabled|passthru|drop|tcp-only|nxdomain|nodata|cname, cname, ede}`. A zone that fails to load is "
-       "refused whole (the previous copy stays on reload).",
+       "refused whole (the previous copy stays on reload). From a primary (AXFR, then IXFR at the SOA refresh "
+       "interval and on NOTIFY): `{zone, primaries: ['ADDR[@PORT]', ...], allow-notify: [prefixes] (default: the "
+       "primaries), file (optional: the last good transfer, written after each and read at start), "
+       "transfer-timeout: 120s, max-transfer-size: 512M}`; a transfer that fails keeps the previous copy, which is "
+       "served past the SOA expire too (counted and logged). No TSIG.",
        [](Config& c, const YAML::Node& n) { apply_rpz(c.policy.top, n); }},
       {"policy.dns64", "",
        "DNS64 (RFC 6147): `{prefix: 64:ff9b::/96, clients: [prefixes], exclude: ['::ffff:0:0/96']}`; AAAA "

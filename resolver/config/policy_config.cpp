@@ -237,10 +237,47 @@ void apply_blocklists(PolicySetConfig& s, const YAML::Node& n) {
 void apply_rpz(PolicySetConfig& s, const YAML::Node& n) {
   s.rpz.clear();
   each_item(n, "policy zones", [&](const YAML::Node& item) {
-    check_keys(item, {"name", "file", "zone", "action", "cname", "ede"}, "policy zone");
-    if (!item["file"]) fail(item, "a policy zone needs 'file' (transfers from a primary are not built yet)");
+    check_keys(item, {"name", "file", "zone", "action", "cname", "ede", "primaries", "allow-notify", "transfer-timeout",
+                      "max-transfer-size"},
+               "policy zone");
     RpzConfig r;
-    r.file = text(item["file"]);
+    if (item["primaries"]) {
+      const YAML::Node& p = item["primaries"];
+      for (const auto& a : texts(p)) {
+        try {
+          parse_endpoint(a, 53);
+        } catch (const std::exception& e) {
+          fail(p, e.what());
+        }
+        r.primaries.push_back(a);
+      }
+      if (r.primaries.empty()) fail(p, "'primaries' lists no address");
+      if (!item["zone"]) fail(item, "a policy zone from primaries needs 'zone: NAME' (the zone to transfer)");
+    }
+    if (item["allow-notify"]) {
+      if (r.primaries.empty()) fail(item["allow-notify"], "'allow-notify' needs 'primaries'");
+      r.allow_notify = prefixes(item["allow-notify"]);
+    }
+    if (item["transfer-timeout"]) {
+      uint64_t ms = 0;
+      try {
+        ms = parse_duration_ms(text(item["transfer-timeout"]));
+      } catch (const std::exception& e) {
+        fail(item["transfer-timeout"], e.what());
+      }
+      if (ms < 1000 || ms > 3600 * 1000) fail(item["transfer-timeout"], "'transfer-timeout' must be 1s to 1h");
+      r.transfer_timeout = static_cast<uint32_t>(ms / 1000);
+    }
+    if (item["max-transfer-size"]) {
+      try {
+        r.max_transfer_bytes = parse_size_bytes(text(item["max-transfer-size"]));
+      } catch (const std::exception& e) {
+        fail(item["max-transfer-size"], e.what());
+      }
+      if (r.max_transfer_bytes < 4096) fail(item["max-transfer-size"], "'max-transfer-size' must be at least 4k");
+    }
+    if (!item["file"] && r.primaries.empty()) fail(item, "a policy zone needs 'file' or 'primaries'");
+    if (item["file"]) r.file = text(item["file"]);
     if (item["name"]) r.name = text(item["name"]);
     if (item["zone"]) r.zone = domain(item["zone"]);
     if (item["action"])

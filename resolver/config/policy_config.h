@@ -60,7 +60,14 @@ struct BlocklistConfig {
 
 struct RpzConfig {
   std::string name;               // metrics and logs; the zone's name if empty
-  std::string file;
+  std::string file;               // with primaries: the cache of the last good transfer (optional)
+  // The RPZ feed (resolver/daemon/rpz_feed.h): "ADDR[@PORT]" (port 53),
+  // in the order tried; NOTIFY accepted from `allow_notify` prefixes
+  // (default: the primaries' addresses).
+  std::vector<std::string> primaries;
+  std::vector<std::string> allow_notify;
+  uint32_t transfer_timeout = 120;           // seconds, a whole transfer
+  uint64_t max_transfer_bytes = 512u << 20;  // all messages of one transfer
   std::string zone;               // origin; empty: the file's SOA owner
   std::string action = "given";   // given | disabled | passthru | drop | tcp-only | nxdomain | nodata | cname
   std::string cname;              // the walled garden for action: cname

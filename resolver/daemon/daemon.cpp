@@ -237,6 +237,17 @@ void Daemon::run() {
       log::info("policy: {} entries loaded in {:.3f} s", report.entries, report.seconds);
   }
   s.pipeline_settings.policy_counters = &s.policy->counters();
+  // RPZ from primaries: the zonefile caches are read now, before any
+  // answer; the transfers start with the workers.
+  s.rpz_feed = std::make_unique<RpzFeed>(c.policy, [&s](const std::string& name, auto zone) {
+    std::string report;
+    bool used = s.policy->replace_rpz_zone(
+        name, std::move(zone), [&s](const auto& p) { return !s.pool || switch_policy(s, p); }, &report);
+    if (used) log::info("rpz {}: {}", name, report);
+    return used;
+  });
+  s.rpz_feed->load_caches();
+  s.pipeline_settings.notify = s.rpz_feed.get();
   if (!c.event_log.file.empty()) {
     eventlog::EventLogOptions eo;
     eo.path = c.event_log.file;
@@ -298,6 +309,7 @@ void Daemon::run() {
     log::info("warm restart: still loading; answering meanwhile");
   pool.start();
   s.pool = &pool;
+  s.rpz_feed->start();
   if (s.anchor_keeper) {
     // Probes run on worker 0; new anchors go to every worker's walker.
     pool.post(0, [&s, &pool](const transports::WorkerContext&) {
@@ -336,6 +348,7 @@ void Daemon::run() {
       admin.start();
     } catch (...) {
       s.admin = nullptr;
+      s.rpz_feed->stop();
       s.pool = nullptr;
       pool.stop();
       throw;
@@ -352,6 +365,7 @@ void Daemon::run() {
     } catch (...) {
       admin.stop();
       s.admin = nullptr;
+      s.rpz_feed->stop();
       s.pool = nullptr;
       pool.stop();
       throw;
@@ -380,6 +394,7 @@ void Daemon::run() {
     if (s.reload_requested.exchange(false)) reload_configuration(s);
     s.persistence->on_tick(std::chrono::steady_clock::now());
   }
+  s.rpz_feed->stop();  // a transfer in progress is abandoned within 200 ms
   drain(s);
   log::info("stopping: answering in-flight queries for up to 1 s");
   admin.stop();

@@ -28,6 +28,7 @@
 #include "resolver/forward/forward_table.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/policy_runtime.h"
+#include "resolver/daemon/rpz_feed.h"
 #include "resolver/eventlog/event_log.h"
 #include "resolver/daemon/privileges.h"
 #include "resolver/daemon/trust_anchor_report.h"
@@ -165,6 +166,9 @@ struct Daemon::State {
   // The running policy (views, lists, RPZ, DNS64); built in run(), once the
   // number of workers is known.
   std::unique_ptr<PolicyRuntime> policy;
+  // RPZ zones from primaries (transfers on its own thread); always there,
+  // so the pipelines' NOTIFY handler stays valid across reloads.
+  std::unique_ptr<RpzFeed> rpz_feed;
   transports::AdminServer* admin = nullptr;
   std::unique_ptr<CachePersistence> persistence;  // warm restart
   // RFC 5011 (dnssec.auto-trust-anchor-file): probes on worker 0's loop.

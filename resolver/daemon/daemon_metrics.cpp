@@ -214,6 +214,38 @@ void report_policy(MetricsReport& r, const PolicySnapshot& p) {
             p.flushed_answers);
 }
 
+void report_rpz_feed(MetricsReport& r, const std::vector<RpzFeedZoneStats>& zones) {
+  const char* transfers = "Zone transfers of RPZ zones from their primaries, by kind (axfr, ixfr) and result.";
+  for (const auto& z : zones) {
+    r.counter("sextant_rpz_transfers_total", transfers, z.axfr_ok, {{"zone", z.name}, {"kind", "axfr"}, {"result", "ok"}});
+    r.counter("sextant_rpz_transfers_total", transfers, z.axfr_failed,
+              {{"zone", z.name}, {"kind", "axfr"}, {"result", "failed"}});
+    r.counter("sextant_rpz_transfers_total", transfers, z.ixfr_ok, {{"zone", z.name}, {"kind", "ixfr"}, {"result", "ok"}});
+    r.counter("sextant_rpz_transfers_total", transfers, z.ixfr_failed,
+              {{"zone", z.name}, {"kind", "ixfr"}, {"result", "failed"}});
+  }
+  for (const auto& z : zones)
+    r.gauge("sextant_rpz_transfer_timestamp_seconds", "When each RPZ zone from a primary last changed (transfer or cache).",
+            static_cast<double>(z.last_transfer), {{"zone", z.name}});
+  for (const auto& z : zones)
+    r.gauge("sextant_rpz_check_timestamp_seconds", "When each RPZ zone's primary last answered a SOA check.",
+            static_cast<double>(z.last_check), {{"zone", z.name}});
+  for (const auto& z : zones)
+    r.counter("sextant_rpz_refresh_failures_total", "SOA checks of RPZ zones that no primary answered (or whose transfer failed).",
+              z.checks_failed, {{"zone", z.name}});
+  const char* notifies = "NOTIFY messages for RPZ zones, by result (refused: a sender not in allow-notify).";
+  for (const auto& z : zones) {
+    r.counter("sextant_rpz_notify_total", notifies, z.notify_accepted, {{"zone", z.name}, {"result", "accepted"}});
+    r.counter("sextant_rpz_notify_total", notifies, z.notify_refused, {{"zone", z.name}, {"result", "refused"}});
+  }
+  for (const auto& z : zones)
+    r.gauge("sextant_rpz_expired", "1 while an RPZ zone is past its SOA expire without contact (the last copy still serves).",
+            z.expired ? 1 : 0, {{"zone", z.name}});
+  for (const auto& z : zones)
+    r.counter("sextant_rpz_expired_total", "Times an RPZ zone passed its SOA expire without contact with a primary.",
+              z.expired_events, {{"zone", z.name}});
+}
+
 void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
   const TrustAnchorKeeper::Counters& c = s.trust_anchor_counters;
   const char* probes = "RFC 5011 probes of managed trust anchors' DNSKEY RRsets, by result.";
@@ -419,6 +451,7 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
               p.dns64_synthesised);
   }
   report_policy(r, s.policy);
+  report_rpz_feed(r, s.rpz_feed);
 
   if (s.defences) report_defences(r, *s.defences);
 

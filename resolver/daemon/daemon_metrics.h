@@ -12,6 +12,7 @@
 #include "resolver/anchors/trust_anchor_keeper.h"
 #include "resolver/daemon/metrics_report.h"
 #include "resolver/daemon/policy_runtime.h"
+#include "resolver/daemon/rpz_feed.h"
 #include "resolver/front/query_pipeline.h"
 #include "resolver/walk/walker.h"
 #include "transports/doh_metrics.h"
@@ -69,6 +70,7 @@ struct DaemonSnapshot {
   uint64_t dnstap_logged = 0;
   uint64_t dnstap_dropped = 0;
   PolicySnapshot policy;
+  std::vector<RpzFeedZoneStats> rpz_feed;  // RPZ zones from primaries
   bool event_log_enabled = false;
   uint64_t event_log_written = 0;
   uint64_t event_log_dropped_full = 0;

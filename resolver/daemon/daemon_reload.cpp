@@ -75,6 +75,7 @@ DaemonSnapshot take_snapshot(Daemon::State& s, std::chrono::milliseconds wait) {
     snap.dnstap_dropped = s.dnstap->dropped();
   }
   if (s.policy) snap.policy = s.policy->snapshot();
+  if (s.rpz_feed) snap.rpz_feed = s.rpz_feed->stats();
   if (s.event_log) {
     snap.event_log_enabled = true;
     snap.event_log_written = s.event_log->written();
@@ -282,6 +283,14 @@ std::string reload_configuration(Daemon::State& s) {
     failed = failed || policy.find("error: policy: not every worker") != std::string::npos;
     s.config.policy = next.policy;
     report += policy;
+    if (s.rpz_feed) {
+      try {
+        s.rpz_feed->reconfigure(next.policy);
+      } catch (const std::exception& e) {
+        failed = true;
+        report += fmt::format("error: rpz feed: {}\n", e.what());
+      }
+    }
   }
   if (s.event_log) {
     if (s.event_log->reopen()) report += "ok: event log reopened\n";

@@ -299,6 +299,10 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::REFUSED, responder, &ede);
     return;
   }
+  if (q.header.opcode() == wire::Opcode::NOTIFY) {
+    answer_notify(c, request, responder);
+    return;
+  }
   if (q.header.opcode() != wire::Opcode::QUERY) {
     stats_.notimp.fetch_add(1, std::memory_order_relaxed);
     respond_error(c, Rcode::NOTIMP, responder, nullptr);

@@ -27,6 +27,7 @@
 #include "resolver/policy/policy.h"
 #include "resolver/policy/policy_counters.h"
 #include "resolver/front/drain_state.h"
+#include "resolver/front/notify_handler.h"
 #include "resolver/front/query_defences.h"
 #include "resolver/front/rebinding_filter.h"
 #include "resolver/walk/resolution_result.h"
@@ -59,6 +60,8 @@ struct PipelineSettings {
   eventlog::EventLog* event_log = nullptr;
   // Hits per list, zone and action, when set.
   policy::PolicyCounters* policy_counters = nullptr;
+  // NOTIFY (RFC 1996) for the RPZ feed; null: NOTIFY is REFUSED.
+  NotifyHandler* notify = nullptr;
   // Shutting down behind a load balancer: health checks get SERVFAIL (EDE
   // 14) while draining (drain_state.h). Null: never.
   const DrainState* drain = nullptr;
@@ -229,6 +232,9 @@ class QueryPipeline final : public transports::QueryHandler {
   // and sends it, falling back to an empty TC answer if it does not fit.
   void deliver(const Client& client, size_t length, transports::Responder& responder, bool secure,
                const wire::ExtendedErrorOption* ede);
+  // A NOTIFY: NOERROR with AA when the handler accepts it, else REFUSED
+  // (query_pipeline_notify.cpp).
+  void answer_notify(const Client& client, const transports::Request& request, transports::Responder& responder);
   void respond_error(const Client& client, wire::Rcode rcode, transports::Responder& responder,
                      const wire::ExtendedErrorOption* ede, bool truncated = false);
   // Every answer leaves through here (logged to dnstap first when asked).

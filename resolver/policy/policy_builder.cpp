@@ -137,7 +137,9 @@ class Builder {
       if (context_.previous)
         for (const auto& pv : context_.previous->views())
           for (const auto& pz : pv.rpz)
-            if (pz->options().name == r.name && pz->source() == r.file) old = pz;
+            if (r.primaries.empty() ? pz->options().name == r.name && pz->source() == r.file
+                                    : pz->name() == rpz_zone_name(r))
+              old = pz;
       if (auto zone = rpz(r, old)) v.rpz.push_back(std::move(zone));
     }
     if (set.dns64.enabled) {
@@ -319,14 +321,23 @@ class Builder {
   std::shared_ptr<const RpzZone> rpz(const RpzConfig& c, std::shared_ptr<const RpzZone> previous) {
     for (const auto& [cfg, built] : rpz_cache_)
       if (cfg == c) return built;
-    RpzOptions o;
-    o.name = c.name;
-    auto action = rpz_override_from_text(c.action);
-    o.override_action = action.value_or(RpzOverride::given);
-    if (!c.cname.empty()) o.override_cname = wire::Name::from_text(c.cname);
-    o.ede = ede_from_text(c.ede);
+    RpzOptions o = rpz_options(c);
     wire::Name origin = c.zone.empty() ? wire::Name() : wire::Name::from_text(c.zone);
     std::shared_ptr<RpzZone> zone;
+    if (!c.primaries.empty()) {
+      // Fed by a primary: the running copy stays across a reload; at start
+      // the zone is empty until the feed loads its zonefile cache or the
+      // first transfer (resolver/daemon/rpz_feed.h), both before answering
+      // for the cache.
+      if (previous) {
+        rpz_cache_.emplace_back(c, previous);
+        return previous;
+      }
+      zone = RpzZoneBuilder(origin, o, "").finish();
+      zone->set_counter_slot(slot(PolicyKind::rpz, zone->name()));
+      rpz_cache_.emplace_back(c, zone);
+      return zone;
+    }
     try {
       zone = load_rpz_file(c.file, origin, o);
     } catch (const wire::TextError& e) {
@@ -352,6 +363,21 @@ class Builder {
 };
 
 }  // namespace
+
+std::string rpz_zone_name(const RpzConfig& c) {
+  if (!c.name.empty()) return c.name;
+  return c.zone.empty() ? std::string() : wire::Name::from_text(c.zone).lowercased().to_text();
+}
+
+RpzOptions rpz_options(const RpzConfig& c) {
+  RpzOptions o;
+  o.name = c.name;
+  auto action = rpz_override_from_text(c.action);
+  o.override_action = action.value_or(RpzOverride::given);
+  if (!c.cname.empty()) o.override_cname = wire::Name::from_text(c.cname);
+  o.ede = ede_from_text(c.ede);
+  return o;
+}
 
 std::shared_ptr<const Policy> build_policy(const PolicyConfig& config, BuildContext& context, BuildReport& report) {
   Builder b(config, context, report);

@@ -58,6 +58,12 @@ struct BuildContext {
   const Policy* previous = nullptr;    // a reload: failing components keep their previous copy
 };
 
+// The name an RPZ zone is known by (metrics, logs, PolicyRuntime::replace_rpz_zone):
+// `name`, else the zone's origin ("" for a file zone whose origin is its SOA's).
+std::string rpz_zone_name(const RpzConfig& c);
+// The options of the zone as configured (override, walled garden, EDE).
+RpzOptions rpz_options(const RpzConfig& c);
+
 // Throws PolicyError when `previous` is null and a component fails.
 std::shared_ptr<const Policy> build_policy(const PolicyConfig& config, BuildContext& context, BuildReport& report);
 
