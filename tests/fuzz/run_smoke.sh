@@ -31,6 +31,7 @@ fuzz_cache_snapshot corpus-snapshot 8192
 fuzz_policy       corpus-policy     4096
 fuzz_cookie       corpus-cookie     128
 fuzz_anchor_state corpus-anchor-state 4096
+fuzz_zone_transfer corpus-xfr       8192
 "
 count=$(printf '%s\n' "$TARGETS" | grep -c .)
 share=$((seconds / count))

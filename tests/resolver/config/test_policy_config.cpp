@@ -77,3 +77,30 @@ TEST_CASE("policy config: bad values name their own line", "[config][policy]") {
   CHECK(error_of("policy:\n  allowlist: {names: ['bad name!']}\n").find("p.yaml:2:") == 0);
   CHECK(error_of("event-log:\n  sample: 0\n").find("p.yaml:2: event-log.sample") == 0);
 }
+
+TEST_CASE("policy config: RPZ zones from primaries", "[config][policy]") {
+  Config c = load_config_text("policy:\n  rpz:\n"
+                              "    - {zone: rpz.test, primaries: ['192.0.2.1', '192.0.2.2@5353'], file: /var/rpz.cache,\n"
+                              "       allow-notify: [192.0.2.0/24], transfer-timeout: 30s, max-transfer-size: 64M}\n",
+                              "p.yaml");
+  const RpzConfig& r = c.policy.top.rpz.at(0);
+  CHECK(r.primaries == std::vector<std::string>{"192.0.2.1", "192.0.2.2@5353"});
+  CHECK(r.allow_notify == std::vector<std::string>{"192.0.2.0/24"});
+  CHECK(r.transfer_timeout == 30);
+  CHECK(r.max_transfer_bytes == 64u << 20);
+  CHECK(r.file == "/var/rpz.cache");
+  CHECK(load_config_text("policy:\n  rpz: [{zone: rpz.test, primaries: ['::1@53']}]\n", "p.yaml")
+            .policy.top.rpz.at(0).file.empty());
+
+  CHECK(error_of("policy:\n  rpz:\n    - {zone: rpz.test, primaries: [not-an-address]}\n").find("p.yaml:3:") == 0);
+  CHECK(error_of("policy:\n  rpz:\n    - {primaries: ['192.0.2.1']}\n").find("needs 'zone: NAME'") != std::string::npos);
+  CHECK(error_of("policy:\n  rpz:\n    - {zone: rpz.test}\n").find("needs 'file' or 'primaries'") != std::string::npos);
+  CHECK(error_of("policy:\n  rpz:\n    - {file: f, allow-notify: [10.0.0.0/8]}\n").find("needs 'primaries'") !=
+        std::string::npos);
+  CHECK(error_of("policy:\n  rpz:\n    - {zone: z, primaries: ['192.0.2.1'], allow-notify: [nope]}\n")
+            .find("p.yaml:3:") == 0);
+  CHECK(error_of("policy:\n  rpz:\n    - {zone: z, primaries: ['192.0.2.1'], transfer-timeout: 0s}\n")
+            .find("1s to 1h") != std::string::npos);
+  CHECK(error_of("policy:\n  rpz:\n    - {zone: z, primaries: ['192.0.2.1'], max-transfer-size: 10}\n")
+            .find("at least 4k") != std::string::npos);
+}
