@@ -37,6 +37,7 @@ struct RpzFeed::Zone {
   std::vector<policy::AddressPrefix> allow_notify;
   // Feed thread only (and load_caches before it starts).
   std::unique_ptr<policy::RpzRecordSet> records;  // null: no copy IXFR can apply to
+  std::shared_ptr<const policy::RpzZone> served;   // built from `records`, the base of an IXFR edit
   // Under RpzFeed::mu_.
   policy::RpzFeedTimers timers;
   RpzFeedZoneStats stats;
@@ -221,8 +222,10 @@ void RpzFeed::load_caches() {
         });
         auto zone = set->build(z.options, z.config.file);
         const auto serial = zone->serial();
+        std::shared_ptr<const policy::RpzZone> installed = zone;
         if (install_(z.name, std::move(zone))) {
           z.records = std::move(set);
+          z.served = std::move(installed);
           loaded = true;
           log::info("rpz {}: serial {} loaded from {} (the last good transfer)", z.name, serial.value_or(0),
                     z.config.file);
@@ -350,6 +353,7 @@ TransferOutcome transfer(RpzFeed::Zone& z, const transports::SocketAddress& prim
   limits.cancel = &cancel;
   std::unique_ptr<policy::RpzRecordSet> full;
   std::shared_ptr<policy::RpzZone> zone;
+  bool rebuilt = false;  // an IXFR that could not be applied in place
   try {
     auto r = transports::stream_exchange(primary, query, limits, [&](std::span<const uint8_t> m) {
       parser.feed(m);
@@ -380,7 +384,13 @@ TransferOutcome transfer(RpzFeed::Zone& z, const transports::SocketAddress& prim
         if (!sink.apply_to(*z.records, error))
           throw wire::XfrError(fmt::format("serial {} -> {}: does not apply: {}", held_serial, parser.serial(), error));
         try {
-          zone = z.records->build(z.options, source);
+          // In place when it can be (the tables copied and changed), else
+          // rebuilt from the record set.
+          if (z.served) zone = sink.edit(*z.served, source);
+          if (!zone) {
+            zone = z.records->build(z.options, source);
+            rebuilt = true;
+          }
         } catch (const wire::TextError& e) {
           z.records.reset();  // changed but refused: the next transfer is a whole one
           throw wire::XfrError(fmt::format("serial {}: the policy zone is refused: {}", parser.serial(), e.what()));
@@ -398,15 +408,18 @@ TransferOutcome transfer(RpzFeed::Zone& z, const transports::SocketAddress& prim
   const bool incremental = parser.outcome() == wire::XfrParser::Outcome::incremental;
   const auto serial = zone->serial();
   const size_t triggers = zone->qname_triggers() + zone->client_ip_triggers() + zone->response_ip_triggers();
+  std::shared_ptr<const policy::RpzZone> installed = zone;
   if (!install(z.name, std::move(zone))) {
     out.error = what + ": no view uses the zone any more";
     return out;
   }
+  z.served = std::move(installed);
   if (full) z.records = std::move(full);
   const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - started).count();
   log::info("rpz {}: serial {} by {} from {} ({} message(s), {}, {} triggers) in {:.1f} ms", z.name,
             serial.value_or(0), incremental ? "IXFR" : "AXFR", primary.to_string(), parser.messages(),
-            incremental ? fmt::format("{} changes", sink.changes()) : fmt::format("{} records", parser.records()),
+            incremental ? fmt::format("{} changes, {}", sink.changes(), rebuilt ? "rebuilt" : "applied in place")
+                        : fmt::format("{} records", parser.records()),
             triggers, ms);
   {
     std::lock_guard lock(mu);

@@ -107,6 +107,24 @@ size_t RpzTransfer::changes() const noexcept {
   return n;
 }
 
+std::shared_ptr<RpzZone> RpzTransfer::edit(const RpzZone& base, const std::string& source) const {
+  RpzZoneBuilder builder = RpzZoneBuilder::editing(base, source);
+  auto named = [](const wire::ResourceRecord& rr, auto&& f) {
+    try {
+      return f();
+    } catch (const wire::TextError& e) {
+      throw wire::TextError(fmt::format("{} {}: {}", rr.owner.to_text(), wire::to_string(rr.type), e.what()));
+    }
+  };
+  for (const auto& d : diffs_) {
+    for (const auto& r : d.deleted)
+      if (!named(r, [&] { return builder.remove(r); })) return nullptr;
+    for (const auto& r : d.added) named(r, [&] { builder.add(r); });
+    builder.add(d.new_soa);
+  }
+  return builder.finish();
+}
+
 bool RpzTransfer::apply_to(RpzRecordSet& set, std::string& error) const {
   // What was done, to undo it on an inconsistency.
   std::vector<wire::ResourceRecord> removed, inserted;

@@ -67,6 +67,11 @@ class RpzTransfer final : public wire::XfrSink {
   std::unique_ptr<RpzRecordSet> take_full() { return std::move(full_); }
   bool has_diffs() const noexcept { return !diffs_.empty(); }
   size_t changes() const noexcept;
+  // The differences applied to a copy of `base` (the zone built from the
+  // set they were applied to) without rebuilding it: null when some change
+  // cannot be made in place (then build the set whole). Throws
+  // wire::TextError for a change the policy loader refuses.
+  std::shared_ptr<RpzZone> edit(const RpzZone& base, const std::string& source) const;
   // Applies every difference sequence in order; on an inconsistency
   // returns false with `error` set and `set` unchanged.
   bool apply_to(RpzRecordSet& set, std::string& error) const;

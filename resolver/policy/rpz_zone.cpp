@@ -168,13 +168,15 @@ bool RpzZone::match_qname(const LookupName& qname, RpzHit& hit) const {
   if (qname_.empty()) return false;
   uint32_t v = qname_.find_suffix(qname, 0);
   size_t at = 0;
-  if (v == NameTable::kNotFound) {
+  if (v == NameTable::kNotFound || v == kRemoved) {
+    v = NameTable::kNotFound;
     for (size_t i = 1; i <= qname.labels(); ++i) {
       v = qname_.find_wildcard(qname, i);
-      if (v != NameTable::kNotFound) {
+      if (v != NameTable::kNotFound && v != kRemoved) {
         at = i;
         break;
       }
+      v = NameTable::kNotFound;
     }
     if (v == NameTable::kNotFound) return false;
   }
@@ -319,7 +321,7 @@ void RpzZoneBuilder::add(const wire::ResourceRecord& rr) {
   RpzZone& z = *zone_;
   if (!rr.owner.is_subdomain_of(z.origin_))
     throw wire::TextError(fmt::format("{} is outside the policy zone {}", rr.owner.to_text(), z.origin_.to_text()));
-  ++z.records_;
+  if (!(editing_ && rr.type == wire::RRType::SOA)) ++z.records_;
   if (rr.type == wire::RRType::RRSIG || rr.type == wire::RRType::NSEC || rr.type == wire::RRType::NSEC3 ||
       rr.type == wire::RRType::DNSKEY || rr.type == wire::RRType::NSEC3PARAM)
     return;  // a signed policy zone's DNSSEC records
@@ -371,7 +373,8 @@ void RpzZoneBuilder::add(const wire::ResourceRecord& rr) {
   const uint32_t existing = trigger == RpzTrigger::qname ? z.qname_.find(relative)
                              : trigger == RpzTrigger::client_ip ? z.client_ip_.find_exact(prefix)
                                                                 : z.response_ip_.find_exact(prefix);
-  const bool fresh = existing == NameTable::kNotFound;
+  const bool revived = trigger == RpzTrigger::qname && existing == RpzZone::kRemoved;
+  const bool fresh = existing == NameTable::kNotFound || revived;
   uint32_t value;
   if (fresh) {
     if (action == RpzAction::local_data) {
@@ -405,11 +408,67 @@ void RpzZoneBuilder::add(const wire::ResourceRecord& rr) {
     if (std::find(it->rdatas.begin(), it->rdatas.end(), rr.rdata) == it->rdatas.end()) it->rdatas.push_back(rr.rdata);
   }
   if (!fresh) return;
-  if (trigger == RpzTrigger::qname) {
+  if (revived) {
+    z.qname_.set_value(z.qname_.insert(relative, value).position, value);
+    --z.removed_;
+  } else if (trigger == RpzTrigger::qname) {
     z.qname_.insert(relative, value);
   } else {
     (trigger == RpzTrigger::client_ip ? z.client_ip_ : z.response_ip_).insert(prefix, value);
   }
+}
+
+RpzZoneBuilder RpzZoneBuilder::editing(const RpzZone& base, std::string source) {
+  auto copy = std::make_shared<RpzZone>(base);
+  copy->source_ = std::move(source);
+  return RpzZoneBuilder(std::move(copy));
+}
+
+bool RpzZoneBuilder::remove(const wire::ResourceRecord& rr) {
+  RpzZone& z = *zone_;
+  if (!rr.owner.is_subdomain_of(z.origin_)) return false;
+  const size_t origin_labels = z.origin_.label_count();
+  if (rr.owner.label_count() == origin_labels || rr.type == wire::RRType::RRSIG || rr.type == wire::RRType::NSEC ||
+      rr.type == wire::RRType::NSEC3 || rr.type == wire::RRType::DNSKEY || rr.type == wire::RRType::NSEC3PARAM) {
+    if (rr.type == wire::RRType::SOA) return false;  // a sequence's SOA never comes here
+    --z.records_;
+    return true;  // not a trigger
+  }
+  const size_t relative_labels = rr.owner.label_count() - origin_labels;
+  const size_t last = relative_labels - 1;
+  if (label_is(rr.owner, last, "rpz-ip") || label_is(rr.owner, last, "rpz-client-ip")) return false;
+  if (label_is(rr.owner, last, "rpz-nsdname") || label_is(rr.owner, last, "rpz-nsip")) {
+    --z.unsupported_;
+    --z.records_;
+    return true;
+  }
+  uint8_t relative_wire[wire::Name::kMaxWireSize];
+  const size_t relative_size = rr.owner.wire_size() - z.origin_.wire_size();
+  std::memcpy(relative_wire, rr.owner.wire().data(), relative_size);
+  relative_wire[relative_size] = 0;
+  const wire::Name relative = wire::Name::from_wire({relative_wire, relative_size + 1}).lowercased();
+  const uint32_t value = z.qname_.find(relative);
+  if (value == NameTable::kNotFound || value == RpzZone::kRemoved) return false;
+  const uint32_t position = z.qname_.insert(relative, value).position;
+  const RpzAction action = RpzZone::action_of(value);
+  if (action != RpzAction::local_data) {
+    if (rr.type != wire::RRType::CNAME) return false;
+  } else {
+    auto& sets = z.rules_[RpzZone::index_of(value)].sets;
+    auto set = std::find_if(sets.begin(), sets.end(), [&](const wire::RRset& s) { return s.type == rr.type; });
+    if (set == sets.end()) return false;
+    auto rd = std::find(set->rdatas.begin(), set->rdatas.end(), rr.rdata);
+    if (rd == set->rdatas.end()) return false;
+    set->rdatas.erase(rd);
+    if (set->rdatas.empty()) sets.erase(set);
+    --z.records_;
+    if (!sets.empty()) return true;  // the trigger keeps its other records
+    ++z.records_;
+  }
+  z.qname_.set_value(position, RpzZone::kRemoved);
+  ++z.removed_;
+  --z.records_;
+  return true;
 }
 
 std::shared_ptr<RpzZone> RpzZoneBuilder::finish() {

@@ -74,7 +74,7 @@ class RpzZone {
   const std::string& source() const noexcept { return source_; }
   std::time_t loaded_at() const noexcept { return loaded_at_; }
 
-  size_t qname_triggers() const noexcept { return qname_.size(); }
+  size_t qname_triggers() const noexcept { return qname_.size() - removed_; }
   size_t client_ip_triggers() const noexcept { return client_ip_.size(); }
   size_t response_ip_triggers() const noexcept { return response_ip_.size(); }
   size_t unsupported_triggers() const noexcept { return unsupported_; }
@@ -110,6 +110,9 @@ class RpzZone {
     return (static_cast<uint32_t>(a) << kActionShift) | index;
   }
   static RpzAction action_of(uint32_t v) noexcept { return static_cast<RpzAction>(v >> kActionShift); }
+  // A QNAME trigger an IXFR removed stays in the table with this value
+  // (RpzAction::none): the table cannot forget a name, lookups skip it.
+  static constexpr uint32_t kRemoved = 0;
   static uint32_t index_of(uint32_t v) noexcept { return v & ((1u << kActionShift) - 1); }
 
   std::string name_;
@@ -124,6 +127,7 @@ class RpzZone {
   std::vector<Rule> rules_;  // local data
   size_t unsupported_ = 0;
   size_t records_ = 0;
+  size_t removed_ = 0;  // QNAME triggers marked kRemoved
   uint32_t negative_ttl_ = 300;  // min(SOA TTL, MINIMUM) once the SOA is read
 };
 
@@ -135,8 +139,18 @@ class RpzZoneBuilder {
   void add(const wire::ResourceRecord& record);
   std::shared_ptr<RpzZone> finish();
 
+  // An IXFR applied in place: a copy of `base` (its tables copied, not
+  // rebuilt) that add() and remove() then change.
+  static RpzZoneBuilder editing(const RpzZone& base, std::string source);
+  // Takes one record out. False when that cannot be done in place (an IP
+  // trigger, or a record the zone does not hold): build the zone whole
+  // instead. Throws wire::TextError like add().
+  bool remove(const wire::ResourceRecord& record);
+
  private:
+  explicit RpzZoneBuilder(std::shared_ptr<RpzZone> zone) : zone_(std::move(zone)), editing_(true) {}
   std::shared_ptr<RpzZone> zone_;
+  bool editing_ = false;  // a new SOA replaces the old one: not one more record
 };
 
 // Reads an RPZ zone file (master-file format) with `origin` (or the

@@ -280,6 +280,8 @@ def main(argv):
         m = metrics(metrics_port)
         results.check(metric(m, "sextant_rpz_transfers_total", zone="rpz.test.", kind="ixfr", result="ok") == 1,
                       "the change came by IXFR", m[-2500:])
+        results.check(re.search(r"serial 2 by IXFR from .*3 changes, applied in place", daemon.log_text()) is not None,
+                      "the IXFR edited the zone in place (no rebuild)", daemon.log_text()[-1000:])
         results.check((metric(m, "sextant_rpz_notify_total", zone="rpz.test.", result="accepted") or 0) >= 1,
                       "Knot's NOTIFY accepted")
         results.check(metric(m, "sextant_rpz_serial", zone="rpz.test.") == 2, "serial 2 in the metrics")

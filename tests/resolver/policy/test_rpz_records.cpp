@@ -125,3 +125,64 @@ TEST_CASE("the zonefile cache's text reads back to the same zone") {
   CHECK(blocks(*zone, "local.example"));
   CHECK(zone->records() == 4);
 }
+
+TEST_CASE("IXFR differences edit a copy of the zone in place") {
+  RpzRecordSet set = sample();
+  set.add(rr("local.example A 192.0.2.1"));
+  set.add(rr("local.example A 192.0.2.2"));
+  set.add(rr("*.wild.example CNAME *."));
+  auto base = set.build(RpzOptions{}, "base");
+  RpzTransfer t(N("rpz.test."));
+  t.diff_begin(1);
+  t.diff_delete(rr("a.example CNAME ."));            // a trigger goes
+  t.diff_delete(rr("local.example A 192.0.2.1"));    // one of two records
+  t.diff_delete(rr("*.wild.example CNAME *."));       // a wildcard goes
+  t.diff_additions(2, soa(2));
+  t.diff_add(rr("c.example CNAME ."));               // a new trigger
+  t.diff_begin(2);
+  t.diff_additions(3, soa(3));
+  t.diff_add(rr("a.example A 10.0.0.1"));            // the removed trigger back, as local data
+  std::string error;
+  REQUIRE(t.apply_to(set, error));
+  auto edited = t.edit(*base, "edited");
+  REQUIRE(edited);
+  auto rebuilt = set.build(RpzOptions{}, "rebuilt");
+  CHECK(edited->serial() == 3u);
+  CHECK(edited->qname_triggers() == rebuilt->qname_triggers());
+  CHECK(edited->records() == rebuilt->records());
+  for (const char* name : {"a.example", "b.example", "c.example", "local.example", "x.wild.example", "d.example"}) {
+    CAPTURE(name);
+    RpzHit h1, h2;
+    LookupName l(N(name));
+    bool m1 = edited->match_qname(l, h1), m2 = rebuilt->match_qname(l, h2);
+    CHECK(m1 == m2);
+    if (m1 && m2) CHECK(h1.action == h2.action);
+  }
+  RpzHit hit;
+  LookupName l(N("local.example"));
+  REQUIRE(edited->match_qname(l, hit));
+  PolicyAnswer out;
+  edited->apply(hit, l, wire::RRType::A, out);
+  REQUIRE(out.answer_count == 1);
+  CHECK(base->qname_triggers() == 4);  // the base is untouched
+  RpzHit base_hit;
+  LookupName la(N("a.example"));
+  CHECK(base->match_qname(la, base_hit));
+  CHECK(base_hit.action == RpzAction::nxdomain);
+}
+
+TEST_CASE("an IXFR that cannot be applied in place asks for a rebuild") {
+  RpzRecordSet set = sample();
+  set.add(rr("32.1.2.0.192.rpz-ip CNAME ."));
+  auto base = set.build(RpzOptions{}, "base");
+  RpzTransfer t(N("rpz.test."));
+  t.diff_begin(1);
+  t.diff_delete(rr("32.1.2.0.192.rpz-ip CNAME ."));  // IP triggers are not removed in place
+  t.diff_additions(2, soa(2));
+  CHECK(t.edit(*base, "edited") == nullptr);
+  RpzTransfer bad(N("rpz.test."));
+  bad.diff_begin(1);
+  bad.diff_additions(2, soa(2));
+  bad.diff_add(rr("b.example A 10.0.0.1"));  // beside "CNAME .": refused, as a full build would
+  CHECK_THROWS_WITH(bad.edit(*base, "edited"), Catch::Contains("b.example.rpz.test."));
+}
