@@ -74,7 +74,8 @@ std::vector<uint8_t> answer_packet(const std::string& qname, const wire::Rdata* 
   put16(p, sig ? 2 : 1);
   put16(p, 0);
   put16(p, 0);
-  auto w = wire::Name::from_text(qname).wire();
+  const wire::Name name = wire::Name::from_text(qname);  // wire() views the name's storage
+  const auto w = name.wire();
   p.insert(p.end(), w.begin(), w.end());
   put16(p, 1);
   put16(p, 1);
