@@ -236,10 +236,12 @@ def main(argv):
     sextant_port = common.free_port()
     metrics_port = common.free_port()
     cache_file = os.path.join(work, "rpz.test.cache")
+    control_socket = os.path.join(work, "control.sock")
     extra = ("metrics:\n  listen: [\"127.0.0.1@%d\"]\n"
+             "control:\n  socket: %s\n"
              "policy:\n  rpz:\n"
              "    - {zone: rpz.test, primaries: [\"%s@%d\"], file: %s, transfer-timeout: 5s}\n"
-             % (metrics_port, PRIMARY, knot_port, cache_file))
+             % (metrics_port, control_socket, PRIMARY, knot_port, cache_file))
     knot = Knot(os.path.join(work, "knot"), knot_port, sextant_port)
     daemon = common.Daemon(binary, port=sextant_port, extra_config=extra, workdir=work)
     broken = None
@@ -286,6 +288,16 @@ def main(argv):
                       "Knot's NOTIFY accepted")
         results.check(metric(m, "sextant_rpz_serial", zone="rpz.test.") == 2, "serial 2 in the metrics")
 
+        # A reload with the zone's settings unchanged keeps its copy, timers
+        # and counters (no new AXFR).
+        code, out, err = common.control(binary, ["reload"], socket_path=control_socket)
+        results.check(code == 0, "control reload", out + err)
+        m = metrics(metrics_port)
+        results.check(blocked(port, "bad3.example") and
+                      metric(m, "sextant_rpz_serial", zone="rpz.test.") == 2 and
+                      metric(m, "sextant_rpz_transfers_total", zone="rpz.test.", kind="axfr", result="ok") == 1,
+                      "after a reload: the same copy, no new transfer", m[-1500:])
+
         # 3. NOTIFY from elsewhere.
         r = notify(port, ZONE, OTHER)
         results.check(r.rcode() == dns.rcode.REFUSED, "NOTIFY from an address not allowed: REFUSED",
@@ -310,6 +322,7 @@ def main(argv):
         reports = daemon.sanitizer_reports()
         results.check(code == 0 and not reports, "daemon stopped cleanly", str(reports[:5]))
         os.makedirs(os.path.join(work, "restart"))
+        extra = extra.replace(control_socket, control_socket + "2")
         daemon = common.Daemon(binary, port=sextant_port, extra_config=extra, workdir=os.path.join(work, "restart"))
         daemon.start()
         results.check(blocked(port, "bad3.example") and dig(port, "bad1.example")[1] == ["10.9.9.9"],
