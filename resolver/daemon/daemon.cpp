@@ -41,6 +41,11 @@ class DaemonControl final : public ControlTarget {
       }
       out += fmt::format("stub-zone {} {}\n", z.zone, servers);
     }
+    if (s_.rpz_feed)
+      for (const auto& z : s_.rpz_feed->stats())
+        out += fmt::format("rpz-feed {} serial {} {}{}\n", z.name, z.serial ? fmt::format("{}", *z.serial) : "none",
+                           z.expired ? "expired" : (z.last_check ? "ok" : "waiting"),
+                           z.last_error.empty() ? "" : " last-error: " + z.last_error);
     return out;
   }
 

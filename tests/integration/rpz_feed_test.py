@@ -292,6 +292,8 @@ def main(argv):
         # and counters (no new AXFR).
         code, out, err = common.control(binary, ["reload"], socket_path=control_socket)
         results.check(code == 0, "control reload", out + err)
+        code, out, err = common.control(binary, ["status"], socket_path=control_socket)
+        results.check("rpz-feed rpz.test. serial 2 ok" in out, "control status: the zone's serial and state", out + err)
         m = metrics(metrics_port)
         results.check(blocked(port, "bad3.example") and
                       metric(m, "sextant_rpz_serial", zone="rpz.test.") == 2 and
