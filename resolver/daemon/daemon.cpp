@@ -244,10 +244,11 @@ void Daemon::run() {
   s.pipeline_settings.policy_counters = &s.policy->counters();
   // RPZ from primaries: the zonefile caches are read now, before any
   // answer; the transfers start with the workers.
-  s.rpz_feed = std::make_unique<RpzFeed>(c.policy, [&s](const std::string& name, auto zone) {
+  s.rpz_feed = std::make_unique<RpzFeed>(c.policy, [&s](const std::string& name, auto zone, auto changed) {
     std::string report;
     bool used = s.policy->replace_rpz_zone(
-        name, std::move(zone), [&s](const auto& p) { return !s.pool || switch_policy(s, p); }, &report);
+        name, std::move(zone), [&s](const auto& p) { return !s.pool || switch_policy(s, p); }, &report,
+        std::move(changed));
     if (used) log::info("rpz {}: {}", name, report);
     return used;
   });

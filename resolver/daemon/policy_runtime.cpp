@@ -27,9 +27,9 @@ std::shared_ptr<const policy::Policy> PolicyRuntime::current() const {
 }
 
 size_t PolicyRuntime::install(std::shared_ptr<const policy::Policy> next, const SwitchWorkers& switch_workers,
-                              bool& switched) {
+                              bool& switched, std::vector<policy::AnswerFlush>* plan) {
   std::shared_ptr<const policy::Policy> old = current();
-  std::vector<policy::AnswerFlush> flushes = policy::plan_answer_flush(*old, *next);
+  std::vector<policy::AnswerFlush> flushes = plan ? std::move(*plan) : policy::plan_answer_flush(*old, *next);
   switched = switch_workers(next);
   {
     std::lock_guard lock(mu_);
@@ -88,12 +88,16 @@ std::string PolicyRuntime::reload(const PolicyConfig& config, const SwitchWorker
 }
 
 bool PolicyRuntime::replace_rpz_zone(const std::string& name, std::shared_ptr<const policy::RpzZone> zone,
-                                     const SwitchWorkers& switch_workers, std::string* report) {
+                                     const SwitchWorkers& switch_workers, std::string* report,
+                                     std::shared_ptr<const policy::NameTable> changed) {
   std::lock_guard build(build_mu_);
   auto next = current()->with_rpz_zone(name, std::move(zone));
   if (!next) return false;
   bool switched = false;
-  size_t flushed = install(std::move(next), switch_workers, switched);
+  const bool hinted = changed != nullptr;
+  std::vector<policy::AnswerFlush> plan;
+  if (hinted) plan = policy::plan_rpz_flush(*next, name, std::move(changed));
+  size_t flushed = install(std::move(next), switch_workers, switched, hinted ? &plan : nullptr);
   if (report) *report = fmt::format("policy zone {} replaced; {} cached answers flushed{}", name, flushed,
                                     switched ? "" : " (not every worker switched in time)");
   return true;

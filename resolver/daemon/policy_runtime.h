@@ -63,8 +63,12 @@ class PolicyRuntime {
   std::string reload(const PolicyConfig& config, const SwitchWorkers& switch_workers);
   // The RPZ feed: replaces every use of the zone named `name`. False (and
   // nothing changes) when no view uses such a zone.
+  // `changed`: when the zone differs from the running one only in these
+  // QNAME triggers (policy::plan_rpz_flush), the cache flush is planned
+  // from them instead of comparing the two zones' tables.
   bool replace_rpz_zone(const std::string& name, std::shared_ptr<const policy::RpzZone> zone,
-                        const SwitchWorkers& switch_workers, std::string* report = nullptr);
+                        const SwitchWorkers& switch_workers, std::string* report = nullptr,
+                        std::shared_ptr<const policy::NameTable> changed = nullptr);
 
   std::shared_ptr<const policy::Policy> current() const;
   policy::PolicyCounters& counters() noexcept { return counters_; }
@@ -72,7 +76,9 @@ class PolicyRuntime {
 
  private:
   // Swaps and flushes (caller holds build_mu_); returns the number of answers flushed.
-  size_t install(std::shared_ptr<const policy::Policy> next, const SwitchWorkers& switch_workers, bool& switched);
+  // `plan`: the flush, if the caller knows it (else planned by comparing).
+  size_t install(std::shared_ptr<const policy::Policy> next, const SwitchWorkers& switch_workers, bool& switched,
+                 std::vector<policy::AnswerFlush>* plan = nullptr);
 
   cache::Cache& cache_;
   policy::PolicyCounters counters_;

@@ -223,7 +223,7 @@ void RpzFeed::load_caches() {
         auto zone = set->build(z.options, z.config.file);
         const auto serial = zone->serial();
         std::shared_ptr<const policy::RpzZone> installed = zone;
-        if (install_(z.name, std::move(zone))) {
+        if (install_(z.name, std::move(zone), nullptr)) {
           z.records = std::move(set);
           z.served = std::move(installed);
           loaded = true;
@@ -409,7 +409,9 @@ TransferOutcome transfer(RpzFeed::Zone& z, const transports::SocketAddress& prim
   const auto serial = zone->serial();
   const size_t triggers = zone->qname_triggers() + zone->client_ip_triggers() + zone->response_ip_triggers();
   std::shared_ptr<const policy::RpzZone> installed = zone;
-  if (!install(z.name, std::move(zone))) {
+  // Edited in place: the flush is planned from the names the IXFR touched.
+  std::shared_ptr<const policy::NameTable> changed = incremental && !rebuilt ? sink.changed_triggers() : nullptr;
+  if (!install(z.name, std::move(zone), std::move(changed))) {
     out.error = what + ": no view uses the zone any more";
     return out;
   }

@@ -53,7 +53,10 @@ struct RpzFeedZoneStats {
 class RpzFeed final : public NotifyHandler {
  public:
   // Swaps a new copy of zone `name` in; false if it was not installed.
-  using Install = std::function<bool(const std::string& name, std::shared_ptr<const policy::RpzZone> zone)>;
+  // `changed`: the QNAME triggers an IXFR touched (the cache flush is
+  // planned from them), or null.
+  using Install = std::function<bool(const std::string& name, std::shared_ptr<const policy::RpzZone> zone,
+                                     std::shared_ptr<const policy::NameTable> changed)>;
 
   // The zones of `policy` (every view) that have primaries. Throws
   // std::invalid_argument for an address that does not parse.

@@ -259,6 +259,20 @@ AnswerFlush compare_views(const View& o, const View& n) {
 
 }  // namespace
 
+std::vector<AnswerFlush> plan_rpz_flush(const Policy& next, const std::string& zone,
+                                        std::shared_ptr<const NameTable> changed) {
+  std::vector<AnswerFlush> out;
+  for (const View& v : next.views()) {
+    if (v.cache_tag == 0) continue;
+    for (const auto& z : v.rpz)
+      if (z->name() == zone) {
+        out.push_back(AnswerFlush{v.cache_tag, false, changed});
+        break;
+      }
+  }
+  return out;
+}
+
 std::vector<AnswerFlush> plan_answer_flush(const Policy& old, const Policy& next) {
   std::vector<AnswerFlush> out;
   for (const View& o : old.views()) {

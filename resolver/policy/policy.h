@@ -123,5 +123,11 @@ struct AnswerFlush {
   bool covers(const wire::Name& name) const;
 };
 std::vector<AnswerFlush> plan_answer_flush(const Policy& old, const Policy& next);
+// The same when only the QNAME triggers `changed` of the RPZ zone `zone`
+// changed (an IXFR; relative names, a wildcard's "*." removed), without
+// comparing the zone's old and new tables: the views of `next` that use the
+// zone and keep answers flush those names.
+std::vector<AnswerFlush> plan_rpz_flush(const Policy& next, const std::string& zone,
+                                        std::shared_ptr<const NameTable> changed);
 
 }  // namespace sextant::resolver::policy

@@ -125,6 +125,37 @@ std::shared_ptr<RpzZone> RpzTransfer::edit(const RpzZone& base, const std::strin
   return builder.finish();
 }
 
+std::shared_ptr<const NameTable> RpzTransfer::changed_triggers() const {
+  auto names = std::make_shared<NameTable>();
+  const size_t origin_labels = origin_.label_count();
+  auto note = [&](const wire::ResourceRecord& rr) {
+    if (!rr.owner.is_subdomain_of(origin_) || rr.owner.label_count() == origin_labels) return true;
+    const size_t relative_labels = rr.owner.label_count() - origin_labels;
+    std::string_view last = rr.owner.label(relative_labels - 1);
+    auto is = [&](std::string_view w) {
+      return last.size() == w.size() && std::equal(last.begin(), last.end(), w.begin(), [](char a, char b) {
+               return wire::ascii_lower(static_cast<uint8_t>(a)) == static_cast<uint8_t>(b);
+             });
+    };
+    if (is("rpz-ip") || is("rpz-client-ip")) return false;
+    if (is("rpz-nsdname") || is("rpz-nsip")) return true;
+    const size_t relative_size = rr.owner.wire_size() - origin_.wire_size();
+    std::vector<uint8_t> relative(rr.owner.wire().begin(), rr.owner.wire().begin() + static_cast<std::ptrdiff_t>(relative_size));
+    relative.push_back(0);
+    wire::Name name = wire::Name::from_wire(relative).lowercased();
+    if (name.is_wildcard()) name = name.parent();
+    names->insert(name, 0);
+    return names->size() <= 100000;
+  };
+  for (const auto& d : diffs_) {
+    for (const auto& r : d.deleted)
+      if (!note(r)) return nullptr;
+    for (const auto& r : d.added)
+      if (!note(r)) return nullptr;
+  }
+  return names;
+}
+
 bool RpzTransfer::apply_to(RpzRecordSet& set, std::string& error) const {
   // What was done, to undo it on an inconsistency.
   std::vector<wire::ResourceRecord> removed, inserted;

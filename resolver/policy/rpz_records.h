@@ -72,6 +72,10 @@ class RpzTransfer final : public wire::XfrSink {
   // cannot be made in place (then build the set whole). Throws
   // wire::TextError for a change the policy loader refuses.
   std::shared_ptr<RpzZone> edit(const RpzZone& base, const std::string& source) const;
+  // The QNAME trigger names the differences touch (relative to the origin,
+  // a wildcard's "*." removed: what PolicyRuntime flushes), or null when
+  // they touch IP triggers or more names than a flush by name is worth.
+  std::shared_ptr<const NameTable> changed_triggers() const;
   // Applies every difference sequence in order; on an inconsistency
   // returns false with `error` set and `set` unchanged.
   bool apply_to(RpzRecordSet& set, std::string& error) const;

@@ -276,3 +276,21 @@ TEST_CASE("policy: an RPZ zone replaced by a transfer", "[policy]") {
   CHECK(ask(v, "a.example.").answer.disposition == Disposition::pass);
   CHECK_FALSE(p->with_rpz_zone("other", nullptr));
 }
+
+TEST_CASE("policy: the flush after an IXFR is planned from the names it touched", "[policy][flush]") {
+  TempDir dir;
+  ViewTags tags;
+  std::string f = dir.write("z.rpz", "$ORIGIN rpz.test.\n@ 300 SOA ns h 1 1 1 1 1\na.example CNAME .\n");
+  auto p = build(fmt::format("policy:\n  rpz: [{{file: {}, name: feed}}]\n", f), nullptr, nullptr, &tags);
+  const uint16_t tag = p->views().back().cache_tag;
+  REQUIRE(tag != 0);
+  auto changed = std::make_shared<NameTable>();
+  changed->insert(N("b.example."), 0);
+  auto flush = plan_rpz_flush(*p, "feed", changed);
+  REQUIRE(flush.size() == 1);
+  CHECK(flush[0].tag == tag);
+  CHECK_FALSE(flush[0].everything);
+  CHECK(flush[0].covers(N("x.b.example.")));
+  CHECK_FALSE(flush[0].covers(N("a.example.")));
+  CHECK(plan_rpz_flush(*p, "another-zone", changed).empty());
+}

@@ -186,3 +186,21 @@ TEST_CASE("an IXFR that cannot be applied in place asks for a rebuild") {
   bad.diff_add(rr("b.example A 10.0.0.1"));  // beside "CNAME .": refused, as a full build would
   CHECK_THROWS_WITH(bad.edit(*base, "edited"), Catch::Contains("b.example.rpz.test."));
 }
+
+TEST_CASE("the QNAME triggers an IXFR touched plan the cache flush; IP triggers do not") {
+  RpzTransfer t(N("rpz.test."));
+  t.diff_begin(1);
+  t.diff_delete(rr("a.example CNAME ."));
+  t.diff_additions(2, soa(2));
+  t.diff_add(rr("*.wild.example CNAME *."));
+  auto changed = t.changed_triggers();
+  REQUIRE(changed);
+  CHECK(changed->size() == 2);
+  CHECK(changed->find(N("a.example.")) != NameTable::kNotFound);
+  CHECK(changed->find(N("wild.example.")) != NameTable::kNotFound);  // the wildcard's "*." removed
+  RpzTransfer ip(N("rpz.test."));
+  ip.diff_begin(1);
+  ip.diff_additions(2, soa(2));
+  ip.diff_add(rr("32.1.2.0.192.rpz-ip CNAME ."));
+  CHECK(ip.changed_triggers() == nullptr);
+}
