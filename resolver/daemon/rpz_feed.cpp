@@ -126,18 +126,6 @@ void write_cache(const std::string& path, const policy::RpzRecordSet& set) {
 
 }  // namespace
 
-bool RpzFeed::wanted(const PolicyConfig& policy) {
-  auto any = [](const PolicySetConfig& s) {
-    for (const auto& r : s.rpz)
-      if (!r.primaries.empty()) return true;
-    return false;
-  };
-  if (any(policy.top)) return true;
-  for (const auto& v : policy.views)
-    if (any(v.set)) return true;
-  return false;
-}
-
 RpzFeed::RpzFeed(const PolicyConfig& policy, Install install) : install_(std::move(install)) {
   zones_ = zones_of(policy);
 }

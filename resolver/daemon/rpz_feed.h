@@ -65,7 +65,6 @@ class RpzFeed final : public NotifyHandler {
   RpzFeed(const RpzFeed&) = delete;
   RpzFeed& operator=(const RpzFeed&) = delete;
 
-  static bool wanted(const PolicyConfig& policy);
   // A reload: zones whose configuration is unchanged keep their copy,
   // timers and counters; new or changed ones transfer at once (the running
   // copy serves meanwhile). Throws std::invalid_argument before changing
