@@ -7,9 +7,11 @@
 // transports/zone_transfer_client.h), so a slow or huge transfer never
 // holds a worker. A transfer is read whole aside (wire/zone_transfer.h into
 // policy::RpzTransfer), applied to the zone's record set (an IXFR changes
-// it; an AXFR replaces it), interpreted into a new RpzZone and swapped in
-// with PolicyRuntime::replace_rpz_zone (the answers that depended on the
-// zone are flushed). Anything that goes wrong (no answer, a broken stream,
+// it; an AXFR replaces it), and the zone swapped in with
+// PolicyRuntime::replace_rpz_zone (the answers that depended on it are
+// flushed): an IXFR edits a copy of the running RpzZone (and the flush is
+// planned from the names it touched); an AXFR, or an IXFR that cannot be
+// applied in place, interprets the whole set. Anything that goes wrong (no answer, a broken stream,
 // a zone the policy loader refuses) leaves the running copy as it is and is
 // logged naming the primary, the serial and the message/record. An IXFR
 // that the primary refuses, answers in full, or that does not apply falls
