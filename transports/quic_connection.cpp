@@ -265,6 +265,13 @@ void QuicConnection::on_timer() {
           if (!handshake_done_) counters.add(counters.handshakes_failed);
           destroy();  // idle close is silent (RFC 9000 §10.1)
         } else {
+          if (rc == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+            auto& counters = server_->counters();
+            counters.add(counters.handshake_timeouts);
+            counters.add(counters.handshakes_failed);
+            destroy();  // nobody proved they are listening: no CONNECTION_CLOSE
+            return;
+          }
           handle_error(rc);
         }
         return;

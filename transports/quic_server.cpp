@@ -135,6 +135,12 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     send_stateless_close(hd, NGTCP2_CONNECTION_REFUSED, from);
     return;
   }
+  ClientSlot slot;
+  if (!admit_client(config_.client_limits, from, slot)) {
+    counters_->add(counters_->refused_per_client);
+    send_stateless_close(hd, NGTCP2_CONNECTION_REFUSED, from);
+    return;
+  }
   ngtcp2_cid original_dcid = hd.dcid;
   bool after_retry = false;
   if (hd.token.len > 0 && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
@@ -152,7 +158,7 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     return;
   }
   auto* connection = new QuicConnection(this, from);
-  connections_.insert(connection);
+  connections_.emplace(connection, std::move(slot));
   std::string error;
   if (!connection->init(hd, original_dcid, after_retry, error)) {
     counters_->add(counters_->errors);
@@ -204,7 +210,8 @@ void QuicServer::shutdown(unsigned grace_ms, std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
-  std::vector<QuicConnection*> all(connections_.begin(), connections_.end());
+  std::vector<QuicConnection*> all;
+  for (const auto& entry : connections_) all.push_back(entry.first);
   for (auto* c : all) {
     if (c->pending() == 0) c->close_now();
   }
@@ -212,7 +219,8 @@ void QuicServer::shutdown(unsigned grace_ms, std::function<void()> done) {
       &grace_timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<QuicServer*>(t->data);
-        std::vector<QuicConnection*> rest(self->connections_.begin(), self->connections_.end());
+        std::vector<QuicConnection*> rest;
+        for (const auto& entry : self->connections_) rest.push_back(entry.first);
         for (auto* c : rest) c->close_now();
       },
       grace_ms, 0);

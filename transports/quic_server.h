@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "transports/connection_limits.h"
 #include "transports/listener.h"
 #include "transports/quic_connection.h"
 #include "transports/quic_tls.h"
@@ -39,6 +40,9 @@ struct QuicServerConfig {
   unsigned retry_threshold = 200;
   unsigned retry_token_lifetime_ms = 10000;
   size_t receive_buffer_bytes = 4 << 20;  // SO_RCVBUF request
+  // Connections per client, shared with the other listeners
+  // (connection_limits.h); null: no cap. Over it: CONNECTION_REFUSED.
+  std::shared_ptr<ClientConnectionTable> client_limits;
   const char* what = "QUIC listener";     // names the listener in errors
 };
 
@@ -95,7 +99,8 @@ class QuicServer {
   sockaddr_storage local_{};
   uint16_t port_ = 0;
   std::unordered_map<std::string, QuicConnection*> cids_;
-  std::unordered_set<QuicConnection*> connections_;
+  // Each connection's share of the per-client cap (empty slot: no cap).
+  std::unordered_map<QuicConnection*, ClientSlot> connections_;
   bool shutting_down_ = false;
   bool orphaned_ = false;
   bool finished_ = false;
