@@ -33,7 +33,10 @@ const std::vector<Setting>& settings() {
        bind_endpoints(&Config::listen, 53)},
       {"server.threads", "0", "Worker threads, one event loop each; 0 means one per CPU core.",
        bind_uint(&Config::threads, 0, 256)},
-      {"server.tcp-idle-timeout", "10s", "Close TCP/DoT/DoH connections idle this long (RFC 7766).",
+      {"server.tcp-idle-timeout", "10s",
+       "Close TCP/DoT/DoH connections idle this long (RFC 7766): no query in progress and no complete "
+       "query or answer. Octets that do not complete a query (slow headers, a query trickled one octet "
+       "at a time, HTTP/2 PINGs) do not restart it.",
        bind_duration_ms(&Config::tcp_idle_timeout_ms, 100, 3600000)},
       {"server.tcp-connections-per-worker", "1000",
        "Most concurrent TCP, DoT, DoH and DoQ connections per worker and listener. When full, a new "
