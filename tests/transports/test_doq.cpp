@@ -2,7 +2,10 @@
 // Retry address validation, ALPN, limits, hostile datagrams, reload.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
+#include <thread>
 
 #include "tests/transports/doq_fixture.h"
 #include "transports/transport_metrics.h"
@@ -427,4 +430,28 @@ TEST_CASE("DoQ resumes sessions from its tickets and answers 0-RTT queries", "[d
     ::close(fd);
     CHECK(f.handler.handled == 1);
   }
+}
+
+TEST_CASE("DoQ refuses a client's connections over the per-client cap and takes them after", "[doq][limits]") {
+  auto config = DoqFixture::test_config();
+  config.idle_timeout_ms = 500;
+  auto table = std::make_shared<ClientConnectionTable>(1);
+  config.client_limits = table;
+  DoqFixture f(config);
+  auto before = snapshot(transport_counters(Transport::doq));
+  {
+    DoqTestClient first = f.client();
+    REQUIRE(first.handshake());
+    DoqTestClient second = f.client();  // same address: over the cap of 1
+    CHECK_FALSE(second.handshake(2000));
+    auto after = snapshot(transport_counters(Transport::doq));
+    CHECK(after.refused_per_client >= before.refused_per_client + 1);
+  }
+  // The first went away silently: its slot comes back at the idle timeout.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (table->clients() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(table->clients() == 0);
+  DoqTestClient third = f.client();
+  CHECK(third.handshake());
 }
