@@ -7,7 +7,7 @@ the connection limits cost the queries, Sextant beside Unbound in the same run.
    N/50 loopback addresses (under Sextant's default cap of 100 per client);
    its RSS is read before and after. Both servers are configured to hold
    them all (Sextant: tcp-connections-per-worker 20000, idle timeout 120 s;
-   Unbound: incoming-num-tcp 20000, tcp-idle-timeout 120 s). A fresh DoT
+   Unbound: incoming-num-tcp N + 500, tcp-idle-timeout 120 s). A fresh DoT
    query must still be answered while they are held.
 2. Cached-answer DoT and DoH queries per server CPU-second (dnsperf, -c
    connections kept open), Sextant with the limits at their defaults, Sextant
@@ -118,8 +118,10 @@ def main():
         listeners = B.Listeners.pick(dot=True, doh=True)
         server = B.unbound_server(d, listeners, cert, key, pin_cpu)
         config = d / "unbound.conf"
+        # (Unbound allocates a buffer per TCP slot at start: as few slots as needed.)
         text = config.read_text().replace("    incoming-num-tcp: 256\n",
-                                          "    incoming-num-tcp: 20000\n    tcp-idle-timeout: 120000\n")
+                                          "    incoming-num-tcp: %d\n    tcp-idle-timeout: 120000\n"
+                                          % (args.connections + 500))
         config.write_text(text)
         variants.append(("unbound", server, listeners))
 
