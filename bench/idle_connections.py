@@ -66,12 +66,11 @@ def dot_answers(port, cafile, qname):
         return False
 
 
-def idle_rss(server, port, cafile, args, qname):
+def idle_rss(server, port, cafile, args, qname, count):
     """(RSS growth per held connection in octets, connections held, fresh query answered)."""
     time.sleep(1.0)
     before = B.rss_bytes(server.pid)
-    held, failures = attacks.idle_tls(port, cafile, args.connections, sources(args.connections, args.per_address),
-                                      deadline_s=300)
+    held, failures = attacks.idle_tls(port, cafile, count, sources(count, args.per_address), deadline_s=300)
     time.sleep(2.0)
     alive = attacks.still_open(held)
     after = B.rss_bytes(server.pid)
@@ -112,28 +111,37 @@ def main():
         variants.append((label, B.sextant_server(args.sextant, d, listeners, cert, key, pin_cpu,
                                                  name=d.name, server_extra=extra, optional_encrypted=False),
                          listeners))
+    idle_servers = [(label, server, listeners) for label, server, listeners in variants
+                    if not label.endswith("cap off")]
     if not args.no_unbound:
         d = tmp / "unbound"
         d.mkdir()
         listeners = B.Listeners.pick(dot=True, doh=True)
-        server = B.unbound_server(d, listeners, cert, key, pin_cpu)
+        variants.append(("unbound", B.unbound_server(d, listeners, cert, key, pin_cpu), listeners))
+        # For the idle connections, an Unbound with UDP/TCP and DoT only and
+        # as many TCP slots as fit the fd limit: it allocates every slot's
+        # buffer at start, and needs a descriptor per slot per interface.
+        d = tmp / "unbound-idle"
+        d.mkdir()
+        idle_listeners = B.Listeners.pick(dot=True)
+        slots = min(args.connections + 100, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 2048) // 2)
+        server = B.unbound_server(d, idle_listeners, cert, key, pin_cpu, name="unbound-idle")
         config = d / "unbound.conf"
-        # (Unbound allocates a buffer per TCP slot at start: as few slots as needed.)
-        text = config.read_text().replace("    incoming-num-tcp: 256\n",
-                                          "    incoming-num-tcp: %d\n    tcp-idle-timeout: 120000\n"
-                                          % (args.connections + 500))
-        config.write_text(text)
-        variants.append(("unbound", server, listeners))
+        config.write_text(config.read_text()
+                          .replace("    incoming-num-tcp: 256\n",
+                                   "    incoming-num-tcp: %d\n    tcp-idle-timeout: 120000\n" % slots)
+                          .replace("    outgoing-range: 4096\n", "    outgoing-range: 512\n"))
+        idle_servers.append(("unbound", server, idle_listeners, slots - 100))
 
     rows_rss = []
     per_connection = {}
-    for label, server, listeners in variants:
-        if label.endswith("cap off"):
-            continue
+    for entry in idle_servers:
+        label, server, listeners = entry[:3]
+        count = entry[3] if len(entry) > 3 else args.connections
         server.start()
         warm = B.dnsperf(listeners.udp_tcp, names_file, runs=1, max_qps=2000, pin_cpu=pin_cpu, wall_limit=120)
         B.log("%s warm-up: %d/%d NOERROR" % (label, warm.noerror, args.names))
-        octets, alive, fresh = idle_rss(server, listeners.dot, str(cert), args, qname)
+        octets, alive, fresh = idle_rss(server, listeners.dot, str(cert), args, qname, count)
         per_connection[label] = octets
         rows_rss.append([label, "%d" % alive, B.fmt_number(octets / 1024.0, 1, " KiB"),
                          B.fmt_number(octets * alive / 1024.0 / 1024.0, 1, " MiB"),
@@ -167,7 +175,8 @@ def main():
     print()
     print(B.environment_note(pin_cpu))
     print(B.table(["server", "idle TLS connections held", "RSS per connection", "RSS for all", "fresh query answered"],
-                  rows_rss, title="RSS growth per idle DoT connection (%d connections)" % args.connections))
+                  rows_rss, title="RSS growth per idle DoT connection (up to %d connections; Unbound: as many as its "
+                  "TCP slots fit the fd limit)" % args.connections))
     if "unbound" in per_connection and per_connection["unbound"] > 0:
         print("Sextant / Unbound RSS per idle connection: %s"
               % B.ratio(per_connection["sextant"], per_connection["unbound"]))
