@@ -22,6 +22,7 @@ constexpr int kPacketsPerCall = 64;
 
 QuicConnection::QuicConnection(QuicServer* server, const sockaddr* remote) : server_(server) {
   add_ref();  // released when the timer handle is closed
+  last_progress_ = quic_now();
   std::memcpy(&remote_, remote, quic_address_length(remote));
   uv_timer_init(server_->worker().loop, &timer_);
   timer_.data = this;
@@ -152,6 +153,7 @@ void QuicConnection::on_packet(const uint8_t* data, size_t length, const sockadd
 
 void QuicConnection::deliver(uint64_t token, std::span<const uint8_t> answer) {
   if (state_ != State::open) return;
+  last_progress_ = quic_now();
   app_->deliver(token, answer);
   after_app_event();
 }

@@ -130,7 +130,7 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     counters_->add(counters_->errors);
     return;
   }
-  if (connections_.size() >= config_.max_connections) {
+  if (connections_.size() >= config_.max_connections && !evict_oldest_idle()) {
     counters_->add(counters_->connections_refused);
     send_stateless_close(hd, NGTCP2_CONNECTION_REFUSED, from);
     return;
@@ -166,6 +166,21 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     return;
   }
   connection->on_packet(data, length, from);
+}
+
+// Full: the idle connection (nothing in flight) answered least recently
+// makes room, so that idle connections kept alive by PINGs cannot lock new
+// clients out. A scan of the worker's connections, only when it is full.
+bool QuicServer::evict_oldest_idle() {
+  QuicConnection* victim = nullptr;
+  for (const auto& entry : connections_) {
+    QuicConnection* c = entry.first;
+    if (c->idle_for_eviction() && (!victim || c->last_progress() < victim->last_progress())) victim = c;
+  }
+  if (!victim) return false;
+  counters_->add(counters_->evicted_idle);
+  victim->close_now();
+  return true;
 }
 
 void QuicServer::send_retry(const ngtcp2_pkt_hd& hd, const sockaddr* to) {

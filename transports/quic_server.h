@@ -33,7 +33,10 @@ struct QuicServerConfig {
   uint16_t port = 0;
   unsigned idle_timeout_ms = 10000;       // QUIC max_idle_timeout
   unsigned handshake_timeout_ms = 5000;
-  unsigned max_connections = 1000;        // per worker; beyond it CONNECTION_REFUSED
+  // Per worker. At the limit a new connection closes the least recently
+  // answered idle one (CONNECTION_CLOSE); when none is idle it gets
+  // CONNECTION_REFUSED.
+  unsigned max_connections = 1000;
   // Address validation: at or above this many connections on the worker, a
   // client's first Initial gets a Retry and must come back with the token.
   // 0 means always Retry.
@@ -83,6 +86,7 @@ class QuicServer {
   void send_retry(const ngtcp2_pkt_hd& hd, const sockaddr* to);
   void send_stateless_close(const ngtcp2_pkt_hd& hd, uint64_t error, const sockaddr* to);
   void send_version_negotiation(const ngtcp2_version_cid& vc, const sockaddr* to);
+  bool evict_oldest_idle();
   void maybe_finish_shutdown();
   void close_handles();
 

@@ -40,9 +40,8 @@ const std::vector<Setting>& settings() {
        bind_duration_ms(&Config::tcp_idle_timeout_ms, 100, 3600000)},
       {"server.tcp-connections-per-worker", "1000",
        "Most concurrent TCP, DoT, DoH and DoQ connections per worker and listener. When full, a new "
-       "TCP/DoT/DoH connection closes the least recently active idle one (nothing in flight), so idle "
-       "connections cannot lock new clients out; when none is idle (and always for QUIC) the new one is "
-       "refused.",
+       "connection closes the least recently active idle one (nothing in flight), so idle connections "
+       "cannot lock new clients out; when none is idle the new one is refused (QUIC: CONNECTION_REFUSED).",
        bind_uint(&Config::tcp_connections_per_worker, 1, 1000000)},
       {"server.max-connections-per-client", "100",
        "Most concurrent TCP, DoT, DoH and DoQ connections from one client (an IPv4 address or an IPv6 "

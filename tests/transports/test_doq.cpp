@@ -168,20 +168,36 @@ TEST_CASE("DoQ limits streams per connection and connections per worker", "[doq]
   auto config = DoqFixture::test_config();
   config.max_streams_per_connection = 2;
   config.max_connections = 1;
-  DoqFixture f(config, 200);
+  DoqFixture f(config, 1000);
   DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   // MAX_STREAMS is 2: a third stream cannot be opened until one finishes.
   CHECK(client.send_query(make_query("slow1.example", 1, 0)) >= 0);
   CHECK(client.send_query(make_query("slow2.example", 1, 0)) >= 0);
   CHECK(client.send_query(make_query("slow3.example", 1, 0)) < 0);
-  REQUIRE(client.wait_streams(3000));
-  // A second connection is over the limit: refused at its first packet.
+  client.wait_closed(200);  // runs the client: the two queries reach the server
+  // A second connection is over the limit while the first is busy (its
+  // answers take 1 s): refused at its first packet.
   auto before = snapshot(transport_counters(Transport::doq));
   DoqTestClient second = f.client();
   CHECK_FALSE(second.handshake(2000));
   auto after = snapshot(transport_counters(Transport::doq));
   CHECK(after.connections_refused >= before.connections_refused + 1);
+  REQUIRE(client.wait_streams(4000));
+}
+
+TEST_CASE("DoQ: when full, a new connection evicts the idle one", "[doq][limits]") {
+  auto config = DoqFixture::test_config();
+  config.max_connections = 1;
+  DoqFixture f(config);
+  DoqTestClient first = f.client();
+  REQUIRE(first.handshake());
+  auto before = snapshot(transport_counters(Transport::doq));
+  DoqTestClient second = f.client();  // the first is idle: it makes room
+  CHECK(second.handshake(2000));
+  auto after = snapshot(transport_counters(Transport::doq));
+  CHECK(after.evicted_idle >= before.evicted_idle + 1);
+  CHECK(after.connections_refused == before.connections_refused);
 }
 
 TEST_CASE("DoQ closes idle connections", "[doq]") {
