@@ -123,6 +123,7 @@ struct Config {
   RateLimitConfig rate_limit;
   CookieConfig cookies;
   RebindingConfig rebinding;
+  EcsConfig ecs;
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".

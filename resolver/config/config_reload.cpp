@@ -90,6 +90,13 @@ const RestartOnly kRestartOnly[] = {
     SEXTANT_RESTART_ONLY(cookies.rotation_s, "cookies.rotation"),
     SEXTANT_RESTART_ONLY(rebinding.enabled, "rebinding.enabled"),
     SEXTANT_RESTART_ONLY(rebinding.private_zones, "rebinding.private-zones"),
+    SEXTANT_RESTART_ONLY(ecs.enabled, "ecs.enabled"),
+    SEXTANT_RESTART_ONLY(ecs.zones, "ecs.zones"),
+    SEXTANT_RESTART_ONLY(ecs.servers, "ecs.servers"),
+    SEXTANT_RESTART_ONLY(ecs.ipv4_prefix, "ecs.ipv4-prefix"),
+    SEXTANT_RESTART_ONLY(ecs.ipv6_prefix, "ecs.ipv6-prefix"),
+    SEXTANT_RESTART_ONLY(ecs.add_for, "ecs.add-for"),
+    SEXTANT_RESTART_ONLY(ecs.cache_share_percent, "ecs.cache-share"),
 };
 #undef SEXTANT_RESTART_ONLY
 

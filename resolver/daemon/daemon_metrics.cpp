@@ -49,6 +49,12 @@ const WalkerRow kWalkerRows[] = {
      "UDP replies without a cookie from a server that sends cookies: asked again over TCP."},
     {&WalkerStats::badcookie_retries, "sextant_walker_badcookie_retries_total",
      "BADCOOKIE replies: asked again with the server's new cookie."},
+    {&WalkerStats::ecs_queries, "sextant_walker_ecs_queries_total",
+     "Queries sent with the client's subnet (EDNS Client Subnet)."},
+    {&WalkerStats::ecs_scoped_answers, "sextant_walker_ecs_scoped_answers_total",
+     "Replies scoped to the client's subnet (kept out of the shared caches)."},
+    {&WalkerStats::ecs_mismatches, "sextant_walker_ecs_mismatches_total",
+     "Replies whose client subnet option did not echo ours (dropped)."},
 };
 
 using UpstreamRow = Row<transports::UpstreamCounters, RelaxedCounter>;
@@ -128,7 +134,8 @@ void report_each(MetricsReport& r, const char* label, const std::pair<const char
 
 void report_store(MetricsReport& r, const cache::CacheStats& c) {
   const std::pair<const char*, const cache::StoreStats*> stores[] = {
-      {"answers", &c.answers}, {"rrsets", &c.rrsets}, {"negative", &c.negatives}, {"delegations", &c.delegations}};
+      {"answers", &c.answers}, {"rrsets", &c.rrsets}, {"negative", &c.negatives}, {"delegations", &c.delegations},
+      {"ecs_answers", &c.scoped_answers}};
   auto each = [&](const char* name, const char* help, bool gauge, auto get) {
     report_each(r, "store", stores, name, help, gauge, get);
   };

@@ -60,9 +60,28 @@ std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c) {
   return filter;
 }
 
+EcsSettings ecs_settings_from(const Config& c) {
+  EcsSettings e;
+  e.enabled = c.ecs.enabled;
+  e.ipv4_prefix = static_cast<uint8_t>(c.ecs.ipv4_prefix);
+  e.ipv6_prefix = static_cast<uint8_t>(c.ecs.ipv6_prefix);
+  for (const auto& text : c.ecs.add_for) {
+    bool exclude = !text.empty() && text[0] == '!';
+    e.add_for.emplace_back(parse_prefix(exclude ? text.substr(1) : text), !exclude);
+  }
+  return e;
+}
+
 void apply_walker_defences(const Config& c, WalkerOptions& o) {
   o.client_cookies = c.cookies.client;
   if (c.cookies.client) o.cookie_secret = random_sip_key();
+  if (c.ecs.enabled) {
+    for (const auto& zone : c.ecs.zones) o.ecs.zones.push_back(wire::Name::from_text(zone).lowercased());
+    for (const auto& text : c.ecs.servers) {
+      Endpoint ep = parse_endpoint(text, 53);
+      if (auto a = ServerAddress::parse(ep.address, ep.port)) o.ecs.servers.push_back(*a);
+    }
+  }
 }
 
 void report_defences(MetricsReport& r, const DefenceStats& s) {

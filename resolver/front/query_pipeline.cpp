@@ -45,12 +45,15 @@ cache::DnssecStatus to_cache_status(ValidationState v) noexcept {
 // bare OPT does not fit in `room`.
 size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_size, bool dnssec_ok,
                   const wire::ExtendedErrorOption* ede, uint16_t padding_block, uint16_t keepalive_100ms,
-                  std::span<const uint8_t> cookie) noexcept {
+                  std::span<const uint8_t> cookie, std::span<const uint8_t> ecs_echo = {},
+                  uint8_t ecs_scope = 0) noexcept {
   const size_t limit = std::min(room, buf.size());
   if (len + kOptFixed > limit) return 0;
   size_t used = len + kOptFixed;
   bool with_cookie = !cookie.empty() && used + kOptionHeader + cookie.size() <= limit;
   if (with_cookie) used += kOptionHeader + cookie.size();
+  bool with_ecs = ecs_echo.size() >= 4 && used + kOptionHeader + ecs_echo.size() <= limit;
+  if (with_ecs) used += kOptionHeader + ecs_echo.size();
   const size_t keepalive_size = kOptionHeader + 2;
   bool keepalive = keepalive_100ms != 0 && used + keepalive_size <= limit;
   if (keepalive) used += keepalive_size;
@@ -80,6 +83,13 @@ size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_
     put16(p + 2, static_cast<uint16_t>(cookie.size()));
     std::memcpy(p + 4, cookie.data(), cookie.size());
     p += kOptionHeader + cookie.size();
+  }
+  if (with_ecs) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::ClientSubnet));
+    put16(p + 2, static_cast<uint16_t>(ecs_echo.size()));
+    std::memcpy(p + 4, ecs_echo.data(), ecs_echo.size());
+    p[4 + 3] = ecs_scope;  // SCOPE PREFIX-LENGTH (RFC 7871 §6)
+    p += kOptionHeader + ecs_echo.size();
   }
   if (keepalive) {
     put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive));
@@ -129,7 +139,8 @@ QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessContr
       walker_(walker),
       timers_(timers),
       stats_(stats),
-      defences_(settings.defences) {}
+      defences_(settings.defences),
+      ecs_(settings.ecs) {}
 
 QueryPipeline::~QueryPipeline() { *alive_ = false; }
 
@@ -253,6 +264,22 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::FORMERR, responder, nullptr);
     return;
   }
+  if (q.has_client_subnet && ecs_.enabled()) {
+    wire::ClientSubnetOption sent;
+    if (!ClientSubnetPolicy::valid_query_option(q.client_subnet, sent) || q.client_subnet.size() > c.ecs_echo.size()) {
+      // RFC 7871 §7.1.1.
+      stats_.formerr.fetch_add(1, std::memory_order_relaxed);
+      respond_error(c, Rcode::FORMERR, responder, nullptr);
+      return;
+    }
+    std::copy(q.client_subnet.begin(), q.client_subnet.end(), c.ecs_echo.begin());
+    c.ecs_echo_size = static_cast<uint8_t>(q.client_subnet.size());
+    if (request.proxy != nullptr && !request.proxy_local) {
+      c.subnet = ecs_.from_proxy(sent);
+      c.ecs_honoured = true;
+    }
+  }
+  if (ecs_.enabled() && !c.subnet && addressed) c.subnet = ecs_.for_address(client_address);
   if (slip) {
     // Over the rate limit: a client with a cookie learns a fresh one with
     // BADCOOKIE and retries with it (then exempt); others get TC=1 and
@@ -318,8 +345,37 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
   resolve(c, std::move(responder), stale_available);
 }
 
+bool QueryPipeline::answer_from_scoped_cache(const Client& c, Responder& responder) {
+  cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
+  size_t length = 0;
+  cache::AnswerHit hit;
+  if (!cache_.scoped_answers().lookup(key, subnet_key(*c.subnet), c.query_header.id, c.qname, timers_.wall_seconds(),
+                                      buffer_, length, hit))
+    return false;
+  stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  if (settings_.rebinding && settings_.rebinding->enabled() &&
+      !settings_.rebinding->answer_is_clean({buffer_.data(), length})) {
+    refuse_rebinding(c, responder);
+    return true;
+  }
+  wire::ExtendedErrorOption hit_ede;
+  const wire::ExtendedErrorOption* ede = nullptr;
+  if (hit.info_ede) {
+    hit_ede.info_code = static_cast<uint16_t>(*hit.info_ede);
+    ede = &hit_ede;
+  }
+  deliver(c, length, responder, hit.status == cache::DnssecStatus::secure, ede, true);
+  return true;
+}
+
+QueryPipeline::Store QueryPipeline::store_for(const Client& c, const ResolutionResult& result) noexcept {
+  if (result.ecs_scope > 0) return c.subnet ? Store::scoped : Store::none;
+  return result.ecs_withheld ? Store::none : Store::shared;
+}
+
 bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy, Responder& responder,
                                       bool* stale_available) {
+  if (c.subnet && policy == cache::StalePolicy::fresh_only && answer_from_scoped_cache(c, responder)) return true;
   cache::CacheKey key = cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd());
   size_t length = 0;
   cache::AnswerHit hit;
@@ -368,7 +424,8 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
     });
   }
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
-  walker_.resolve(question, {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd()},
+  walker_.resolve(question,
+                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .client_subnet = c.subnet},
                   [this, pending, alive = alive_](const ResolutionResult& result) {
                     if (*alive) on_resolved(pending, result);
                   });
@@ -382,7 +439,8 @@ void QueryPipeline::start_refresh(const Client& c) {
                   [this, c, alive = alive_](const ResolutionResult& result) {
                     if (!*alive) return;
                     ResolutionResult scratch;
-                    if (const ResolutionResult* screened = screen(result, scratch)) render_and_store(c, *screened);
+                    if (const ResolutionResult* screened = screen(result, scratch))
+                      render_and_store(c, *screened, store_for(c, *screened));
                     cache_.answers().finish_refresh(
                         {c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
                   });
@@ -396,7 +454,8 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
   const Client& c = pending->client;
   ResolutionResult scratch;
   const ResolutionResult* screened = screen(result, scratch);
-  size_t length = screened ? render_and_store(c, *screened) : 0;
+  const Store store = screened ? store_for(c, *screened) : Store::none;
+  size_t length = screened ? render_and_store(c, *screened, store) : 0;
   if (pending->stale_available)
     cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
   if (!pending->responder) return;  // already answered from stale data
@@ -416,7 +475,7 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
     return;
   }
   deliver(c, length, pending->responder, result.validation == ValidationState::secure,
-          result.ede ? &*result.ede : nullptr);
+          result.ede ? &*result.ede : nullptr, store == Store::scoped);
 }
 
 const ResolutionResult* QueryPipeline::screen(const ResolutionResult& result, ResolutionResult& scratch) {
@@ -443,7 +502,7 @@ void QueryPipeline::refuse_rebinding(const Client& c, Responder& responder) {
   respond_error(c, Rcode::REFUSED, responder, &ede);
 }
 
-size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result) {
+size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result, Store store) {
   wire::MessageBuilder b(buffer_, wire::MessageBuilder::kMaxMessageSize);
   b.header() = wire::response_header_for(c.query_header);
   b.header().set_ra(true);
@@ -461,7 +520,11 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
   if (packet.empty() || b.truncated()) return packet.size();
   bool cacheable = result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN;
   uint32_t ttl = min_ttl(result);
-  if (cacheable && ttl > 0) {
+  if (cacheable && ttl > 0 && store == Store::scoped) {
+    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
+    cache_.scoped_answers().insert(key, subnet_key(*c.subnet), packet, ttl, to_cache_status(result.validation),
+                                   timers_.wall_seconds());
+  } else if (cacheable && ttl > 0 && store == Store::shared) {
     cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
     std::optional<wire::EdeCode> ede;
     if (result.ede) ede = result.ede->code();
@@ -471,7 +534,7 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
 }
 
 void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder, bool secure,
-                            const wire::ExtendedErrorOption* ede) {
+                            const wire::ExtendedErrorOption* ede, bool scoped) {
   uint8_t* p = buffer_.data();
   // The stored answer carries another client's RD/CD; AD is only for
   // clients that asked for DNSSEC (DO) or said they understand it (AD).
@@ -483,7 +546,9 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
   if (c.has_edns) {
     total = append_opt(buffer_, length, c.limit, settings_.edns_buffer_size, c.dnssec_ok, ede,
                        c.wants_padding ? settings_.padding_block : 0,
-                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0, {c.cookie.data(), c.cookie_size});
+                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0, {c.cookie.data(), c.cookie_size},
+                       {c.ecs_echo.data(), c.ecs_echo_size},
+                       scoped && c.ecs_honoured && c.subnet ? c.subnet->source_prefix : uint8_t{0});
   }
   if (total == 0 || total > c.limit) {
     // Too big for this client: the question with TC=1 sends it to TCP.

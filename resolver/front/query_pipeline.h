@@ -21,6 +21,7 @@
 #include "cache/cache.h"
 #include "resolver/front/access_control.h"
 #include "resolver/front/drain_state.h"
+#include "resolver/front/client_subnet.h"
 #include "resolver/front/query_defences.h"
 #include "resolver/front/rebinding_filter.h"
 #include "resolver/walk/resolution_result.h"
@@ -54,6 +55,8 @@ struct PipelineSettings {
   // Rebinding protection (rebinding_filter.h), shared by every worker;
   // null or disabled: off.
   std::shared_ptr<const RebindingFilter> rebinding;
+  // EDNS Client Subnet (client_subnet.h); off by default.
+  EcsSettings ecs;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).
@@ -117,6 +120,12 @@ class QueryPipeline final : public transports::QueryHandler {
     // the query had a well-formed one (server_cookies.h).
     std::array<uint8_t, ServerCookies::kReplySize> cookie{};
     uint8_t cookie_size = 0;
+    // ECS (client_subnet.h): the subnet sent upstream for this client, and
+    // the client's own option to echo (with our scope) when it sent one.
+    std::optional<wire::ClientSubnetOption> subnet;
+    std::array<uint8_t, 20> ecs_echo{};
+    uint8_t ecs_echo_size = 0;
+    bool ecs_honoured = false;  // the echoed option is what we sent (a trusted proxy's)
     // Where the query came from, kept only while dnstap logs responses
     // (the request's addresses are gone by the time a resolution ends).
     struct Origin {
@@ -131,6 +140,9 @@ class QueryPipeline final : public transports::QueryHandler {
 
  private:
   struct Pending;
+  // Where a resolution's answer is cached: for everyone, for the client's
+  // subnet only, or nowhere (ECS).
+  enum class Store : uint8_t { shared, scoped, none };
 
   // Answers from the cache into `responder`; false on a miss.
   bool answer_from_cache(const Client& client, cache::StalePolicy policy, transports::Responder& responder,
@@ -140,7 +152,7 @@ class QueryPipeline final : public transports::QueryHandler {
   void on_resolved(const std::shared_ptr<Pending>& pending, const ResolutionResult& result);
   // Renders a result as a cacheable wire answer (no OPT) into buffer_ and
   // stores it; returns its length, 0 if it could not be rendered.
-  size_t render_and_store(const Client& client, const ResolutionResult& result);
+  size_t render_and_store(const Client& client, const ResolutionResult& result, Store store = Store::shared);
   // Rebinding protection on a resolution's result: the result to use (the
   // given one, or `scratch` filtered), or null when it must be refused.
   const ResolutionResult* screen(const ResolutionResult& result, ResolutionResult& scratch);
@@ -148,7 +160,10 @@ class QueryPipeline final : public transports::QueryHandler {
   // Adds this client's RD/AD/OPT (EDE, padding) to the answer in buffer_
   // and sends it, falling back to an empty TC answer if it does not fit.
   void deliver(const Client& client, size_t length, transports::Responder& responder, bool secure,
-               const wire::ExtendedErrorOption* ede);
+               const wire::ExtendedErrorOption* ede, bool scoped = false);
+  // An answer for this client's subnet from the ECS-scoped cache.
+  bool answer_from_scoped_cache(const Client& client, transports::Responder& responder);
+  static Store store_for(const Client& client, const ResolutionResult& result) noexcept;
   void respond_error(const Client& client, wire::Rcode rcode, transports::Responder& responder,
                      const wire::ExtendedErrorOption* ede, bool truncated = false);
   // Every answer leaves through here (logged to dnstap first when asked).
@@ -161,6 +176,7 @@ class QueryPipeline final : public transports::QueryHandler {
   TimerService& timers_;
   PipelineStats& stats_;
   QueryDefences defences_;
+  ClientSubnetPolicy ecs_;
   // Answers are assembled here; every use is synchronous within one call.
   std::array<uint8_t, 65535> buffer_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -33,6 +33,10 @@ struct ResolveOptions {
   // not from the walker's RRset/negative cache, which still holds the data
   // about to expire (delegations may still come from the cache).
   bool refresh = false;
+  // EDNS Client Subnet (RFC 7871): the client's source prefix, sent to the
+  // zones and servers WalkerOptions::ecs lists when they are asked the
+  // client's question (walker_ecs.cpp). Part of the deduplication key.
+  std::optional<wire::ClientSubnetOption> client_subnet{};
 };
 
 struct ResolutionResult {
@@ -49,6 +53,13 @@ struct ResolutionResult {
   // Why a SERVFAIL (or other failure) happened (RFC 8914).
   std::optional<wire::ExtendedErrorOption> ede;
   ValidationState validation = ValidationState::unchecked;
+  // ECS: the widest scope a server gave to the answer's responses (0: the
+  // answer holds for every client, or no subnet was sent). Non-zero: the
+  // answer is for `client_subnet` only and was kept out of the shared caches.
+  uint8_t ecs_scope = 0;
+  // ECS: a zone that gets subnets was asked for a client without one; its
+  // default answer must not be cached for others (walker_ecs.cpp).
+  bool ecs_withheld = false;
 
   // Diagnostics.
   uint32_t upstream_queries = 0;

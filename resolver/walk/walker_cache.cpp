@@ -94,6 +94,8 @@ void Walker::remember_response(const SubQuery& q, const Attempt& a, const wire::
                                const ClassifiedResponse& c) {
   (void)q;
   if (!cache_) return;
+  // A reply tailored to one client subnet (ECS) is for that client only.
+  if (a.ecs_scope > 0 || a.ecs_withheld) return;
   const uint32_t now = timers_.wall_seconds();
   // Everything here passed the bailiwick filter of the classifier.
   if (c.kind == ResponseKind::referral && c.referral_ns) {
