@@ -34,6 +34,7 @@ sys.path.insert(0, str(LAB_DIR))
 import labnet  # noqa: E402  (tests/lab/labnet.py: the lab's prefix)
 DEFAULT_SEXTANT = str(REPO / "build" / "release" / "resolver" / "sextant")
 DEFAULT_TRIVIAL = str(REPO / "build" / "release" / "bench" / "trivial_responder")
+DEFAULT_DOQ_LOAD = str(REPO / "build" / "release" / "bench" / "doq_load")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -409,20 +410,24 @@ def _yaml_list(ports):
 
 
 def sextant_server(command, workdir, listeners, cert=None, key=None, pin_cpu=True, name="sextant",
-                   cache_memory="512M", optional_encrypted=True, server_extra=""):
+                   cache_memory="512M", optional_encrypted=True, server_extra="", warm_restart_file=None,
+                   control_socket=None, threads=1):
     """The resolver under test, from a command line. `{config}` in the command
     is replaced by the generated YAML file; without it, `-c FILE` is appended.
-    `server_extra`: more lines for the `server:` section (indented two spaces)."""
+    `server_extra`: more lines for the `server:` section (indented two spaces).
+    Warm restart stays off unless `warm_restart_file` is given."""
     workdir = Path(workdir)
     config = workdir / "sextant.yaml"
     text = fill_template("sextant.yaml.in", {
         "RUN": LAB_RUN, "NET": labnet.NET, "LISTEN": _yaml_list([listeners.udp_tcp]),
         "DOT_LISTEN": _yaml_list([listeners.dot]), "DOH_LISTEN": _yaml_list([listeners.doh]),
         "DOQ_LISTEN": _yaml_list([listeners.doq]), "DOH3_LISTEN": _yaml_list([listeners.doh3]),
-        "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory})
+        "CERT": cert or "", "KEY": key or "", "CACHE_MEMORY": cache_memory,
+        "WARM_RESTART": "true" if warm_restart_file else "false",
+        "WARM_RESTART_FILE": warm_restart_file or "", "CONTROL_SOCKET": control_socket or ""})
     if server_extra:
         text = text.replace("\nserver:\n", "\nserver:\n" + server_extra, 1)
-    config.write_text(text)
+    config.write_text(text.replace("  threads: 1\n", "  threads: %d\n" % threads, 1))
     argv = shlex.split(command)
     if os.sep in argv[0] and not os.path.isabs(argv[0]):
         argv[0] = os.path.abspath(argv[0])   # the server runs in its own directory
@@ -457,17 +462,64 @@ def trivial_command(requested):
     private -O2 build of bench/trivial_responder.cpp (a few seconds)."""
     if requested and requested != "auto":
         return requested
-    if os.access(DEFAULT_TRIVIAL, os.X_OK):
-        return DEFAULT_TRIVIAL
+    return _private_build("trivial_responder", DEFAULT_TRIVIAL, [])
+
+
+def _private_build(name, default, flags):
+    """`default` if it exists (the release build), else a private -O2 build of
+    bench/NAME.cpp in ~/.cache/sextant-bench (rebuilt when the source is newer)."""
+    if os.access(default, os.X_OK):
+        return default
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sextant-bench"
     cache.mkdir(parents=True, exist_ok=True)
-    binary = cache / "trivial_responder"
-    source = BENCH_DIR / "trivial_responder.cpp"
+    binary = cache / name
+    source = BENCH_DIR / (name + ".cpp")
     if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
         log("building %s with g++ -O2 (no release build found)" % binary)
-        run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(source)],
+        run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(source)] + flags,
             timeout=180)
     return str(binary)
+
+
+def doq_load_command(requested=None):
+    """bench/doq_load.cpp's binary: the one given, the release build, or a private build."""
+    if requested and requested != "auto":
+        return requested
+    return _private_build("doq_load", DEFAULT_DOQ_LOAD, ["-lngtcp2_crypto_gnutls", "-lngtcp2", "-lgnutls"])
+
+
+class DoqLoadResult:
+    """The RESULT line of doq_load (key=value), as attributes."""
+
+    def __init__(self, text):
+        self.text = text
+        line = [l for l in text.splitlines() if l.startswith("RESULT ")]
+        if not line:
+            raise BenchError("doq_load printed no RESULT line:\n%s" % text[-1500:])
+        values = dict(kv.split("=", 1) for kv in line[-1].split()[1:])
+        for key, value in values.items():
+            setattr(self, key, float(value) if "." in value else int(value))
+        self.completed = self.answered
+        self.lost = max(self.sent - self.answered, 0)
+        self.run_time = self.wall
+
+
+def doq_load(binary, port, query_file, seconds=5, connections=4, streams=50, qps=None,
+             per_connection=0, resume=False, early_data=False, server_pid=None, pin_cpu=True):
+    argv = [binary, "-s", "127.0.0.1", "-p", str(port), "-d", str(query_file), "-l", str(seconds),
+            "-c", str(connections), "-m", str(streams)]
+    if qps:
+        argv += ["-Q", str(qps)]
+    if per_connection:
+        argv += ["-n", str(per_connection)]
+    if early_data:
+        argv.append("--early-data")
+    elif resume:
+        argv.append("--resume")
+    if server_pid:
+        argv += ["--server-pid", str(server_pid)]
+    result = run(pin(argv, CLIENT_CPU, pin_cpu), timeout=seconds + 30, check=False)
+    return DoqLoadResult(result.stdout + result.stderr)
 
 
 def trivial_server(binary, workdir, port, pin_cpu=True, name="trivial"):

@@ -81,6 +81,9 @@ void BM_RawVerify(benchmark::State& state) {
 // Algorithm, RSA modulus bits (ignored for the others).
 void Algorithms(benchmark::internal::Benchmark* b) {
   b->ArgNames({"alg", "bits"});
+  b->Args({5, 1024});
+  b->Args({5, 2048});
+  b->Args({7, 2048});
   b->Args({8, 2048});
   b->Args({8, 4096});
   b->Args({10, 2048});

@@ -14,7 +14,7 @@ namespace sextant::cache {
 namespace {
 
 const uint8_t* offsets_of(const AnswerEntry& e) noexcept { return entry_tail(&e) + e.key_len; }
-const uint8_t* packet_of(const AnswerEntry& e) noexcept {
+const uint8_t* packet_start(const AnswerEntry& e) noexcept {
   return offsets_of(e) + size_t{e.ttl_count} * sizeof(uint16_t);
 }
 
@@ -44,19 +44,51 @@ bool packet_mentions(std::span<const uint8_t> packet, Pred&& pred) {
 
 }  // namespace
 
+std::span<const uint8_t> packet_of(const AnswerEntry& e) noexcept {
+  return {packet_start(e), e.packet_size};
+}
+
+AnswerKey answer_key_of(const AnswerEntry& e) noexcept {
+  auto key = ShardedStore<AnswerEntry>::key_of(e);
+  size_t n = key_name_size(key);
+  AnswerKey k;
+  k.qname = key_name(key);
+  k.qtype = static_cast<wire::RRType>(read_u16(&key[n]));
+  k.qclass = static_cast<wire::RRClass>(read_u16(&key[n + 2]));
+  // The flags octet is last; a view's tag sits between the class and it.
+  const uint8_t flags = key[key.size() - 1];
+  k.dnssec_ok = flags & kAnswerKeyDo;
+  k.checking_disabled = flags & kAnswerKeyCd;
+  k.view = (flags & kAnswerKeyView) ? read_u16(&key[n + 4]) : 0;
+  return k;
+}
+
 CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,
-                         bool dnssec_ok, bool checking_disabled) noexcept {
+                         bool dnssec_ok, bool checking_disabled, uint16_t view) noexcept {
   CacheKey k;
   set_key_name(qname, k);
   append_u16(k, static_cast<uint16_t>(qtype));
   append_u16(k, static_cast<uint16_t>(qclass));
-  k.bytes[k.size++] = static_cast<uint8_t>((dnssec_ok ? 1 : 0) | (checking_disabled ? 2 : 0));
+  if (view != 0) append_u16(k, view);
+  k.bytes[k.size++] = static_cast<uint8_t>((dnssec_ok ? kAnswerKeyDo : 0) | (checking_disabled ? kAnswerKeyCd : 0) |
+                                           (view != 0 ? kAnswerKeyView : 0));
   finish_key(k);
   return k;
 }
 
+void rrset_key_of(const CacheKey& answer_key, CacheKey& rkey) noexcept {
+  // The RRset key is the answer key without its flags octet; the name hash
+  // (and so the shard) is the same. The flags octet is copied too, past the
+  // key's end, where lookup_rrset reads DO from.
+  copy_short(rkey.bytes, answer_key.bytes, size_t{answer_key.name_size} + 5);
+  rkey.name_size = answer_key.name_size;
+  rkey.size = static_cast<uint16_t>(answer_key.name_size + 4);
+  rkey.name_hash = answer_key.name_hash;
+  finish_key(rkey);
+}
+
 CacheKey make_answer_key(const AnswerKey& key) noexcept {
-  return make_answer_key(key.qname, key.qtype, key.qclass, key.dnssec_ok, key.checking_disabled);
+  return make_answer_key(key.qname, key.qtype, key.qclass, key.dnssec_ok, key.checking_disabled, key.view);
 }
 
 AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets)
@@ -68,7 +100,7 @@ AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t m
 bool AnswerCache::covered_by_rrset(const AnswerKey& key, std::span<const uint8_t> packet,
                                    const wire::PacketScan& scan, size_t stored_size,
                                    DnssecStatus status, bool has_info_ede, uint32_t now) {
-  if (!rrsets_ || has_info_ede ||
+  if (!rrsets_ || has_info_ede || key.view != 0 ||
       !question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
     return false;
   }
@@ -175,6 +207,59 @@ AnswerCache::Result AnswerCache::insert(const AnswerKey& key, const CacheKey& st
   return outcome == InsertOutcome::stored ? Result::stored : Result::too_large;
 }
 
+RestoreResult AnswerCache::restore(const AnswerKey& key, std::span<const uint8_t> packet,
+                                  DnssecStatus status, std::optional<wire::EdeCode> info_ede,
+                                  uint32_t expires, uint32_t original_ttl, uint32_t now) {
+  if (!valid_status(status) || status == DnssecStatus::bogus ||
+      packet.size() < wire::kHeaderSize || packet.size() > 0xFFFF) {
+    return RestoreResult::rejected;
+  }
+  wire::PacketScan scan;
+  std::vector<uint16_t> offsets(packet.size() / 11 + 1);
+  if (!wire::scan_packet(packet, scan, offsets) || !scan.offsets_complete || scan.has_opt ||
+      scan.qdcount != 1 || scan.qname_compressed) {
+    return RestoreResult::rejected;
+  }
+  wire::Header header;
+  (void)wire::Header::parse(packet, header);
+  if (!header.qr() || header.tc()) return RestoreResult::rejected;
+  wire::Name qname;
+  size_t pos = wire::kHeaderSize;
+  if (wire::Name::parse(packet, pos, qname) != wire::WireError::ok || !(qname == key.qname) ||
+      read_u16(&packet[pos]) != static_cast<uint16_t>(key.qtype) ||
+      read_u16(&packet[pos + 2]) != static_cast<uint16_t>(key.qclass)) {
+    return RestoreResult::rejected;
+  }
+  const uint8_t rcode = header.rcode_low();
+  const bool negative = rcode == 3 || (rcode == 0 && scan.ancount == 0);
+  const uint32_t max_ttl = negative ? config_.negative_max_ttl : config_.max_ttl;
+  bool within_bounds = original_ttl <= max_ttl && expires <= add_ttl(now, max_ttl);
+  wire::for_each_scanned_record(packet, [&](const wire::ScannedRecord& r) {
+    if (r.ttl > max_ttl) within_bounds = false;
+    return within_bounds;
+  });
+  if (!within_bounds || now >= stale_deadline(expires, config_)) return RestoreResult::expired;
+  CacheKey k = make_answer_key(key);
+  size_t offsets_size = scan.ttl_count * sizeof(uint16_t);
+  AnswerEntry* e = allocate_entry<AnswerEntry>(k.size + offsets_size + packet.size());
+  e->key_len = k.size;
+  e->packet_size = static_cast<uint16_t>(packet.size());
+  e->ttl_count = static_cast<uint16_t>(scan.ttl_count);
+  e->rcode = rcode;
+  e->negative = negative;
+  e->rank = Rank::answer_nonauth;
+  e->status = status;
+  e->info_ede = info_ede ? static_cast<uint16_t>(*info_ede) : AnswerEntry::kNoEde;
+  e->original_ttl = original_ttl;
+  e->expires = expires;
+  uint8_t* p = entry_tail(e);
+  std::memcpy(p, k.bytes, k.size);
+  p += k.size;
+  if (offsets_size) std::memcpy(p, offsets.data(), offsets_size);
+  std::memcpy(p + offsets_size, packet.data(), packet.size());
+  return restore_result_of(store_.insert(e, k, restored_may_replace<AnswerEntry>(now)));
+}
+
 bool AnswerCache::lookup(const AnswerKey& key, uint16_t id, const wire::Name& qname_as_sent,
                          uint32_t now, std::span<uint8_t> out, size_t& out_len, AnswerHit& hit,
                          StalePolicy policy) {
@@ -193,8 +278,17 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
   }
   const uint8_t flags = key.bytes[key.size - 1];
   const bool rrset_fallback =
-      rrsets_ && question_answerable_from_rrset(
-                     static_cast<wire::RRType>(read_u16(key.bytes + key.name_size)), flags & 2);
+      rrsets_ && !(flags & kAnswerKeyView) &&
+      question_answerable_from_rrset(static_cast<wire::RRType>(read_u16(key.bytes + key.name_size)),
+                                     flags & kAnswerKeyCd);
+  // Most hits are rendered from the RRset store after this store misses:
+  // start loading that bucket now, so its memory latency overlaps this
+  // store's probe. (A view's key has a view tag: never rendered.)
+  CacheKey rkey;
+  if (rrset_fallback) {
+    rrset_key_of(key, rkey);
+    rrsets_->prefetch(rkey);
+  }
   bool present = store_.visit_counted(key, [&](AnswerEntry& e, auto& counters) {
     Freshness freshness;
     bool claimed;
@@ -208,7 +302,7 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
       counters.add(StoreCounter::misses);
       return false;
     }
-    const uint8_t* packet = packet_of(e);
+    const uint8_t* packet = packet_start(e);
     uint8_t* o = out.data();
     std::memcpy(o, packet, e.packet_size);
     write_u16(o, id);
@@ -242,7 +336,7 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
     return false;
   }, !rrset_fallback);
   if (present || !rrset_fallback) return served;
-  served = lookup_rrset(key, id, qname_as_sent, now, out, out_len, hit, policy);
+  served = lookup_rrset(rkey, id, qname_as_sent, now, out, out_len, hit, policy);
   // Counted as answers (the RRset store counts only its own look-ups).
   store_.count(key, served ? StoreCounter::hits : StoreCounter::misses);
   if (served && hit.freshness == Freshness::stale) store_.count(key, StoreCounter::stale_hits);
@@ -252,18 +346,11 @@ bool AnswerCache::lookup(const CacheKey& key, uint16_t id, const wire::Name& qna
   return served;
 }
 
-bool AnswerCache::lookup_rrset(const CacheKey& key, uint16_t id, const wire::Name& qname_as_sent,
+bool AnswerCache::lookup_rrset(const CacheKey& rkey, uint16_t id, const wire::Name& qname_as_sent,
                                uint32_t now, std::span<uint8_t> out, size_t& out_len,
                                AnswerHit& hit, StalePolicy policy) {
-  // The RRset key is the answer key without its flags octet; the name hash
-  // (and so the shard) is the same.
-  CacheKey rkey;
-  copy_short(rkey.bytes, key.bytes, size_t{key.name_size} + 4);
-  rkey.name_size = key.name_size;
-  rkey.size = static_cast<uint16_t>(key.name_size + 4);
-  rkey.name_hash = key.name_hash;
-  finish_key(rkey);
-  const bool dnssec_ok = key.bytes[key.size - 1] & 1;
+  // The answer key's flags octet sits right after the RRset key's octets.
+  const bool dnssec_ok = rkey.bytes[rkey.size] & 1;
   bool served = false;
   rrsets_->visit_entry(rkey, [&](RRsetEntry& e) {
     if (!rrset_answers_client(e, dnssec_ok)) return false;
@@ -297,7 +384,7 @@ void AnswerCache::finish_refresh(const AnswerKey& key) {
     e.release_refresh_claim();
     return false;
   });
-  if (!present && rrsets_ && question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
+  if (!present && rrsets_ && key.view == 0 && question_answerable_from_rrset(key.qtype, key.checking_disabled)) {
     rrsets_->finish_refresh(key.qname, key.qtype, key.qclass);
   }
 }
@@ -306,15 +393,36 @@ bool AnswerCache::erase(const AnswerKey& key) { return store_.erase(make_answer_
 
 size_t AnswerCache::flush_name(const wire::Name& name) {
   return store_.erase_if([&](const AnswerEntry& e) {
-    return packet_mentions({packet_of(e), e.packet_size},
+    return packet_mentions({packet_start(e), e.packet_size},
                            [&](const wire::Name& n) { return n == name; });
   });
 }
 
 size_t AnswerCache::flush_subtree(const wire::Name& apex) {
   return store_.erase_if([&](const AnswerEntry& e) {
-    return packet_mentions({packet_of(e), e.packet_size},
+    return packet_mentions({packet_start(e), e.packet_size},
                            [&](const wire::Name& n) { return n.is_subdomain_of(apex); });
+  });
+}
+
+size_t AnswerCache::flush_view(uint16_t view, const std::function<bool(const wire::Name&)>& names) {
+  if (view == 0) return 0;
+  return store_.erase_if([&](const AnswerEntry& e) {
+    auto key = ShardedStore<AnswerEntry>::key_of(e);
+    if (!(key.back() & kAnswerKeyView) || read_u16(&key[key.size() - 3]) != view) return false;
+    if (!names) return true;
+    std::span<const uint8_t> packet = packet_of(e);
+    if (packet_mentions(packet, names)) return true;
+    // CNAME and DNAME targets (a chain may end at a name with no record).
+    bool found = false;
+    wire::for_each_scanned_record(packet, [&](const wire::ScannedRecord& r) {
+      if (r.type != wire::RRType::CNAME && r.type != wire::RRType::DNAME) return true;
+      size_t at = r.rdata_offset;
+      wire::Name target;
+      if (wire::Name::parse(packet, at, target) == wire::WireError::ok && names(target)) found = true;
+      return !found;
+    });
+    return found;
   });
 }
 
@@ -322,14 +430,15 @@ void AnswerCache::dump(std::string& out, uint32_t now) const {
   store_.for_each([&](const AnswerEntry& e) {
     auto key = ShardedStore<AnswerEntry>::key_of(e);
     size_t n = key_name_size(key);
-    uint8_t flags = key[n + 4];
+    uint8_t flags = key.back();
+    std::string view = (flags & kAnswerKeyView) ? fmt::format(" view={}", read_u16(&key[n + 4])) : std::string();
     bool stale = e.expired(now);
     fmt::format_to(std::back_inserter(out),
-                   "; answer {} {} {}{}{} rcode={} ttl={} bytes={} status={}{}\n",
+                   "; answer {} {} {}{}{}{} rcode={} ttl={} bytes={} status={}{}\n",
                    key_name(key).to_text(),
                    wire::to_string(static_cast<wire::RRClass>(read_u16(&key[n + 2]))),
                    wire::to_string(static_cast<wire::RRType>(read_u16(&key[n]))),
-                   (flags & 1) ? " +do" : "", (flags & 2) ? " +cd" : "", e.rcode,
+                   (flags & 1) ? " +do" : "", (flags & 2) ? " +cd" : "", view, e.rcode,
                    stale ? 0 : e.ttl_left(now), e.packet_size, to_string(e.status),
                    stale ? " stale" : "");
   });

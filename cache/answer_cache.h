@@ -14,6 +14,12 @@
 // minimum over the RRsets it used), so no answer outlives its RRsets;
 // flushing a name removes every answer that mentions it as an owner.
 //
+// Views (resolver/policy/): an answer a view's policy may have rewritten is
+// stored under that view's tag (AnswerKey::view, not 0), so one view's
+// answer is never handed to another; tagged answers are always wire
+// entries, never rendered from the RRset store (the RRset holds the data as
+// the authority sent it, before the view's policy).
+//
 // Answers that are exactly one RRset at the question name take no entry of
 // their own when the cache is given the RRset store: insert() finds that
 // the RRset renders to the same packet and stores nothing, and lookup()
@@ -24,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +38,7 @@
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/entry_restore.h"
 #include "cache/rrset_cache.h"
 #include "cache/sharded_store.h"
 #include "wire/name.h"
@@ -45,6 +53,7 @@ struct AnswerKey {
   wire::RRClass qclass = wire::RRClass::IN;
   bool dnssec_ok = false;           // EDNS DO
   bool checking_disabled = false;   // CD
+  uint16_t view = 0;                // the policy view's tag; 0: shared by every view
 };
 
 struct AnswerEntry : CacheEntry {
@@ -76,6 +85,11 @@ struct AnswerHit {
   }
 };
 
+// The stored packet of an entry (no OPT, TTLs as stored) and the question
+// it answers (what a snapshot saves).
+std::span<const uint8_t> packet_of(const AnswerEntry& e) noexcept;
+AnswerKey answer_key_of(const AnswerEntry& e) noexcept;
+
 class AnswerCache {
  public:
   // Without an RRset store every answer is kept as a wire entry; with one,
@@ -106,6 +120,14 @@ class AnswerCache {
   Result insert(const AnswerKey& key, const CacheKey& stored_key, std::span<const uint8_t> packet, uint32_t ttl,
                 DnssecStatus status, uint32_t now, std::optional<wire::EdeCode> info_ede = {});
 
+  // Puts back an answer saved by a cache snapshot (entry_restore.h):
+  // `packet` as packet_of() gave it. Checked as insert() checks; an answer
+  // whose expiry lies beyond the running TTL bounds is dropped (its TTL
+  // fields would need rewriting: the resolver will fetch it again).
+  RestoreResult restore(const AnswerKey& key, std::span<const uint8_t> packet,
+                        DnssecStatus status, std::optional<wire::EdeCode> info_ede,
+                        uint32_t expires, uint32_t original_ttl, uint32_t now);
+
   // The hit path. On a hit copies the answer into `out` (which must hold
   // the whole answer, else it is a miss), sets the ID to `id`, writes
   // `qname_as_sent` over the question name and every TTL to its remaining
@@ -130,6 +152,10 @@ class AnswerCache {
   // command, not a hot path.
   size_t flush_name(const wire::Name& name);
   size_t flush_subtree(const wire::Name& apex);
+  // Every answer stored under view tag `view` (not 0) for which `names` is
+  // true of its question name, an owner or a CNAME/DNAME target; all of
+  // the view's answers when `names` is empty. A policy change's flush.
+  size_t flush_view(uint16_t view, const std::function<bool(const wire::Name&)>& names = {});
   void clear() { store_.clear(); }
   void dump(std::string& out, uint32_t now) const;
 
@@ -149,9 +175,16 @@ class AnswerCache {
 };
 
 CacheKey make_answer_key(const AnswerKey& key) noexcept;
+// The RRset key (owner, type, class) of an answer key: the same octets and
+// name hash without the flags octet, which is kept right after the key
+// (rkey.bytes[rkey.size]).
+void rrset_key_of(const CacheKey& answer_key, CacheKey& rkey) noexcept;
 // The same without copying the name into an AnswerKey (the server's hot
 // path builds the key straight from the parsed query).
 CacheKey make_answer_key(const wire::Name& qname, wire::RRType qtype, wire::RRClass qclass,
-                         bool dnssec_ok, bool checking_disabled) noexcept;
+                         bool dnssec_ok, bool checking_disabled, uint16_t view = 0) noexcept;
+
+// Flags octet bits of answer keys.
+inline constexpr uint8_t kAnswerKeyDo = 1, kAnswerKeyCd = 2, kAnswerKeyView = 4;
 
 }  // namespace sextant::cache

@@ -1,5 +1,6 @@
 // Keys of the cache stores: the owner name's lower-cased uncompressed wire
-// form followed by type, class and (for the answer cache) a flags octet.
+// form followed by type, class and (for the answer cache) a view tag when
+// not 0, and a flags octet.
 //
 // Two hashes come with every key: `name_hash` over the name alone picks the
 // shard, so all entries of one name share a shard and "flush this name"
@@ -16,7 +17,7 @@
 
 namespace sextant::cache {
 
-inline constexpr size_t kMaxKeySize = wire::Name::kMaxWireSize + 5;
+inline constexpr size_t kMaxKeySize = wire::Name::kMaxWireSize + 7;
 
 inline uint64_t mix64(uint64_t h) noexcept {
   h ^= h >> 33;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sextant::cache {
@@ -28,7 +29,8 @@ void write_servers(uint8_t* p, const Delegation& d) {
     *p++ = static_cast<uint8_t>(w.size());
     std::memcpy(p, w.data(), w.size());
     p += w.size();
-    *p++ = static_cast<uint8_t>(s.address_rank);
+    // The rank's high bit marks a server named by the child only.
+    *p++ = static_cast<uint8_t>(static_cast<uint8_t>(s.address_rank) | (s.from_child ? 0x80 : 0));
     size_t n = s.addresses.size() < 255 ? s.addresses.size() : 255;
     *p++ = static_cast<uint8_t>(n);
     for (size_t i = 0; i < n; ++i) {
@@ -47,7 +49,8 @@ void read_servers(const DelegationEntry& e, std::vector<DelegationServer>& out) 
     size_t pos = 0;
     (void)wire::Name::parse_uncompressed({p, len}, pos, s.name);
     p += len;
-    s.address_rank = static_cast<Rank>(*p++);
+    s.from_child = (*p & 0x80) != 0;
+    s.address_rank = static_cast<Rank>(*p++ & 0x7F);
     size_t n = *p++;
     s.addresses.resize(n);
     for (auto& a : s.addresses) {
@@ -60,6 +63,12 @@ void read_servers(const DelegationEntry& e, std::vector<DelegationServer>& out) 
 }
 
 }  // namespace
+
+std::vector<DelegationServer> servers_of(const DelegationEntry& e) {
+  std::vector<DelegationServer> out;
+  read_servers(e, out);
+  return out;
+}
 
 DelegationCache::DelegationCache(const CacheConfig& config)
     : config_(config), store_(config.shards, config.delegation_max_bytes) {}
@@ -97,6 +106,31 @@ DelegationCache::Result DelegationCache::insert(const Delegation& d, Rank rank,
   return Result::rejected;
 }
 
+RestoreResult DelegationCache::restore(const Delegation& d, Rank rank, DnssecStatus status,
+                                       uint32_t expires, uint32_t original_ttl, uint32_t now) {
+  if (d.servers.empty() || d.servers.size() > 0xFFFF || !valid_rank(rank) ||
+      !valid_status(status) || status == DnssecStatus::bogus) {
+    return RestoreResult::rejected;
+  }
+  for (const auto& server : d.servers) {
+    if (!valid_rank(server.address_rank) || server.addresses.size() > 255) {
+      return RestoreResult::rejected;
+    }
+    for (const auto& a : server.addresses)
+      if (a.family != 4 && a.family != 6) return RestoreResult::rejected;
+  }
+  if (!fit_restored_times(expires, original_ttl, now, config_.max_ttl, config_)) {
+    return RestoreResult::expired;
+  }
+  CacheKey key = delegation_key(d.zone, d.rclass);
+  DelegationEntry* e = build(key, d);
+  e->rank = rank;
+  e->status = status;
+  e->original_ttl = original_ttl;
+  e->expires = expires;
+  return restore_result_of(store_.insert(e, key, restored_may_replace<DelegationEntry>(now)));
+}
+
 bool DelegationCache::try_zone(const wire::Name& zone, wire::RRClass rclass, uint32_t now,
                                StalePolicy policy, DelegationHit& hit) {
   CacheKey key = delegation_key(zone, rclass);
@@ -117,6 +151,11 @@ bool DelegationCache::try_zone(const wire::Name& zone, wire::RRClass rclass, uin
   if (hit.freshness == Freshness::stale) store_.count(key, StoreCounter::stale_hits);
   if (hit.freshness == Freshness::prefetch_due) store_.count(key, StoreCounter::prefetches);
   return true;
+}
+
+bool DelegationCache::has_fresh(const wire::Name& zone, wire::RRClass rclass, uint32_t now) {
+  EntryRef<DelegationEntry> ref = store_.find(delegation_key(zone, rclass));
+  return ref && !ref->expired(now);
 }
 
 std::optional<DelegationHit> DelegationCache::find(const wire::Name& zone, wire::RRClass rclass,
@@ -182,6 +221,57 @@ bool DelegationCache::set_addresses(const wire::Name& zone, wire::RRClass rclass
   return outcome == InsertOutcome::stored;
 }
 
+bool DelegationCache::add_child_view(const wire::Name& zone, wire::RRClass rclass,
+                                     std::span<const DelegationServer> servers, uint32_t now) {
+  CacheKey key = delegation_key(zone, rclass);
+  EntryRef<DelegationEntry> ref = store_.find(key);
+  if (!ref || ref->expired(now)) return false;
+  Delegation d;
+  d.zone = zone;
+  d.rclass = rclass;
+  read_servers(*ref, d.servers);
+  size_t added_names = 0;
+  for (const auto& s : d.servers) added_names += s.from_child ? 1 : 0;
+  bool changed = false;
+  for (const auto& child : servers) {
+    auto it = std::find_if(d.servers.begin(), d.servers.end(),
+                           [&](const DelegationServer& s) { return s.name == child.name; });
+    if (it == d.servers.end()) {
+      if (added_names >= kMaxChildServers) continue;
+      DelegationServer s;
+      s.name = child.name;
+      s.from_child = true;
+      s.address_rank = child.address_rank;
+      d.servers.push_back(std::move(s));
+      it = d.servers.end() - 1;
+      ++added_names;
+      changed = true;
+    }
+    size_t added_addresses = 0;
+    for (const auto& address : child.addresses) {
+      if (added_addresses >= kMaxChildAddresses || it->addresses.size() >= 255) break;
+      if (std::find(it->addresses.begin(), it->addresses.end(), address) != it->addresses.end()) {
+        continue;
+      }
+      it->addresses.push_back(address);
+      ++added_addresses;
+      changed = true;
+    }
+    if (added_addresses > 0 && child.address_rank > it->address_rank) {
+      it->address_rank = child.address_rank;
+    }
+  }
+  if (!changed) return false;
+  DelegationEntry* e = build(key, d);
+  e->rank = ref->rank;
+  e->status = ref->status;
+  e->original_ttl = ref->original_ttl;
+  e->expires = ref->expires;
+  const DelegationEntry* expected = ref.get();
+  auto outcome = store_.insert(e, key, [&](const DelegationEntry& old) { return &old == expected; });
+  return outcome == InsertOutcome::stored;
+}
+
 void DelegationCache::finish_refresh(const wire::Name& zone, wire::RRClass rclass) {
   store_.visit(delegation_key(zone, rclass), [](DelegationEntry& e) {
     e.release_refresh_claim();
@@ -209,7 +299,8 @@ void DelegationCache::dump(std::string& out, uint32_t now) const {
     std::string cls = wire::to_string(e.rclass);
     for (const auto& s : servers) {
       std::string ns = s.name.to_text();
-      fmt::format_to(std::back_inserter(out), "{} {} {} NS {}\n", zone, ttl, cls, ns);
+      fmt::format_to(std::back_inserter(out), "{} {} {} NS {}{}\n", zone, ttl, cls, ns,
+                     s.from_child ? " ; named by the child only" : "");
       for (const auto& a : s.addresses) {
         fmt::format_to(std::back_inserter(out), "; {} {} {} {} ({})\n", ns, ttl,
                        a.family == 4 ? "A" : "AAAA", a.to_text(), to_string(s.address_rank));

@@ -10,6 +10,10 @@ namespace sextant::cache {
 
 enum class DnssecStatus : uint8_t { indeterminate = 0, insecure = 1, secure = 2, bogus = 3 };
 
+constexpr bool valid_status(DnssecStatus s) noexcept {
+  return static_cast<uint8_t>(s) <= static_cast<uint8_t>(DnssecStatus::bogus);
+}
+
 constexpr const char* to_string(DnssecStatus s) noexcept {
   switch (s) {
     case DnssecStatus::indeterminate: return "indeterminate";

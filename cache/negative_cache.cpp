@@ -33,12 +33,14 @@ wire::Name CachedNegative::name() const noexcept {
   return key_name({entry_tail(ref_.get()), ref_->key_len});
 }
 
-std::vector<wire::RRset> CachedNegative::records() const {
-  std::vector<wire::RRset> out(ref_->record_count);
-  const uint8_t* p = entry_tail(ref_.get()) + ref_->key_len;
+std::vector<wire::RRset> records_of(const NegativeEntry& e) {
+  std::vector<wire::RRset> out(e.record_count);
+  const uint8_t* p = entry_tail(&e) + e.key_len;
   for (auto& rrset : out) p = read_rrset_record(p, rrset);
   return out;
 }
+
+std::vector<wire::RRset> CachedNegative::records() const { return records_of(*ref_); }
 
 wire::RRset CachedNegative::soa() const {
   wire::RRset out;
@@ -100,6 +102,58 @@ NegativeCache::Result NegativeCache::insert(NegativeKind kind, const wire::Name&
     case InsertOutcome::too_large: return Result::too_large;
   }
   return Result::rejected;
+}
+
+namespace {
+
+bool valid_rdatas(wire::RRType type, const std::vector<wire::Rdata>& rdatas) {
+  for (const auto& r : rdatas)
+    if (wire::validate_rdata(type, r) != wire::WireError::ok) return false;
+  return true;
+}
+
+}  // namespace
+
+RestoreResult NegativeCache::restore(NegativeKind kind, const wire::Name& name,
+                                     wire::RRType qtype, wire::RRClass rclass,
+                                     std::span<const wire::RRset> records, DnssecStatus status,
+                                     Rank rank, uint32_t expires, uint32_t original_ttl,
+                                     uint32_t now) {
+  uint32_t minimum = 0;
+  if (records.empty() || records.size() > 0xFFFF || !soa_minimum(records.front(), minimum) ||
+      !valid_rank(rank) || !valid_status(status) || status == DnssecStatus::bogus ||
+      (kind != NegativeKind::nxdomain && kind != NegativeKind::nodata)) {
+    return RestoreResult::rejected;
+  }
+  if (kind == NegativeKind::nodata && wire::is_meta_type(qtype) && qtype != wire::RRType::ANY) {
+    return RestoreResult::rejected;
+  }
+  size_t payload = 0;
+  for (const auto& r : records) {
+    if (!rrset_record_size(r, payload) || !valid_rdatas(r.type, r.rdatas) ||
+        !valid_rdatas(wire::RRType::RRSIG, r.signatures)) {
+      return RestoreResult::rejected;
+    }
+  }
+  if (!fit_restored_times(expires, original_ttl, now, config_.negative_max_ttl, config_)) {
+    return RestoreResult::expired;
+  }
+  CacheKey key = negative_key(kind, name, qtype, rclass);
+  NegativeEntry* e = allocate_entry<NegativeEntry>(key.size + payload);
+  e->key_len = key.size;
+  e->kind = kind;
+  e->qtype = kind == NegativeKind::nodata ? qtype : wire::RRType{0};
+  e->rclass = rclass;
+  e->rank = rank;
+  e->status = status;
+  e->original_ttl = original_ttl;
+  e->expires = expires;
+  e->record_count = static_cast<uint16_t>(records.size());
+  uint8_t* p = entry_tail(e);
+  std::memcpy(p, key.bytes, key.size);
+  p += key.size;
+  for (const auto& r : records) p = write_rrset_record(p, r);
+  return restore_result_of(store_.insert(e, key, restored_may_replace<NegativeEntry>(now)));
 }
 
 bool NegativeCache::try_key(const CacheKey& key, uint32_t now, StalePolicy policy,

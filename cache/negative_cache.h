@@ -17,6 +17,7 @@
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/entry_restore.h"
 #include "cache/sharded_store.h"
 #include "wire/name.h"
 #include "wire/record.h"
@@ -36,6 +37,9 @@ struct NegativeEntry : CacheEntry {
   wire::RRClass rclass = wire::RRClass::IN;
   uint16_t record_count = 0;  // SOA first, then the proofs
 };
+
+// The SOA then the proof RRsets an entry holds, TTLs as stored.
+std::vector<wire::RRset> records_of(const NegativeEntry& e);
 
 // A counted reference to a negative entry.
 class CachedNegative {
@@ -99,6 +103,14 @@ class NegativeCache {
   std::optional<NegativeHit> lookup(const wire::Name& name, wire::RRType qtype,
                                     wire::RRClass rclass, uint32_t now,
                                     StalePolicy policy = StalePolicy::fresh_only);
+
+  // Puts back an entry saved by a cache snapshot (entry_restore.h):
+  // `records` as records_of() gave them (the SOA first). Checked as
+  // insert() checks, and every rdata against its type's layout.
+  RestoreResult restore(NegativeKind kind, const wire::Name& name, wire::RRType qtype,
+                        wire::RRClass rclass, std::span<const wire::RRset> records,
+                        DnssecStatus status, Rank rank, uint32_t expires, uint32_t original_ttl,
+                        uint32_t now);
 
   void finish_refresh(NegativeKind kind, const wire::Name& name, wire::RRType qtype,
                       wire::RRClass rclass);

@@ -28,6 +28,13 @@ constexpr const char* to_string(Rank r) noexcept {
   return "unknown";
 }
 
+// Whether `r` is one of the ranks above (a value read back from a snapshot
+// may be anything).
+constexpr bool valid_rank(Rank r) noexcept {
+  return static_cast<uint8_t>(r) >= static_cast<uint8_t>(Rank::additional) &&
+         static_cast<uint8_t>(r) <= static_cast<uint8_t>(Rank::answer_authoritative);
+}
+
 // Whether new data may replace a cached entry.
 // - expired entries are always replaceable;
 // - validated (secure) data is not replaced by data that is not validated,

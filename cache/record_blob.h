@@ -82,4 +82,45 @@ inline const uint8_t* read_rrset_record(const uint8_t* p, wire::RRset& out) {
   return p;
 }
 
+// Reads what write_rrset_record wrote from untrusted input (a snapshot
+// file): every length is checked against what is left and the owner must
+// be a valid uncompressed name. Moves `pos` past the record; false (and
+// `pos` unspecified) if the octets are not one well-framed record. The
+// rdatas are not checked against their type here (the stores do that).
+inline bool read_rrset_record_checked(std::span<const uint8_t> data, size_t& pos,
+                                      wire::RRset& out) {
+  auto need = [&](size_t n) { return data.size() - pos >= n; };
+  if (pos > data.size() || !need(1)) return false;
+  size_t owner_size = data[pos++];
+  if (!need(owner_size)) return false;
+  size_t name_pos = 0;
+  if (wire::Name::parse_uncompressed(data.subspan(pos, owner_size), name_pos, out.owner) !=
+          wire::WireError::ok ||
+      name_pos != owner_size) {
+    return false;
+  }
+  pos += owner_size;
+  if (!need(12)) return false;
+  const uint8_t* p = data.data() + pos;
+  out.type = static_cast<wire::RRType>(read_u16(p));
+  out.rclass = static_cast<wire::RRClass>(read_u16(p + 2));
+  out.ttl = read_u32(p + 4);
+  uint16_t n = read_u16(p + 8);
+  uint16_t m = read_u16(p + 10);
+  pos += 12;
+  out.rdatas.clear();
+  out.signatures.clear();
+  for (uint32_t i = 0; i < uint32_t{n} + m; ++i) {
+    if (!need(2)) return false;
+    size_t len = read_u16(data.data() + pos);
+    pos += 2;
+    if (!need(len)) return false;
+    auto& list = i < n ? out.rdatas : out.signatures;
+    list.emplace_back(data.begin() + static_cast<ptrdiff_t>(pos),
+                      data.begin() + static_cast<ptrdiff_t>(pos + len));
+    pos += len;
+  }
+  return true;
+}
+
 }  // namespace sextant::cache

@@ -72,6 +72,59 @@ RRsetCache::Result RRsetCache::insert(const wire::RRset& rrset, Rank rank, Dnsse
   return Result::rejected;
 }
 
+namespace {
+
+// Whether `payload` holds exactly `count` length-prefixed items of valid
+// `type` rdata starting at `pos`; moves `pos` past them.
+bool valid_rdata_list(std::span<const uint8_t> payload, size_t& pos, uint16_t count,
+                      wire::RRType type) {
+  for (uint16_t i = 0; i < count; ++i) {
+    if (payload.size() - pos < 2) return false;
+    size_t len = read_u16(payload.data() + pos);
+    pos += 2;
+    if (payload.size() - pos < len) return false;
+    if (wire::validate_rdata(type, payload.subspan(pos, len)) != wire::WireError::ok) return false;
+    pos += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+RestoreResult RRsetCache::restore(const wire::Name& owner, wire::RRType type,
+                                  wire::RRClass rclass, uint16_t rdata_count,
+                                  uint16_t signature_count, std::span<const uint8_t> payload,
+                                  Rank rank, DnssecStatus status, uint32_t expires,
+                                  uint32_t original_ttl, uint32_t now) {
+  if (rdata_count == 0 || wire::is_meta_type(type) || !valid_rank(rank) ||
+      !valid_status(status) || status == DnssecStatus::bogus) {
+    return RestoreResult::rejected;
+  }
+  size_t pos = 0;
+  if (!valid_rdata_list(payload, pos, rdata_count, type) ||
+      !valid_rdata_list(payload, pos, signature_count, wire::RRType::RRSIG) ||
+      pos != payload.size()) {
+    return RestoreResult::rejected;
+  }
+  if (!fit_restored_times(expires, original_ttl, now, config_.max_ttl, config_)) {
+    return RestoreResult::expired;
+  }
+  CacheKey key = make_key(owner, static_cast<uint16_t>(type), static_cast<uint16_t>(rclass));
+  RRsetEntry* e = allocate_entry<RRsetEntry>(key.size + payload.size());
+  e->key_len = key.size;
+  e->type = type;
+  e->rclass = rclass;
+  e->rank = rank;
+  e->status = status;
+  e->original_ttl = original_ttl;
+  e->expires = expires;
+  e->rdata_count = rdata_count;
+  e->signature_count = signature_count;
+  std::memcpy(entry_tail(e), key.bytes, key.size);
+  if (!payload.empty()) std::memcpy(entry_tail(e) + key.size, payload.data(), payload.size());
+  return restore_result_of(store_.insert(e, key, restored_may_replace<RRsetEntry>(now)));
+}
+
 std::optional<RRsetHit> RRsetCache::lookup(const wire::Name& owner, wire::RRType type,
                                            wire::RRClass rclass, uint32_t now, StalePolicy policy,
                                            Rank min_rank, RefreshClaim claim) {

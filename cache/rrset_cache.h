@@ -17,6 +17,7 @@
 #include "cache/cache_config.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/entry_restore.h"
 #include "cache/sharded_store.h"
 #include "wire/name.h"
 #include "wire/record.h"
@@ -81,6 +82,11 @@ inline LengthPrefixedRange rdatas_of(const RRsetEntry& e) noexcept {
 inline LengthPrefixedRange signatures_of(const RRsetEntry& e) noexcept {
   return {rdatas_of(e).end_pointer(), e.signature_count};
 }
+// Both lists as stored, lengths included (what a snapshot saves).
+inline std::span<const uint8_t> payload_of(const RRsetEntry& e) noexcept {
+  const uint8_t* first = entry_tail(&e) + e.key_len;
+  return {first, static_cast<size_t>(signatures_of(e).end_pointer() - first)};
+}
 
 // A read-only view of a cached RRset that keeps it alive.
 class CachedRRset {
@@ -135,6 +141,16 @@ class RRsetCache {
   enum class Result : uint8_t { stored, kept, too_large, rejected };
   Result insert(const wire::RRset& rrset, Rank rank, DnssecStatus status, uint32_t now);
 
+  // Puts back an RRset saved by a cache snapshot (entry_restore.h).
+  // `payload` is what payload_of() gave: `rdata_count` rdatas then
+  // `signature_count` RRSIG rdatas, each with a 2-octet length. Everything
+  // is checked as insert() would (and every rdata against its type's
+  // layout), so a damaged snapshot cannot plant what insert() refuses.
+  RestoreResult restore(const wire::Name& owner, wire::RRType type, wire::RRClass rclass,
+                        uint16_t rdata_count, uint16_t signature_count,
+                        std::span<const uint8_t> payload, Rank rank, DnssecStatus status,
+                        uint32_t expires, uint32_t original_ttl, uint32_t now);
+
   // `min_rank` lets callers that answer clients skip glue; `claim` none
   // leaves a due refresh to a caller that will act on it.
   std::optional<RRsetHit> lookup(const wire::Name& owner, wire::RRType type, wire::RRClass rclass,
@@ -159,6 +175,7 @@ class RRsetCache {
   bool visit_entry(const CacheKey& key, Fn&& fn) {
     return store_.visit(key, std::forward<Fn>(fn));
   }
+  void prefetch(const CacheKey& key) const noexcept { store_.prefetch(key); }
 
   bool erase(const wire::Name& owner, wire::RRType type, wire::RRClass rclass);
   size_t flush_name(const wire::Name& name);

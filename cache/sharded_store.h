@@ -40,6 +40,13 @@ enum class InsertOutcome : uint8_t {
   too_large,  // the entry alone exceeds a shard's budget
 };
 
+// Sets an entry's second-chance bit. Read first: a hit on an entry whose bit
+// is already set then writes nothing, so workers reading the same popular
+// entries do not bounce its cache line between cores.
+inline void mark_referenced(CacheEntry& e) noexcept {
+  if (!e.referenced.load(std::memory_order_relaxed)) e.referenced.store(true, std::memory_order_relaxed);
+}
+
 // Bytes an allocation really takes: usable size plus glibc's chunk header.
 inline size_t allocation_charge(const void* p) noexcept {
   return malloc_usable_size(const_cast<void*>(p)) + sizeof(size_t);
@@ -117,7 +124,7 @@ class ShardedStore {
       s.unlink_at(link);
       release_entry(e);
     } else {
-      e->referenced.store(true, std::memory_order_relaxed);
+      mark_referenced(*e);
     }
     return true;
   }
@@ -156,9 +163,21 @@ class ShardedStore {
       s.unlink_at(link);
       release_entry(e);
     } else {
-      e->referenced.store(true, std::memory_order_relaxed);
+      mark_referenced(*e);
     }
     return true;
+  }
+
+  // Starts loading the bucket `key` falls into, without taking the shard
+  // lock (a hint only: the bucket array may be replaced meanwhile, and a
+  // prefetch of a stale address is harmless). The hit path issues it for
+  // its second store before it probes the first, so the two memory loads
+  // overlap.
+  void prefetch(const CacheKey& key) const noexcept {
+    const Shard& s = shard_for(key);
+    CacheEntry** buckets = s.bucket_hint.load(std::memory_order_relaxed);
+    size_t mask = s.mask_hint.load(std::memory_order_relaxed);
+    if (buckets) __builtin_prefetch(&buckets[static_cast<uint32_t>(key.hash) & mask]);
   }
 
   // A counted reference to the entry under `key` (marking it referenced).
@@ -168,7 +187,7 @@ class ShardedStore {
     CacheEntry** link = s.find_link(key);
     if (!*link) return {};
     E* e = static_cast<E*>(*link);
-    e->referenced.store(true, std::memory_order_relaxed);
+    mark_referenced(*e);
     e->refs.fetch_add(1, std::memory_order_relaxed);
     return EntryRef<E>(e);
   }
@@ -242,6 +261,22 @@ class ShardedStore {
     }
   }
 
+  // Counted references to every entry, shard by shard, each shard from its
+  // least to its most recently used entry (inserting them again in this
+  // order rebuilds the LRU order). A shard's lock is held only while its
+  // references are taken: the caller reads the (immutable) entries after.
+  void collect(std::vector<EntryRef<E>>& out) const {
+    for (size_t i = 0; i <= shard_mask_; ++i) {
+      Shard& s = shards_[i];
+      std::lock_guard lock(s.mu);
+      out.reserve(out.size() + s.entries);
+      for (CacheEntry* e = s.lru_tail; e; e = e->lru_prev) {
+        e->refs.fetch_add(1, std::memory_order_relaxed);
+        out.emplace_back(static_cast<E*>(e));
+      }
+    }
+  }
+
   size_t bytes() const noexcept {
     size_t total = 0;
     for (size_t i = 0; i <= shard_mask_; ++i) total += shards_[i].bytes.load(std::memory_order_relaxed);
@@ -279,6 +314,9 @@ class ShardedStore {
     size_t used = 0;  // bytes, guarded by mu (mirrored in `bytes` for readers)
     std::atomic<size_t> bytes{0};
     std::atomic<size_t> entry_count{0};
+    // Copies of `buckets` and bucket_count - 1 for prefetch() (no lock).
+    std::atomic<CacheEntry**> bucket_hint{nullptr};
+    std::atomic<size_t> mask_hint{0};
     std::atomic<uint64_t> counters[static_cast<size_t>(StoreCounter::count_)] = {};
 
     CacheEntry** find_link(const CacheKey& key) noexcept {
@@ -351,6 +389,8 @@ class ShardedStore {
       size_t old_bytes = bucket_bytes;
       buckets = std::move(fresh);
       bucket_count = n;
+      bucket_hint.store(buckets.get(), std::memory_order_relaxed);
+      mask_hint.store(n - 1, std::memory_order_relaxed);
       bucket_bytes = allocation_charge(buckets.get());
       set_used(used - old_bytes + bucket_bytes);
     }

@@ -41,10 +41,14 @@ struct EcdsaSigFree {
 // Digests fetched once: an implicit fetch on every EVP_DigestVerifyInit
 // takes a lock in the provider store, which shows in the benchmark.
 const EVP_MD* digest_for(uint8_t algorithm) noexcept {
+  static const EVP_MD* sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
   static const EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   static const EVP_MD* sha384 = EVP_MD_fetch(nullptr, "SHA2-384", nullptr);
   static const EVP_MD* sha512 = EVP_MD_fetch(nullptr, "SHA2-512", nullptr);
   switch (static_cast<Algorithm>(algorithm)) {
+    case Algorithm::RSASHA1:
+    case Algorithm::RSASHA1_NSEC3_SHA1:
+      return sha1;
     case Algorithm::RSASHA256:
     case Algorithm::ECDSAP256SHA256:
       return sha256;
@@ -156,6 +160,8 @@ bool ecdsa_raw_to_der(std::span<const uint8_t> raw, size_t scalar, std::vector<u
 
 bool is_supported_algorithm(uint8_t algorithm) noexcept {
   switch (static_cast<Algorithm>(algorithm)) {
+    case Algorithm::RSASHA1:
+    case Algorithm::RSASHA1_NSEC3_SHA1:
     case Algorithm::RSASHA256:
     case Algorithm::RSASHA512:
     case Algorithm::ECDSAP256SHA256:
@@ -187,6 +193,8 @@ KeyError PublicKey::load(uint8_t algorithm, std::span<const uint8_t> public_key,
   size_t bits = 0;
   KeyError error;
   switch (static_cast<Algorithm>(algorithm)) {
+    case Algorithm::RSASHA1:
+    case Algorithm::RSASHA1_NSEC3_SHA1:
     case Algorithm::RSASHA256:
     case Algorithm::RSASHA512:
       error = load_rsa(public_key, min_rsa_bits, pkey, bits);

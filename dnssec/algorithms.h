@@ -1,16 +1,19 @@
 // DNSSEC signature algorithms (RFC 8624 registry) and signature checks
 // through OpenSSL 3 EVP.
 //
-// Supported: 8 RSA/SHA-256, 10 RSA/SHA-512 (RFC 5702), 13 ECDSA P-256/SHA-256,
-// 14 ECDSA P-384/SHA-384 (RFC 6605), 15 Ed25519, 16 Ed448 (RFC 8080).
-// Everything else (1 RSA/MD5, 3 DSA, 5 RSA/SHA-1, 6 DSA-NSEC3, 7 RSA/SHA-1-
-// NSEC3, 12 GOST and unknown numbers) is "unsupported": per RFC 6840 §5.2 a
-// zone that can only be validated with unsupported algorithms is insecure,
-// never bogus. RSA keys under 1024 bits are unsupported too (RFC 8624 §3.1
-// deprecates them; factoring 512-bit keys is cheap), and so are RSA keys
-// above 4096 bits or with exponents longer than 8 octets (RFC 3110 allows
-// neither more than 4096 bits nor expects huge exponents, and both only
-// cost a validator CPU time).
+// Supported: every algorithm RFC 8624 §3.1 lists as MUST or RECOMMENDED
+// for validation: 5 RSA/SHA-1 and 7 RSA/SHA-1-NSEC3-SHA1 (RFC 3110;
+// RFC 5155 §2: the same signatures, 7 only keeps NSEC3 zones away from
+// validators that predate NSEC3), 8 RSA/SHA-256, 10 RSA/SHA-512 (RFC 5702),
+// 13 ECDSA P-256/SHA-256, 14 ECDSA P-384/SHA-384 (RFC 6605), 15 Ed25519
+// and 16 Ed448 (RFC 8080). Everything else (1 RSA/MD5 and 3/6 DSA: MUST NOT;
+// 12 GOST: MAY; unknown and private numbers) is "unsupported": per
+// RFC 4035 §5.2 and RFC 6840 §5.2 a zone that can only be validated with
+// unsupported algorithms is insecure (EDE 1), never bogus. RSA keys under
+// 1024 bits are unsupported too (RFC 8624 §3.1 deprecates them; factoring
+// 512-bit keys is cheap), and so are RSA keys above 4096 bits or with
+// exponents longer than 8 octets (RFC 3110 allows neither more than 4096
+// bits nor expects huge exponents, and both only cost a validator CPU time).
 #pragma once
 
 #include <cstddef>
@@ -28,7 +31,7 @@ enum class Algorithm : uint8_t {
   ED25519 = 15, ED448 = 16,
 };
 
-// True for the algorithms this validator verifies (8, 10, 13, 14, 15, 16).
+// True for the algorithms this validator verifies (5, 7, 8, 10, 13, 14, 15, 16).
 bool is_supported_algorithm(uint8_t algorithm) noexcept;
 
 inline constexpr size_t kMinRsaModulusBits = 1024;
@@ -37,7 +40,7 @@ inline constexpr size_t kMaxRsaExponentOctets = 8;
 
 enum class KeyError : uint8_t {
   ok = 0,
-  unsupported_algorithm,  // not one of the six supported algorithms
+  unsupported_algorithm,  // not one of the supported algorithms
   rsa_key_too_small,      // modulus below the minimum: treated as unsupported
   rsa_key_too_large,      // modulus above 4096 bits or exponent above 8 octets
   malformed_key,          // the public key field does not fit the algorithm

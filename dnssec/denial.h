@@ -27,6 +27,12 @@ struct DenialProof {
   std::string reason;
   // For NXDOMAIN and wildcard proofs: the closest encloser that was proven.
   std::optional<wire::Name> closest_encloser;
+  // For DS NODATA proofs: the denial shows a delegation at the name (the
+  // matching NSEC/NSEC3 has NS and no SOA, or an opt-out span may hide
+  // one), so the child is an unsigned zone. Without it the name is no zone
+  // cut at all (RFC 6840 §4.4 asks for the NS bit in an insecure
+  // delegation proof).
+  bool delegation = false;
 
   bool proven() const noexcept { return status == DenialStatus::proven; }
   // secure / insecure (opt-out, iterations) / bogus, with the EDE.

@@ -217,15 +217,18 @@ DenialProof Nsec3Prover::prove_nodata(const wire::Name& qname, RRType qtype) {
     if (qtype != RRType::CNAME && match->has_type(RRType::CNAME)) {
       return fail(fmt::format("{}: the name has a CNAME", q));
     }
+    const bool delegation = match->has_type(RRType::NS) && !match->has_type(RRType::SOA);
     if (qtype == RRType::DS) {
       if (match->has_type(RRType::SOA)) {
         return fail(fmt::format("{}: the NSEC3 is from the child zone's apex", q));
       }
-    } else if (match->has_type(RRType::NS) && !match->has_type(RRType::SOA)) {
+    } else if (delegation) {
       return fail(fmt::format("{}: the NSEC3 is the parent's side of a delegation", q));
     }
-    return {DenialStatus::proven, fmt::format("{}: the NSEC3 at the name lacks the type", q),
-            std::nullopt};
+    DenialProof proof{DenialStatus::proven, fmt::format("{}: the NSEC3 at the name lacks the type", q),
+                      std::nullopt};
+    proof.delegation = qtype == RRType::DS && delegation;
+    return proof;
   }
   Closest c = closest_encloser(qname);
   if (c.failure.status != DenialStatus::proven) return c.failure;
@@ -234,8 +237,10 @@ DenialProof Nsec3Prover::prove_nodata(const wire::Name& qname, RRType qtype) {
     // §8.6: no DS and no NSEC3 for the delegation: only an opt-out span may
     // hide it, and then the delegation is insecure.
     if (c.next_closer_cover->opt_out()) {
-      return {DenialStatus::opt_out,
-              fmt::format("{}: unsigned delegation inside an opt-out span", q), c.encloser};
+      DenialProof proof{DenialStatus::opt_out,
+                        fmt::format("{}: unsigned delegation inside an opt-out span", q), c.encloser};
+      proof.delegation = true;
+      return proof;
     }
     return fail(fmt::format("{}: no NSEC3 matches and the cover is not opt-out", q));
   }

@@ -148,7 +148,9 @@ DenialProof nsec_prove_nodata(std::span<const NsecRecord> nsecs, const wire::Nam
     } else if (delegation) {
       return fail(fmt::format("{}: the NSEC is the parent's side of a delegation", q));
     }
-    return ok(fmt::format("{}: the NSEC at the name lacks the type", q));
+    DenialProof proof = ok(fmt::format("{}: the NSEC at the name lacks the type", q));
+    proof.delegation = qtype == RRType::DS && delegation;
+    return proof;
   }
   // An empty non-terminal: it exists (names below it do) and has no types.
   for (const NsecRecord& n : nsecs) {

@@ -80,6 +80,12 @@ void TrustAnchors::add_dnskey(const wire::Name& zone, const wire::Rdata& dnskey)
   add_ds(zone, ds);
 }
 
+void TrustAnchors::add_zone(const wire::Name& zone) { entry(zone); }
+
+void TrustAnchors::replace_with(const TrustAnchors& other) {
+  for (const TrustAnchor& a : other.anchors()) entry(a.zone).ds = a.ds;
+}
+
 const TrustAnchor* TrustAnchors::closest(const wire::Name& name) const noexcept {
   const TrustAnchor* best = nullptr;
   for (const TrustAnchor& a : anchors_) {

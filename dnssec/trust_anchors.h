@@ -42,6 +42,11 @@ class TrustAnchors {
 
   void add_ds(const wire::Name& zone, const wire::Rdata& ds);
   void add_dnskey(const wire::Name& zone, const wire::Rdata& dnskey);
+  // A trust point with no trusted key yet (RFC 5011: all revoked): the
+  // validator answers SERVFAIL below it rather than insecure.
+  void add_zone(const wire::Name& zone);
+  // Every anchor of `other` replaces this set's anchor for the same zone.
+  void replace_with(const TrustAnchors& other);
 
   // The anchor at `name` or at its closest anchored ancestor; nullptr if no
   // anchor covers the name (then nothing below can be validated: insecure).

@@ -48,16 +48,32 @@ void KnownZones::add(const wire::Name& zone, const ZoneKeysResult& result) {
 }
 
 const ZoneTrust* KnownZones::lookup(const wire::Name& zone) const noexcept {
-  const ZoneTrust* inherited = nullptr;
+  // The closest known enclosing zone decides: an unsigned or broken one
+  // covers everything below it (no chain of trust restarts there by a DS),
+  // a secure one means the zone's own keys are still to be established.
+  // A secure entry below an insecure one is an island of security (a
+  // configured trust anchor), so it hides the insecure ancestor.
+  const ZoneTrust* closest = nullptr;
   for (const ZoneTrust& z : zones_) {
     if (z.zone == zone) return &z;
-    // No chain of trust restarts below an unsigned or broken zone.
-    if (z.verdict.state != SecurityState::secure && zone.is_subdomain_of(z.zone) &&
-        (!inherited || z.zone.label_count() > inherited->zone.label_count())) {
-      inherited = &z;
+    if (zone.is_subdomain_of(z.zone) &&
+        (!closest || z.zone.label_count() > closest->zone.label_count())) {
+      closest = &z;
     }
   }
-  return inherited;
+  if (!closest || closest->verdict.state == SecurityState::secure) return nullptr;
+  for (const wire::Name& anchor : anchor_zones_) {
+    if (zone.is_subdomain_of(anchor) && anchor.is_subdomain_of(closest->zone) &&
+        !(anchor == closest->zone)) {
+      return nullptr;  // an anchor between them: its own chain decides
+    }
+  }
+  return closest;
+}
+
+void KnownZones::set_anchor_zones(std::span<const TrustAnchor> anchors) {
+  anchor_zones_.clear();
+  for (const TrustAnchor& a : anchors) anchor_zones_.push_back(a.zone);
 }
 
 namespace {
@@ -196,6 +212,27 @@ class ResponseValidator {
       if (in_answer && dname_source(set, r_.answer)) return true;  // judged with its DNAME
       // Referral NS sets (and glue) are never signed.
       if (!in_answer && set.type == RRType::NS) return true;
+      // Unsigned data below the zone asked may come from an unsigned child
+      // served by the same servers (no referral was seen): each name
+      // between the zone and the owner must be known to be no zone cut, or
+      // a secure one, before the missing signature makes the data bogus
+      // (RFC 4035 §5.2: the chain is followed by DS, whatever cut the
+      // resolver happened to ask).
+      if (set.owner.is_subdomain_of(r_.zone) && !(set.owner == r_.zone)) {
+        const ZoneTrust* zone_trust = zones_.lookup(r_.zone);
+        if (!zone_trust) return needs(r_.zone);
+        for (size_t labels = r_.zone.label_count() + 1;
+             zone_trust->verdict.is_secure() && labels <= set.owner.label_count(); ++labels) {
+          const wire::Name between = set.owner.suffix(labels);
+          const ZoneTrust* trust = zones_.lookup(between);
+          if (!trust) return needs(between);
+          if (trust->verdict.state != SecurityState::secure) {
+            c.state = trust->verdict.state;
+            outcome_.add(trust->verdict);
+            return true;
+          }
+        }
+      }
     }
     const wire::Name signer = c.signer.value_or(r_.zone);
     // The signer must be the zone holding the data: an ancestor of the
@@ -319,6 +356,7 @@ class ResponseValidator {
       out_.verdict = proof.verdict();
       return false;
     }
+    if (r_.qtype == RRType::DS && name == r_.qname) out_.ds_denial_shows_cut = proof.delegation;
     return true;
   }
 
@@ -354,6 +392,15 @@ class ResponseValidator {
       return nsec3 ? nsec3->prove_nodata(ns->owner, RRType::DS)
                    : nsec_prove_nodata(nsec, r_.zone, ns->owner, RRType::DS);
     });
+    if (proof.status == DenialStatus::proven && !proof.delegation) {
+      // RFC 6840 §4.4: the denial must show the delegation (NS bit).
+      out_.delegation_state = SecurityState::bogus;
+      outcome_.add(Verdict::bogus(wire::EdeCode::NsecMissing,
+                                  fmt::format("referral to {}: the denial of its DS shows no "
+                                              "delegation there (no NS in the bitmap)",
+                                              ns->owner.to_text())));
+      return true;
+    }
     switch (proof.status) {
       case DenialStatus::proven:
       case DenialStatus::opt_out:

@@ -27,6 +27,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "dnssec/key_chain.h"
@@ -51,14 +52,20 @@ class KnownZones {
   void add_bogus(const wire::Name& zone, Verdict why);
   // Records the outcome of validate_zone_keys() for `zone`, whatever it was.
   void add(const wire::Name& zone, const ZoneKeysResult& result);
-  // The entry for `zone` itself, else the closest ancestor entry if that
-  // one is insecure or bogus (its state covers everything below). nullptr
-  // when the zone's keys are still to be fetched.
+  // The configured trust anchors' zones: each starts a chain of its own, so
+  // an unsigned or broken ancestor's state stops there (RFC 4035 §4.3: an
+  // island of security below an insecure delegation).
+  void set_anchor_zones(std::span<const TrustAnchor> anchors);
+  // The entry for `zone` itself, else the closest known ancestor's entry if
+  // that one is insecure or bogus (its state covers everything below, down
+  // to the next trust anchor; a secure entry in between hides it). nullptr
+  // when the zone's keys are still to be established.
   const ZoneTrust* lookup(const wire::Name& zone) const noexcept;
 
  private:
   void put(ZoneTrust trust);
   std::vector<ZoneTrust> zones_;
+  std::vector<wire::Name> anchor_zones_;
 };
 
 enum class ResponseKind : uint8_t { answer, nodata, nxdomain, referral };
@@ -92,6 +99,10 @@ struct ResponseValidation {
   wire::Name delegation;
   SecurityState delegation_state = SecurityState::indeterminate;
   std::vector<wire::Rdata> delegation_ds;
+  // A DS question answered NODATA/NXDOMAIN: true when the proof shows a
+  // delegation at the name (DenialProof::delegation), i.e. an unsigned
+  // child zone; false when the name is no zone cut at all.
+  bool ds_denial_shows_cut = false;
 };
 
 // `ntas` may be null. The budget is the client request's.

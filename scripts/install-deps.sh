@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing, the lab and the
 # benchmarks need. Idempotent: when everything is present it prints nothing.
-# Daemons that Debian would start on install (unbound, knot, dnsdist) are kept from
+# Daemons that Debian would start on install (unbound, knot, dnsdist, kresd,
+# pdns-recursor) are kept from
 # starting, so nothing grabs 127.0.0.1:53 behind the project's back.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ PACKAGES=(
   # clients and peers for integration tests and benchmarks
   dnsperf unbound python3 python3-dnspython python3-httpx python3-h2 python3-yaml
   nghttp2-client curl
+  knot-resolver pdns-recursor  # peers of bench/flood.py (random-subdomain flood)
   python3-prometheus-client  # parses /metrics in tests/integration/operations_test.py
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler fstrm-bin dnstap-ldns  # dnstap query logs
   dnsdist              # the load balancer of docs/deploy/dnsdist.md and its integration test

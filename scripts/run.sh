@@ -44,6 +44,9 @@ control:
   socket: $run_dir/sextant.sock
 metrics:
   listen: ["127.0.0.1@9153"]
+cache:
+  warm-restart:
+    file: $run_dir/sextant-cache.snapshot
 YAML
   echo "run.sh: lab is up; try: dig @127.0.0.1 www.example.com" >&2
   echo "run.sh: and: $build/resolver/sextant control -s $run_dir/sextant.sock stats;" \

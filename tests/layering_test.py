@@ -5,7 +5,10 @@
 
 and, inside resolver/, room by room:
 
-    walk, config  <-  front  <-  daemon
+    walk, config  <-  policy  <-  front  <-  daemon
+                      eventlog  <-  front
+    walk  <-  anchors  <-  daemon
+    walk, config  <-  forward  <-  daemon
 
 A folder may include itself and what its row allows, nothing else. A new
 room (policy/, forward/ ...) must be added to ALLOWED before it builds
@@ -26,9 +29,21 @@ ALLOWED = {
     "transports": {"wire"},
     "resolver/walk": {"wire", "cache", "dnssec"},
     "resolver/config": {"wire"},
-    "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config"},
+    # policy/: local data, lists, RPZ, DNS64, views; pure tables and rules
+    # (files are read by its builder), no sockets, no cache.
+    "resolver/policy": {"wire", "resolver/config"},
+    # eventlog/: the per-query JSON event log (records, queues, writer thread).
+    "resolver/eventlog": {"wire", "transports", "resolver/policy"},
+    # forward: the forward/stub zone table (built from config, read by the
+    # walker through walk/configured_zones.h) and the upstreams' profiles.
+    "resolver/forward": {"wire", "dnssec", "resolver/walk", "resolver/config"},
+    "resolver/front": {"wire", "cache", "dnssec", "transports", "resolver/walk", "resolver/config",
+                       "resolver/policy", "resolver/eventlog"},
+    # RFC 5011 trust anchor maintenance: probes through a walker.
+    "resolver/anchors": {"wire", "dnssec", "resolver/walk"},
     "resolver/daemon": {"wire", "cache", "dnssec", "transports", "resolver/walk",
-                        "resolver/config", "resolver/front"},
+                        "resolver/config", "resolver/front", "resolver/forward", "resolver/policy",
+                        "resolver/eventlog", "resolver/anchors"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

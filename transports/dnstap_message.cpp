@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
 
 namespace sextant::transports {
@@ -61,6 +63,8 @@ const char* to_string(DnstapMessageType type) noexcept {
     case DnstapMessageType::resolver_response: return "RESOLVER_RESPONSE";
     case DnstapMessageType::client_query: return "CLIENT_QUERY";
     case DnstapMessageType::client_response: return "CLIENT_RESPONSE";
+    case DnstapMessageType::forwarder_query: return "FORWARDER_QUERY";
+    case DnstapMessageType::forwarder_response: return "FORWARDER_RESPONSE";
   }
   return "?";
 }
@@ -75,6 +79,7 @@ DnstapEncoder::DnstapEncoder(const DnstapEvent& event, std::string_view identity
                              std::string_view version) noexcept {
   dnstap__dnstap__init(&frame_);
   dnstap__message__init(&message_);
+  dnstap__policy__init(&policy_);
 
   frame_.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
   frame_.message = &message_;
@@ -137,6 +142,31 @@ DnstapEncoder::DnstapEncoder(const DnstapEvent& event, std::string_view identity
   if (!event.query_zone.empty()) {
     message_.has_query_zone = 1;
     message_.query_zone = bytes_of(event.query_zone.data(), event.query_zone.size());
+  }
+  if (const DnstapPolicy* p = event.policy) {
+    message_.policy = &policy_;
+    if (!p->type.empty()) {
+      size_t n = std::min(p->type.size(), sizeof policy_type_ - 1);
+      std::memcpy(policy_type_, p->type.data(), n);
+      policy_type_[n] = 0;
+      policy_.type = policy_type_;
+    }
+    if (!p->rule.empty()) {
+      policy_.has_rule = 1;
+      policy_.rule = bytes_of(p->rule.data(), p->rule.size());
+    }
+    if (p->action >= 1 && p->action <= 6) {
+      policy_.has_action = 1;
+      policy_.action = static_cast<Dnstap__Policy__Action>(p->action);
+    }
+    if (p->match >= 1 && p->match <= 5) {
+      policy_.has_match = 1;
+      policy_.match = static_cast<Dnstap__Policy__Match>(p->match);
+    }
+    if (!p->value.empty()) {
+      policy_.has_value = 1;
+      policy_.value = bytes_of(p->value.data(), p->value.size());
+    }
   }
 }
 

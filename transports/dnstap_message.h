@@ -24,10 +24,13 @@ enum class DnstapMessageType : uint8_t {
   resolver_response = 4,  // we received its answer
   client_query = 5,       // a client's query reached us
   client_response = 6,    // we answered a client
+  forwarder_query = 7,    // we sent a query to a forward zone's upstream resolver
+  forwarder_response = 8, // we received its answer
 };
 const char* to_string(DnstapMessageType type) noexcept;
 constexpr bool is_response(DnstapMessageType type) noexcept {
-  return type == DnstapMessageType::resolver_response || type == DnstapMessageType::client_response;
+  return type == DnstapMessageType::resolver_response || type == DnstapMessageType::client_response ||
+         type == DnstapMessageType::forwarder_response;
 }
 
 // Wall-clock time as dnstap stores it: seconds since the epoch + nanoseconds.
@@ -36,6 +39,16 @@ struct DnstapTime {
   uint32_t nsec = 0;
   static DnstapTime now() noexcept;  // CLOCK_REALTIME
   friend bool operator==(const DnstapTime&, const DnstapTime&) = default;
+};
+
+// dnstap's Policy message: what policy rewrote (or let pass) a client's
+// exchange. Everything borrowed, like the event.
+struct DnstapPolicy {
+  std::string_view type;           // "RPZ", "blocklist", "allowlist", "local-data", "DNS64"
+  std::span<const uint8_t> rule;   // the matching rule's owner name, wire format
+  uint8_t action = 0;              // Policy.Action number (1 NXDOMAIN .. 6 LOCAL_DATA); 0: none
+  uint8_t match = 0;               // Policy.Match number (1 QNAME, 2 CLIENT_IP, 3 RESPONSE_IP); 0: none
+  std::span<const uint8_t> value;  // what matched: the name (wire) or the address octets
 };
 
 // Everything borrowed: the event only has to live for the call that takes it.
@@ -59,6 +72,8 @@ struct DnstapEvent {
   // For resolver_* events: the zone the server was asked as authoritative
   // for, as a wire-format name; empty when unknown.
   std::span<const uint8_t> query_zone;
+  // For client_response events: the policy that applied, if any.
+  const DnstapPolicy* policy = nullptr;
   // The calling worker thread (Request::worker): DnstapWriter gives each
   // worker its own queue. Ignored by the encoder.
   unsigned worker = 0;
@@ -82,6 +97,8 @@ class DnstapEncoder {
  private:
   Dnstap__Dnstap frame_;
   Dnstap__Message message_;
+  Dnstap__Policy policy_;
+  char policy_type_[32] = {};  // protobuf-c wants a NUL-terminated string
 };
 
 // Convenience for tests and tools: the serialized dnstap.Dnstap protobuf

@@ -245,6 +245,8 @@ bool DnstapWriter::wants(DnstapMessageType type) const noexcept {
     case DnstapMessageType::client_response: return options_.log_client_responses;
     case DnstapMessageType::resolver_query: return options_.log_resolver_queries;
     case DnstapMessageType::resolver_response: return options_.log_resolver_responses;
+    case DnstapMessageType::forwarder_query: return options_.log_forwarder_queries;
+    case DnstapMessageType::forwarder_response: return options_.log_forwarder_responses;
   }
   return false;
 }

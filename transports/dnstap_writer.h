@@ -38,6 +38,8 @@ struct DnstapOptions {
   bool log_client_responses = true;
   bool log_resolver_queries = false;
   bool log_resolver_responses = false;
+  bool log_forwarder_queries = false;
+  bool log_forwarder_responses = false;
 
   // Number of worker threads calling log(): DnstapEvent::worker must be
   // below it, and each index used by one thread at a time.

@@ -109,6 +109,13 @@ class DoqApplication final : public QuicApplication {
     return 0;
   }
 
+  int on_handshake_completed() override {
+    // Queries held back from 0-RTT run now (after_read dispatches them).
+    ready_.insert(ready_.end(), held_until_handshake_.begin(), held_until_handshake_.end());
+    held_until_handshake_.clear();
+    return 0;
+  }
+
   void after_read() override {
     flush_stream_shutdowns();
     dispatch_ready();
@@ -244,6 +251,15 @@ class DoqApplication final : public QuicApplication {
         protocol_error_ = true;
         break;
       }
+      // Before the handshake completes, a server only reads 0-RTT data, which
+      // an attacker may replay: only QUERY and NOTIFY are replay-safe (RFC 9250
+      // §4.5); anything else runs once the handshake, which a replayer cannot
+      // finish, has completed.
+      const unsigned opcode = (q[4] >> 3) & 0x0F;
+      if (opcode != 0 && opcode != 4 && !ngtcp2_conn_get_handshake_completed(connection_.conn())) {
+        held_until_handshake_.push_back(id);
+        continue;
+      }
       stream.dispatched = true;
       stream.waiting = true;
       ++pending_;
@@ -280,6 +296,7 @@ class DoqApplication final : public QuicApplication {
   unsigned max_streams_;
   std::map<int64_t, Stream> streams_;
   std::vector<int64_t> ready_;
+  std::vector<int64_t> held_until_handshake_;  // from 0-RTT, not replay-safe
   std::deque<int64_t> send_queue_;
   std::vector<std::pair<int64_t, DoqError>> to_shutdown_;
   size_t pending_ = 0;
@@ -327,7 +344,8 @@ uint16_t DoqListener::port() const noexcept { return server_->port(); }
 size_t DoqListener::connection_count() const noexcept { return server_->connection_count(); }
 
 std::shared_ptr<QuicTlsContext> make_doq_tls_context(const TlsFiles& files) {
-  return std::make_shared<QuicTlsContext>(files, std::vector<std::string>{"doq", "doq-i11"});
+  // 0-RTT on: DoqApplication holds back what is not replay-safe.
+  return std::make_shared<QuicTlsContext>(files, std::vector<std::string>{"doq", "doq-i11"}, true);
 }
 
 ListenerFactory make_doq_listener_factory(DoqListenerConfig config, std::shared_ptr<QuicTlsContext> tls) {

@@ -402,6 +402,12 @@ int QuicConnection::on_handshake_completed(ngtcp2_conn*, void* user) {
   s->handshake_done_ = true;
   auto& counters = s->server_->counters();
   counters.add(counters.handshakes_completed);
+  if (gnutls_session_is_resumed(s->session_)) counters.add(counters.sessions_resumed);
+  if (gnutls_session_get_flags(s->session_) & GNUTLS_SFLAGS_EARLY_DATA) counters.add(counters.early_data_accepted);
+  // A ticket for the next connection (GNUTLS_NO_AUTO_SEND_TICKET: QUIC sends
+  // it after the handshake, in 1-RTT CRYPTO frames). Failing to make one
+  // only costs the client a full handshake next time.
+  (void)gnutls_session_ticket_send(s->session_, 1, 0);
   return s->app_->on_handshake_completed();
 }
 

@@ -24,6 +24,8 @@ TransportCountersSnapshot snapshot(const TransportCounters& c) noexcept {
   s.errors = load(c.errors);
   s.idle_timeouts = load(c.idle_timeouts);
   s.retries_sent = load(c.retries_sent);
+  s.sessions_resumed = load(c.sessions_resumed);
+  s.early_data_accepted = load(c.early_data_accepted);
   for (size_t i = 0; i < s.proxy.size(); ++i) s.proxy[i] = load(c.proxy[i]);
   return s;
 }

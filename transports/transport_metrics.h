@@ -26,6 +26,8 @@ struct TransportCounters {
   std::atomic<uint64_t> errors{0};                // malformed input, protocol errors, HTTP 4xx
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> retries_sent{0};          // QUIC Retry packets (DoQ only)
+  std::atomic<uint64_t> sessions_resumed{0};      // QUIC handshakes that resumed a session (DoQ, DoH/3)
+  std::atomic<uint64_t> early_data_accepted{0};   // QUIC handshakes whose 0-RTT data was accepted (DoQ)
   // PROXY v2 per connection, indexed by ProxyOutcome (direct is not counted).
   std::array<std::atomic<uint64_t>, kProxyOutcomeCount> proxy{};
 
@@ -46,6 +48,8 @@ struct TransportCountersSnapshot {
   uint64_t errors = 0;
   uint64_t idle_timeouts = 0;
   uint64_t retries_sent = 0;
+  uint64_t sessions_resumed = 0;
+  uint64_t early_data_accepted = 0;
   std::array<uint64_t, kProxyOutcomeCount> proxy{};
 };
 

@@ -27,6 +27,7 @@ const char* to_string(UpstreamStatus status) noexcept {
     case UpstreamStatus::destination_refused: return "destination refused (loopback-only guard)";
     case UpstreamStatus::overloaded: return "overloaded";
     case UpstreamStatus::cancelled: return "cancelled";
+    case UpstreamStatus::auth_failed: return "authentication failed";
   }
   return "unknown";
 }
@@ -195,6 +196,7 @@ void Exchange::finish(UpstreamResult result, bool notify) {
     case UpstreamStatus::destination_refused: c.refused_destinations.add(); break;
     case UpstreamStatus::overloaded: c.overloaded.add(); break;
     case UpstreamStatus::bad_query:
+    case UpstreamStatus::auth_failed:  // not a NetworkUpstream outcome
     case UpstreamStatus::cancelled: break;
   }
   core_->forget(id_);

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "transports/listener_counters.h"
@@ -34,6 +35,7 @@ enum class UpstreamStatus : uint8_t {
   destination_refused,  // the loopback-only test guard refused a non-loopback server
   overloaded,           // max_outstanding sockets already in use
   cancelled,            // shutdown() ended the query before an answer came
+  auth_failed,          // an encrypted upstream's certificate or pin did not match (UpstreamPool)
 };
 const char* to_string(UpstreamStatus status) noexcept;
 
@@ -54,6 +56,7 @@ struct UpstreamResult {
   sockaddr_storage from{};      // where the answer came from (the server)
   int error = 0;                // libuv error code for network_error (uv_strerror)
   uint32_t ignored_datagrams = 0;  // UDP datagrams dropped as not matching
+  std::string detail;           // why it failed, when known (UpstreamPool)
 };
 
 // Called once per query on the loop thread — never from inside send() or

@@ -27,6 +27,7 @@ bool read_sent_question(std::span<const uint8_t> packet, SentQuestion& out) noex
   if (packet.size() < kHeaderSize) return false;
   if (packet[2] & 0x80) return false;  // QR=1: not a query
   out.id = read16(packet, 0);
+  out.opcode = static_cast<uint8_t>((packet[2] >> 3) & 0x0F);
   const uint16_t qdcount = read16(packet, 4);
   out.has_question = qdcount > 0;
   if (!out.has_question) return true;
@@ -39,6 +40,7 @@ const char* to_string(ResponseMatch m) noexcept {
     case ResponseMatch::too_short: return "too short";
     case ResponseMatch::not_a_response: return "not a response";
     case ResponseMatch::id_mismatch: return "ID mismatch";
+    case ResponseMatch::opcode_mismatch: return "opcode mismatch";
     case ResponseMatch::question_mismatch: return "question mismatch";
     case ResponseMatch::malformed_question: return "malformed question";
   }
@@ -50,6 +52,7 @@ ResponseMatch match_response(const SentQuestion& sent, std::span<const uint8_t> 
   if (response.size() < kHeaderSize) return ResponseMatch::too_short;
   if (!(response[2] & 0x80)) return ResponseMatch::not_a_response;
   if (read16(response, 0) != sent.id) return ResponseMatch::id_mismatch;
+  if (((response[2] >> 3) & 0x0F) != sent.opcode) return ResponseMatch::opcode_mismatch;
   if (!sent.has_question) return ResponseMatch::match;
 
   const uint16_t qdcount = read16(response, 4);

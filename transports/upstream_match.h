@@ -13,6 +13,7 @@ namespace sextant::transports {
 
 struct SentQuestion {
   uint16_t id = 0;
+  uint8_t opcode = 0;
   bool has_question = false;  // QDCOUNT was 0: only the ID can be matched
   wire::Name qname;
   uint16_t qtype = 0;
@@ -29,12 +30,13 @@ enum class ResponseMatch : uint8_t {
   too_short,          // under 12 octets
   not_a_response,     // QR=0
   id_mismatch,
+  opcode_mismatch,    // a reply to another kind of message is no reply to this one
   question_mismatch,  // different name/type/class, or the name's case with match_case
   malformed_question,
 };
 const char* to_string(ResponseMatch m) noexcept;
 
-// A response must carry the same ID and the same question. One without a
+// A response must carry the same ID, opcode and question. One without a
 // question section (QDCOUNT=0) is accepted only with an error RCODE
 // (FORMERR, SERVFAIL, NOTIMP, REFUSED): some servers answer that way to
 // queries they cannot parse, and the walker must see those to fall back.

@@ -11,6 +11,7 @@ const char* to_string(WireError e) noexcept {
     case WireError::truncated_rdata: return "truncated rdata";
     case WireError::pointer_loop: return "compression pointer loop";
     case WireError::forward_pointer: return "compression pointer does not point backwards";
+    case WireError::pointer_into_header: return "compression pointer into the header";
     case WireError::label_too_long: return "label longer than 63 octets";
     case WireError::name_too_long: return "name longer than 255 octets";
     case WireError::bad_label_type: return "reserved label type";

@@ -31,6 +31,7 @@ enum class WireError : uint8_t {
   too_large,             // output would exceed the size limit (builder)
   not_a_query,           // QR=1 where a query was expected
   bad_question,          // QDCOUNT other than 1 where one question is required
+  pointer_into_header,   // a compression pointer into the 12-octet header
 };
 
 const char* to_string(WireError e) noexcept;

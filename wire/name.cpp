@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wire/header.h"
+
 namespace sextant::wire {
 
 namespace {
@@ -71,6 +73,10 @@ WireError Name::parse(std::span<const uint8_t> packet, size_t& pos, Name& out) n
       if (cursor + 1 >= packet.size()) return WireError::truncated_name;
       size_t target = (static_cast<size_t>(len & 0x3F) << 8) | packet[cursor + 1];
       if (target >= floor) return WireError::forward_pointer;
+      // No name starts inside the 12-octet header: labels read from there
+      // would be made of the ID, flags and counts (RFC 1035 §4.1.4 points
+      // at "a prior occurrence of the same name").
+      if (target < kHeaderSize) return WireError::pointer_into_header;
       if (++jumps > kMaxLabels) return WireError::pointer_loop;
       copy_run();
       if (!jumped) {

@@ -31,7 +31,8 @@ class Name {
 
   // Parses a possibly compressed name at `pos` in `packet`. On success `pos`
   // moves past the name as it appears at that position (after the first
-  // pointer, if any). Pointers must point strictly backwards and at most
+  // pointer, if any). Pointers must point strictly backwards, never into
+  // the 12-octet header (`packet` is a whole message), and at most
   // kMaxLabels jumps are followed, so no input can loop.
   static WireError parse(std::span<const uint8_t> packet, size_t& pos, Name& out) noexcept;
 

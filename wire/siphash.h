@@ -1,12 +1,13 @@
 // SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed 64-bit PRF over short
 // inputs. RFC 9018 builds DNS server cookies with it; Sextant also keys the
-// rate limiter's and the connection limiter's tables with it, so that a
-// client cannot choose addresses that collide.
+// rate limiter's table with it, so that a client cannot choose addresses
+// that collide.
 //
 // Debian's OpenSSL 3.0 offers SipHash only through EVP_MAC (a fetch and a
 // context allocation per use), too heavy for a per-query hash; this is the
-// reference algorithm, checked against OpenSSL's and RFC 9018's vectors in
-// tests/wire/test_siphash.cpp.
+// reference algorithm, checked against the paper's and RFC 9018's vectors in
+// tests/wire/test_dns_cookie.cpp and against OpenSSL in
+// tests/dnssec/test_siphash_openssl.cpp.
 #pragma once
 
 #include <array>

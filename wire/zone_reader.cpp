@@ -24,6 +24,8 @@ class PositionedError : public TextError {
 struct ReaderState {
   const ZoneReaderOptions& options;
   std::vector<ResourceRecord>& records;
+  const ZoneRecordSink* sink = nullptr;  // when set, records go there instead
+  size_t count = 0;
   std::optional<Name> last_owner;
   std::optional<uint32_t> dollar_ttl;  // from $TTL
   std::optional<uint32_t> last_ttl;    // the last TTL written on a record
@@ -101,7 +103,8 @@ void handle_directive(ReaderState& state, const detail::LogicalLine& entry, cons
   }
 }
 
-void handle_record(ReaderState& state, const detail::LogicalLine& entry, const Name& origin) {
+void handle_record(ReaderState& state, const detail::LogicalLine& entry, const std::string& source,
+                   const Name& origin) {
   const auto& tokens = entry.tokens;
   size_t i = 0;
   Name owner;
@@ -156,10 +159,15 @@ void handle_record(ReaderState& state, const detail::LogicalLine& entry, const N
 
   Rdata rdata = detail::rdata_from_tokens(*type, std::span(tokens).subspan(i), origin);
 
-  if (state.records.size() >= state.options.max_records)
+  if (state.count >= state.options.max_records)
     throw TextError(fmt::format("more than {} records", state.options.max_records));
+  ++state.count;
   state.zone_class = record_class;
   state.last_owner = owner;
+  if (state.sink) {
+    (*state.sink)(ResourceRecord{owner, *type, record_class, record_ttl, std::move(rdata)}, source, entry.line);
+    return;
+  }
   state.records.push_back(ResourceRecord{owner, *type, record_class, record_ttl, std::move(rdata)});
 }
 
@@ -178,7 +186,7 @@ void read_text(ReaderState& state, std::string_view text, const std::string& sou
       if (!entry.leading_blank && !first.quoted && !first.text.empty() && first.text[0] == '$') {
         handle_directive(state, entry, source, origin, depth);
       } else {
-        handle_record(state, entry, origin);
+        handle_record(state, entry, source, origin);
       }
     } catch (const PositionedError&) {
       throw;
@@ -195,9 +203,26 @@ std::optional<uint32_t> parse_ttl_text(std::string_view text) noexcept { return 
 std::vector<ResourceRecord> read_zone_text(std::string_view text, std::string_view source_name,
                                            const ZoneReaderOptions& options) {
   std::vector<ResourceRecord> records;
-  ReaderState state{options, records, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+  ReaderState state{options, records, nullptr, 0, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
   read_text(state, text, std::string(source_name), options.origin, 0);
   return records;
+}
+
+void read_zone_text(std::string_view text, std::string_view source_name, const ZoneReaderOptions& options,
+                    const ZoneRecordSink& sink) {
+  std::vector<ResourceRecord> unused;
+  ReaderState state{options, unused, &sink, 0, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+  read_text(state, text, std::string(source_name), options.origin, 0);
+}
+
+void read_zone_file(const std::string& path, const ZoneReaderOptions& options, const ZoneRecordSink& sink) {
+  std::string text;
+  try {
+    text = read_file(path, options.max_file_size);
+  } catch (const TextError& e) {
+    throw TextError(fmt::format("{}: {}", path, e.what()));
+  }
+  read_zone_text(text, path, options, sink);
 }
 
 std::vector<ResourceRecord> read_zone_file(const std::string& path, const ZoneReaderOptions& options) {

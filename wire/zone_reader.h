@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,15 @@ std::vector<ResourceRecord> read_zone_file(const std::string& path,
 // directory anchors relative $INCLUDE paths.
 std::vector<ResourceRecord> read_zone_text(std::string_view text, std::string_view source_name,
                                            const ZoneReaderOptions& options = {});
+
+// The same, handing each record to `sink` as it is read instead of
+// collecting them (zones of millions of records need not be held twice),
+// with the file and line it came from. A TextError the sink throws without
+// a position is reported as "FILE:LINE: its message", like a syntax error.
+using ZoneRecordSink = std::function<void(ResourceRecord&& record, std::string_view source, size_t line)>;
+void read_zone_file(const std::string& path, const ZoneReaderOptions& options, const ZoneRecordSink& sink);
+void read_zone_text(std::string_view text, std::string_view source_name, const ZoneReaderOptions& options,
+                    const ZoneRecordSink& sink);
 
 // A TTL as master files write it: decimal seconds or BIND-style units
 // ("1h30m", "2d", "1w", case-insensitive). nullopt when malformed or above

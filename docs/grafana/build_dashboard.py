@@ -180,6 +180,22 @@ def build():
              ("sum by (instance) (increase(sextant_health_checks_failed_total%s%s))" % (SEL, RATE),
               "{{instance}} health checks failed")])
 
+    L.row("Policy and defences")
+    L.panel("timeseries", "Policy",
+            "Queries answered, refused or dropped by local data, lists and RPZ before the cache; resolved answers "
+            "rewritten (CNAME targets, RPZ response IP); AAAA synthesised by DNS64. Per list and zone: "
+            "sextant_policy_hits_total.",
+            [(rate("sextant_policy_answers_total"), "answered by policy"),
+             (rate("sextant_policy_rewrites_total"), "rewritten"),
+             (rate("sextant_policy_dropped_total"), "dropped"),
+             (rate("sextant_dns64_synthesised_total"), "DNS64")], "ops")
+    L.panel("timeseries", "Rate limiting, cookies and rebinding",
+            "UDP queries over rate-limit.rate by what they got (dropped, truncated or BADCOOKIE slip, exempt); "
+            "client cookies by verdict; rebinding protection's removed addresses and refused answers.",
+            [(rate("sextant_rate_limited_total", "action"), "rate limit {{action}}"),
+             (rate("sextant_cookie_queries_total", "verdict"), "cookie {{verdict}}"),
+             (rate("sextant_rebinding_total", "action"), "rebinding {{action}}")], "ops")
+
     L.row("Process")
     L.panel("stat", "Uptime", "Seconds since each instance started.",
             [("sextant_uptime_seconds%s" % SEL, "{{instance}}")], "s", width=8)

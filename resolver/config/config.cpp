@@ -15,243 +15,15 @@
 
 #include <fmt/format.h>
 
+#include "resolver/config/config_binders.h"
+#include "resolver/config/config_zones.h"
 #include "wire/name.h"
 
 namespace sextant::resolver {
 
 namespace {
 
-using Apply = std::function<void(Config&, const YAML::Node&)>;
-
-// One row of the settings table: the YAML key path, its default (as YAML
-// text, parsed by the same code as user input), and what it means.
-struct Setting {
-  const char* key;
-  const char* default_yaml;
-  const char* doc;
-  Apply apply;
-};
-
-std::string scalar(const YAML::Node& n) {
-  if (!n.IsScalar()) throw std::invalid_argument("expected a single value");
-  return n.Scalar();
-}
-
-uint64_t parse_unsigned(const std::string& s, uint64_t max) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
-    throw std::invalid_argument(fmt::format("'{}' is not a non-negative integer", s));
-  if (v > max) throw std::invalid_argument(fmt::format("{} is larger than the maximum {}", v, max));
-  return v;
-}
-
-bool parse_bool(const std::string& s) {
-  if (s == "true" || s == "yes" || s == "on") return true;
-  if (s == "false" || s == "no" || s == "off") return false;
-  throw std::invalid_argument(fmt::format("'{}' is not a boolean (use true or false)", s));
-}
-
-std::vector<std::string> scalar_list(const YAML::Node& n) {
-  std::vector<std::string> out;
-  if (n.IsNull()) return out;
-  if (n.IsScalar()) {
-    out.push_back(n.Scalar());
-    return out;
-  }
-  if (!n.IsSequence()) throw std::invalid_argument("expected a list");
-  for (const auto& item : n) out.push_back(scalar(item));
-  return out;
-}
-
-template <typename T>
-Apply bind_uint(T Config::*field, uint64_t min, uint64_t max) {
-  return [=](Config& c, const YAML::Node& n) {
-    uint64_t v = parse_unsigned(scalar(n), max);
-    if (v < min) throw std::invalid_argument(fmt::format("{} is below the minimum {}", v, min));
-    c.*field = static_cast<T>(v);
-  };
-}
-
-Apply bind_bool(bool Config::*field) {
-  return [=](Config& c, const YAML::Node& n) { c.*field = parse_bool(scalar(n)); };
-}
-
-Apply bind_string(std::string Config::*field) {
-  return [=](Config& c, const YAML::Node& n) { c.*field = n.IsNull() ? std::string() : scalar(n); };
-}
-
-Apply bind_strings(std::vector<std::string> Config::*field) {
-  return [=](Config& c, const YAML::Node& n) { c.*field = scalar_list(n); };
-}
-
-template <typename T>
-Apply bind_duration_ms(T Config::*field, uint64_t min_ms, uint64_t max_ms) {
-  return [=](Config& c, const YAML::Node& n) {
-    uint64_t v = parse_duration_ms(scalar(n));
-    if (v < min_ms || v > max_ms)
-      throw std::invalid_argument(fmt::format("duration must be between {} ms and {} ms", min_ms, max_ms));
-    c.*field = static_cast<T>(v);
-  };
-}
-
-// A TTL-like setting in whole seconds; accepts durations ("1d", "3600").
-Apply bind_seconds(uint32_t Config::*field, uint64_t max_s) {
-  return [=](Config& c, const YAML::Node& n) {
-    uint64_t ms = parse_duration_ms(scalar(n));
-    if (ms % 1000 != 0) throw std::invalid_argument("must be a whole number of seconds");
-    if (ms / 1000 > max_s) throw std::invalid_argument(fmt::format("must be at most {} seconds", max_s));
-    c.*field = static_cast<uint32_t>(ms / 1000);
-  };
-}
-
-Apply bind_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::vector<Endpoint> out;
-    for (const auto& s : scalar_list(n)) out.push_back(parse_endpoint(s, default_port));
-    c.*field = std::move(out);
-  };
-}
-
-// A URL path: starts with '/', no query, fragment, spaces or controls.
-Apply bind_url_path(std::string Config::*field) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::string v = scalar(n);
-    if (v.empty() || v.front() != '/') throw std::invalid_argument(fmt::format("'{}' must start with '/'", v));
-    for (char ch : v) {
-      if (ch == '?' || ch == '#' || static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
-        throw std::invalid_argument(fmt::format("'{}' is not a plain URL path (no '?', '#', spaces or controls)", v));
-    }
-    c.*field = v;
-  };
-}
-
-// QUIC listeners need a concrete address: libuv 1.44 reports no packet's
-// destination address, which QUIC needs for every packet it sends.
-Apply bind_quic_endpoints(std::vector<Endpoint> Config::*field, uint16_t default_port) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::vector<Endpoint> out;
-    for (const auto& s : scalar_list(n)) {
-      Endpoint ep = parse_endpoint(s, default_port);
-      unsigned char bytes[16] = {};
-      bool v4 = inet_pton(AF_INET, ep.address.c_str(), bytes) == 1;
-      if (!v4) inet_pton(AF_INET6, ep.address.c_str(), bytes);
-      if (std::all_of(bytes, bytes + (v4 ? 4 : 16), [](unsigned char b) { return b == 0; }))
-        throw std::invalid_argument(fmt::format("'{}': QUIC needs a concrete address, not the wildcard", s));
-      out.push_back(ep);
-    }
-    c.*field = std::move(out);
-  };
-}
-
-// Domain names in presentation format, kept as text once they parse.
-Apply bind_names(std::vector<std::string> Config::*field) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::vector<std::string> out = scalar_list(n);
-    for (const auto& name : out) {
-      try {
-        (void)wire::Name::from_text(name);
-      } catch (const std::exception& e) {
-        throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
-      }
-    }
-    c.*field = std::move(out);
-  };
-}
-
-Apply bind_prefixes(std::vector<Prefix> Config::*field) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::vector<Prefix> out;
-    for (const auto& s : scalar_list(n)) out.push_back(parse_prefix(s));
-    c.*field = std::move(out);
-  };
-}
-
-// Settings of a sub-struct of Config (the defences' sections).
-template <typename Sub, typename T>
-Apply bind_sub_uint(Sub Config::*sub, T Sub::*field, uint64_t min, uint64_t max) {
-  return [=](Config& c, const YAML::Node& n) {
-    uint64_t v = parse_unsigned(scalar(n), max);
-    if (v < min) throw std::invalid_argument(fmt::format("{} is below the minimum {}", v, min));
-    c.*sub.*field = static_cast<T>(v);
-  };
-}
-
-template <typename Sub>
-Apply bind_sub_bool(Sub Config::*sub, bool Sub::*field) {
-  return [=](Config& c, const YAML::Node& n) { c.*sub.*field = parse_bool(scalar(n)); };
-}
-
-template <typename Sub>
-Apply bind_sub_prefixes(Sub Config::*sub, std::vector<std::string> Sub::*field) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::vector<std::string> out = scalar_list(n);
-    for (const auto& p : out) (void)parse_prefix(p);
-    c.*sub.*field = std::move(out);
-  };
-}
-
-Apply bind_duration_ms_sub_seconds() {
-  return [](Config& c, const YAML::Node& n) {
-    uint64_t ms = parse_duration_ms(scalar(n));
-    if (ms < 2 * 3600 * 1000ull || ms > 365 * 86400 * 1000ull)
-      throw std::invalid_argument("must be between 2h (longer than a cookie's lifetime) and 365d");
-    c.cookies.rotation_s = static_cast<uint32_t>(ms / 1000);
-  };
-}
-
-Apply apply_cookie_secret() {
-  return [](Config& c, const YAML::Node& n) {
-    std::string s = n.IsNull() ? std::string() : scalar(n);
-    uint8_t key[16];
-    if (!s.empty()) parse_secret_hex(s, key);
-    c.cookies.secret = s;
-  };
-}
-
-Apply apply_cookie_accept() {
-  return [](Config& c, const YAML::Node& n) {
-    std::vector<std::string> out = scalar_list(n);
-    uint8_t key[16];
-    for (const auto& s : out) parse_secret_hex(s, key);
-    c.cookies.accept_secrets = std::move(out);
-  };
-}
-
-void apply_acl(Config& c, const YAML::Node& n) {
-  std::vector<AclRule> rules;
-  if (!n.IsNull() && !n.IsSequence()) throw std::invalid_argument("expected a list of {subnet, action}");
-  for (const auto& item : n) {
-    if (!item.IsMap()) throw std::invalid_argument("each rule is a map with 'subnet' and 'action'");
-    for (const auto& kv : item) {
-      std::string k = kv.first.Scalar();
-      if (k != "subnet" && k != "action")
-        throw std::invalid_argument(fmt::format("unknown key '{}' in an access-control rule", k));
-    }
-    if (!item["subnet"] || !item["action"])
-      throw std::invalid_argument("each rule needs both 'subnet' and 'action'");
-    AclRule r;
-    r.prefix = parse_prefix(scalar(item["subnet"]));
-    std::string a = scalar(item["action"]);
-    if (a == "allow") r.action = AclAction::allow;
-    else if (a == "refuse") r.action = AclAction::refuse;
-    else if (a == "deny") r.action = AclAction::deny;
-    else throw std::invalid_argument(fmt::format("action '{}' is not allow, refuse or deny", a));
-    rules.push_back(r);
-  }
-  c.access_control = std::move(rules);
-}
-
-void apply_log_level(Config& c, const YAML::Node& n) {
-  std::string s = scalar(n);
-  if (s == "error") c.log_level = LogLevel::error;
-  else if (s == "warning") c.log_level = LogLevel::warning;
-  else if (s == "info") c.log_level = LogLevel::info;
-  else if (s == "debug") c.log_level = LogLevel::debug;
-  else throw std::invalid_argument(fmt::format("'{}' is not error, warning, info or debug", s));
-}
-
-constexpr uint64_t kDay = 86400;
+using namespace config_binders;
 
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> table = {
@@ -325,7 +97,11 @@ const std::vector<Setting>& settings() {
        "Run as this user once the sockets are open (root is needed only to bind port 53); empty: "
        "stay as started. Recommended in production.",
        bind_string(&Config::user)},
-      {"server.log-level", "info", "error, warning, info or debug (logs go to stderr).", apply_log_level},
+      {"server.log-level", "info",
+       "error, warning, info or debug (logs go to stderr). debug also tells every resolution "
+       "step by step (\"walk:\" lines: servers asked and why, replies and how they were judged, "
+       "what was cached, the DNSSEC verdict), as `sextant control trace` does for one question.",
+       apply_log_level},
       // access control
       {"access-control",
        "[{subnet: 127.0.0.0/8, action: allow}, {subnet: '::1/128', action: allow},"
@@ -356,14 +132,63 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_subquery_depth, 1, 64)},
       {"resolver.max-cname-hops", "12", "CNAME/DNAME links followed for one question.",
        bind_uint(&Config::max_cname_hops, 1, 64)},
+      // forwarding (config_zones.cpp parses the blocks)
+      {"forward-zones", "[]",
+       "Domains sent to recursive upstreams over UDP, TCP, TLS, HTTPS or QUIC instead of being walked; "
+       "see the blocks below.",
+       config_zones::apply_forward_zones},
+      {"stub-zones", "[]",
+       "Domains whose authoritative servers are configured (walked from them, RD=0); see the blocks below.",
+       config_zones::apply_stub_zones},
+      {"resolver.max-queries-per-zone", "100",
+       "Queries in flight to one struggling zone (every server it has held down, timing out, or "
+       "slower than 200 ms), per worker. A question that would go over it is not queued: it gets "
+       "SERVFAIL at once (see `resolver.over-limit`), so a flood of names under one dead or slow "
+       "zone cannot take every upstream socket. Zones that answer are not capped by zone. 0: no cap.",
+       bind_uint(&Config::max_queries_per_zone, 0, 1000000)},
+      {"resolver.max-queries-per-server", "800",
+       "Queries in flight to one struggling authoritative server address (timing out or slower "
+       "than 200 ms; all zones together, every open socket), per worker (a worker has 1,024 "
+       "upstream sockets); a server at its cap is skipped, and a question with no other server "
+       "fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
+       bind_uint(&Config::max_queries_per_server, 0, 1000000)},
+      {"resolver.over-limit", "servfail",
+       "What a question over `resolver.max-queries-per-zone` or `-per-server` gets: `servfail` "
+       "(with an Extended DNS Error saying why) or `drop` (no answer).",
+       [](Config& c, const YAML::Node& n) {
+         std::string s = scalar(n);
+         if (s == "servfail") c.drop_over_limit = false;
+         else if (s == "drop") c.drop_over_limit = true;
+         else throw std::invalid_argument(fmt::format("'{}' is not servfail or drop", s));
+       }},
+      {"resolver.server-hold-down", "5s",
+       "A server that timed out twice in a row, answering nothing meanwhile, is held down for 1 s "
+       "(or this, if shorter), then probed by one query at a time; each probe that fails doubles "
+       "the next hold-down, up to this. While every server of a zone is held down, its questions "
+       "get SERVFAIL with EDE 22 at once, without a packet.",
+       bind_duration_ms(&Config::server_hold_down_ms, 100, 600000)},
+      {"resolver.max-glueless-per-delegation", "4",
+       "NS names without glue whose addresses are looked up for one zone cut (NXNSAttack, "
+       "CVE-2020-12662).",
+       bind_uint(&Config::max_glueless_per_delegation, 1, 64)},
+      {"resolver.max-glueless-per-question", "8",
+       "NS names without glue looked up for one client question, all zone cuts together.",
+       bind_uint(&Config::max_glueless_per_question, 1, 256)},
       // cache
       {"cache.memory", "256M", "Total cache memory in bytes (suffixes k, M, G).",
        [](Config& c, const YAML::Node& n) {
          c.cache_memory_bytes = parse_size_bytes(scalar(n));
          if (c.cache_memory_bytes < 1024 * 1024) throw std::invalid_argument("must be at least 1M");
        }},
-      {"cache.max-ttl", "1d", "Upper clamp on cached TTLs.", bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
-      {"cache.min-ttl", "0", "Lower clamp on cached TTLs.", bind_seconds(&Config::cache_min_ttl, 3600)},
+      {"cache.max-ttl", "1d",
+       "Upper clamp on the TTLs of positive data, as Unbound's cache-max-ttl: clients see the "
+       "clamped TTL and the data is asked for again when it ends.",
+       bind_seconds(&Config::cache_max_ttl, 7 * kDay)},
+      {"cache.min-ttl", "0",
+       "Lower clamp on the TTLs of positive data, as Unbound's cache-min-ttl: clients see the "
+       "raised TTL and the data is kept (not asked for again) that long. Negative answers follow "
+       "cache.negative-max-ttl.",
+       bind_seconds(&Config::cache_min_ttl, 3600)},
       {"cache.negative-max-ttl", "1h", "Upper clamp on NXDOMAIN/NODATA TTLs (RFC 2308).",
        bind_seconds(&Config::cache_negative_max_ttl, kDay)},
       {"cache.serve-stale", "true", "Serve expired data when refreshing fails (RFC 8767).",
@@ -379,6 +204,31 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::prefetch_threshold_percent, 1, 50)},
       {"cache.server-state-entries", "100000", "Bound on remembered authoritative servers (RTT, hold-down, EDNS/0x20 quirks), per worker.",
        bind_uint(&Config::server_state_entries, 16, 100000000)},
+      {"cache.warm-restart.enabled", "true",
+       "Save the cache (RRsets, negative answers with their proofs, delegations, ready answers, "
+       "server RTTs) to `cache.warm-restart.file` at stop and load it at the next start, aged "
+       "by the time that passed, so a restart does not start cold. A file from another "
+       "version, damaged or truncated, or written under other DNSSEC settings is ignored with "
+       "a warning; names at and below negative trust anchors, forward zones or stub zones that "
+       "came, went or changed since are not restored.",
+       bind_bool(&Config::warm_restart)},
+      {"cache.warm-restart.file", "/var/cache/sextant/cache.snapshot",
+       "Where the cache is saved; its directory is created at start (owned by `server.user`) "
+       "if its parent exists. Empty: no warm restart.",
+       [](Config& c, const YAML::Node& n) {
+         c.warm_restart_file = n.IsNull() ? std::string() : scalar(n);
+         if (!c.warm_restart_file.empty() && c.warm_restart_file.front() != '/')
+           throw std::invalid_argument("must be an absolute path (or empty for no warm restart)");
+       }},
+      {"cache.warm-restart.save-interval", "0",
+       "Also save the cache this often while running (e.g. `1h`), so a crash loses less; 0: "
+       "only at stop (and on `sextant control dump-cache --to FILE`).",
+       [](Config& c, const YAML::Node& n) {
+         uint64_t ms = parse_duration_ms(scalar(n));
+         if (ms != 0 && (ms < 60000 || ms > 7 * kDay * 1000))
+           throw std::invalid_argument("must be 0 (only at stop) or between 1m and 7d");
+         c.warm_restart_save_interval_ms = static_cast<uint32_t>(ms);
+       }},
       // dnssec
       {"dnssec.validation", "true", "Validate DNSSEC from the trust anchors down.", bind_bool(&Config::dnssec)},
       {"dnssec.trust-anchor-file", "",
@@ -398,6 +248,28 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_signature_validations, 1, 10000)},
       {"dnssec.max-nsec3-hashes", "600", "NSEC3 hash computations allowed per client question.",
        bind_uint(&Config::max_nsec3_hashes, 1, 100000)},
+      {"dnssec.auto-trust-anchor-file", "",
+       "RFC 5011 managed trust anchors: a state file read at start and rewritten as keys are added, "
+       "go missing or are revoked (the layout of Unbound's auto-trust-anchor-file, which works as is). "
+       "A missing file starts from dnssec.trust-anchor-file or the built-in root anchors; its "
+       "directory must stay writable for server.user. Empty: the anchors never change.",
+       bind_string(&Config::auto_trust_anchor_file)},
+      {"dnssec.trust-anchor-add-holddown", "30d",
+       "RFC 5011 add hold-down: a new key is trusted after being seen this long (at least its TTL).",
+       bind_seconds(&Config::trust_anchor_add_holddown_s, 365 * kDay)},
+      {"dnssec.trust-anchor-remove-holddown", "30d", "How long a revoked key stays in the state file.",
+       bind_seconds(&Config::trust_anchor_remove_holddown_s, 365 * kDay)},
+      {"dnssec.trust-anchor-keep-missing", "366d",
+       "Forget a key missing this long while another key is valid; 0 keeps it forever.",
+       bind_seconds(&Config::trust_anchor_keep_missing_s, 3660 * kDay)},
+      {"dnssec.trust-anchor-refresh", "0",
+       "Probe interval of managed trust anchors; 0 follows RFC 5011 2.3 (1 hour to 15 days, from the "
+       "DNSKEY TTL and signature lifetime). Short values are for tests.",
+       bind_seconds(&Config::trust_anchor_refresh_s, 15 * kDay)},
+      {"dnssec.root-key-sentinel", "true",
+       "Answer RFC 8509 root-key-sentinel-is-ta-NNNNN / -not-ta-NNNNN queries (SERVFAIL when the "
+       "root key tag NNNNN is not / is a trust anchor).",
+       bind_bool(&Config::root_key_sentinel)},
       // rate-limit (resolver/front/rate_limiter.h)
       {"rate-limit.rate", "0",
        "Answers per second to one client prefix over UDP (token bucket); 0: off. Over it queries are "
@@ -447,7 +319,8 @@ const std::vector<Setting>& settings() {
        "DNS rebinding protection, like Unbound's private-address: A/AAAA records of public names on "
        "RFC 1918, 100.64/10, 127/8, 169.254/16, 0/8, ::, ::1, fc00::/7 and fe80::/10 addresses (and "
        "IPv4-mapped forms) are removed from answers; an answer left with no address is refused (REFUSED, "
-       "EDE 15). Off by default because internal names in public zones are common in organisations; "
+       "EDE 15). Names in stub zones are exempt (forward zones are not: list internal ones in private-zones). "
+       "Off by default because internal names in public zones are common in organisations; "
        "recommended for public resolvers and home gateways.",
        [](Config& c, const YAML::Node& n) { c.rebinding.enabled = parse_bool(scalar(n)); }},
       {"rebinding.private-zones", "[]",
@@ -467,8 +340,8 @@ const std::vector<Setting>& settings() {
       // ecs (resolver/front/client_subnet.h, resolver/walk/walker_ecs.cpp)
       {"ecs.enabled", "false",
        "EDNS Client Subnet (RFC 7871): send the client's /24 or /56 to the zones and servers listed below "
-       "(and no one else), and cache answers scoped to it per subnet. A client's own ECS option is used "
-       "only from a trusted proxy (server.proxy-protocol-from, server.doh.trusted-proxies).",
+       "(and no one else: never to forwarders unless ecs.servers lists them), and cache answers per "
+       "scope. A client's own ECS option is used only from ecs.trusted-clients.",
        bind_sub_bool(&Config::ecs, &EcsConfig::enabled)},
       {"ecs.zones", "[]", "Zones (and the zones below them) whose servers get the client subnet.",
        [](Config& c, const YAML::Node& n) {
@@ -502,6 +375,12 @@ const std::vector<Setting>& settings() {
          for (const auto& p : out) (void)parse_prefix(!p.empty() && p[0] == '!' ? p.substr(1) : p);
          c.ecs.add_for = std::move(out);
        }},
+      {"ecs.trusted-clients", "[]",
+       "Clients (prefixes; the address after PROXY or X-Forwarded-For) whose own ECS option is sent on, "
+       "cut to ecs.ipv4-prefix / ipv6-prefix: a forwarder or load balancer in front. From others the "
+       "option is ignored (the subnet comes from their address; the answer echoes it with scope 0); "
+       "a source prefix of 0 (`do not reveal me`, RFC 7871 §7.1.2) is honoured from anyone.",
+       bind_sub_prefixes(&Config::ecs, &EcsConfig::trusted_clients)},
       {"ecs.cache-share", "10",
        "Percent of cache.memory kept for answers scoped to one subnet (only when ECS is on).",
        bind_sub_uint(&Config::ecs, &EcsConfig::cache_share_percent, 1, 50)},
@@ -526,8 +405,69 @@ const std::vector<Setting>& settings() {
       {"dnstap.log-resolver-responses", "false",
        "Log the answers from authoritative servers (RESOLVER_RESPONSE).",
        bind_bool(&Config::dnstap_log_resolver_responses)},
+      {"dnstap.log-forwarder-queries", "false",
+       "Log the queries sent to forward zones' upstream resolvers (FORWARDER_QUERY).",
+       bind_bool(&Config::dnstap_log_forwarder_queries)},
+      {"dnstap.log-forwarder-responses", "false",
+       "Log the answers from forward zones' upstream resolvers (FORWARDER_RESPONSE).",
+       bind_bool(&Config::dnstap_log_forwarder_responses)},
       {"dnstap.identity", "", "The dnstap identity field; empty: the host name.",
        bind_string(&Config::dnstap_identity)},
+      // policy (resolver/config/policy_config.h, resolver/policy/README.md)
+      {"policy.local-zones", "[]",
+       "Zones answered locally, `{name, type}` with Unbound's local-zone types: transparent, typetransparent, "
+       "static, redirect, refuse, deny, always_transparent, always_refuse, always_deny, always_nxdomain, "
+       "always_nodata, always_null.",
+       [](Config& c, const YAML::Node& n) { apply_local_zones(c.policy.top, n); }},
+      {"policy.local-data", "[]",
+       "Local records, one per entry in zone-file form (`\"db.internal. 300 A 10.0.0.5\"`; TTL 3600 if none); "
+       "owners may be wildcards (`*.svc.cluster.example.`). Outside a declared zone a record gets a transparent "
+       "zone of its own.",
+       [](Config& c, const YAML::Node& n) { apply_local_data(c.policy.top, n); }},
+      {"policy.local-data-ptr", "true", "Generate PTR records for local A and AAAA data (unless one exists).",
+       [](Config& c, const YAML::Node& n) { c.policy.top.local_data_ptr = parse_bool(scalar(n)); }},
+      {"policy.local-zone-files", "[]",
+       "Zone files served as local data: `{file, name (else the file's SOA), type (default static)}`.",
+       [](Config& c, const YAML::Node& n) { apply_local_zone_files(c.policy.top, n); }},
+      {"policy.hosts-files", "[]", "Files in /etc/hosts form served as local data (A/AAAA, and PTR for the first name).",
+       [](Config& c, const YAML::Node& n) { apply_hosts_files(c.policy.top, n); }},
+      {"policy.allowlist", "",
+       "Allowlist mode: `{names, files, action: refuse|nxdomain}`; only listed names resolve (`*.example.com` "
+       "allows the names below example.com, not itself); others get REFUSED (or NXDOMAIN) with EDE 18.",
+       [](Config& c, const YAML::Node& n) { apply_allowlist(c.policy.top, n); }},
+      {"policy.blocklists", "[]",
+       "Blocklists, `{name, file|files|names, format: any|hosts|domains, action: nxdomain|nodata|sinkhole|refuse, "
+       "sinkhole: [0.0.0.0, '::'], ede: blocked|censored|filtered|none, ttl: 300}`; a name blocks itself and "
+       "everything below. Bad lines are reported with file:line and skipped.",
+       [](Config& c, const YAML::Node& n) { apply_blocklists(c.policy.top, n); }},
+      {"policy.rpz", "[]",
+       "Response policy zones, applied in order: `{file, zone (else the SOA owner), name, action: "
+       "given|disabled|passthru|drop|tcp-only|nxdomain|nodata|cname, cname, ede}`. A zone that fails to load is "
+       "refused whole (the previous copy stays on reload).",
+       [](Config& c, const YAML::Node& n) { apply_rpz(c.policy.top, n); }},
+      {"policy.dns64", "",
+       "DNS64 (RFC 6147): `{prefix: 64:ff9b::/96, clients: [prefixes], exclude: ['::ffff:0:0/96']}`; AAAA "
+       "synthesised from A only when a name has no AAAA; not for DO+CD clients.",
+       [](Config& c, const YAML::Node& n) { apply_dns64(c.policy.top, n); }},
+      {"policy.cname-inspection", "true",
+       "Also check the CNAME targets of answers against blocklists and RPZ QNAME triggers.",
+       [](Config& c, const YAML::Node& n) { c.policy.top.cname_inspection = parse_bool(scalar(n)); }},
+      {"policy.views", "[]",
+       "Views, first match wins: `{name, clients: [prefixes], listeners: [ADDR@PORT], inherit: false, ...}` "
+       "with any policy.* key above; a view without `inherit` has only what it sets. Clients no view "
+       "selects get the top-level policy.",
+       [](Config& c, const YAML::Node& n) { apply_views(c.policy, n); }},
+      // the event log
+      {"event-log.file", "",
+       "One JSON object per line per client query (and per dropped malformed packet) to this file, or `-` "
+       "for standard output; empty: off.",
+       bind_string_event(&EventLogConfig::file)},
+      {"event-log.sample", "1", "Log one query in N.", bind_uint_event(&EventLogConfig::sample, 1, 1000000)},
+      {"event-log.max-per-second", "10000",
+       "Most events per second over all workers (beyond: dropped and counted); 0: no cap.",
+       bind_uint_event(&EventLogConfig::max_per_second, 0, 10000000)},
+      {"event-log.queue-size", "4096", "Events waiting per worker for the writer; beyond: dropped and counted.",
+       bind_uint_event(&EventLogConfig::queue_size, 16, 1048576)},
   };
   return table;
 }
@@ -561,6 +501,8 @@ void apply_tree(Config& c, const YAML::Node& node, const std::string& prefix, co
     if (const Setting* s = find_setting(key)) {
       try {
         s->apply(c, kv.second);
+      } catch (const ConfigNodeError& e) {
+        throw ConfigError(fmt::format("{}:{}: {}: {}", source, e.line + 1, key, e.what()));
       } catch (const std::exception& e) {
         throw ConfigError(fmt::format("{}: {}: {}", where(source, kv.second), key, e.what()));
       }
@@ -704,6 +646,9 @@ Config load_config_text(const std::string& yaml, const std::string& source) {
     throw ConfigError(fmt::format("{}: dnstap.socket and dnstap.file are exclusive: pick one", source));
   if (c.metrics_path.empty() || c.metrics_path.front() != '/')
     throw ConfigError(fmt::format("{}: metrics.path must start with '/'", source));
+  config_zones::check_zones(c, source);
+  c.policy.source = source;
+  check_policy(c.policy, source);
   return c;
 }
 
@@ -721,6 +666,7 @@ std::string config_reference() {
                     "| key | default | meaning |\n|---|---|---|\n";
   for (const auto& s : settings())
     out += fmt::format("| `{}` | `{}` | {} |\n", s.key, s.default_yaml[0] ? s.default_yaml : "(empty)", s.doc);
+  out += config_zones::blocks_reference();
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "resolver/config/defence_config.h"
+#include "resolver/config/policy_config.h"
 
 namespace sextant::resolver {
 
@@ -40,6 +41,75 @@ struct AclRule {
 };
 
 enum class LogLevel { error, warning, info, debug };
+
+// How Sextant talks to a forward zone's upstream resolver.
+enum class UpstreamTransport : uint8_t { udp, tcp, tls, https, quic };
+const char* to_string(UpstreamTransport t) noexcept;
+
+// One upstream resolver of a forward zone (config_zones.cpp documents the keys).
+struct ForwardUpstreamConfig {
+  std::string address;   // IPv4 or IPv6 literal
+  uint16_t port = 53;
+  UpstreamTransport transport = UpstreamTransport::udp;
+  // Encrypted transports: the certificate must name `tls_name` (checked
+  // against `ca_file`, or the system's bundle when empty) and/or its public
+  // key must match one of `spki_pins` (base64 SHA-256 of the
+  // SubjectPublicKeyInfo, RFC 7858 §4.2). Never plaintext as a fallback.
+  std::string tls_name;
+  std::string ca_file;
+  std::vector<std::string> spki_pins;
+  // https: the URL's authority (the :authority header) and path.
+  std::string url;
+  std::string http_host;
+  std::string http_path;
+  int line = 0;  // where it was configured (0: not from a file); not compared
+  bool operator==(const ForwardUpstreamConfig& o) const {
+    return address == o.address && port == o.port && transport == o.transport && tls_name == o.tls_name &&
+           ca_file == o.ca_file && spki_pins == o.spki_pins && url == o.url;
+  }
+};
+
+// Per-zone DNSSEC settings shared by forward and stub zones.
+struct ZoneTrustConfig {
+  std::vector<std::string> trust_anchors;  // DS/DNSKEY records (presentation format) for the zone
+  bool negative_trust_anchor = false;      // do not validate at and below the zone (RFC 7646)
+  bool operator==(const ZoneTrustConfig&) const = default;
+};
+
+// A domain whose questions go to recursive upstreams (RD=1) instead of
+// being walked (Unbound's forward-zone).
+struct ForwardZoneConfig {
+  std::string zone;  // absolute, lower-case presentation form ("." for everything)
+  std::vector<ForwardUpstreamConfig> upstreams;
+  bool forward_first = false;  // walk when every upstream fails
+  ZoneTrustConfig trust;
+  int line = 0;
+  bool operator==(const ForwardZoneConfig& o) const {
+    return zone == o.zone && upstreams == o.upstreams && forward_first == o.forward_first && trust == o.trust;
+  }
+};
+
+// One configured authoritative server of a stub zone: an address (with an
+// optional port) or a name resolved like any other name server's.
+struct StubServerConfig {
+  std::string address;  // empty when `name` is set
+  uint16_t port = 53;
+  std::string name;
+  bool operator==(const StubServerConfig&) const = default;
+};
+
+// A domain whose authoritative servers are given here (RD=0; the walk
+// starts at them instead of the root), e.g. an internal zone no public
+// parent delegates. Private addresses are allowed for it.
+struct StubZoneConfig {
+  std::string zone;
+  std::vector<StubServerConfig> servers;
+  ZoneTrustConfig trust;
+  int line = 0;
+  bool operator==(const StubZoneConfig& o) const {
+    return zone == o.zone && servers == o.servers && trust == o.trust;
+  }
+};
 
 struct Config {
   // server: where Sextant listens and how it runs.
@@ -83,6 +153,19 @@ struct Config {
   unsigned max_subquery_depth = 0;
   unsigned max_cname_hops = 0;
   uint32_t upstream_initial_timeout_ms = 0;
+  // Flood defences (per worker): queries in flight per zone and per server
+  // (0 = no cap), what a question over a cap gets, the hold-down of a
+  // server that stopped answering, NS names without glue looked up.
+  unsigned max_queries_per_zone = 0;
+  unsigned max_queries_per_server = 0;
+  bool drop_over_limit = false;            // resolver.over-limit: drop (true) or servfail
+  uint32_t server_hold_down_ms = 0;
+  unsigned max_glueless_per_delegation = 0;
+  unsigned max_glueless_per_question = 0;
+
+  // forward-zones and stub-zones (config_zones.cpp)
+  std::vector<ForwardZoneConfig> forward_zones;
+  std::vector<StubZoneConfig> stub_zones;
 
   // cache
   uint64_t cache_memory_bytes = 0;
@@ -95,6 +178,10 @@ struct Config {
   bool prefetch = true;
   unsigned prefetch_threshold_percent = 0;
   uint64_t server_state_entries = 0;
+  // Warm restart: the cache saved to a file at stop and loaded at start.
+  bool warm_restart = true;
+  std::string warm_restart_file;           // empty = off
+  uint32_t warm_restart_save_interval_ms = 0;  // 0 = only at stop
 
   // dnssec
   bool dnssec = true;
@@ -106,6 +193,12 @@ struct Config {
   bool aggressive_nsec = true;
   unsigned max_signature_validations = 0;
   unsigned max_nsec3_hashes = 0;
+  std::string auto_trust_anchor_file;      // RFC 5011 state file; empty = anchors never change
+  uint32_t trust_anchor_add_holddown_s = 0;
+  uint32_t trust_anchor_remove_holddown_s = 0;
+  uint32_t trust_anchor_keep_missing_s = 0;
+  uint32_t trust_anchor_refresh_s = 0;     // 0 = RFC 5011 §2.3 intervals
+  bool root_key_sentinel = true;           // RFC 8509
 
   // operations
   std::string control_socket;              // empty = no control socket
@@ -117,6 +210,8 @@ struct Config {
   bool dnstap_log_responses = true;
   bool dnstap_log_resolver_queries = false;
   bool dnstap_log_resolver_responses = false;
+  bool dnstap_log_forwarder_queries = false;
+  bool dnstap_log_forwarder_responses = false;
   std::string dnstap_identity;             // empty = host name
 
   // Defences of a public resolver (resolver/config/defence_config.h).
@@ -124,12 +219,24 @@ struct Config {
   CookieConfig cookies;
   RebindingConfig rebinding;
   EcsConfig ecs;
+  // policy: local data, allow and block lists, RPZ, DNS64, views
+  // (resolver/config/policy_config.h).
+  PolicyConfig policy;
+  EventLogConfig event_log;                // the per-query JSON event log
 };
 
 // A configuration problem; what() is "FILE:LINE: key: message".
 class ConfigError : public std::runtime_error {
  public:
   explicit ConfigError(const std::string& m) : std::runtime_error(m) {}
+};
+
+// Thrown by a setting's parser for a problem at a precise place inside its
+// value (an item of a list of blocks); `line` is 0-based, as YAML marks are.
+class ConfigNodeError : public std::invalid_argument {
+ public:
+  ConfigNodeError(int line, const std::string& m) : std::invalid_argument(m), line(line) {}
+  int line;
 };
 
 // The defaults alone (what `sextant` runs with when given no file).

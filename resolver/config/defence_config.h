@@ -48,6 +48,7 @@ struct EcsConfig {
   unsigned ipv4_prefix = 24;
   unsigned ipv6_prefix = 56;
   std::vector<std::string> add_for;  // prefixes, "!" excludes; checked
+  std::vector<std::string> trusted_clients;  // prefixes, checked
   unsigned cache_share_percent = 10;
   friend bool operator==(const EcsConfig&, const EcsConfig&) = default;
 };

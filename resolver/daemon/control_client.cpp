@@ -1,5 +1,6 @@
 #include "resolver/daemon/control_client.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -74,6 +75,28 @@ ControlReply send_control_command(const std::string& socket_path, const std::str
   }
   bool ok = reply.rfind("error:", 0) != 0;
   return ControlReply{ok, std::move(reply)};
+}
+
+std::string write_file_atomically(const std::string& path, const std::string& bytes) {
+  std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (fd.get() < 0) return std::strerror(errno);
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = std::strerror(errno);
+      ::unlink(tmp.c_str());
+      return why;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return why;
+  }
+  return {};
 }
 
 }  // namespace sextant::resolver

@@ -14,4 +14,8 @@ struct ControlReply {
 ControlReply send_control_command(const std::string& socket_path, const std::string& command,
                                   int timeout_ms = 30000);
 
+// Writes `bytes` to `path` through a temporary file in the same directory
+// renamed over it (a reader never sees half a file). Returns "" or why not.
+std::string write_file_atomically(const std::string& path, const std::string& bytes);
+
 }  // namespace sextant::resolver

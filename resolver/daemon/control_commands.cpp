@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <exception>
 #include <vector>
 
@@ -82,13 +83,35 @@ std::string run(const std::vector<std::string_view>& words, ControlTarget& targe
     if (auto e = want_args(0, "insecure-list"); !e.empty()) return e;
     return target.list_negative_anchors();
   }
+  if (command == "trace" || command == "lookup") {
+    if (words.size() != 2 && words.size() != 3) return "error: usage: trace NAME [TYPE]\n";
+    wire::Name name;
+    try {
+      name = parse_name(words[1]);
+    } catch (const std::exception& ex) {
+      return fmt::format("error: bad name '{}': {}\n", words[1], ex.what());
+    }
+    wire::RRType type = wire::RRType::A;
+    if (words.size() == 3) {
+      std::string upper(words[2]);
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto parsed = wire::rrtype_from_text(upper);
+      if (!parsed) return fmt::format("error: unknown type '{}'\n", words[2]);
+      if (wire::is_meta_type(*parsed) && *parsed != wire::RRType::ANY) {
+        return fmt::format("error: {} is not a type that is resolved\n", words[2]);
+      }
+      type = *parsed;
+    }
+    return target.trace(name, type);
+  }
   if (command == "flush-all" || command == "flush_all") {
     if (auto e = want_args(0, "flush-all"); !e.empty()) return e;
     target.flush_all();
     return "ok: cache emptied\n";
   }
   if (command == "dump-cache" || command == "dump_cache") {
-    if (auto e = want_args(0, "dump-cache"); !e.empty()) return e;
+    if (words.size() == 2 && words[1] == "--binary") return target.dump_cache_snapshot();
+    if (auto e = want_args(0, "dump-cache [--to FILE]"); !e.empty()) return e;
     return target.dump_cache();
   }
   if (command == "reload") {
@@ -111,12 +134,17 @@ std::string control_help() {
          "flush-tree NAME     drop cached data at and below NAME\n"
          "flush-all           empty the cache (server state included)\n"
          "dump-cache          the cache as presentation-format text\n"
+         "dump-cache --to FILE  the cache as a warm-restart snapshot, written to FILE by this\n"
+         "                    command (copy it to cache.warm-restart.file to start warm from it)\n"
          "reload              re-read the configuration file: access-control and log-level change\n"
          "                    at once, TLS files are re-read, the cache is kept (as SIGHUP does)\n"
          "reload-tls          re-read the TLS certificate and key only\n"
          "insecure-add NAME   stop validating at and below NAME (negative trust anchor, RFC 7646)\n"
          "insecure-remove NAME  validate NAME again\n"
          "insecure-list       the negative trust anchors in force\n"
+         "trace NAME [TYPE]   resolve NAME (type A by default) step by step: each server asked and\n"
+         "                    why, how each reply was judged, what was cached, the DNSSEC verdict;\n"
+         "                    the answer is not taken from the cache (delegations and keys are)\n"
          "help                this list\n";
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "wire/name.h"
+#include "wire/types.h"
 
 namespace sextant::resolver {
 
@@ -24,6 +25,10 @@ class ControlTarget {
   virtual size_t flush_subtree(const wire::Name& apex) = 0;
   virtual void flush_all() = 0;
   virtual std::string dump_cache() = 0;  // presentation format
+  // The cache as a warm-restart snapshot (binary; cache/cache_snapshot.h):
+  // `dump-cache --binary`, which `sextant control dump-cache --to FILE`
+  // sends and writes to FILE itself.
+  virtual std::string dump_cache_snapshot() = 0;
   // Re-reads the TLS certificate and key; returns what happened ("error: ..." on failure).
   virtual std::string reload_tls() = 0;
   // Re-reads the configuration file and applies what can change live.
@@ -32,6 +37,9 @@ class ControlTarget {
   virtual std::string add_negative_anchor(const wire::Name& name) = 0;
   virtual std::string remove_negative_anchor(const wire::Name& name) = 0;
   virtual std::string list_negative_anchors() = 0;  // one name per line
+  // Resolves NAME TYPE with a cold view of the name and returns the walker's
+  // step-by-step account and the result (control_trace.h).
+  virtual std::string trace(const wire::Name& name, wire::RRType type) = 0;
 };
 
 // Runs one command line; never throws (a failing target becomes "error: ...").

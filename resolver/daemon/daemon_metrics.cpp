@@ -1,5 +1,6 @@
 #include "resolver/daemon/daemon_metrics.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "resolver/daemon/defence_wiring.h"
@@ -41,6 +42,14 @@ const WalkerRow kWalkerRows[] = {
     {&WalkerStats::deadline_expired, "sextant_walker_deadlines_expired_total",
      "Resolutions stopped by the resolution-timeout budget."},
     {&WalkerStats::key_queries, "sextant_dnssec_key_queries_total", "DS and DNSKEY sub-queries."},
+    {&WalkerStats::held_down_failures, "sextant_walker_held_down_failures_total",
+     "Questions failed at once (SERVFAIL, EDE 22) because every server of their zone is held down."},
+    {&WalkerStats::over_limit_zone, "sextant_walker_over_zone_limit_total",
+     "Questions refused because their zone had resolver.max-queries-per-zone queries in flight."},
+    {&WalkerStats::over_limit_server, "sextant_walker_over_server_limit_total",
+     "Questions refused because every server left to ask had resolver.max-queries-per-server in flight."},
+    {&WalkerStats::glueless_limited, "sextant_walker_glueless_limited_total",
+     "NS names without glue left unresolved by the per-delegation / per-question caps (NXNSAttack)."},
     {&WalkerStats::aggressive_answers, "sextant_dnssec_aggressive_answers_total",
      "Negative answers synthesised from validated NSEC/NSEC3 (RFC 8198) without asking."},
     {&WalkerStats::cookie_mismatches, "sextant_walker_cookie_mismatches_total",
@@ -55,6 +64,14 @@ const WalkerRow kWalkerRows[] = {
      "Replies scoped to the client's subnet (kept out of the shared caches)."},
     {&WalkerStats::ecs_mismatches, "sextant_walker_ecs_mismatches_total",
      "Replies whose client subnet option did not echo ours (dropped)."},
+    {&WalkerStats::bogus_retries, "sextant_dnssec_bogus_retries_total",
+     "Questions and DNSKEY sets asked again of another server after a server's data failed validation."},
+    {&WalkerStats::forwarded_queries, "sextant_walker_forwarded_queries_total",
+     "Queries the walker sent to forward zones' upstream resolvers."},
+    {&WalkerStats::forward_fallbacks, "sextant_forward_first_fallbacks_total",
+     "forward-first questions walked after every upstream of their zone failed."},
+    {&WalkerStats::zone_cut_probes, "sextant_dnssec_zone_cut_probes_total",
+     "DS queries made to find the zone of unsigned forwarded data."},
 };
 
 using UpstreamRow = Row<transports::UpstreamCounters, RelaxedCounter>;
@@ -171,10 +188,57 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
        [](const Snap& c) { return c.handshakes_completed; });
   each("sextant_encrypted_handshake_failures_total", "TLS errors, wrong ALPN, handshake timeouts.", false,
        [](const Snap& c) { return c.handshakes_failed; });
+  each("sextant_encrypted_sessions_resumed_total", "Handshakes that resumed a TLS session (ticket).", false,
+       [](const Snap& c) { return c.sessions_resumed; });
+  each("sextant_encrypted_early_data_total", "Handshakes whose 0-RTT data was accepted.", false,
+       [](const Snap& c) { return c.early_data_accepted; });
   each("sextant_encrypted_queries_total", "Queries received.", false, [](const Snap& c) { return c.queries; });
   each("sextant_encrypted_answers_total", "Answers sent.", false, [](const Snap& c) { return c.responses; });
   each("sextant_encrypted_errors_total", "Malformed input, protocol errors, HTTP 4xx.", false,
        [](const Snap& c) { return c.errors; });
+}
+
+void report_policy(MetricsReport& r, const PolicySnapshot& p) {
+  // (A family's samples must be added together: one loop per family.)
+  for (const auto& c : p.components)
+    r.gauge("sextant_policy_entries", "Names, records or triggers loaded, per list, zone and local data.",
+            static_cast<double>(c.entries), {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& c : p.components)
+    r.gauge("sextant_policy_bytes", "Memory held by each list, zone and local data.", static_cast<double>(c.bytes),
+            {{"kind", c.kind}, {"name", c.name}});
+  for (const auto& h : p.hits)
+    r.counter("sextant_policy_hits_total", "Queries a list, zone or local data decided, by action.", h.hits,
+              {{"kind", policy::to_string(h.kind)}, {"name", h.name}, {"action", policy::to_string(h.action)}});
+  for (const auto& z : p.zones)
+    if (z.serial)
+      r.gauge("sextant_rpz_serial", "SOA serial of each response policy zone loaded.", static_cast<double>(*z.serial),
+              {{"zone", z.name}});
+  for (const auto& z : p.zones)
+    r.gauge("sextant_rpz_loaded_timestamp_seconds", "When each response policy zone was loaded (file or transfer).",
+            static_cast<double>(z.loaded_at), {{"zone", z.name}});
+  r.counter("sextant_policy_swaps_total", "Policies swapped in (reloads, zone transfers).", p.swaps);
+  r.counter("sextant_policy_flushed_answers_total", "Cached answers flushed because the policy they depended on changed.",
+            p.flushed_answers);
+}
+
+void report_trust_anchors(MetricsReport& r, const DaemonSnapshot& s) {
+  const TrustAnchorKeeper::Counters& c = s.trust_anchor_counters;
+  const char* probes = "RFC 5011 probes of managed trust anchors' DNSKEY RRsets, by result.";
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_ok, {{"result", "ok"}});
+  r.counter("sextant_trust_anchor_probes_total", probes, c.probes_failed, {{"result", "failed"}});
+  r.counter("sextant_trust_anchor_write_errors_total",
+            "Failed rewrites of the trust anchor state file (dnssec.auto-trust-anchor-file).", c.write_errors);
+  using dnssec::ManagedKeyState;
+  const std::pair<const char*, ManagedKeyState> states[] = {
+      {"add_pending", ManagedKeyState::add_pending}, {"valid", ManagedKeyState::valid},
+      {"missing", ManagedKeyState::missing}, {"revoked", ManagedKeyState::revoked}};
+  for (const auto& a : s.trust_anchors) {
+    for (const auto& [label, state] : states) {
+      const auto n = std::count_if(a.keys.begin(), a.keys.end(), [&](const auto& k) { return k.state == state; });
+      r.gauge("sextant_trust_anchor_keys", "Keys of each managed trust anchor, by RFC 5011 state.",
+              static_cast<double>(n), {{"zone", a.zone.to_text()}, {"state", label}});
+    }
+  }
 }
 
 void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
@@ -189,6 +253,47 @@ void report_doh_http(MetricsReport& r, const transports::DohHttpSnapshot& d) {
     r.counter("sextant_doh_responses_total", "DoH responses by HTTP status.", d.statuses[i],
               {{"status", status ? std::to_string(status) : std::string("other")}});
   }
+}
+
+void report_forward_upstreams(MetricsReport& r, const std::vector<transports::UpstreamEndpointStats>& ups) {
+  using Stats = transports::UpstreamEndpointStats;
+  auto each = [&](const char* name, const char* help, bool gauge, auto get, const MetricLabels& extra = {}) {
+    for (const Stats& u : ups) {
+      MetricLabels labels{{"upstream", u.label}, {"transport", transports::to_string(u.channel)}};
+      labels.insert(labels.end(), extra.begin(), extra.end());
+      if (gauge) r.gauge(name, help, static_cast<double>(get(u)), labels);
+      else r.counter(name, help, get(u), labels);
+    }
+  };
+  each("sextant_forward_queries_total", "Queries sent to each forward upstream.", false,
+       [](const Stats& u) { return u.queries; });
+  each("sextant_forward_answers_total", "Answers received from each forward upstream.", false,
+       [](const Stats& u) { return u.answers; });
+  for (const Stats& u : ups) {
+    r.gauge("sextant_forward_rtt_seconds_sum",
+            "Sum of the round-trip times of the answers, in seconds (divided by the answers: the mean RTT).",
+            static_cast<double>(u.rtt_sum_us) / 1e6, {{"upstream", u.label}, {"transport", transports::to_string(u.channel)}});
+  }
+  const char* failures = "Failures by kind: timeout, connect (refused, unreachable), handshake, auth (certificate "
+                         "or pin), protocol (bad frame, HTTP status, reset), closed (with queries in flight).";
+  const std::pair<const char*, uint64_t Stats::*> kinds[] = {
+      {"timeout", &Stats::timeouts},          {"connect", &Stats::connect_failures},
+      {"handshake", &Stats::handshake_failures}, {"auth", &Stats::auth_failures},
+      {"protocol", &Stats::protocol_errors},  {"closed", &Stats::closed_in_flight}};
+  for (const auto& [kind, field] : kinds) {
+    each("sextant_forward_failures_total", failures, false, [field = field](const Stats& u) { return u.*field; },
+         {{"kind", kind}});
+  }
+  each("sextant_forward_connections", "Open connections to each forward upstream.", true,
+       [](const Stats& u) { return u.open_connections; });
+  each("sextant_forward_connections_opened_total", "Connections opened to each forward upstream.", false,
+       [](const Stats& u) { return u.connections_opened; });
+  each("sextant_forward_handshakes_total", "TLS/QUIC handshakes with each forward upstream, full or resumed.", false,
+       [](const Stats& u) { return u.handshakes; }, {{"resumed", "false"}});
+  each("sextant_forward_handshakes_total", "TLS/QUIC handshakes with each forward upstream, full or resumed.", false,
+       [](const Stats& u) { return u.resumed_handshakes; }, {{"resumed", "true"}});
+  each("sextant_forward_reused_queries_total", "Queries sent on a connection that had carried one before.", false,
+       [](const Stats& u) { return u.reused_queries; });
 }
 
 // PROXY v2 headers by transport and outcome: per datagram on UDP, per
@@ -210,6 +315,52 @@ void report_proxy(MetricsReport& r, const DaemonSnapshot& s) {
 }
 
 }  // namespace
+
+void add_pipeline(DaemonSnapshot& s, const PipelineStats& p) {
+  PipelineTotals& t = s.pipeline;
+  s.have_pipeline = true;
+  t.queries += p.queries.load(std::memory_order_relaxed);
+  t.cache_hits += p.cache_hits.load(std::memory_order_relaxed);
+  t.cache_misses += p.cache_misses.load(std::memory_order_relaxed);
+  t.stale_served += p.stale_served.load(std::memory_order_relaxed);
+  t.prefetches += p.prefetches.load(std::memory_order_relaxed);
+  t.dropped += p.dropped.load(std::memory_order_relaxed);
+  t.formerr += p.formerr.load(std::memory_order_relaxed);
+  t.refused += p.refused.load(std::memory_order_relaxed);
+  t.notimp += p.notimp.load(std::memory_order_relaxed);
+  t.servfail += p.servfail.load(std::memory_order_relaxed);
+  t.truncated += p.truncated.load(std::memory_order_relaxed);
+  t.policy_answers += p.policy_answers.load(std::memory_order_relaxed);
+  t.policy_rewrites += p.policy_rewrites.load(std::memory_order_relaxed);
+  t.policy_dropped += p.policy_dropped.load(std::memory_order_relaxed);
+  t.dns64_synthesised += p.dns64_synthesised.load(std::memory_order_relaxed);
+}
+
+void add_forward_upstreams(DaemonSnapshot& s, const std::vector<transports::UpstreamEndpointStats>& upstreams) {
+  for (const auto& u : upstreams) {
+    auto it = std::find_if(s.forward_upstreams.begin(), s.forward_upstreams.end(), [&](const auto& known) {
+      return known.label == u.label && known.channel == u.channel;
+    });
+    if (it == s.forward_upstreams.end()) {
+      s.forward_upstreams.push_back(u);
+      continue;
+    }
+    it->queries += u.queries;
+    it->answers += u.answers;
+    it->timeouts += u.timeouts;
+    it->connect_failures += u.connect_failures;
+    it->handshake_failures += u.handshake_failures;
+    it->auth_failures += u.auth_failures;
+    it->protocol_errors += u.protocol_errors;
+    it->closed_in_flight += u.closed_in_flight;
+    it->connections_opened += u.connections_opened;
+    it->handshakes += u.handshakes;
+    it->resumed_handshakes += u.resumed_handshakes;
+    it->reused_queries += u.reused_queries;
+    it->rtt_sum_us += u.rtt_sum_us;
+    it->open_connections += u.open_connections;
+  }
+}
 
 void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
   for (const WalkerRow& row : kWalkerRows) s.walker.*(row.field) += w.*(row.field);
@@ -250,23 +401,31 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.gauge("sextant_workers_reporting", "Workers whose per-thread counters are in this report.",
           s.workers_reporting);
 
-  if (s.pipeline) {
-    const PipelineStats& p = *s.pipeline;
-    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries.load());
-    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits.load());
-    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses.load());
+  if (s.have_pipeline) {
+    const PipelineTotals& p = s.pipeline;
+    r.counter("sextant_queries_total", "Client queries received (every transport).", p.queries);
+    r.counter("sextant_answers_from_cache_total", "Client queries answered from the cache.", p.cache_hits);
+    r.counter("sextant_answers_resolved_total", "Client queries that needed the walker.", p.cache_misses);
     r.counter("sextant_stale_answers_total", "Answers served from expired data (RFC 8767, EDE 3/19).",
-              p.stale_served.load());
-    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches.load());
-    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).",
-              p.dropped.load());
-    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated.load());
+              p.stale_served);
+    r.counter("sextant_prefetches_total", "Refreshes started before expiry by a cache hit.", p.prefetches);
+    r.counter("sextant_queries_dropped_total", "Queries dropped unanswered (access-control deny).", p.dropped);
+    r.counter("sextant_truncated_answers_total", "UDP answers sent with TC=1.", p.truncated);
     const char* help = "Answers with an error rcode, by rcode.";
-    r.counter("sextant_error_answers_total", help, p.formerr.load(), {{"rcode", "FORMERR"}});
-    r.counter("sextant_error_answers_total", help, p.refused.load(), {{"rcode", "REFUSED"}});
-    r.counter("sextant_error_answers_total", help, p.notimp.load(), {{"rcode", "NOTIMP"}});
-    r.counter("sextant_error_answers_total", help, p.servfail.load(), {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_error_answers_total", help, p.formerr, {{"rcode", "FORMERR"}});
+    r.counter("sextant_error_answers_total", help, p.refused, {{"rcode", "REFUSED"}});
+    r.counter("sextant_error_answers_total", help, p.notimp, {{"rcode", "NOTIMP"}});
+    r.counter("sextant_error_answers_total", help, p.servfail, {{"rcode", "SERVFAIL"}});
+    r.counter("sextant_policy_answers_total", "Queries answered, refused or dropped by policy before the cache.",
+              p.policy_answers);
+    r.counter("sextant_policy_rewrites_total", "Resolved answers rewritten by policy (CNAME targets, RPZ response IP).",
+              p.policy_rewrites);
+    r.counter("sextant_policy_dropped_total", "Queries dropped by policy (deny zones, RPZ DROP).",
+              p.policy_dropped);
+    r.counter("sextant_dns64_synthesised_total", "AAAA answers synthesised from A records (RFC 6147).",
+              p.dns64_synthesised);
   }
+  report_policy(r, s.policy);
 
   if (s.defences) report_defences(r, *s.defences);
 
@@ -281,6 +440,17 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   }
 
   report_store(r, s.cache);
+  r.gauge("sextant_cache_restored_entries",
+          "Cache entries and servers restored from the warm-restart snapshot at start.",
+          static_cast<double>(s.warm_restart.restored_entries));
+  r.gauge("sextant_cache_restore_in_progress", "1 while the warm-restart snapshot is being loaded.",
+          s.warm_restart.loading ? 1 : 0);
+  const char* saves = "Warm-restart snapshots written to cache.warm-restart.file, by result.";
+  r.counter("sextant_cache_snapshot_saves_total", saves, s.warm_restart.saves_ok, {{"result", "ok"}});
+  r.counter("sextant_cache_snapshot_saves_total", saves, s.warm_restart.saves_failed,
+            {{"result", "failed"}});
+  r.gauge("sextant_cache_snapshot_entries", "Entries in the last warm-restart snapshot written.",
+          static_cast<double>(s.warm_restart.last_save_entries));
   r.gauge("sextant_servers_known", "Authoritative server addresses with remembered RTT, hold-down or quirks.",
           static_cast<double>(s.servers_known));
 
@@ -298,6 +468,7 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.counter("sextant_upstream_queries_total", sent, upstream[std::size(kUpstreamRows)], {{"transport", "udp"}});
   r.counter("sextant_upstream_queries_total", sent, upstream[std::size(kUpstreamRows) + 1], {{"transport", "tcp"}});
   report_rows(r, kUpstreamRows, upstream);
+  report_forward_upstreams(r, s.forward_upstreams);
 
   report_rows(r, kUdpRows, s.udp);
   report_rows(r, kTcpRows, s.tcp);
@@ -309,11 +480,18 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.counter("sextant_health_checks_failed_total",
             "Load-balancer health checks answered SERVFAIL (EDE 14) while draining.", s.health_checks_failed);
 
+  if (s.event_log_enabled) {
+    r.counter("sextant_event_log_events_total", "Per-query events written to the event log.", s.event_log_written);
+    const char* dropped = "Per-query events dropped, by reason (the writer's queue was full, or the rate cap).";
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_full, {{"reason", "queue-full"}});
+    r.counter("sextant_event_log_dropped_total", dropped, s.event_log_dropped_rate, {{"reason", "rate-limit"}});
+  }
   if (s.dnstap_enabled) {
     r.counter("sextant_dnstap_frames_total", "Query-log frames handed to the dnstap writer.", s.dnstap_logged);
     r.counter("sextant_dnstap_dropped_total",
               "Query-log frames dropped: the collector was not keeping up (queue full).", s.dnstap_dropped);
   }
+  if (s.trust_anchors_managed) report_trust_anchors(r, s);
   r.counter("sextant_control_commands_total", "Commands run on the control socket.", s.control_commands);
   r.counter("sextant_metrics_scrapes_total", "GET /metrics served.", s.metrics_scrapes);
   r.counter("sextant_admin_bad_requests_total", "Malformed or refused control and metrics requests.",

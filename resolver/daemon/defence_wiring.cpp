@@ -53,10 +53,10 @@ std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c) {
   std::vector<wire::Name> zones;
   for (const auto& text : c.rebinding.private_zones) zones.push_back(wire::Name::from_text(text));
   auto filter = std::make_shared<RebindingFilter>(c.rebinding.enabled, zones);
-  // Local data, stub and forward zones are the operator's own: when those
-  // features are wired in, their zones belong here too
-  // (filter->exempt_zone(zone) for each), so that their private addresses
-  // are not removed.
+  // Local data is the operator's own: when the policy feature is wired in,
+  // its zones belong here too (filter->exempt_zone(zone) for each), so that
+  // their private addresses are not removed. Stub zones are exempt through
+  // the walker's configured zones (rebinding_filter.h).
   return filter;
 }
 
@@ -69,6 +69,9 @@ EcsSettings ecs_settings_from(const Config& c) {
     bool exclude = !text.empty() && text[0] == '!';
     e.add_for.emplace_back(parse_prefix(exclude ? text.substr(1) : text), !exclude);
   }
+  std::vector<Prefix> trusted;
+  for (const auto& text : c.ecs.trusted_clients) trusted.push_back(parse_prefix(text));
+  e.trusted = PrefixList(std::move(trusted));
   return e;
 }
 
@@ -96,6 +99,14 @@ void report_defences(MetricsReport& r, const DefenceStats& s) {
                           "and answers refused (REFUSED, EDE 15) because no address was left.";
   r.counter("sextant_rebinding_total", rebinding, load(s.rebinding_removed), {{"action", "removed"}});
   r.counter("sextant_rebinding_total", rebinding, load(s.rebinding_refused), {{"action", "refused"}});
+  const char* ecs = "Client queries with an ECS option (RFC 7871), by what was done with it: used (a "
+                    "trusted client, or source prefix 0), ignored (untrusted), or FORMERR (malformed).";
+  r.counter("sextant_ecs_client_options_total", ecs, load(s.ecs_client_honoured), {{"action", "used"}});
+  r.counter("sextant_ecs_client_options_total", ecs, load(s.ecs_client_ignored), {{"action", "ignored"}});
+  r.counter("sextant_ecs_client_options_total", ecs, load(s.ecs_formerr), {{"action", "formerr"}});
+  r.counter("sextant_ecs_scoped_cache_hits_total",
+            "Answers from the ECS-scoped cache (answers for one client subnet, or for clients without one).",
+            load(s.ecs_scoped_hits));
   const char* cookies = "Client queries with a DNS cookie, by verdict (RFC 7873 §5.2).";
   using V = ServerCookies::Verdict;
   const std::pair<V, const char*> verdicts[] = {

@@ -9,12 +9,35 @@ struct LoopTimerService::Timer {
   std::function<void()> callback;
 };
 
+struct LoopTimerService::DueHandles {
+  uv_check_t check;  // runs the due timers after the poll phase
+  uv_idle_t idle;    // active while timers are due: the poll does not block
+  LoopTimerService* owner;
+  int open = 2;
+};
+
 LoopTimerService::LoopTimerService(uv_loop_t* loop, transports::LoopClock& clock)
-    : loop_(loop), clock_(clock) {
+    : loop_(loop), clock_(clock), due_handles_(new DueHandles{}) {
   base_ = Clock::now() - std::chrono::milliseconds(uv_now(loop_));
+  due_handles_->owner = this;
+  uv_check_init(loop_, &due_handles_->check);
+  due_handles_->check.data = due_handles_;
+  uv_idle_init(loop_, &due_handles_->idle);
+  due_handles_->idle.data = due_handles_;
+  uv_check_start(&due_handles_->check, on_check);
+  // The check handle alone must not keep a loop running that has nothing
+  // else to do (a worker stops when its handles are closed).
+  uv_unref(reinterpret_cast<uv_handle_t*>(&due_handles_->check));
 }
 
 LoopTimerService::~LoopTimerService() {
+  due_handles_->owner = nullptr;
+  auto close_one = [](uv_handle_t* h) {
+    auto* d = static_cast<DueHandles*>(h->data);
+    if (--d->open == 0) delete d;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&due_handles_->check), close_one);
+  uv_close(reinterpret_cast<uv_handle_t*>(&due_handles_->idle), close_one);
   for (auto& [id, t] : timers_) {
     uv_timer_stop(&t->handle);
     t->owner = nullptr;
@@ -58,10 +81,30 @@ void LoopTimerService::on_timer(uv_timer_t* handle) {
   auto* t = reinterpret_cast<Timer*>(handle);
   LoopTimerService* self = t->owner;
   if (!self) return;
-  std::function<void()> callback = std::move(t->callback);
-  self->timers_.erase(t->id);
-  self->release(t);
-  callback();
+  // Cancellable until it runs: it stays in timers_.
+  if (self->due_.empty()) uv_idle_start(&self->due_handles_->idle, [](uv_idle_t*) {});
+  self->due_.push_back(t->id);
+}
+
+void LoopTimerService::on_check(uv_check_t* handle) {
+  auto* d = static_cast<DueHandles*>(handle->data);
+  if (d->owner) d->owner->run_due();
+}
+
+void LoopTimerService::run_due() {
+  if (due_.empty()) return;
+  uv_idle_stop(&due_handles_->idle);
+  std::vector<TimerId> due;
+  due.swap(due_);
+  for (TimerId id : due) {
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled after it fired
+    Timer* t = it->second;
+    std::function<void()> callback = std::move(t->callback);
+    timers_.erase(it);
+    release(t);
+    callback();  // may schedule or cancel timers, or destroy nothing else
+  }
 }
 
 }  // namespace sextant::resolver

@@ -2,12 +2,21 @@
 // from uv_now() (updated once per loop iteration) and wall-clock seconds
 // from the worker's LoopClock (read once per turn), so the cache, the walker
 // and the validator all see one "now" per event.
+//
+// A timer that is due runs after the loop has read its sockets, not before:
+// libuv runs timers at the start of an iteration and polls I/O after them,
+// so a loop that fell behind (a busy or starved worker) would fire a burst
+// of retransmission timers for queries whose answers already sit in the
+// sockets, and hold down servers that answered in time. Due timers are
+// queued and run in the check phase of the same iteration, after the poll
+// (which an idle handle keeps from blocking while any are queued).
 #pragma once
 
 #include <uv.h>
 
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "resolver/walk/timer_service.h"
 #include "transports/loop_clock.h"
@@ -29,7 +38,10 @@ class LoopTimerService final : public TimerService {
 
  private:
   struct Timer;
+  struct DueHandles;
   static void on_timer(uv_timer_t* handle);
+  static void on_check(uv_check_t* handle);
+  void run_due();
   void release(Timer* t);
 
   uv_loop_t* loop_;
@@ -37,6 +49,8 @@ class LoopTimerService final : public TimerService {
   TimePoint base_;  // steady_clock time at uv_now() == 0
   TimerId next_id_ = 1;
   std::unordered_map<TimerId, Timer*> timers_;
+  std::vector<TimerId> due_;  // fired, to run after this iteration's poll
+  DueHandles* due_handles_;   // the check and idle handles (closed on the loop)
 };
 
 }  // namespace sextant::resolver

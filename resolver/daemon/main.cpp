@@ -3,14 +3,20 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
+#include "dnssec/anchor_state_file.h"
+#include "dnssec/trust_anchors.h"
+#include "resolver/daemon/forward_upstreams.h"
 #include "resolver/config/config.h"
 #include "resolver/daemon/control_client.h"
 #include "resolver/daemon/daemon.h"
 #include "resolver/daemon/log.h"
 #include "resolver/daemon/version.h"
+#include "resolver/policy/policy_builder.h"
 
 namespace {
 
@@ -66,12 +72,41 @@ int control_main(int argc, char** argv) {
       return 2;
     }
   }
+  // dump-cache --to FILE: the daemon sends the snapshot, this process
+  // writes FILE (with the operator's rights, not the daemon's).
+  if (argc - i == 3 && (std::strcmp(argv[i], "dump-cache") == 0 || std::strcmp(argv[i], "dump_cache") == 0) &&
+      std::strcmp(argv[i + 1], "--to") == 0) {
+    ControlReply reply = send_control_command(socket_path, "dump-cache --binary", 120000);
+    if (!reply.ok || reply.text.rfind("SXTCACHE", 0) != 0) {
+      std::fprintf(stderr, "%s\n", reply.ok ? "sextant control: the reply is not a cache snapshot" : reply.text.c_str());
+      return 1;
+    }
+    std::string error = write_file_atomically(argv[i + 2], reply.text);
+    if (!error.empty()) {
+      std::fprintf(stderr, "sextant control: cannot write %s: %s\n", argv[i + 2], error.c_str());
+      return 1;
+    }
+    std::printf("ok: wrote the cache snapshot (%zu octets) to %s\n", reply.text.size(), argv[i + 2]);
+    return 0;
+  }
   std::string command;
   for (; i < argc; ++i) command += (command.empty() ? "" : " ") + std::string(argv[i]);
   ControlReply reply = send_control_command(socket_path, command);
   std::fputs(reply.text.c_str(), reply.ok ? stdout : stderr);
   if (!reply.text.empty() && reply.text.back() != '\n') std::fputc('\n', reply.ok ? stdout : stderr);
   return reply.ok ? 0 : 1;
+}
+
+// --check-config also reads the trust anchor files it names, so a bad
+// record is reported with its file and line before a restart finds it.
+void check_trust_anchor_files(const sextant::resolver::Config& c) {
+  if (!c.trust_anchor_file.empty()) sextant::dnssec::TrustAnchors::from_file(c.trust_anchor_file);
+  if (c.auto_trust_anchor_file.empty()) return;
+  std::ifstream in(c.auto_trust_anchor_file);
+  if (!in) return;  // created at start from the configured anchors
+  std::ostringstream text;
+  text << in.rdbuf();
+  sextant::dnssec::read_anchor_state(text.str(), c.auto_trust_anchor_file);
 }
 
 }  // namespace
@@ -86,7 +121,17 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--check-config" && i + 1 < argc) {
       try {
-        load_config_file(argv[++i]);
+        const Config checked = load_config_file(argv[++i]);
+        check_trust_anchor_files(checked);
+        // The CA bundles of encrypted forward upstreams, loaded as the connections will.
+        check_forward_upstreams(checked, argv[i]);
+        // The files the policy names are read as at start-up: a missing
+        // list or a zone that does not load is an error; bad lines in a
+        // list are warnings (they are skipped when running).
+        policy::BuildContext ctx;
+        policy::BuildReport report;
+        policy::build_policy(checked.policy, ctx, report);
+        for (const auto& w : report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("%s: configuration is valid\n", argv[i]);
         return 0;
       } catch (const std::exception& e) {

@@ -4,6 +4,10 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+
+#include "resolver/daemon/forward_upstreams.h"
+
 namespace sextant::resolver {
 
 namespace {
@@ -37,93 +41,184 @@ ServerAddress from_sockaddr(const sockaddr_storage& ss) {
   return ServerAddress::ipv4(b, ntohs(s4->sin_port));
 }
 
+transports::Transport dnstap_transport(UpstreamProtocol p) {
+  switch (p) {
+    case UpstreamProtocol::udp: return transports::Transport::udp;
+    case UpstreamProtocol::tcp: return transports::Transport::tcp;
+    case UpstreamProtocol::tls: return transports::Transport::dot;
+    case UpstreamProtocol::https: return transports::Transport::doh;
+    case UpstreamProtocol::quic: return transports::Transport::doq;
+  }
+  return transports::Transport::udp;
+}
+
+UpstreamReply::Status reply_status(transports::UpstreamStatus s) {
+  switch (s) {
+    case transports::UpstreamStatus::ok: return UpstreamReply::Status::ok;
+    case transports::UpstreamStatus::timeout: return UpstreamReply::Status::timeout;
+    case transports::UpstreamStatus::network_error:
+    case transports::UpstreamStatus::bad_response: return UpstreamReply::Status::network_error;
+    case transports::UpstreamStatus::auth_failed: return UpstreamReply::Status::auth_failure;
+    case transports::UpstreamStatus::bad_query:
+    case transports::UpstreamStatus::destination_refused:
+    case transports::UpstreamStatus::overloaded:
+    case transports::UpstreamStatus::cancelled:
+      // Our side's problem: the server must not be marked dead for it.
+      return UpstreamReply::Status::local_error;
+  }
+  return UpstreamReply::Status::local_error;
+}
+
 }  // namespace
+
+void UpstreamAdapter::set_forward_table(std::shared_ptr<const ForwardTable> table) {
+  table_ = std::move(table);
+  routes_.clear();
+  if (!pool_) return;
+  // Register the table's stream upstreams now, so the pool can let the
+  // connections of the ones that left go.
+  std::vector<uint32_t> keep;
+  if (table_) {
+    for (const auto& profile : table_->profiles()) {
+      if (profile.protocol == UpstreamProtocol::udp) continue;
+      keep.push_back(pool_->endpoint(endpoint_of(profile)));
+    }
+  }
+  pool_->retain_only(keep);
+}
+
+UpstreamAdapter::Route UpstreamAdapter::route(const ServerAddress& server, UpstreamProtocol protocol) {
+  if (!table_) return {};
+  const RouteKey key{server, protocol};
+  if (auto it = routes_.find(key); it != routes_.end()) return it->second;
+  Route r;
+  r.profile = table_->profile(server, protocol);
+  if (r.profile && protocol != UpstreamProtocol::udp && pool_) r.endpoint = pool_->endpoint(endpoint_of(*r.profile));
+  if (routes_.size() > 4096) routes_.clear();  // bounded: each name server address gets one
+  routes_.emplace(key, r);
+  return r;
+}
+
+UpstreamNetwork::RequestId UpstreamAdapter::refuse_later(RequestId id, const ServerAddress& asked, Callback cb,
+                                                         UpstreamReply::Status status, std::string detail) {
+  refused_.emplace(id, timers_.schedule(std::chrono::milliseconds(0),
+                                        [this, id, asked, status, detail = std::move(detail), cb = std::move(cb)] {
+                                          refused_.erase(id);
+                                          UpstreamReply reply;
+                                          reply.status = status;
+                                          reply.from = asked;
+                                          reply.detail = detail;
+                                          cb(std::move(reply));
+                                        }));
+  return id;
+}
 
 UpstreamNetwork::RequestId UpstreamAdapter::send(const ServerAddress& server, UpstreamProtocol protocol,
                                                  std::span<const uint8_t> query, std::chrono::milliseconds timeout,
                                                  Callback on_reply) {
   RequestId id = next_id_++;
-  transports::UpstreamQuery q;
-  q.packet.assign(query.begin(), query.end());
-  q.server = to_sockaddr(server);
-  q.tcp = protocol == UpstreamProtocol::tcp;
-  q.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, timeout.count()));
-  // The walker checks 0x20 itself and reacts to a mismatch (TCP retry), so
-  // the transport must hand mismatching answers over rather than drop them.
-  q.match_question_case = false;
+  const Route r = route(server, protocol);
+  // A stream protocol goes through the pool when it is a configured upstream;
+  // plain TCP otherwise is the walker's one-shot fallback after TC.
+  const bool pooled = r.endpoint != 0;
+  if (is_encrypted(protocol) && !pooled) {
+    return refuse_later(id, server, std::move(on_reply), UpstreamReply::Status::local_error,
+                        fmt::format("no configured {} upstream at {}", to_string(protocol), server.to_string_with_port()));
+  }
+  transports::UpstreamEndpointStats* udp_stats = nullptr;
+  if (r.profile && !pooled) {
+    auto& s = udp_stats_[r.profile->label];
+    if (s.label.empty()) {
+      s.label = r.profile->label;
+      s.channel = protocol == UpstreamProtocol::tcp ? transports::UpstreamChannel::tcp : transports::UpstreamChannel::udp;
+    }
+    ++s.queries;
+    udp_stats = &s;
+  }
+  std::vector<uint8_t> packet(query.begin(), query.end());
+  const uint32_t timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, timeout.count()));
   ServerAddress asked = server;
-  Callback on_reply_copy = on_reply;
-  // dnstap: the query now, its answer (if any) in the callback.
-  const bool log_query = dnstap_ && dnstap_->wants(transports::DnstapMessageType::resolver_query);
-  const bool log_response = dnstap_ && dnstap_->wants(transports::DnstapMessageType::resolver_response);
+  // dnstap: the query now, its answer (if any) in the callback. RD=1 marks
+  // a query to a forward upstream.
+  const bool forwarder = packet.size() > 2 && (packet[2] & 0x01) != 0;
+  const auto query_type = forwarder ? transports::DnstapMessageType::forwarder_query
+                                    : transports::DnstapMessageType::resolver_query;
+  const auto response_type = forwarder ? transports::DnstapMessageType::forwarder_response
+                                       : transports::DnstapMessageType::resolver_response;
+  const bool log_query = dnstap_ && dnstap_->wants(query_type);
+  const bool log_response = dnstap_ && dnstap_->wants(response_type);
+  const sockaddr_storage destination = to_sockaddr(server);
   transports::DnstapTime sent_at;
   if (log_query || log_response) sent_at = transports::DnstapTime::now();
   if (log_query) {
     transports::DnstapEvent e;
-    e.type = transports::DnstapMessageType::resolver_query;
-    e.transport = q.tcp ? transports::Transport::tcp : transports::Transport::udp;
-    e.response_address = reinterpret_cast<const sockaddr*>(&q.server);
-    e.message = q.packet;
+    e.type = query_type;
+    e.transport = dnstap_transport(protocol);
+    e.response_address = reinterpret_cast<const sockaddr*>(&destination);
+    e.message = packet;
     e.time = sent_at;
     e.worker = worker_;
     dnstap_->log(e);
   }
-  const bool tcp = q.tcp;
-  transports::UpstreamQueryId tid = upstream_.send(
-      std::move(q), [this, id, asked, tcp, log_response, sent_at, cb = std::move(on_reply)](transports::UpstreamResult r) {
-        in_flight_.erase(id);
-        if (log_response && r.status == transports::UpstreamStatus::ok && dnstap_) {
-          transports::DnstapEvent e;
-          e.type = transports::DnstapMessageType::resolver_response;
-          e.transport = tcp ? transports::Transport::tcp : transports::Transport::udp;
-          e.response_address = reinterpret_cast<const sockaddr*>(&r.from);
-          e.message = r.response;
-          e.time = transports::DnstapTime::now();
-          e.query_time = sent_at;
-          e.worker = worker_;
-          dnstap_->log(e);
-        }
-        UpstreamReply reply;
-        reply.rtt = std::chrono::microseconds(uint64_t{r.rtt_ms} * 1000);
-        switch (r.status) {
-          case transports::UpstreamStatus::ok:
-            reply.status = UpstreamReply::Status::ok;
-            reply.packet = std::move(r.response);
-            reply.from = from_sockaddr(r.from);
-            break;
-          case transports::UpstreamStatus::timeout:
-            reply.status = UpstreamReply::Status::timeout;
-            reply.from = asked;
-            break;
-          case transports::UpstreamStatus::network_error:
-          case transports::UpstreamStatus::bad_response:
-            reply.status = UpstreamReply::Status::network_error;
-            reply.from = asked;
-            break;
-          case transports::UpstreamStatus::bad_query:
-          case transports::UpstreamStatus::destination_refused:
-          case transports::UpstreamStatus::overloaded:
-          case transports::UpstreamStatus::cancelled:
-            // Our side's problem: the server must not be marked dead for it.
-            reply.status = UpstreamReply::Status::local_error;
-            reply.from = asked;
-            break;
-        }
-        cb(std::move(reply));
-      });
-  if (tid == 0) {
-    // The transport did not take it (shutting down): say so on a later turn.
-    // The callback moved into the rejected send() is gone, so keep a copy.
-    refused_.emplace(id, timers_.schedule(std::chrono::milliseconds(0), [this, id, asked, cb = on_reply_copy] {
-      refused_.erase(id);
-      UpstreamReply reply;
-      reply.status = UpstreamReply::Status::local_error;
+  // Counted here for UDP forwarders (the pool counts its own): the label
+  // stays valid across reloads, the pointer into udp_stats_ too.
+  auto finish = [this, id, asked, protocol, log_response, response_type, sent_at, udp_stats,
+                 cb = on_reply](transports::UpstreamResult res) {
+    in_flight_.erase(id);
+    if (udp_stats) {
+      switch (res.status) {
+        case transports::UpstreamStatus::ok:
+          ++udp_stats->answers;
+          udp_stats->rtt_sum_us += uint64_t{res.rtt_ms} * 1000;
+          break;
+        case transports::UpstreamStatus::timeout: ++udp_stats->timeouts; break;
+        case transports::UpstreamStatus::network_error: ++udp_stats->connect_failures; break;
+        case transports::UpstreamStatus::bad_response: ++udp_stats->protocol_errors; break;
+        default: break;
+      }
+    }
+    if (log_response && res.status == transports::UpstreamStatus::ok && dnstap_) {
+      transports::DnstapEvent e;
+      e.type = response_type;
+      e.transport = dnstap_transport(protocol);
+      e.response_address = reinterpret_cast<const sockaddr*>(&res.from);
+      e.message = res.response;
+      e.time = transports::DnstapTime::now();
+      e.query_time = sent_at;
+      e.worker = worker_;
+      dnstap_->log(e);
+    }
+    UpstreamReply reply;
+    reply.rtt = std::chrono::microseconds(uint64_t{res.rtt_ms} * 1000);
+    reply.status = reply_status(res.status);
+    reply.detail = std::move(res.detail);
+    if (reply.status == UpstreamReply::Status::ok) {
+      reply.packet = std::move(res.response);
+      reply.from = from_sockaddr(res.from);
+    } else {
       reply.from = asked;
-      cb(std::move(reply));
-    }));
-    return id;
+    }
+    cb(std::move(reply));
+  };
+  transports::UpstreamQueryId tid = 0;
+  if (pooled) {
+    tid = pool_->send(r.endpoint, std::move(packet), timeout_ms, std::move(finish));
+  } else {
+    transports::UpstreamQuery q;
+    q.packet = std::move(packet);
+    q.server = destination;
+    q.tcp = protocol == UpstreamProtocol::tcp;
+    q.timeout_ms = timeout_ms;
+    // The walker checks 0x20 itself and reacts to a mismatch (TCP retry), so
+    // the transport must hand mismatching answers over rather than drop them.
+    q.match_question_case = false;
+    tid = upstream_.send(std::move(q), std::move(finish));
   }
-  in_flight_.emplace(id, tid);
+  if (tid == 0) {
+    // Not taken (shutting down): say so on a later turn.
+    return refuse_later(id, server, std::move(on_reply), UpstreamReply::Status::local_error, "shutting down");
+  }
+  in_flight_.emplace(id, InFlight{pooled, tid});
   return id;
 }
 
@@ -135,8 +230,21 @@ void UpstreamAdapter::cancel(RequestId id) {
   }
   auto it = in_flight_.find(id);
   if (it == in_flight_.end()) return;
-  upstream_.cancel(it->second);
+  if (it->second.pooled) {
+    if (pool_) pool_->cancel(it->second.id);
+  } else {
+    upstream_.cancel(it->second.id);
+  }
   in_flight_.erase(it);
+}
+
+std::vector<transports::UpstreamEndpointStats> UpstreamAdapter::forward_stats() const {
+  std::vector<transports::UpstreamEndpointStats> out;
+  for (const auto& [label, s] : udp_stats_) out.push_back(s);
+  if (pool_) {
+    for (auto& s : pool_->stats()) out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace sextant::resolver

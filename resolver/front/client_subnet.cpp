@@ -1,14 +1,8 @@
 #include "resolver/front/client_subnet.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace sextant::resolver {
-
-std::vector<std::string> default_ecs_add_for() {
-  return {"!127.0.0.0/8", "!10.0.0.0/8",  "!100.64.0.0/10", "!169.254.0.0/16", "!192.168.0.0/16",
-          "!172.16.0.0/12", "!::1/128", "!fc00::/7", "!fe80::/10", "0.0.0.0/0", "::/0"};
-}
 
 std::optional<wire::ClientSubnetOption> ClientSubnetPolicy::for_address(const ClientAddress& client) const {
   if (!settings_.enabled) return std::nullopt;
@@ -30,13 +24,14 @@ std::optional<wire::ClientSubnetOption> ClientSubnetPolicy::for_address(const Cl
   return o;
 }
 
-wire::ClientSubnetOption ClientSubnetPolicy::from_proxy(const wire::ClientSubnetOption& sent) const {
+std::optional<wire::ClientSubnetOption> ClientSubnetPolicy::from_trusted(const wire::ClientSubnetOption& sent) const {
+  if (sent.source_prefix == 0) return std::nullopt;
   const bool v4 = sent.family == wire::ClientSubnetOption::kFamilyIPv4;
-  uint8_t max = v4 ? settings_.ipv4_prefix : settings_.ipv6_prefix;
+  const uint8_t max = v4 ? settings_.ipv4_prefix : settings_.ipv6_prefix;
   wire::ClientSubnetOption o;
   if (wire::ClientSubnetOption::from_address(sent.family, std::span<const uint8_t>(sent.address.data(), v4 ? 4 : 16),
                                              std::min(sent.source_prefix, max), 0, o) != wire::WireError::ok)
-    return sent;
+    return std::nullopt;
   return o;
 }
 
@@ -44,11 +39,12 @@ bool ClientSubnetPolicy::valid_query_option(std::span<const uint8_t> data, wire:
   return wire::decode_client_subnet(data, out) == wire::WireError::ok && out.scope_prefix == 0;
 }
 
-cache::SubnetKey subnet_key(const wire::ClientSubnetOption& o) noexcept {
+cache::SubnetKey subnet_key(const std::optional<wire::ClientSubnetOption>& o) noexcept {
   cache::SubnetKey k;
-  k.family = static_cast<uint8_t>(o.family);
-  k.bits = o.source_prefix;
-  std::memcpy(k.address, o.address.data(), sizeof k.address);
+  if (!o) return k;
+  k.family = static_cast<uint8_t>(o->family);
+  k.bits = o->source_prefix;
+  k.address = o->address;
   return k;
 }
 

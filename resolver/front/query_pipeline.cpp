@@ -1,8 +1,13 @@
 #include "resolver/front/query_pipeline.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
+
+#include "resolver/front/root_key_sentinel.h"
+#include <fmt/format.h>
 
 #include "wire/message_builder.h"
 
@@ -123,18 +128,20 @@ uint32_t min_ttl(const ResolutionResult& r) noexcept {
 
 }  // namespace
 
-struct QueryPipeline::Pending {
-  Client client;
-  Responder responder;
-  TimerService::TimePoint started;
-  bool stale_available = false;
-  TimerService::TimerId stale_timer = 0;
-};
+namespace {
+
+const std::shared_ptr<const policy::Policy>& no_policy() {
+  static const auto empty = std::make_shared<const policy::Policy>();
+  return empty;
+}
+
+}  // namespace
 
 QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessControl& acl, cache::Cache& cache,
                              Walker& walker, TimerService& timers, PipelineStats& stats)
     : settings_(settings),
       acl_(&acl),
+      policy_(no_policy()),
       cache_(cache),
       walker_(walker),
       timers_(timers),
@@ -182,16 +189,20 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
       dnstap->log(dnstap_event(transports::DnstapMessageType::client_query, request.transport, request.peer,
                                request.local, request.worker, request.query, received));
   }
+  const bool sampled = settings_.event_log && settings_.event_log->sample(request.worker);
   wire::ParsedQuery q;
   wire::QueryParseResult parsed = wire::parse_query(request.query, q);
   if (parsed.outcome == wire::QueryOutcome::drop || parsed.outcome == wire::QueryOutcome::ignore) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    // Not a query (too short, or a response sent to us): logged as malformed.
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::malformed);
     responder.drop();
     return;
   }
   AclAction action = acl_->decide(request.peer);
   if (action == AclAction::deny) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::dropped_by_acl);
     responder.drop();
     return;
   }
@@ -227,11 +238,26 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     std::span<const uint8_t> answer = b.finish();
     if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response))
       log_client_response(*dnstap, request.transport, request.peer, request.local, request.worker, received, answer);
+    if (sampled) log_dropped_packet(request, eventlog::EventReason::malformed, answer);
     responder.respond(answer);
     return;
   }
 
   Client c;
+  // Views, DNS64 and the event log decide by the addresses: read them only
+  // when one of those is on (this is the cache-hit path).
+  if (sampled || policy_->active()) {
+    c.client_address = policy::Address::from_sockaddr(request.peer);
+    c.local_address = policy::Address::from_sockaddr(request.local);
+  }
+  c.transport = request.transport;
+  c.worker = request.worker;
+  if (sampled) {
+    c.log_event = true;
+    c.received_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count();
+    c.received_wall = dnstap ? received : transports::DnstapTime::now();
+  }
   if (dnstap && dnstap->wants(transports::DnstapMessageType::client_response)) {
     c.origin.emplace(Client::Origin{transports::SocketAddress(request.peer),
                                     transports::SocketAddress(request.local), request.transport,
@@ -264,22 +290,9 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::FORMERR, responder, nullptr);
     return;
   }
-  if (q.has_client_subnet && ecs_.enabled()) {
-    wire::ClientSubnetOption sent;
-    if (!ClientSubnetPolicy::valid_query_option(q.client_subnet, sent) || q.client_subnet.size() > c.ecs_echo.size()) {
-      // RFC 7871 §7.1.1.
-      stats_.formerr.fetch_add(1, std::memory_order_relaxed);
-      respond_error(c, Rcode::FORMERR, responder, nullptr);
-      return;
-    }
-    std::copy(q.client_subnet.begin(), q.client_subnet.end(), c.ecs_echo.begin());
-    c.ecs_echo_size = static_cast<uint8_t>(q.client_subnet.size());
-    if (request.proxy != nullptr && !request.proxy_local) {
-      c.subnet = ecs_.from_proxy(sent);
-      c.ecs_honoured = true;
-    }
-  }
-  if (ecs_.enabled() && !c.subnet && addressed) c.subnet = ecs_.for_address(client_address);
+  if (q.has_client_subnet && ecs_.enabled() && !take_client_subnet(c, q, addressed ? &client_address : nullptr,
+                                                                     responder))
+    return;
   if (slip) {
     // Over the rate limit: a client with a cookie learns a fresh one with
     // BADCOOKIE and retries with it (then exempt); others get TC=1 and
@@ -338,45 +351,55 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::SERVFAIL, responder, &ede);
     return;
   }
+  if (policy_->active() && apply_query_policy(c, responder)) return;
 
   bool stale_available = false;
   if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
+  // ECS costs nothing before this point: a shared answer holds for every
+  // subnet (scope 0), so the subnet is worked out on a miss only.
+  if (ecs_.enabled() && answer_for_subnet(c, addressed ? &client_address : nullptr, responder)) return;
   stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  if (fail_fast(c, responder, stale_available)) return;
   resolve(c, std::move(responder), stale_available);
 }
 
-bool QueryPipeline::answer_from_scoped_cache(const Client& c, Responder& responder) {
-  cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
-  size_t length = 0;
-  cache::AnswerHit hit;
-  if (!cache_.scoped_answers().lookup(key, subnet_key(*c.subnet), c.query_header.id, c.qname, timers_.wall_seconds(),
-                                      buffer_, length, hit))
-    return false;
-  stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  if (settings_.rebinding && settings_.rebinding->enabled() &&
-      !settings_.rebinding->answer_is_clean({buffer_.data(), length})) {
-    refuse_rebinding(c, responder);
+bool QueryPipeline::fail_fast(const Client& c, Responder& responder, bool stale_available) {
+  Walker::QuickFailure failure = walker_.quick_failure(wire::Question{c.qname, c.qtype, c.qclass});
+  if (!failure) return false;
+  times_.record(std::chrono::microseconds{0});
+  const bool held_down = failure.kind == Walker::QuickFailure::Kind::held_down;
+  if (!held_down && walker_.options().limits.drop_over_limit) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (c.log_event) log_event(c, {}, eventlog::EventReason::dropped_over_limit);
+    responder.drop();
     return true;
   }
-  wire::ExtendedErrorOption hit_ede;
-  const wire::ExtendedErrorOption* ede = nullptr;
-  if (hit.info_ede) {
-    hit_ede.info_code = static_cast<uint16_t>(*hit.info_ede);
-    ede = &hit_ede;
+  // RFC 8767: a failed refresh is answered from stale data when there is some.
+  if (stale_available && settings_.serve_stale &&
+      answer_from_cache(c, cache::StalePolicy::allow_stale, responder))
+    return true;
+  stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+  // The text is rendered again only when the zone or the reason changes, so
+  // a flood of names under one zone allocates nothing here.
+  const auto code = static_cast<uint16_t>(held_down ? EdeCode::NoReachableAuthority : EdeCode::Other);
+  if (fast_failure_ede_.info_code != code || !(fast_failure_zone_ == failure.zone) ||
+      fast_failure_ede_.extra_text.empty()) {
+    fast_failure_ede_.info_code = code;
+    fast_failure_zone_ = failure.zone;
+    fast_failure_ede_.extra_text =
+        held_down ? fmt::format("no reachable authority for {}: every server is held down after timeouts",
+                                failure.zone.to_text())
+                  : fmt::format("{} queries already in flight to {} (the per-zone cap)",
+                                walker_.options().limits.max_outstanding_per_zone, failure.zone.to_text());
   }
-  deliver(c, length, responder, hit.status == cache::DnssecStatus::secure, ede, true);
+  respond_error(c, Rcode::SERVFAIL, responder, &fast_failure_ede_);
   return true;
-}
-
-QueryPipeline::Store QueryPipeline::store_for(const Client& c, const ResolutionResult& result) noexcept {
-  if (result.ecs_scope > 0) return c.subnet ? Store::scoped : Store::none;
-  return result.ecs_withheld ? Store::none : Store::shared;
 }
 
 bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy, Responder& responder,
                                       bool* stale_available) {
-  if (c.subnet && policy == cache::StalePolicy::fresh_only && answer_from_scoped_cache(c, responder)) return true;
-  cache::CacheKey key = cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd());
+  cache::CacheKey key =
+      cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag);
   size_t length = 0;
   cache::AnswerHit hit;
   if (!cache_.answers().lookup(key, c.query_header.id, c.qname, timers_.wall_seconds(), buffer_, length, hit,
@@ -387,10 +410,17 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   if (settings_.rebinding && settings_.rebinding->enabled() &&
       (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
-      !settings_.rebinding->answer_is_clean({buffer_.data(), length})) {
+      !settings_.rebinding->answer_is_clean({buffer_.data(), length}, walker_.options().configured.get())) {
     refuse_rebinding(c, responder);
     return true;
   }
+  c.cache_status = hit.freshness == cache::Freshness::stale          ? eventlog::CacheStatus::stale
+                   : hit.freshness == cache::Freshness::prefetch_due ? eventlog::CacheStatus::prefetch
+                                                                     : eventlog::CacheStatus::hit;
+  c.dnssec_status = hit.status == cache::DnssecStatus::secure     ? eventlog::DnssecStatus::secure
+                    : hit.status == cache::DnssecStatus::insecure ? eventlog::DnssecStatus::insecure
+                    : hit.status == cache::DnssecStatus::bogus    ? eventlog::DnssecStatus::bogus
+                                                                  : eventlog::DnssecStatus::indeterminate;
   wire::ExtendedErrorOption hit_ede;
   const wire::ExtendedErrorOption* ede = nullptr;
   if (hit.freshness == cache::Freshness::stale) {
@@ -433,16 +463,18 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
 
 void QueryPipeline::start_refresh(const Client& c) {
   stats_.prefetches.fetch_add(1, std::memory_order_relaxed);
+  // No client waits: the result goes through the same end as a miss (the
+  // view's policy on the answer, the store), then the claim is released.
+  auto pending = std::make_shared<Pending>();
+  pending->client = c;
+  pending->client.log_event = false;
+  pending->refresh = true;
+  pending->started = timers_.now();
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
   walker_.resolve(question,
                   {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .refresh = true},
-                  [this, c, alive = alive_](const ResolutionResult& result) {
-                    if (!*alive) return;
-                    ResolutionResult scratch;
-                    if (const ResolutionResult* screened = screen(result, scratch))
-                      render_and_store(c, *screened, store_for(c, *screened));
-                    cache_.answers().finish_refresh(
-                        {c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
+                  [this, pending, alive = alive_](const ResolutionResult& result) {
+                    if (*alive) on_resolved(pending, result);
                   });
 }
 
@@ -451,19 +483,41 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
     timers_.cancel(pending->stale_timer);
     pending->stale_timer = 0;
   }
-  const Client& c = pending->client;
+  // Rebinding protection judges what the servers sent, before the policy's
+  // answer stage: what policy writes (local data, walled gardens, DNS64) is
+  // the operator's own and is not screened.
   ResolutionResult scratch;
   const ResolutionResult* screened = screen(result, scratch);
-  const Store store = screened ? store_for(c, *screened) : Store::none;
-  size_t length = screened ? render_and_store(c, *screened, store) : 0;
-  if (pending->stale_available)
-    cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()});
-  if (!pending->responder) return;  // already answered from stale data
-  times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
   if (!screened) {
+    const Client& c = pending->client;
+    if (pending->stale_available || pending->refresh)
+      cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+    if (!pending->responder) return;
+    times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
     refuse_rebinding(c, pending->responder);
     return;
   }
+  if (policy_->active() && apply_response_policy(pending, *screened)) return;
+  finish_resolution(pending, *screened);
+}
+
+void QueryPipeline::finish_resolution(const std::shared_ptr<Pending>& pending, const ResolutionResult& result,
+                                      uint32_t negative_ttl) {
+  const Client& c = pending->client;
+  size_t length = render_and_store(c, result, negative_ttl);
+  if (pending->stale_available || pending->refresh)
+    cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+  if (!pending->responder) return;  // a prefetch, or already answered from stale data
+  if (result.drop) {
+    // A cap on queries in flight refused it, and such questions are dropped.
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (c.log_event) log_event(c, {}, eventlog::EventReason::dropped_over_limit);
+    pending->responder.drop();
+    return;
+  }
+  times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
+  c.cache_status = eventlog::CacheStatus::miss;
+  c.dnssec_status = static_cast<eventlog::DnssecStatus>(result.validation);
   if (result.rcode == Rcode::SERVFAIL) {
     stats_.servfail.fetch_add(1, std::memory_order_relaxed);
     if (pending->stale_available &&
@@ -475,13 +529,13 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
     return;
   }
   deliver(c, length, pending->responder, result.validation == ValidationState::secure,
-          result.ede ? &*result.ede : nullptr, store == Store::scoped);
+          result.ede ? &*result.ede : nullptr);
 }
 
 const ResolutionResult* QueryPipeline::screen(const ResolutionResult& result, ResolutionResult& scratch) {
   if (!settings_.rebinding || !settings_.rebinding->enabled()) return &result;
   size_t removed = 0;
-  switch (settings_.rebinding->filter(result, scratch, removed)) {
+  switch (settings_.rebinding->filter(result, scratch, removed, walker_.options().configured.get())) {
     case RebindingFilter::Verdict::clean:
       return &result;
     case RebindingFilter::Verdict::filtered:
@@ -502,10 +556,11 @@ void QueryPipeline::refuse_rebinding(const Client& c, Responder& responder) {
   respond_error(c, Rcode::REFUSED, responder, &ede);
 }
 
-size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result, Store store) {
+size_t QueryPipeline::render(const Client& c, const ResolutionResult& result, bool authoritative, bool* truncated) {
   wire::MessageBuilder b(buffer_, wire::MessageBuilder::kMaxMessageSize);
   b.header() = wire::response_header_for(c.query_header);
   b.header().set_ra(true);
+  b.header().set_aa(authoritative);
   if (b.add_question(c.qname, c.qtype, c.qclass) != wire::WireError::ok) return 0;
   b.set_rcode(result.rcode);
   for (const auto& set : result.answer) b.add_rrset(wire::Section::answer, set, c.dnssec_ok);
@@ -517,15 +572,20 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
     b.add_rrset(wire::Section::authority, set, c.dnssec_ok);
   }
   std::span<const uint8_t> packet = b.finish();
-  if (packet.empty() || b.truncated()) return packet.size();
+  if (truncated) *truncated = b.truncated();
+  return packet.size();
+}
+
+size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& result, uint32_t negative_ttl) {
+  bool truncated = false;
+  size_t length = render(c, result, false, &truncated);
+  if (length == 0 || truncated) return length;
+  std::span<const uint8_t> packet(buffer_.data(), length);
   bool cacheable = result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN;
-  uint32_t ttl = min_ttl(result);
-  if (cacheable && ttl > 0 && store == Store::scoped) {
-    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
-    cache_.scoped_answers().insert(key, subnet_key(*c.subnet), packet, ttl, to_cache_status(result.validation),
-                                   timers_.wall_seconds());
-  } else if (cacheable && ttl > 0 && store == Store::shared) {
-    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd()};
+  uint32_t ttl = result.answer.empty() && result.authority.empty() ? negative_ttl : min_ttl(result);
+  const bool scoped = ecs_.enabled() && store_scoped(c, result, packet, cacheable ? ttl : 0);
+  if (cacheable && ttl > 0 && !scoped) {
+    cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};
     std::optional<wire::EdeCode> ede;
     if (result.ede) ede = result.ede->code();
     cache_.answers().insert(key, packet, ttl, to_cache_status(result.validation), timers_.wall_seconds(), ede);
@@ -534,7 +594,23 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
 }
 
 void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder, bool secure,
-                            const wire::ExtendedErrorOption* ede, bool scoped) {
+                            const wire::ExtendedErrorOption* ede) {
+  // RFC 8509 on secure A/AAAA answers, hits and misses alike: the first
+  // label's length filters out every other name at once.
+  if (secure && settings_.root_key_sentinel && !c.query_header.cd() &&
+      (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA)) {
+    const RootKeySentinel sentinel = parse_root_key_sentinel(c.qname);
+    if (sentinel.kind != RootKeySentinel::Kind::none &&
+        sentinel_fails(sentinel, walker_.options().dnssec.anchors.get())) {
+      stats_.servfail.fetch_add(1, std::memory_order_relaxed);
+      const wire::ExtendedErrorOption why{
+          static_cast<uint16_t>(EdeCode::Other),
+          fmt::format("root-key-sentinel: key {} {} a trust anchor", sentinel.key_tag,
+                      sentinel.kind == RootKeySentinel::Kind::is_ta ? "is not" : "is")};
+      respond_error(c, Rcode::SERVFAIL, responder, &why);
+      return;
+    }
+  }
   uint8_t* p = buffer_.data();
   // The stored answer carries another client's RD/CD; AD is only for
   // clients that asked for DNSSEC (DO) or said they understand it (AD).
@@ -547,8 +623,7 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
     total = append_opt(buffer_, length, c.limit, settings_.edns_buffer_size, c.dnssec_ok, ede,
                        c.wants_padding ? settings_.padding_block : 0,
                        c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0, {c.cookie.data(), c.cookie_size},
-                       {c.ecs_echo.data(), c.ecs_echo_size},
-                       scoped && c.ecs_honoured && c.subnet ? c.subnet->source_prefix : uint8_t{0});
+                       {c.ecs_echo.data(), c.ecs_echo_size}, c.ecs_honoured ? c.ecs_answer_scope : uint8_t{0});
   }
   if (total == 0 || total > c.limit) {
     // Too big for this client: the question with TC=1 sends it to TCP.
@@ -597,11 +672,9 @@ void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& respo
 void QueryPipeline::send(const Client& c, Responder& responder, std::span<const uint8_t> answer) {
   // A responder already used (stale answer sent, then the resolution ended)
   // sends nothing, so nothing is logged either.
-  if (c.origin && responder && settings_.dnstap) {
-    const Client::Origin& o = *c.origin;
-    log_client_response(*settings_.dnstap, o.transport, o.peer.empty() ? nullptr : o.peer.get(),
-                        o.local.empty() ? nullptr : o.local.get(), o.worker, o.received, answer);
-  }
+  if (!responder) return;
+  if (c.origin && settings_.dnstap) dnstap_response(c, answer);
+  if (c.log_event) log_event(c, answer, eventlog::EventReason::answered);
   responder.respond(answer);
 }
 

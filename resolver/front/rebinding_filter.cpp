@@ -38,7 +38,8 @@ RebindingFilter::RebindingFilter(bool enabled, const std::vector<wire::Name>& pr
 
 void RebindingFilter::exempt_zone(const wire::Name& zone) { exempt_.insert(zone.lowercased()); }
 
-bool RebindingFilter::is_exempt(const wire::Name& owner) const noexcept {
+bool RebindingFilter::is_exempt(const wire::Name& owner, const ConfiguredZones* configured) const noexcept {
+  if (configured != nullptr && configured->inside_stub(owner)) return true;
   if (exempt_.empty()) return false;
   for (size_t labels = 0; labels <= owner.label_count(); ++labels)
     if (exempt_.count(owner.suffix(labels))) return true;
@@ -46,7 +47,7 @@ bool RebindingFilter::is_exempt(const wire::Name& owner) const noexcept {
 }
 
 RebindingFilter::Verdict RebindingFilter::filter(const ResolutionResult& in, ResolutionResult& out,
-                                                 size_t& removed) const {
+                                                 size_t& removed, const ConfiguredZones* configured) const {
   removed = 0;
   if (!enabled_) return Verdict::clean;
   auto is_address = [](const wire::RRset& s) { return s.type == wire::RRType::A || s.type == wire::RRType::AAAA; };
@@ -62,7 +63,7 @@ RebindingFilter::Verdict RebindingFilter::filter(const ResolutionResult& in, Res
   for (auto& set : out.answer) {
     if (!is_address(set)) continue;
     addresses += set.rdatas.size();
-    if (is_exempt(set.owner)) {
+    if (is_exempt(set.owner, configured)) {
       left += set.rdatas.size();
       continue;
     }
@@ -79,7 +80,8 @@ RebindingFilter::Verdict RebindingFilter::filter(const ResolutionResult& in, Res
   return left == 0 || addresses == removed ? Verdict::refused : Verdict::filtered;
 }
 
-bool RebindingFilter::answer_is_clean(std::span<const uint8_t> packet) const noexcept {
+bool RebindingFilter::answer_is_clean(std::span<const uint8_t> packet,
+                                      const ConfiguredZones* configured) const noexcept {
   if (!enabled_) return true;
   bool clean = true;
   wire::for_each_scanned_record(packet, [&](const wire::ScannedRecord& r) noexcept {
@@ -89,7 +91,7 @@ bool RebindingFilter::answer_is_clean(std::span<const uint8_t> packet) const noe
     if (!is_rebinding_address(packet.subspan(r.rdata_offset, r.rdata_length))) return true;
     size_t pos = r.owner_offset;
     wire::Name owner;
-    if (wire::Name::parse(packet, pos, owner) == wire::WireError::ok && is_exempt(owner)) return true;
+    if (wire::Name::parse(packet, pos, owner) == wire::WireError::ok && is_exempt(owner, configured)) return true;
     clean = false;
     return false;
   });

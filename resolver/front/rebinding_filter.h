@@ -16,10 +16,14 @@
 //     what servers sent), and is refused. This costs a walk over the answer
 //     records on such hits, only while the protection is on.
 //
-// Hook for the policy and forwarding features: names answered from local
-// data, and stub and forward zones pointing at internal servers, are the
-// operator's own and must be exempt; whoever wires those adds their zones
-// with exempt_zone() (resolver/daemon/defence_wiring.cpp names the spot).
+// Stub zones are the operator's own internal servers: names at or below one
+// are exempt, read from the walker's configured zones at each check (the
+// `configured` argument), so that a reload adding or removing a stub zone
+// counts at once. Forward zones are not exempt (a forward of "." to a public
+// resolver carries public data): an internal forward zone goes in
+// private-zones. Hook for local data (the policy feature, being built):
+// its zones are the operator's too and belong in exempt_zone()
+// (resolver/daemon/defence_wiring.cpp names the spot).
 #pragma once
 
 #include <cstddef>
@@ -28,6 +32,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "resolver/walk/configured_zones.h"
 #include "resolver/walk/resolution_result.h"
 #include "wire/name.h"
 
@@ -48,17 +53,19 @@ class RebindingFilter {
   bool enabled() const noexcept { return enabled_; }
   // `zone` and every name below it may hold private addresses.
   void exempt_zone(const wire::Name& zone);
-  bool is_exempt(const wire::Name& owner) const noexcept;
+  // Listed as private, or at or below a stub zone of `configured` (may be null).
+  bool is_exempt(const wire::Name& owner, const ConfiguredZones* configured = nullptr) const noexcept;
 
   // Filters a resolution's answer. clean: `out` is untouched (use `in`);
   // filtered: `out` is `in` without the private records (and without the
   // signatures of the RRsets that lost records); refused: no address is left.
   // `removed` counts the records taken out.
-  Verdict filter(const ResolutionResult& in, ResolutionResult& out, size_t& removed) const;
+  Verdict filter(const ResolutionResult& in, ResolutionResult& out, size_t& removed,
+                 const ConfiguredZones* configured = nullptr) const;
 
   // Checks a wire answer (a cache hit): true when its answer section holds
   // no private address outside the exempt zones.
-  bool answer_is_clean(std::span<const uint8_t> packet) const noexcept;
+  bool answer_is_clean(std::span<const uint8_t> packet, const ConfiguredZones* configured = nullptr) const noexcept;
 
  private:
   bool enabled_ = false;

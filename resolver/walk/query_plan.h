@@ -22,6 +22,7 @@
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
 #include "resolver/walk/validation_context.h"
+#include "resolver/walk/walk_trace.h"
 #include "wire/message.h"
 #include "wire/name.h"
 #include "wire/record.h"
@@ -40,6 +41,9 @@ struct NameServerEntry {
   std::vector<ServerAddress> addresses;
   Lookup lookup = Lookup::not_started;
   uint8_t lookups_running = 0;  // A and AAAA sub-queries still running
+  // How its addresses are asked: udp (TCP after TC) for name servers; a
+  // configured forward upstream may use another transport.
+  UpstreamProtocol protocol = UpstreamProtocol::udp;
 };
 
 // Where one query stands in the tree: the zone whose servers it asks.
@@ -52,6 +56,11 @@ struct ZoneCut {
   std::vector<ServerAddress> excluded;
   uint32_t sends = 0;
   uint32_t glueless_started = 0;
+  // A forward zone's upstreams (configured_zones.h): RD=1, answers final.
+  bool forward = false;
+  bool forward_first = false;
+  // Private and loopback addresses may be asked (configured servers, stub zones).
+  bool private_ok = false;
 };
 
 // One packet in flight.
@@ -79,6 +88,17 @@ struct Attempt {
   bool ecs_sent = false;
   uint8_t ecs_scope = 0;
   bool ecs_withheld = false;  // an ECS zone asked for a client without a subnet
+  // A forward upstream's stream (TCP, TLS, HTTP/2, QUIC) is reliable: its
+  // retransmission timer only asks another upstream; the upstream itself is
+  // charged a timeout only when the exchange's hard timeout passes.
+  bool timeout_deferred = false;
+  TimerService::TimePoint rto_due{};  // when its retransmission timer fires
+  // Counted in the walker's OutstandingQueries: under its server until it
+  // ends or is cancelled, under `zone` (the cut it was sent for) until then
+  // or until it is overdue.
+  bool counted = false;
+  bool zone_counted = false;
+  wire::Name zone;
 };
 
 enum class QueryKind : uint8_t {
@@ -117,6 +137,8 @@ struct FailureTally {
   uint32_t malformed = 0;
   uint32_t spoofed = 0;        // wrong ID, question or source: dropped
   uint32_t private_skipped = 0;
+  uint32_t auth_failures = 0;  // encrypted upstreams whose certificate or pin did not match
+  std::string auth_detail;     // the last such failure, for the EDE text
 };
 
 struct SubQuery {
@@ -135,12 +157,16 @@ struct SubQuery {
   std::vector<wire::Name> visited;    // names the chain went through
   uint32_t chain_links = 0;
   uint32_t referrals = 0;
+  // forward-first: the upstreams of this forward zone all failed, walk past it.
+  std::optional<wire::Name> past_forward;
   // The responses (and cache hits) the result was built from, for DNSSEC
   // validation; recorded only when validation is enabled.
   std::vector<ValidationSegment> segments;
 
+  // The server of the last reply taken (DNSSEC: blamed if its data is bogus).
+  std::optional<ServerAddress> last_reply_from;
   std::vector<Attempt> attempts;      // outstanding packets
-  uint8_t ecs_scope = 0;              // widest ECS scope of the replies used (walker_ecs.cpp)
+  uint8_t ecs_scope = 0;              // longest ECS scope of the replies used (walker_ecs.cpp)
   bool ecs_withheld = false;          // a reply was a subnet-less client's default answer
   uint32_t children_running = 0;
   FailureTally tally;
@@ -185,12 +211,15 @@ struct Resolution {
   std::vector<std::unique_ptr<SubQuery>> queries;  // [0] is the question's own query
   std::vector<ResolveCallback> waiters;            // one per deduplicated client
   uint32_t upstream_queries = 0;
+  uint32_t glueless_started = 0;  // NS names looked up, all cuts together (NXNS cap)
   TimerService::TimePoint started{};
   TimerService::TimePoint deadline{};
   TimerService::TimerId deadline_timer = 0;
   bool finished = false;
   // Created when the first response is kept for validation.
   std::unique_ptr<ValidationContext> validation;
+  // Where this resolution's steps are told; null when nobody listens.
+  std::shared_ptr<WalkTrace> trace;
 };
 
 }  // namespace sextant::resolver

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ namespace sextant::resolver {
 enum class ValidationState : uint8_t { unchecked, secure, insecure, bogus, indeterminate };
 const char* to_string(ValidationState v) noexcept;
 
+class WalkTrace;
+
 struct ResolveOptions {
   bool dnssec_ok = false;          // client DO: keep RRSIGs in the response (presentation only)
   bool checking_disabled = false;  // client CD: part of the dedup key (validation differs)
@@ -37,13 +40,17 @@ struct ResolveOptions {
   // zones and servers WalkerOptions::ecs lists when they are asked the
   // client's question (walker_ecs.cpp). Part of the deduplication key.
   std::optional<wire::ClientSubnetOption> client_subnet{};
+  // Tell every step of this resolution to `trace` (walk_trace.h). A traced
+  // resolution is its own: it neither joins an identical question in
+  // flight nor lets others join it, so its trace is complete.
+  std::shared_ptr<WalkTrace> trace = nullptr;
 };
 
 struct ResolutionResult {
   wire::Rcode rcode = wire::Rcode::SERVFAIL;
   // CNAME/DNAME chain first (DNAME followed by its synthesised CNAME), then
   // the RRset(s) answering the question at the chain's end. TTLs are those
-  // received, capped by WalkerOptions::max_ttl.
+  // received, clamped to [WalkerOptions::min_ttl, max_ttl].
   std::vector<wire::RRset> answer;
   // For NXDOMAIN/NODATA: the zone's SOA with TTL min(SOA TTL, MINIMUM)
   // (RFC 2308 §3), when the authority sent one. With validation on, the
@@ -53,13 +60,16 @@ struct ResolutionResult {
   // Why a SERVFAIL (or other failure) happened (RFC 8914).
   std::optional<wire::ExtendedErrorOption> ede;
   ValidationState validation = ValidationState::unchecked;
-  // ECS: the widest scope a server gave to the answer's responses (0: the
+  // ECS: the longest scope a server gave to the answer's responses (0: the
   // answer holds for every client, or no subnet was sent). Non-zero: the
   // answer is for `client_subnet` only and was kept out of the shared caches.
   uint8_t ecs_scope = 0;
   // ECS: a zone that gets subnets was asked for a client without one; its
   // default answer must not be cached for others (walker_ecs.cpp).
   bool ecs_withheld = false;
+  // A cap on queries in flight refused the question and the operator chose
+  // to drop such questions (WalkerLimits::drop_over_limit): send nothing.
+  bool drop = false;
 
   // Diagnostics.
   uint32_t upstream_queries = 0;

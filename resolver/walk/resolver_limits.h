@@ -22,13 +22,36 @@ struct WalkerLimits {
   uint32_t max_subquery_depth = 5;      // glueless NS → its NS → ... (priming not counted)
   uint32_t max_cname_hops = 12;         // CNAME + DNAME links followed
   uint32_t max_referrals = 20;          // zone cuts descended per name
-  uint32_t max_glueless_per_cut = 4;    // NS names resolved for one zone cut
+  // NXNSAttack (CVE-2020-12662): NS names without glue whose addresses are
+  // looked up, per zone cut and per client question (all cuts together).
+  uint32_t max_glueless_per_cut = 4;
+  uint32_t max_glueless_per_question = 8;
   // Wall time before the client gets SERVFAIL (later: stale data).
   std::chrono::milliseconds resolution_deadline{3000};
 
   // Per zone cut: how often one server address is tried, and the total.
   uint32_t max_tries_per_server = 2;
   uint32_t max_sends_per_cut = 8;
+
+  // Per walker (one per worker): queries in flight to one zone (all its
+  // servers together, packets within their retransmission timeout) while
+  // the zone struggles, and to one server address (every open socket). A
+  // question that would go over either cap is not queued: it fails at once
+  // with SERVFAIL (or no answer at all with `drop_over_limit`), so that a
+  // flood of names under one slow or dead zone cannot take every upstream
+  // socket and starve the other zones (BIND's fetches-per-zone and
+  // fetches-per-server). 0 = no cap.
+  //
+  // A server struggles when it is held down, timed out without an answer
+  // since, or answers slower than `struggling_rtt`; a zone, when every
+  // server it has that we could ask struggles. Only struggling servers and
+  // zones are capped: a burst of a thousand new names all asks the root and
+  // the TLD at once, and must not fail for it (the worker's upstream socket
+  // budget still bounds it).
+  uint32_t max_outstanding_per_zone = 100;
+  uint32_t max_outstanding_per_server = 800;
+  std::chrono::milliseconds struggling_rtt{200};
+  bool drop_over_limit = false;
 };
 
 struct WalkerTimeouts {
@@ -41,17 +64,18 @@ struct WalkerTimeouts {
   // Hard limit of one exchange given to the network (UDP wait, TCP connect +
   // answer); capped by the time left in the resolution.
   std::chrono::milliseconds exchange_timeout{2000};
-  // A server that timed out this many times in a row is held down...
+  // A server that timed out this many times in a row (and answered nothing
+  // meanwhile) is held down...
   uint32_t dead_after_timeouts = 2;
-  // ...for this long, then probed again with one query.
+  // ...first for dead_hold_down_initial, doubled after each probe that
+  // fails too, up to dead_hold_down; after each hold-down one query at a
+  // time probes it. While every server of a zone is held down, the zone's
+  // questions fail at once with SERVFAIL and EDE 22, without a packet; an
+  // answered probe (or any late answer) makes the server, and so the zone,
+  // live again at once. A short first hold-down keeps a blip of a
+  // single-server zone short; the doubling keeps a dead zone's probes rare.
+  std::chrono::milliseconds dead_hold_down_initial{1000};
   std::chrono::milliseconds dead_hold_down{5000};
-  // Held-down servers are only skipped while another server of the zone is
-  // usable: on a busy resolver answers come late, retransmission timers
-  // fire, and every server of a zone can look dead while all are fine. When
-  // all are held down they are asked anyway — unless a question for the zone
-  // failed for want of any answer within this long: then the next question
-  // fails at once ("remembered briefly") instead of waiting again.
-  std::chrono::milliseconds unreachable_zone_memory{1000};
   // How long a server's learned RTT/EDNS/0x20 facts are trusted.
   std::chrono::seconds server_state_lifetime{900};
 };
@@ -75,8 +99,10 @@ struct WalkerDnssec {
   bool aggressive_nsec = true;
 };
 
+class ConfiguredZones;
 class DenialMemory;
 class ServerStateTable;
+class WalkTrace;
 
 struct WalkerOptions {
   WalkerLimits limits;
@@ -106,8 +132,11 @@ struct WalkerOptions {
   // Root priming (RFC 8109): re-primed when the primed NS set expires;
   // after a failed priming the hints are used and priming retried after this.
   std::chrono::seconds priming_retry{60};
-  // TTL cap of answer data handed out (the cache applies its own clamps).
+  // TTL clamps of answer data handed out, as the cache clamps what it
+  // stores (cache.min-ttl / cache.max-ttl, like Unbound's cache-min-ttl and
+  // cache-max-ttl): the client sees the TTL the data is cached with.
   uint32_t max_ttl = 86400;
+  uint32_t min_ttl = 0;
   uint32_t max_negative_ttl = 3600;
 
   // Validated denials for RFC 8198, shared by the walkers of all workers
@@ -125,6 +154,13 @@ struct WalkerOptions {
   // server last gave; replies with another client cookie are dropped.
   bool client_cookies = false;
   std::array<uint8_t, 16> cookie_secret{};
+  // Every resolution tells its steps here while trace->enabled() (the
+  // daemon's log at debug level). Null: only resolutions given a trace of
+  // their own (ResolveOptions::trace) are traced.
+  std::shared_ptr<WalkTrace> trace;
+  // Forward and stub zones (configured_zones.h); null: every name is walked
+  // from the root. Replaced by a reload (Walker::set_configured_zones).
+  std::shared_ptr<const ConfiguredZones> configured;
 
   // EDNS Client Subnet (RFC 7871, walker_ecs.cpp): a client question that
   // carries a subnet (ResolveOptions::client_subnet) sends it to the servers

@@ -127,6 +127,24 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
   for (const auto& s : authority) {
     if (s.type == RRType::NSEC || s.type == RRType::NSEC3) out.denial.push_back(s);
   }
+  if (msg.header.aa()) {
+    const bool asked_apex_ns = request.asked_type == RRType::NS && request.asked_name == zone;
+    for (const auto& s : asked_apex_ns ? answer : authority) {
+      if (s.type == RRType::NS && s.owner == zone) out.zone_ns = s;
+    }
+    if (out.zone_ns) {
+      auto additional = group_rrsets(msg.additional);
+      for (const auto& rdata : out.zone_ns->rdatas) {
+        auto ns_name = rdata_target_name(rdata);
+        if (!ns_name || !in_bailiwick(*ns_name, zone)) continue;
+        for (const auto& s : additional) {
+          if ((s.type == RRType::A || s.type == RRType::AAAA) && s.owner == *ns_name) {
+            out.zone_ns_addresses.push_back(s);
+          }
+        }
+      }
+    }
+  }
 
   const bool any_type = request.asked_type == RRType::ANY;
   Name name = request.asked_name;
@@ -192,12 +210,29 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
       break;
     }
   }
+  // NS sets in the authority section: the one that refers the question
+  // downwards (the deepest, if several), the zone's own, and whether any
+  // other (upward or sideways, in bailiwick or not) came along. Extra NS
+  // sets never hide the referral that was asked for.
   const RRset* ns = nullptr;
+  const RRset* own_ns = nullptr;
+  const RRset* foreign_ns = nullptr;
   for (const auto& s : authority) {
-    if (s.type == RRType::NS) {
-      ns = &s;
-      break;
+    if (s.type != RRType::NS) continue;
+    if (is_downward_referral(s.owner, zone, request.asked_name)) {
+      if (!ns || s.owner.label_count() > ns->owner.label_count()) ns = &s;
+    } else if (s.owner == zone) {
+      own_ns = &s;
     }
+  }
+  const std::vector<RRset> raw_authority = group_rrsets(msg.authority);
+  for (const auto& s : raw_authority) {
+    if (s.type != RRType::NS || s.owner == zone ||
+        is_downward_referral(s.owner, zone, request.asked_name)) {
+      continue;
+    }
+    foreign_ns = &s;
+    break;
   }
 
   if (!out.chain.empty()) {
@@ -216,38 +251,46 @@ ClassifiedResponse classify_response(const ClassifyRequest& request) {
     return out;
   }
 
+  // An upward or sideways referral is lame whatever the AA bit says: a
+  // server that answers with AA=1, no SOA and the NS set of the root (or of
+  // another zone) is not an authority for the name, and its empty answer
+  // is no NODATA (nor its NXDOMAIN a name error).
+  if (!out.soa && !ns && !own_ns && foreign_ns) {
+    out.kind = ResponseKind::lame;
+    out.reason = fmt::format("{}referral to {} does not lead down from {}",
+                             msg.header.aa() ? "authoritative " : "", foreign_ns->owner.to_text(),
+                             zone.to_text());
+    return out;
+  }
   if (out.rcode == wire::Rcode::NXDOMAIN) {
     out.kind = ResponseKind::nxdomain;
     return out;
   }
   if (ns && !out.soa) {
-    if (is_downward_referral(ns->owner, zone, request.asked_name)) {
-      out.kind = ResponseKind::referral;
-      out.referral_zone = ns->owner;
-      out.referral_ns = *ns;
-      for (const auto& s : authority) {
-        if (s.type == RRType::DS && s.owner == ns->owner) out.referral_ds = s;
-      }
-      auto additional = group_rrsets(msg.additional);
-      for (const auto& rdata : ns->rdatas) {
-        auto ns_name = rdata_target_name(rdata);
-        if (!ns_name || !glue_allowed(*ns_name, zone)) continue;
-        for (const auto& s : additional) {
-          if ((s.type == RRType::A || s.type == RRType::AAAA) && s.owner == *ns_name) {
-            out.glue.push_back(s);
-          }
+    out.kind = ResponseKind::referral;
+    out.referral_zone = ns->owner;
+    out.referral_ns = *ns;
+    for (const auto& s : authority) {
+      if (s.type == RRType::DS && s.owner == ns->owner) out.referral_ds = s;
+    }
+    auto additional = group_rrsets(msg.additional);
+    for (const auto& rdata : ns->rdatas) {
+      auto ns_name = rdata_target_name(rdata);
+      if (!ns_name || !glue_allowed(*ns_name, zone)) continue;
+      for (const auto& s : additional) {
+        if ((s.type == RRType::A || s.type == RRType::AAAA) && s.owner == *ns_name) {
+          out.glue.push_back(s);
         }
       }
-      return out;
     }
-    if (!msg.header.aa()) {
-      out.kind = ResponseKind::lame;
-      out.reason = fmt::format("referral to {} does not lead down from {}", ns->owner.to_text(),
-                               zone.to_text());
-      return out;
-    }
+    return out;
   }
-  if (out.soa || msg.header.aa()) {
+  if (own_ns && !out.soa && !msg.header.aa()) {
+    out.kind = ResponseKind::lame;
+    out.reason = fmt::format("referral to {} itself without AA", zone.to_text());
+    return out;
+  }
+  if (out.soa || msg.header.aa() || request.from_recursive) {
     out.kind = ResponseKind::nodata;
     return out;
   }

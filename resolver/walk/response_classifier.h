@@ -49,6 +49,13 @@ struct ClassifiedResponse {
   std::vector<wire::RRset> denial;
   std::optional<wire::RRset> referral_ds;
   std::string reason;             // for lame/server_error, for logs and EDE text
+  // The zone's own NS set as its server states it, in an authoritative
+  // reply (the answer to "ZONE NS", or the NS set beside an answer or a
+  // denial), and the addresses of those names that the additional section
+  // gives within the zone: the child's view of its servers, which the walker
+  // adds to the parent's (DelegationCache::add_child_view).
+  std::optional<wire::RRset> zone_ns;
+  std::vector<wire::RRset> zone_ns_addresses;
 };
 
 struct ClassifyRequest {
@@ -57,6 +64,10 @@ struct ClassifyRequest {
   wire::Name asked_name;  // the name in the question sent (maybe minimised)
   wire::RRType asked_type = wire::RRType::A;
   uint32_t max_chain_links = 12;
+  // The server asked is a recursive upstream (a forward zone's): its answers
+  // never carry AA, and it may pass on a negative answer without the SOA it
+  // got none of. An empty NOERROR from it is NODATA, not a lame reply.
+  bool from_recursive = false;
 };
 
 ClassifiedResponse classify_response(const ClassifyRequest& request);

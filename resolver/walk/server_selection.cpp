@@ -46,7 +46,10 @@ std::optional<ServerState> ServerSelection::find(const ServerAddress& address) c
 
 void ServerSelection::mark_dead(ServerState& s, TimerService::TimePoint now) const {
   s.dead = true;
-  s.dead_until = now + duration_cast<TimerService::Clock::duration>(timeouts_.dead_hold_down);
+  milliseconds hold = timeouts_.dead_hold_down_initial * (1 << std::min<uint32_t>(s.hold_downs, 16));
+  hold = std::min(std::max(hold, milliseconds{1}), timeouts_.dead_hold_down);
+  if (s.hold_downs < 32) ++s.hold_downs;
+  s.dead_until = now + duration_cast<TimerService::Clock::duration>(hold);
   // A probe that timed out is over; the next one comes after this hold-down.
   s.probe_claimed_until = {};
 }
@@ -67,15 +70,26 @@ void ServerSelection::on_reply(const ServerAddress& address, microseconds rtt,
     }
     s.consecutive_timeouts = 0;
     s.dead = false;
+    s.hold_downs = 0;
     s.probe_claimed_until = {};
+    if (now > s.last_reply) s.last_reply = now;
   });
 }
 
 void ServerSelection::on_timeout(const ServerAddress& address, TimerService::TimePoint now,
                                  TimerService::TimePoint sent_at) {
   update(address, now, [&](ServerState& s) {
-    if (s.consecutive_timeouts > 0 && sent_at < s.last_timeout_counted) return;
+    // Queries sent together time out together: one piece of evidence. A
+    // query sent after the last counted timeout fired is another, and so is
+    // one sent at least min_rto after the query last counted (a flood's
+    // first wave at a dead server so holds it down within about one RTO,
+    // instead of only after its retries time out too).
+    const bool after_last = sent_at >= s.last_timeout_counted;
+    const bool spaced = sent_at - s.last_counted_sent >= timeouts_.min_rto;
+    if (s.consecutive_timeouts > 0 && !after_last && !spaced) return;
+    if (sent_at < s.last_reply) return;  // it answered since: this one was lost
     s.last_timeout_counted = now;
+    s.last_counted_sent = sent_at;
     ++s.consecutive_timeouts;
     if (s.consecutive_timeouts >= timeouts_.dead_after_timeouts) mark_dead(s, now);
   });

@@ -50,12 +50,13 @@ class ServerSelection {
   void on_reply(const ServerAddress& address, std::chrono::microseconds rtt,
                 TimerService::TimePoint now);
   // The retransmission timer fired or the exchange timed out, for a query
-  // sent at `sent_at`. Queries that were already in flight when a timeout
-  // was last counted bring no new evidence and are not counted (as Unbound
-  // backs off only for queries sent with the current RTO): a burst of
+  // sent at `sent_at`. Queries sent before the last counted timeout fired
+  // and within min_rto of the query it counted bring no new evidence and
+  // are not counted: a burst of
   // queries sent together to a slow, busy server times out together, and
   // must not look like a run of consecutive failures and hold it down for
-  // every worker.
+  // every worker. Nor is a query sent before the server's last reply (it
+  // answers, so that packet was lost).
   void on_timeout(const ServerAddress& address, TimerService::TimePoint now,
                   TimerService::TimePoint sent_at);
   // The network could not send to it (unreachable, refused): dead at once.

@@ -44,6 +44,16 @@ std::optional<ServerState> ServerStateTable::get(const ServerAddress& address) c
   return it->second;
 }
 
+void ServerStateTable::restore(const ServerAddress& address, const ServerState& state,
+                               TimerService::TimePoint now) {
+  Shard& shard = shard_for(address);
+  std::lock_guard lock(shard.mu);
+  if (shard.states.count(address)) return;
+  ServerState& entry = shard.entry(address, now, std::chrono::hours(24), max_per_shard_);
+  entry = state;
+  entry.last_update = now;
+}
+
 size_t ServerStateTable::size() const {
   size_t total = 0;
   for (Shard& shard : shards_) {

@@ -53,8 +53,16 @@ struct ServerState {
   // When the last timeout was counted: queries sent before it cannot add to
   // consecutive_timeouts (see ServerSelection::on_timeout).
   TimerService::TimePoint last_timeout_counted{};
+  // When the query whose timeout was last counted had been sent: queries
+  // sent within WalkerTimeouts::min_rto of it are the same burst.
+  TimerService::TimePoint last_counted_sent{};
+  // When it last answered anything: a query sent before that which times
+  // out was lost, it does not make the server look dead.
+  TimerService::TimePoint last_reply{};
   bool dead = false;
   TimerService::TimePoint dead_until{};
+  // Hold-downs in a row without an answer: each one lasts twice the last.
+  uint32_t hold_downs = 0;
   // After the hold-down, one query (from any worker) probes the server; it
   // claims the probe until then, and the others keep treating it as held
   // down. Cleared by the probe's reply or timeout; expires by itself if the
@@ -96,6 +104,22 @@ class ServerStateTable {
     std::lock_guard lock(shard.mu);
     return fn(shard.entry(address, now, stale_after, max_per_shard_));
   }
+
+  // Calls fn(const ServerAddress&, const ServerState&) for every server,
+  // one shard lock at a time (fn must not call back into the table).
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (Shard& shard : shards_) {
+      std::lock_guard lock(shard.mu);
+      for (const auto& [address, state] : shard.states) fn(address, state);
+    }
+  }
+
+  // Puts back what a snapshot saved of `address` (warm restart), unless the
+  // table has learned something of it since: that is newer. The entry
+  // counts as updated at `now`.
+  void restore(const ServerAddress& address, const ServerState& state,
+               TimerService::TimePoint now);
 
   // Servers known, over all shards (each shard counted under its lock, so
   // the sum is only a snapshot while others write).

@@ -22,14 +22,22 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "resolver/walk/server_address.h"
 
 namespace sextant::resolver {
 
-enum class UpstreamProtocol : uint8_t { udp, tcp };
+// udp and tcp reach any server; tls (DoT), https (DoH) and quic (DoQ) are
+// for configured forward upstreams, whose names, pins and URLs the network
+// knows from the configuration (resolver/forward/).
+enum class UpstreamProtocol : uint8_t { udp, tcp, tls, https, quic };
 const char* to_string(UpstreamProtocol p) noexcept;
+constexpr bool is_encrypted(UpstreamProtocol p) noexcept {
+  return p == UpstreamProtocol::tls || p == UpstreamProtocol::https || p == UpstreamProtocol::quic;
+}
+constexpr bool is_stream(UpstreamProtocol p) noexcept { return p != UpstreamProtocol::udp; }
 
 struct UpstreamReply {
   enum class Status : uint8_t {
@@ -38,6 +46,8 @@ struct UpstreamReply {
     network_error,  // send failed, ICMP unreachable, connection refused/reset, ...
     local_error,    // not sent for a local reason (socket limit, shutdown): the
                     // server is not blamed
+    auth_failure,   // an encrypted upstream's certificate or pin did not match:
+                    // nothing was sent (never retried in plaintext)
   };
   Status status = Status::timeout;
   std::vector<uint8_t> packet;
@@ -46,6 +56,8 @@ struct UpstreamReply {
   ServerAddress from;
   // Measured by the transport from send to receipt (0 if unknown).
   std::chrono::microseconds rtt{0};
+  // Why it failed, in words, when the transport knows (for EDE texts).
+  std::string detail;
 };
 
 class UpstreamNetwork {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dnssec/validator.h"
+#include "resolver/walk/server_address.h"
 #include "wire/name.h"
 #include "wire/record.h"
 #include "wire/types.h"
@@ -28,9 +29,16 @@ struct ValidationSegment {
   // stored status counts as is.
   bool from_cache = false;
   dnssec::SecurityState cached_state = dnssec::SecurityState::indeterminate;
+  // From a forward upstream (walker_forward.cpp): one response is split
+  // into one segment per zone; cached as non-authoritative.
+  bool forwarded = false;
   // Filled once validated.
   bool done = false;
   dnssec::ResponseValidation outcome;
+  // Who sent it and who else serves the zone: data that fails validation
+  // is asked again of another server (walker_dnssec.cpp, retry_after_bogus).
+  std::optional<ServerAddress> server;
+  std::vector<ServerAddress> zone_servers;
 };
 
 // A delegation seen on the way down: the parent's NS, DS and NSEC/NSEC3
@@ -59,6 +67,18 @@ struct ValidationContext {
   // Zones whose DS set a referral proved (secure) for this request.
   std::vector<std::pair<wire::Name, std::vector<wire::Rdata>>> proven_ds;
   uint32_t establish_calls = 0;  // bounds the work of one request
+  // Times the question was asked again, or a DNSKEY RRset fetched again,
+  // after a server's data failed validation (bounded).
+  uint32_t bogus_retries = 0;
+  uint32_t key_retries = 0;
+  // Forwarded data (walker_forward.cpp): names a validated DS denial showed
+  // to be no zone cut, so the search for an unsigned answer's zone goes on
+  // below them.
+  std::vector<wire::Name> not_cuts;
+  // Owners of unsigned forwarded data whose zone is not known yet: they
+  // stand in for their zone (ValidationSegment::zone_pending) until
+  // Walker::locate_zone() settles it.
+  std::vector<wire::Name> zones_to_locate;
 };
 
 }  // namespace sextant::resolver

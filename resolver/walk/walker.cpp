@@ -15,7 +15,9 @@
 //   walker_exchange.cpp    sending a query; checking and classifying a reply
 //   walker_responses.cpp   referral, answer, denial, CNAME/DNAME chase
 //   walker_subqueries.cpp  glueless NS addresses, sub-query results, priming
-//   walker_failures.cpp    SERVFAIL with EDE, deadline, unreachable zones
+//   walker_failures.cpp    SERVFAIL with EDE, deadline
+//   walker_shedding.cpp    flood defences: held-down zones fail at once,
+//                          caps on queries in flight per zone and server
 //   walker_cache.cpp       answers from the shared cache, storing replies
 //   walker_dnssec.cpp      validation and the DS/DNSKEY fetches it needs
 #include "resolver/walk/walker.h"
@@ -36,7 +38,14 @@ using wire::RRset;
 using wire::RRType;
 
 const char* to_string(UpstreamProtocol p) noexcept {
-  return p == UpstreamProtocol::udp ? "udp" : "tcp";
+  switch (p) {
+    case UpstreamProtocol::udp: return "udp";
+    case UpstreamProtocol::tcp: return "tcp";
+    case UpstreamProtocol::tls: return "tls";
+    case UpstreamProtocol::https: return "https";
+    case UpstreamProtocol::quic: return "quic";
+  }
+  return "unknown";
 }
 
 const char* to_string(ValidationState v) noexcept {
@@ -144,7 +153,12 @@ SubQuery& Walker::add_query(Resolution& r, QueryKind kind, std::optional<uint32_
   q->question = question;
   q->target = question.name;
   r.queries.push_back(std::move(q));
-  return *r.queries.back();
+  SubQuery& added = *r.queries.back();
+  if (r.trace && parent) {
+    trace_line(r, &added, fmt::format("sub-query of q{}: {} {} ({})", *parent, question.name.to_text(),
+                                      wire::to_string(question.type), to_string(kind)));
+  }
+  return added;
 }
 
 Resolution& Walker::start_resolution(const ResolutionKey& key, const wire::Question& question,
@@ -163,9 +177,15 @@ Resolution& Walker::start_resolution(const ResolutionKey& key, const wire::Quest
         auto token = alive.lock();
         if (token && *token) on_deadline(id);
       });
+  // A resolution with a trace of its own is not shared (ResolveOptions::trace).
+  if (options.trace) {
+    r->trace = options.trace;
+  } else if (options_.trace && options_.trace->enabled()) {
+    r->trace = options_.trace;
+  }
   Resolution& ref = *r;
   resolutions_.emplace(id, std::move(r));
-  in_flight_[key] = id;
+  if (!options.trace) in_flight_[key] = id;
   add_query(ref, kind, std::nullopt, question);
   ++stats_.resolutions;
   return ref;
@@ -175,10 +195,11 @@ void Walker::resolve(const wire::Question& question, const ResolveOptions& optio
                      ResolveCallback callback) {
   ResolutionKey key{question.name.lowercased(), question.type, question.qclass,
                     options.checking_disabled, false, options.client_subnet};
-  if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+  if (auto it = in_flight_.find(key); it != in_flight_.end() && !options.trace) {
     if (Resolution* r = find_resolution(it->second); r && !r->finished) {
       r->waiters.push_back(std::move(callback));
       ++stats_.deduplicated;
+      if (r->trace) trace_line(*r, nullptr, "an identical question joined this resolution");
       return;
     }
   }
@@ -186,6 +207,12 @@ void Walker::resolve(const wire::Question& question, const ResolveOptions& optio
   Resolution& r = start_resolution(key, question, options, QueryKind::client);
   r.waiters.push_back(std::move(callback));
   SubQuery& q = *r.queries[0];
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("question {} {}{}{}{}", question.name.to_text(),
+                                  wire::to_string(question.type), options.dnssec_ok ? ", DO" : "",
+                                  options.checking_disabled ? ", CD (no validation)" : "",
+                                  options.refresh ? "; its answer is not taken from the cache" : ""));
+  }
   if (question.qclass != wire::RRClass::IN) {
     q.result.rcode = Rcode::REFUSED;
     q.result.ede = wire::ExtendedErrorOption{static_cast<uint16_t>(EdeCode::NotSupported),
@@ -230,9 +257,10 @@ void Walker::begin_name(SubQuery& q) {
 }
 
 void Walker::state_init(Resolution& r, SubQuery& q) {
-  if (q.kind != QueryKind::priming && priming_needed()) {
+  if (q.kind != QueryKind::priming && priming_needed() && !configured_question(q)) {
     priming_waiters_.push_back({r.id, q.index});
     q.state = QueryState::wait_priming;
+    if (r.trace) trace_line(r, &q, "waiting for the root priming (RFC 8109)");
     if (!priming_running_) start_priming();
     return;
   }
@@ -241,9 +269,19 @@ void Walker::state_init(Resolution& r, SubQuery& q) {
 
 void Walker::state_start_name(Resolution& r, SubQuery& q) {
   if (q.kind != QueryKind::priming && answer_from_cache(r, q)) return;
-  q.cut = q.kind == QueryKind::priming ? root_cut()
-                                       : closest_cut(q.target, q.question.type == RRType::DS);
-  bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming;
+  q.cut = q.kind == QueryKind::priming
+              ? root_cut()
+              : closest_cut(q.target, q.question.type == RRType::DS, q.past_forward);
+  if (r.trace) {
+    const char* source = q.cut.forward          ? "a forward zone"
+                         : !q.cut.zone.is_root() ? "the closest cut in the cache"
+                         : primed_root_          ? "the primed root"
+                                                 : "the root hints";
+    trace_line(r, &q, fmt::format("{} {}: starting at {}, from {}", q.target.to_text(),
+                                  wire::to_string(q.question.type), describe_cut(q.cut), source));
+  }
+  // A forward upstream resolves the whole name itself.
+  bool minimise = options_.qname_minimisation && q.kind != QueryKind::priming && !q.cut.forward;
   q.qmin = QnameMinimiser(minimise, options_.qmin_max_minimise_count,
                           options_.qmin_minimise_one_label);
   q.qmin.start(q.target, q.cut.zone, minimise);
@@ -256,17 +294,23 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     fail_query(r, q, EdeCode::NoReachableAuthority, "resolution deadline reached");
     return;
   }
+  const WalkerLimits& limits = options_.limits;
   std::vector<ServerCandidate> candidates;
-  bool private_skipped = false;
-  // Whether every address we could ask at all (tries aside) is held down.
+  // Every address we could ask at all (tries and caps aside), and whether
+  // each of them is held down.
+  std::vector<ServerAddress> usable;
   bool every_usable_dead = true;
-  bool any_usable = false;
+  bool private_skipped = false;
+  // A server not held down was left out because it is at its cap.
+  bool server_full = false;
+  // Held down, but its hold-down is over and no query probes it yet.
+  std::vector<ServerAddress> probe_due;
   for (const auto& ns : q.cut.servers) {
     for (const auto& address : ns.addresses) {
       if ((address.is_ipv6() && !options_.use_ipv6) || (!address.is_ipv6() && !options_.use_ipv4)) {
         continue;
       }
-      if (!options_.allow_private_servers && address.is_private_or_local()) {
+      if (!options_.allow_private_servers && !q.cut.private_ok && address.is_private_or_local()) {
         private_skipped = true;
         continue;
       }
@@ -274,37 +318,72 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
           q.cut.excluded.end()) {
         continue;
       }
-      any_usable = true;
-      if (!servers_.is_dead(address, now)) every_usable_dead = false;
-      if (std::any_of(candidates.begin(), candidates.end(),
-                      [&](const ServerCandidate& c) { return c.address == address; })) {
-        continue;
-      }
+      if (std::find(usable.begin(), usable.end(), address) != usable.end()) continue;
+      usable.push_back(address);
+      const bool dead = servers_.is_dead(address, now);
+      if (!dead) every_usable_dead = false;
       uint32_t tries = 0;
       for (const auto& t : q.cut.tried) {
         if (t.address == address) tries = t.tries;
       }
-      if (tries >= options_.limits.max_tries_per_server) continue;
+      // Asking a forward upstream again on the same stream adds nothing: the
+      // first query is still on its way (the stream is reliable).
+      const uint32_t max_tries =
+          q.cut.forward && is_stream(ns.protocol) ? 1 : limits.max_tries_per_server;
+      if (tries >= max_tries) continue;
+      if (limits.max_outstanding_per_server != 0 &&
+          outstanding_.for_server(address) >= limits.max_outstanding_per_server &&
+          struggling(address, now)) {
+        if (!dead) server_full = true;
+        continue;
+      }
       candidates.push_back({address, tries});
+      if (!dead) {
+        const std::optional<ServerState> state = servers_.find(address);
+        if (state && state->dead) probe_due.push_back(address);
+      }
     }
   }
   if (private_skipped) ++q.tally.private_skipped;
+  avoid_bogus_servers(q.cut.zone, candidates, now);
 
-  const bool all_dead = any_usable && every_usable_dead;
-  const bool zone_unreachable = all_dead && remembered_unreachable(q.cut.zone, now);
-  if (!candidates.empty() && q.cut.sends < options_.limits.max_sends_per_cut && !zone_unreachable) {
-    if (auto pick = servers_.choose(candidates, now, options_.explore_one_in, all_dead)) {
+  const bool all_dead = !usable.empty() && every_usable_dead;
+  const bool zone_full = limits.max_outstanding_per_zone != 0 &&
+                         outstanding_.for_zone(q.cut.zone) >= limits.max_outstanding_per_zone &&
+                         all_struggling(usable, now);
+  // A zone at its cap still lets a probe through: its answer is what can
+  // revive the zone.
+  if (zone_full) {
+    std::erase_if(candidates, [&](const ServerCandidate& c) {
+      return std::find(probe_due.begin(), probe_due.end(), c.address) == probe_due.end();
+    });
+  }
+  if (!candidates.empty() && q.cut.sends < limits.max_sends_per_cut) {
+    // Held-down servers are skipped; one whose hold-down ended is probed by
+    // this query if no other query probes it already.
+    if (auto pick = servers_.choose(candidates, now, options_.explore_one_in)) {
       const ServerAddress address = candidates[*pick].address;
       const std::optional<ServerState> state = servers_.find(address);
       UpstreamProtocol protocol =
           state && state->mangles_case ? UpstreamProtocol::tcp : UpstreamProtocol::udp;
+      for (const auto& ns : q.cut.servers) {
+        // A configured upstream's own transport (tcp, tls, https, quic).
+        if (ns.protocol != UpstreamProtocol::udp &&
+            std::find(ns.addresses.begin(), ns.addresses.end(), address) != ns.addresses.end()) {
+          protocol = ns.protocol;
+        }
+      }
       bool edns = !(state && state->no_edns);
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("choosing {}", describe_choice(q, address, candidates.size(),
+                                                                    all_dead)));
+      }
       if (send_attempt(r, q, address, protocol, edns)) q.state = QueryState::wait;
       return;
     }
   }
   // No address to ask now: learn addresses of NS names that came without glue.
-  if (start_glueless_lookups(r, q)) {
+  if (!zone_full && start_glueless_lookups(r, q)) {
     q.state = QueryState::wait;
     return;
   }
@@ -312,11 +391,26 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     q.state = QueryState::wait;
     return;
   }
-  if (!q.attempts.empty() && !all_dead) {
-    q.state = QueryState::wait;  // only overdue packets left: give them their hard timeout
+  // Only overdue packets left: give them their hard timeout. Also when every
+  // server is held down, if one of them answered anything since our packet
+  // went out: a starved loop runs the retransmission timers of a turn
+  // before it reads the answers already waiting in the sockets, so a slow
+  // but live server can look dead for a moment. A server that stopped
+  // answering fails its questions at once.
+  if (!q.attempts.empty() && (!all_dead || answered_since_sent(q))) {
+    q.state = QueryState::wait;
     return;
   }
-  fail_unreachable(r, q);
+  if (all_dead) {
+    fail_held_down(r, q, std::move(usable));
+  } else if (zone_full) {
+    struggling_zones_.remember(q.cut.zone, std::move(usable));
+    fail_over_limit(r, q, true);
+  } else if (server_full && q.cut.sends < limits.max_sends_per_cut) {
+    fail_over_limit(r, q, false);
+  } else {
+    fail_unreachable(r, q);
+  }
 }
 
 void Walker::query_finished(Resolution& r, SubQuery& q) {
@@ -325,6 +419,9 @@ void Walker::query_finished(Resolution& r, SubQuery& q) {
   q.state = QueryState::finished;
   cancel_all_attempts(q);
   if (q.kind == QueryKind::priming) priming_done(q);
+  if (r.trace && q.index != 0) {
+    trace_line(r, &q, fmt::format("finished: {}", describe_result(q.result)));
+  }
   if (q.index == 0) {
     finish_resolution(r, q.result);
   } else {
@@ -343,6 +440,10 @@ void Walker::finish_resolution(Resolution& r, ResolutionResult result) {
     result.ecs_withheld = r.queries[0]->ecs_withheld;
   }
   if (result.rcode == Rcode::SERVFAIL) ++stats_.servfails;
+  if (r.trace) {
+    trace_line(r, nullptr, fmt::format("done: {}; {} upstream queries in {} ms", describe_result(result),
+                                       result.upstream_queries, result.elapsed.count()));
+  }
   timers_.cancel(r.deadline_timer);
   r.deadline_timer = 0;
   for (auto& q : r.queries) cancel_all_attempts(*q);

@@ -20,11 +20,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "cache/cache.h"
+#include "resolver/walk/configured_zones.h"
 #include "resolver/walk/denial_memory.h"
+#include "resolver/walk/zone_servers_memo.h"
+#include "resolver/walk/outstanding_queries.h"
 #include "resolver/walk/query_plan.h"
 #include "resolver/walk/query_randomness.h"
 #include "resolver/walk/resolution_result.h"
@@ -34,6 +38,7 @@
 #include "resolver/walk/server_selection.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
+#include "resolver/walk/walk_trace.h"
 #include "wire/message.h"
 #include "wire/message_builder.h"
 
@@ -67,6 +72,16 @@ struct WalkerStats {
   uint64_t ecs_queries = 0;           // queries sent with the client's subnet
   uint64_t ecs_scoped_answers = 0;    // replies scoped to it (kept out of the shared caches)
   uint64_t ecs_mismatches = 0;        // replies whose option did not echo ours: dropped
+  uint64_t bogus_retries = 0;       // questions / DNSKEY sets asked again of another server
+  // Forward zones (walker_forward.cpp).
+  uint64_t forwarded_queries = 0;   // packets sent to forward upstreams
+  uint64_t forward_fallbacks = 0;   // forward-first questions walked after every upstream failed
+  uint64_t zone_cut_probes = 0;     // DS queries to find the zone of unsigned forwarded data
+  // Flood defences (walker_shedding.cpp).
+  uint64_t held_down_failures = 0;  // questions failed at once: every server of the zone held down
+  uint64_t over_limit_zone = 0;     // questions refused: too many queries in flight to the zone
+  uint64_t over_limit_server = 0;   // ... to every server of the zone that was left to ask
+  uint64_t glueless_limited = 0;    // NS names left unresolved by the NXNS caps
 };
 
 class Walker {
@@ -87,6 +102,24 @@ class Walker {
   void resolve(const wire::Question& question, const ResolveOptions& options,
                ResolveCallback callback);
 
+  // Whether `question` would fail at once, found with a few hash look-ups
+  // and no allocation, before any walker state is built for it: its zone
+  // (the closest cached cut) has every server held down, or struggles and
+  // has as many queries in flight as WalkerLimits::max_outstanding_per_zone
+  // allows. The front
+  // pipeline asks this on a cache miss, so that a flood of random names
+  // under a dead or slow zone costs about what a cache hit costs. Counted
+  // in stats() like the same failures found by resolve().
+  struct QuickFailure {
+    enum class Kind : uint8_t { none, held_down, over_limit };
+    Kind kind = Kind::none;
+    wire::Name zone;
+    explicit operator bool() const noexcept { return kind != Kind::none; }
+  };
+  QuickFailure quick_failure(const wire::Question& question);
+  // Queries in flight upstream, per zone and server.
+  const OutstandingQueries& outstanding() const noexcept { return outstanding_; }
+
   size_t in_flight() const noexcept { return resolutions_.size(); }
   const WalkerStats& stats() const noexcept { return stats_; }
   const WalkerOptions& options() const noexcept { return options_; }
@@ -95,6 +128,24 @@ class Walker {
   void set_negative_trust_anchors(std::shared_ptr<const dnssec::NegativeTrustAnchors> ntas) noexcept {
     options_.dnssec.negative_anchors = std::move(ntas);
   }
+  // A reload's forward and stub zones (null: none), from the next question
+  // on. Call on this walker's loop thread.
+  void set_configured_zones(std::shared_ptr<const ConfiguredZones> zones) noexcept {
+    options_.configured = std::move(zones);
+  }
+  // The trust anchors changed, used from the next validation on. RFC 5011
+  // maintenance (`forget_trust`) drops all this worker remembered of zone
+  // trust, so the chain is built again from the new keys; a reload forgets
+  // only the zones it changed (forget_zone), since clearing everything under
+  // load failed questions (sextant_forward_reload: 10-21 % SERVFAIL). Call
+  // on this walker's loop thread.
+  void set_trust_anchors(std::shared_ptr<const dnssec::TrustAnchors> anchors, bool forget_trust) {
+    options_.dnssec.anchors = std::move(anchors);
+    if (forget_trust) trust_memo_.clear();
+  }
+  // Forgets what this worker remembers of `apex` and below (zone trust,
+  // unreachable zones): its configuration changed.
+  void forget_zone(const wire::Name& apex);
   const ServerSelection& servers() const noexcept { return servers_; }
   // True once a priming answer was accepted and has not expired.
   bool root_primed() const;
@@ -135,6 +186,8 @@ class Walker {
                     UpstreamProtocol protocol, bool edns);
   bool start_glueless_lookups(Resolution& r, SubQuery& q);
   void cancel_attempt(Attempt& a);
+  // Takes a packet that stops being in flight off the per-zone/server counts.
+  void release_attempt(Attempt& a);
   void cancel_all_attempts(SubQuery& q);
   bool has_live_attempts(const SubQuery& q) const;
 
@@ -142,7 +195,9 @@ class Walker {
   void on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply);
   void on_rto(QueryRef ref, uint64_t attempt_id);
   void on_deadline(uint64_t resolution_id);
-  void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg);
+  // `case_echoed`: the question came back in the exact 0x20 case sent.
+  void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg,
+                      bool case_echoed);
   void handle_classified(Resolution& r, SubQuery& q, const Attempt& a, const wire::Message& msg,
                          ClassifiedResponse&& c);
 
@@ -150,8 +205,24 @@ class Walker {
   void enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c);
   void complete_answer(Resolution& r, SubQuery& q, wire::Rcode rcode,
                        std::vector<wire::RRset> answers, std::optional<wire::RRset> soa);
+  // A DO client that validates itself (CD=1) gets the NSEC/NSEC3 records
+  // the server sent with a negative or wildcard answer (RFC 4035 §3.2.2).
+  void pass_on_denial(Resolution& r, SubQuery& q, const std::vector<wire::RRset>& denial);
   void fail_query(Resolution& r, SubQuery& q, wire::EdeCode code, std::string text);
   void fail_unreachable(Resolution& r, SubQuery& q);
+  // Flood defences (walker_shedding.cpp).
+  bool all_held_down(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
+  // Held down, timed out with no answer since, or slower than
+  // WalkerLimits::struggling_rtt (false for a server never asked); the caps
+  // on queries in flight apply only to struggling servers and zones.
+  bool struggling(const ServerAddress& address, TimerService::TimePoint now) const;
+  // Whether a server `q` has a packet open to answered anything (any query)
+  // since that packet was sent: slow, not dead.
+  bool answered_since_sent(const SubQuery& q) const;
+  // Every one of `servers` struggling (false for an empty list).
+  bool all_struggling(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
+  void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
+  void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);
   void child_finished(Resolution& r, SubQuery& child);
   void finish_resolution(Resolution& r, ResolutionResult result);
   void exclude_server(SubQuery& q, const ServerAddress& server);
@@ -183,11 +254,57 @@ class Walker {
   void conclude_zone(ValidationContext& ctx, const wire::Name& zone, const dnssec::Verdict& verdict,
                      std::shared_ptr<const dnssec::ZoneKeySet> keys, uint32_t ttl);
   void finish_validation(Resolution& r, SubQuery& q);
+  // Data that failed validation: its server is remembered as serving bogus
+  // data for the zone, and the question asked again (of the zone's other
+  // servers) if some are left and the request's retries allow.
+  bool retry_after_bogus(Resolution& r, SubQuery& q);
+  bool served_bogus(const wire::Name& zone, const ServerAddress& server,
+                    TimerService::TimePoint now) const;
+  void remember_bogus_server(const wire::Name& zone, const ServerAddress& server,
+                             TimerService::TimePoint now);
+  // Drops the zone's servers that served bogus data lately, unless that
+  // would leave none.
+  void avoid_bogus_servers(const wire::Name& zone, std::vector<ServerCandidate>& candidates,
+                           TimerService::TimePoint now) const;
   void cache_validated(const SubQuery& q);
   // RFC 8198: keeps the secure NSEC/NSEC3 records of validated answers per
   // zone, and answers NXDOMAIN/NODATA from them when they prove it.
   void remember_denials(const SubQuery& q);
   bool synthesize_denial(Resolution& r, SubQuery& q);
+
+  // Tracing (walker_trace.cpp): callers test `r.trace` first, so nothing
+  // is formatted for a resolution nobody traces.
+  void trace_line(const Resolution& r, const SubQuery* q, std::string_view text) const;
+  std::string describe_cut(const ZoneCut& cut) const;
+  std::string describe_choice(const SubQuery& q, const ServerAddress& address,
+                              size_t candidates, bool all_dead) const;
+  static std::string describe_reply(const wire::Message& msg);
+  static std::string describe_classified(const ClassifiedResponse& c);
+  static std::string describe_result(const ResolutionResult& result);
+  static std::string describe_sets(const std::vector<wire::RRset>& sets);
+  // The DNSSEC verdict of a client answer (one line from finish_validation).
+  void trace_validation(const Resolution& r, const SubQuery& q, const dnssec::Verdict* decisive,
+                        bool indeterminate) const;
+  // Forward and stub zones (walker_forward.cpp).
+  // The cut of the configured zone closest to `name`, unless the delegation
+  // cache knows a deeper one below a stub zone (`cached`) or the query
+  // walks past a failed forward zone (`past_forward`).
+  std::optional<ZoneCut> configured_cut(const wire::Name& name, bool for_ds, const wire::Name* cached,
+                                        const std::optional<wire::Name>& past_forward) const;
+  // Whether a cut at `zone` (from a referral or the cache) may be asked on
+  // private addresses: it is at or below a stub zone.
+  bool private_allowed(const wire::Name& zone) const;
+  // A question a forward or stub zone answers needs no root priming.
+  bool configured_question(const SubQuery& q) const;
+  // forward-first: every upstream failed; walk instead (true: q restarts).
+  bool fall_back_from_forward(Resolution& r, SubQuery& q);
+  // A forwarded response as validation segments, one per zone.
+  void record_forwarded(Resolution& r, SubQuery& q, dnssec::ResponseKind kind, const wire::Name& qname,
+                        const ClassifiedResponse& c);
+  // The trust state of the zone holding unsigned forwarded data at `name`
+  // (zone cuts found by DS queries from the closest anchor down).
+  KeyState locate_zone(Resolution& r, SubQuery& q, const wire::Name& name, int depth);
+  bool zone_to_locate(const ValidationContext& ctx, const wire::Name& zone) const;
 
   // Root priming (RFC 8109).
   bool priming_needed() const;
@@ -196,13 +313,18 @@ class Walker {
   ZoneCut root_cut() const;
   // `for_ds`: a DS query needs the parent's servers, so a cut at the name
   // itself does not count.
-  ZoneCut closest_cut(const wire::Name& name, bool for_ds) const;
+  ZoneCut closest_cut(const wire::Name& name, bool for_ds,
+                      const std::optional<wire::Name>& past_forward = std::nullopt) const;
 
   // The cache (all no-ops without one).
   bool answer_from_cache(Resolution& r, SubQuery& q);
-  void remember_response(const SubQuery& q, const Attempt& a, const wire::Message& msg,
-                         const ClassifiedResponse& c);
+  void remember_response(const Resolution& r, const SubQuery& q, const Attempt& a,
+                         const wire::Message& msg, const ClassifiedResponse& c);
   void remember_addresses(const wire::Name& zone, const NameServerEntry& ns);
+  // What an authoritative reply of the zone's servers says about them (its
+  // NS set, their addresses), added to the cached cut beside the parent's.
+  void remember_child_view(const Resolution& r, const SubQuery& q, const wire::Message& msg,
+                           const ClassifiedResponse& c, uint32_t now);
 
   UpstreamNetwork& network_;
   TimerService& timers_;
@@ -231,11 +353,28 @@ class Walker {
   };
   std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
 
-  // Zones whose servers all failed to answer a question just now (see
-  // WalkerTimeouts::unreachable_zone_memory).
-  bool remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const;
-  void remember_unreachable(const wire::Name& zone, TimerService::TimePoint now);
-  std::unordered_map<wire::Name, TimerService::TimePoint, wire::NameHash> unreachable_zones_;
+  // Servers that answered a zone's questions with data that failed
+  // validation, avoided for that zone while others are left, for
+  // dnssec.bogus-ttl (as Unbound blacklists them and marks them DNSSEC-lame).
+  struct BogusServer {
+    wire::Name zone;
+    ServerAddress server;
+    TimerService::TimePoint until{};
+  };
+  std::vector<BogusServer> bogus_servers_;
+  // Zones found with every server held down, and packets in flight per
+  // zone and server (walker_shedding.cpp).
+  ZoneServersMemo held_down_zones_;
+  // Forward zones whose upstreams all failed authentication just now, and
+  // why (walker_failures.cpp): a question failing fast on the hold-down
+  // gives the same EDE 23 and reason.
+  struct AuthFailureMemo {
+    std::string why;
+    TimerService::TimePoint until{};
+  };
+  std::unordered_map<wire::Name, AuthFailureMemo, wire::NameHash> auth_failure_memory_;
+  ZoneServersMemo struggling_zones_;  // struggling and found at the per-zone cap
+  OutstandingQueries outstanding_;
 
   std::optional<ZoneCut> primed_root_;
   TimerService::TimePoint primed_until_{};

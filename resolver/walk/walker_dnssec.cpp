@@ -53,6 +53,12 @@ constexpr int kMaxSettleRounds = 24;
 constexpr uint32_t kInsecureMemoSeconds = 300;
 constexpr size_t kMaxTrustMemo = 10000;
 constexpr size_t kMaxReferralEvidence = 32;
+// Askings again after bogus data, per request: the question (another
+// server of the zone each time) and DNSKEY RRsets. Each costs queries from
+// the request's upstream budget and checks from its validation budget.
+constexpr uint32_t kMaxBogusRetries = 2;
+constexpr uint32_t kMaxKeyRetries = 2;
+constexpr size_t kMaxBogusServers = 256;
 // RFC 8198 memory per worker: zones, and denial RRsets per zone (oldest
 // dropped first). A proof needs two or three records near the name.
 
@@ -88,13 +94,17 @@ bool Walker::validating(const Resolution& r) const {
 }
 
 ValidationContext& Walker::validation_context(Resolution& r) {
-  if (!r.validation) r.validation = std::make_unique<ValidationContext>(options_.dnssec.limits);
+  if (!r.validation) {
+    r.validation = std::make_unique<ValidationContext>(options_.dnssec.limits);
+    if (options_.dnssec.anchors) r.validation->zones.set_anchor_zones(options_.dnssec.anchors->anchors());
+  }
   return *r.validation;
 }
 
 void Walker::record_segment(Resolution& r, SubQuery& q, dnssec::ResponseKind kind,
                             const Name& qname, const ClassifiedResponse& c) {
   if (!validating(r) || q.kind == QueryKind::ns_address || q.kind == QueryKind::priming) return;
+  if (q.cut.forward) return record_forwarded(r, q, kind, qname, c);  // walker_forward.cpp
   ValidationSegment seg;
   seg.response.qname = qname;
   seg.response.qtype = q.question.type;
@@ -104,6 +114,10 @@ void Walker::record_segment(Resolution& r, SubQuery& q, dnssec::ResponseKind kin
   for (const auto& set : c.answers) seg.response.answer.push_back(set);
   if (c.soa) seg.response.authority.push_back(*c.soa);
   for (const auto& set : c.denial) seg.response.authority.push_back(set);
+  seg.server = q.last_reply_from;
+  for (const auto& ns : q.cut.servers) {
+    seg.zone_servers.insert(seg.zone_servers.end(), ns.addresses.begin(), ns.addresses.end());
+  }
   q.segments.push_back(std::move(seg));
 }
 
@@ -246,6 +260,8 @@ void Walker::conclude_zone(ValidationContext& ctx, const Name& zone, const Verdi
 Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& zone, int depth) {
   ValidationContext& ctx = validation_context(r);
   if (ctx.zones.lookup(zone)) return KeyState::known;
+  // Unsigned forwarded data: its zone is still to be found (walker_forward.cpp).
+  if (zone_to_locate(ctx, zone)) return locate_zone(r, q, zone, depth);
   const uint32_t now = timers_.wall_seconds();
   if (depth > kMaxEstablishDepth || ++ctx.establish_calls > kMaxEstablishCalls) {
     ctx.zones.add_bogus(zone, Verdict::bogus(EdeCode::DnssecBogus,
@@ -264,9 +280,17 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
     }
     trust_memo_.erase(it);
   }
+  const dnssec::TrustAnchor* anchor =
+      options_.dnssec.anchors ? options_.dnssec.anchors->closest(zone) : nullptr;
+  if (!anchor) {
+    ctx.zones.add_insecure(zone, Verdict::insecure(
+                                     fmt::format("no trust anchor covers {}", zone.to_text())));
+    return KeyState::known;
+  }
   // An ancestor this worker already knows to be unsigned (or broken)
-  // settles the zone without a query.
-  for (Name up = zone; !up.is_root();) {
+  // settles the zone without a query; not one above the zone's trust
+  // anchor, which starts a chain of its own (an island of security).
+  for (Name up = zone; !(up == anchor->zone) && !up.is_root();) {
     up = up.parent();
     auto memo = trust_memo_.find(up.lowercased());
     if (memo == trust_memo_.end() || memo->second.expires <= now ||
@@ -280,16 +304,19 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
     }
     if (ctx.zones.lookup(zone)) return KeyState::known;
   }
-  const dnssec::TrustAnchor* anchor =
-      options_.dnssec.anchors ? options_.dnssec.anchors->closest(zone) : nullptr;
-  if (!anchor) {
-    ctx.zones.add_insecure(zone, Verdict::insecure(
-                                     fmt::format("no trust anchor covers {}", zone.to_text())));
-    return KeyState::known;
-  }
 
   std::vector<wire::Rdata> ds;
   if (anchor->zone == zone) {
+    if (anchor->ds.empty()) {
+      // A managed trust point whose keys were all revoked (RFC 5011): no
+      // chain can start here, and an anchor never fails open.
+      conclude_zone(ctx, zone,
+                    Verdict::bogus(EdeCode::DnskeyMissing,
+                                   fmt::format("the trust anchor for {} has no trusted key left",
+                                               zone.to_text())),
+                    nullptr, 0);
+      return KeyState::known;
+    }
     ds = anchor->ds;
   } else {
     // Top-down: the parent's zone (as far as the delegation cache knows it)
@@ -360,6 +387,29 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
               if (set.type == RRType::DS && set.owner == zone) ds = set.rdatas;
             }
           }
+          if (ds.empty() && !v.ds_denial_shows_cut) {
+            // The parent proves the name is no zone cut (it exists without
+            // NS, or not at all): it lies inside the parent zone and only
+            // the parent's keys hold there. Data claiming it as signer then
+            // fails (the signer is not the keys' zone); treating it as an
+            // unsigned delegation instead let a forger make any answer
+            // insecure by naming such a signer.
+            const dnssec::ZoneTrust* parent_trust = nullptr;
+            for (Name up = zone; !up.is_root() && !parent_trust;) {
+              up = up.parent();
+              parent_trust = ctx.zones.lookup(up);
+            }
+            if (parent_trust && parent_trust->verdict.is_secure() && parent_trust->keys) {
+              conclude_zone(ctx, zone, Verdict::secure(), parent_trust->keys,
+                            std::min(kInsecureMemoSeconds, v.ttl_limit));
+            } else {
+              ctx.zones.add_bogus(zone, Verdict::bogus(EdeCode::DnssecBogus,
+                                                       fmt::format("{} is no zone cut and its parent's "
+                                                                   "keys are not known",
+                                                                   zone.to_text())));
+            }
+            return KeyState::known;
+          }
           if (ds.empty()) {
             conclude_zone(ctx, zone,
                           Verdict::insecure(
@@ -400,6 +450,8 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
   RRset dnskeys;
   dnskeys.owner = zone;
   dnskeys.type = RRType::DNSKEY;
+  std::optional<ServerAddress> key_server;
+  std::vector<ServerAddress> key_zone_servers;
   if (dnssec::has_usable_ds(ds)) {
     const SubQuery* f = nullptr;
     switch (key_fetch(r, q, zone, RRType::DNSKEY, f)) {
@@ -421,9 +473,28 @@ Walker::KeyState Walker::establish_zone(Resolution& r, SubQuery& q, const Name& 
     for (const auto& set : f->result.answer) {
       if (set.type == RRType::DNSKEY && set.owner == zone) dnskeys = set;
     }
+    key_server = f->last_reply_from;
+    for (const auto& ns : f->cut.servers) {
+      key_zone_servers.insert(key_zone_servers.end(), ns.addresses.begin(), ns.addresses.end());
+    }
   }
   // Without a usable DS this settles as insecure (EDE 1/2) without a fetch.
   dnssec::ZoneKeysResult keys = dnssec::validate_zone_keys(zone, dnskeys, ds, now, ctx.budget);
+  if (keys.verdict.is_bogus() && !keys.verdict.transient && key_server &&
+      ctx.key_retries < kMaxKeyRetries) {
+    // One server's key set (stale after a rollover, broken) must not make
+    // the zone bogus while another server may serve the right one.
+    const auto mono = timers_.now();
+    remember_bogus_server(zone, *key_server, mono);
+    const bool other = std::any_of(key_zone_servers.begin(), key_zone_servers.end(),
+                                   [&](const ServerAddress& a) { return !served_bogus(zone, a, mono); });
+    if (other) {
+      ++ctx.key_retries;
+      ++stats_.bogus_retries;
+      std::erase_if(ctx.fetches, [&](const KeyFetch& k) { return k.type == RRType::DNSKEY && k.zone == zone; });
+      return establish_zone(r, q, zone, depth);
+    }
+  }
   uint32_t ttl = keys.verdict.is_secure() ? std::min(keys.ttl_limit, dnskeys.ttl)
                  : keys.verdict.state == SecurityState::insecure
                      ? kInsecureMemoSeconds
@@ -477,7 +548,9 @@ void Walker::finish_validation(Resolution& r, SubQuery& q) {
                            true);
   }
 
+  if (r.trace) trace_validation(r, q, bogus ? &*bogus : insecure ? &*insecure : nullptr, indeterminate);
   ResolutionResult& result = q.result;
+  if (bogus && !bogus->transient && retry_after_bogus(r, q)) return;
   if (bogus) {
     ++stats_.validated_bogus;
     cache_validated(q);
@@ -531,6 +604,69 @@ void Walker::finish_validation(Resolution& r, SubQuery& q) {
   cache_validated(q);
   if (result.validation == ValidationState::secure) remember_denials(q);
   q.state = QueryState::finished;
+}
+
+bool Walker::served_bogus(const Name& zone, const ServerAddress& server,
+                          TimerService::TimePoint now) const {
+  return std::any_of(bogus_servers_.begin(), bogus_servers_.end(), [&](const BogusServer& b) {
+    return b.until > now && b.server == server && b.zone == zone;
+  });
+}
+
+void Walker::remember_bogus_server(const Name& zone, const ServerAddress& server,
+                                   TimerService::TimePoint now) {
+  std::erase_if(bogus_servers_, [&](const BogusServer& b) {
+    return b.until <= now || (b.server == server && b.zone == zone);
+  });
+  if (bogus_servers_.size() >= kMaxBogusServers) bogus_servers_.erase(bogus_servers_.begin());
+  const auto hold = std::chrono::seconds(std::max<uint32_t>(1, options_.dnssec.cache_policy.bogus_ttl));
+  bogus_servers_.push_back({zone.lowercased(), server, now + hold});
+}
+
+void Walker::avoid_bogus_servers(const Name& zone, std::vector<ServerCandidate>& candidates,
+                                 TimerService::TimePoint now) const {
+  if (bogus_servers_.empty()) return;
+  const bool any_good = std::any_of(candidates.begin(), candidates.end(), [&](const ServerCandidate& c) {
+    return !served_bogus(zone, c.address, now);
+  });
+  if (!any_good) return;  // every server served bogus data: ask them anyway
+  std::erase_if(candidates, [&](const ServerCandidate& c) { return served_bogus(zone, c.address, now); });
+}
+
+bool Walker::retry_after_bogus(Resolution& r, SubQuery& q) {
+  ValidationContext& ctx = validation_context(r);
+  if (q.index != 0 || ctx.bogus_retries >= kMaxBogusRetries) return false;
+  const auto now = timers_.now();
+  bool blamed = false;
+  bool other_server = false;
+  for (const auto& seg : q.segments) {
+    const dnssec::Verdict& v = seg.outcome.verdict;
+    if (seg.from_cache || !seg.done || !v.is_bogus() || v.transient || !seg.server) continue;
+    // A zone whose keys are bogus is not its servers' fault.
+    if (const dnssec::ZoneTrust* t = ctx.zones.lookup(seg.response.zone); t && !t->verdict.is_secure()) {
+      continue;
+    }
+    remember_bogus_server(seg.response.zone, *seg.server, now);
+    blamed = true;
+    for (const auto& address : seg.zone_servers) {
+      if (!served_bogus(seg.response.zone, address, now)) other_server = true;
+    }
+  }
+  if (!blamed || !other_server) return false;
+  ++ctx.bogus_retries;
+  ++stats_.bogus_retries;
+  // The question again from its start; what the request learnt of zones
+  // and keys stays, and the bogus data is not taken from the cache
+  // (answer_from_cache takes only validated data).
+  cancel_all_attempts(q);
+  q.segments.clear();
+  q.chain.clear();
+  q.chain_links = 0;
+  q.referrals = 0;
+  q.result = ResolutionResult{};
+  q.last_reply_from.reset();
+  begin_name(q);
+  return true;
 }
 
 void Walker::remember_denials(const SubQuery& q) {
@@ -616,7 +752,9 @@ void Walker::cache_validated(const SubQuery& q) {
       RRset kept = answer[i];
       kept.ttl = dnssec::cache_ttl_for(set_verdict, std::min(kept.ttl, v.ttl_limit), policy);
       if (kept.ttl == 0) continue;
-      cache_->insert_rrset(kept, cache::Rank::answer_authoritative, to_status(state), now);
+      // Forwarded data is the upstream's, not an authority's (RFC 2181 §5.4.1).
+      cache_->insert_rrset(kept, seg.forwarded ? cache::Rank::answer_nonauth : cache::Rank::answer_authoritative,
+                           to_status(state), now);
     }
     const bool negative = seg.response.kind == dnssec::ResponseKind::nodata ||
                           seg.response.kind == dnssec::ResponseKind::nxdomain;

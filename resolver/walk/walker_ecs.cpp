@@ -5,6 +5,7 @@
 // sub-queries), and only to the servers of the zones WalkerOptions::ecs
 // lists (and zones below them) or to the servers it lists: RFC 7871 §12
 // asks resolvers not to reveal client networks to every server on the way.
+// Forward zones' upstreams get it only when listed as servers.
 //
 // The reply must echo the family, source prefix length and address we sent
 // (§7.3, else it is dropped). Its scope says for which clients the answer
@@ -30,6 +31,9 @@ bool Walker::ecs_applies(const Resolution& r, const SubQuery& q, const ServerAdd
   if (q.kind != QueryKind::client) return false;
   const auto& ecs = options_.ecs;
   if (std::find(ecs.servers.begin(), ecs.servers.end(), server) != ecs.servers.end()) return true;
+  // A forwarder is another resolver, not the zone's server: it gets the
+  // subnet only when ecs.servers lists it, whatever ecs.zones says.
+  if (q.cut.forward) return false;
   return std::any_of(ecs.zones.begin(), ecs.zones.end(),
                      [&](const wire::Name& zone) { return q.cut.zone.is_subdomain_of(zone); });
 }

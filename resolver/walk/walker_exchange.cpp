@@ -12,6 +12,7 @@
 
 #include "resolver/walk/walker_internal.h"
 #include "wire/message_builder.h"
+#include "wire/question_case.h"
 
 namespace sextant::resolver {
 
@@ -26,9 +27,10 @@ using wire::RRType;
 
 namespace {
 
-// Names compressed against our question carry its 0x20 pattern in the
-// labels they share with it. Give those labels back the case the walker
-// (and the client) used, in owners and in single-name rdata alike.
+// Owner names a server wrote out in full with our question's 0x20 pattern
+// (rather than as a pointer to the question, which the packet-level
+// restore in on_reply() already covered): give the labels they share with
+// the question back the case the walker meant.
 void restore_case(Name& name, const Name& asked) {
   size_t shared = name.common_suffix_labels(asked);
   if (shared == 0) return;
@@ -36,27 +38,12 @@ void restore_case(Name& name, const Name& asked) {
   if (name.replace_suffix(name.suffix(shared), asked.suffix(shared), restored)) name = restored;
 }
 
-void restore_case(RRset& set, const Name& asked) {
-  restore_case(set.owner, asked);
-  if (set.type != RRType::CNAME && set.type != RRType::DNAME && set.type != RRType::NS &&
-      set.type != RRType::PTR) {
-    return;
+void restore_owner_case(ClassifiedResponse& c, const Name& asked) {
+  for (auto* sets : {&c.chain, &c.answers, &c.glue}) {
+    for (auto& set : *sets) restore_case(set.owner, asked);
   }
-  for (auto& rdata : set.rdatas) {
-    auto target = rdata_target_name(rdata);
-    if (!target) continue;
-    restore_case(*target, asked);
-    auto w = target->wire();
-    rdata.assign(w.begin(), w.end());
-  }
-}
-
-void undo_case_randomisation(ClassifiedResponse& c, const Name& asked) {
-  for (auto& set : c.chain) restore_case(set, asked);
-  for (auto& set : c.answers) restore_case(set, asked);
-  for (auto& set : c.glue) restore_case(set, asked);
   if (c.soa) restore_case(c.soa->owner, asked);
-  if (c.referral_ns) restore_case(*c.referral_ns, asked);
+  if (c.referral_ns) restore_case(c.referral_ns->owner, asked);
   restore_case(c.referral_zone, asked);
   restore_case(c.final_name, asked);
 }
@@ -85,10 +72,14 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   a.server = server;
   a.protocol = protocol;
   a.minimised = q.qmin.minimising();
-  a.asked_name = q.qmin.asked_name();
+  // The case the walker means is lower case: names the server compresses
+  // against the question come back in it (on_reply), so the cache and
+  // every client see one spelling, whatever the first client typed.
+  a.asked_name = q.qmin.asked_name().lowercased();
   a.sent_type = a.minimised ? QnameMinimiser::kMinimisedType : q.question.type;
   a.sent_name = a.asked_name;
-  if (options_.case_randomisation) a.sent_name.apply_case_bits(random_->next_u64());
+  // 0x20 guards plain UDP/TCP against off-path forgery; encryption does that better.
+  if (options_.case_randomisation && !is_encrypted(protocol)) a.sent_name.apply_case_bits(random_->next_u64());
   a.message_id = random_->next_u16();
   a.edns = edns;
   a.sent_at = now;
@@ -97,10 +88,21 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   wire::MessageBuilder builder(buffer);
   builder.header().id = a.message_id;
   builder.header().set_opcode(wire::Opcode::QUERY);
+  if (q.cut.forward) {
+    // A recursive upstream resolves it. We validate (or the client does,
+    // CD=1), so it must hand over data even when its own validation fails;
+    // its AD bit means nothing here. Only with validation off everywhere is
+    // the upstream left to validate.
+    builder.header().set_rd(true);
+    builder.header().set_cd(validating(r) || r.options.checking_disabled);
+    ++stats_.forwarded_queries;
+  }
   if (builder.add_question(a.sent_name, a.sent_type, wire::RRClass::IN) != wire::WireError::ok ||
       (edns && builder.set_edns(wire::EdnsParams{.udp_payload_size = options_.edns_udp_size,
                                                  .dnssec_ok = options_.upstream_dnssec_ok}) !=
-                   wire::WireError::ok)) {
+                   wire::WireError::ok) ||
+      // RFC 8467: queries on encrypted transports padded to 128-octet blocks.
+      (edns && is_encrypted(protocol) && builder.set_padding_block(128) != wire::WireError::ok)) {
     fail_query(r, q, EdeCode::Other, "internal error: cannot build an upstream query");
     return false;
   }
@@ -116,13 +118,22 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   std::weak_ptr<bool> alive = alive_;
   milliseconds hard = std::min(options_.timeouts.exchange_timeout, remaining);
   milliseconds rto = servers_.rto(server);
-  // A TCP exchange needs the handshake's round trip on top.
-  if (protocol == UpstreamProtocol::tcp) rto *= 2;
+  // A stream needs the handshake's round trip on top (a reused connection
+  // soon lowers the smoothed RTT this starts from).
+  if (is_stream(protocol)) rto *= 2;
   rto = std::min(rto, remaining);
 
   ++r.upstream_queries;
   ++stats_.upstream_queries;
   ++q.cut.sends;
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("sent {} {} to {} over {}{}{}, ID {}, 0x20 {} (query {} of {})",
+                                  a.asked_name.to_text(), wire::to_string(a.sent_type),
+                                  server.to_string(), to_string(protocol), edns ? "" : ", without EDNS",
+                                  a.minimised ? ", minimised (RFC 9156)" : "", a.message_id,
+                                  a.sent_name.to_text(), r.upstream_queries,
+                                  options_.limits.max_upstream_queries));
+  }
   bool counted = false;
   for (auto& t : q.cut.tried) {
     if (t.address == server) {
@@ -132,6 +143,11 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   }
   if (!counted) q.cut.tried.push_back({server, 1});
 
+  a.zone = q.cut.zone;
+  a.rto_due = now + duration_cast<TimerService::Clock::duration>(rto);
+  a.counted = a.zone_counted = true;
+  outstanding_.add_server(a.server);
+  outstanding_.add_zone(a.zone);
   q.attempts.push_back(a);
   // The network may not call back synchronously, but keep the vector
   // entry fully set up before handing out ids, whatever it does.
@@ -155,6 +171,13 @@ void Walker::cancel_attempt(Attempt& a) {
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.network_id = 0;
   a.rto_timer = 0;
+  release_attempt(a);
+}
+
+void Walker::release_attempt(Attempt& a) {
+  if (a.zone_counted) outstanding_.remove_zone(a.zone);
+  if (a.counted) outstanding_.remove_server(a.server);
+  a.counted = a.zone_counted = false;
 }
 
 void Walker::cancel_all_attempts(SubQuery& q) {
@@ -185,9 +208,24 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
-  servers_.on_timeout(it->server, timers_.now(), it->sent_at);
+  // Still listening (and holding its socket), but no longer one of the
+  // zone's queries in flight (outstanding_queries.h).
+  if (it->zone_counted) {
+    it->zone_counted = false;
+    outstanding_.remove_zone(it->zone);
+  }
+  if (q.cut.forward && is_stream(it->protocol)) {
+    it->timeout_deferred = true;  // a queue behind other queries is no dead upstream
+  } else {
+    servers_.on_timeout(it->server, timers_.now(), it->sent_at);
+  }
   ++stats_.upstream_timeouts;
   ++q.tally.timeouts;
+  if (r->trace) {
+    trace_line(*r, &q, fmt::format("no reply from {} within its retransmission timeout: asking "
+                                   "another server, this query stays open for a late answer",
+                                   it->server.to_string()));
+  }
   // Ask the next server now; this packet stays open for a late answer.
   if (q.state == QueryState::wait) {
     q.state = QueryState::send;
@@ -204,6 +242,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   if (it == q.attempts.end()) return;
   Attempt a = *it;
   q.attempts.erase(it);
+  release_attempt(a);
   a.network_id = 0;
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.rto_timer = 0;
@@ -216,12 +255,21 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
     }
   };
 
+  if (r->trace && reply.status != UpstreamReply::Status::ok) {
+    const char* what = reply.status == UpstreamReply::Status::timeout ? "timed out"
+                       : reply.status == UpstreamReply::Status::network_error
+                           ? "failed (network error: the address is not asked again for this question)"
+                           : "could not be sent (local error)";
+    trace_line(*r, &q, fmt::format("the query to {} {}", a.server.to_string(), what));
+  }
   switch (reply.status) {
     case UpstreamReply::Status::timeout:
       if (!a.overdue) {
         servers_.on_timeout(a.server, now, a.sent_at);
         ++stats_.upstream_timeouts;
         ++q.tally.timeouts;
+      } else if (a.timeout_deferred) {
+        servers_.on_timeout(a.server, now, a.sent_at);
       }
       try_next();
       return;
@@ -235,18 +283,39 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
       exclude_server(q, a.server);
       try_next();
       return;
+    case UpstreamReply::Status::auth_failure:
+      // Held down like an unreachable server; never asked in plaintext instead.
+      servers_.on_network_error(a.server, now);
+      ++q.tally.auth_failures;
+      q.tally.auth_detail = reply.detail.empty() ? "authentication failed" : reply.detail;
+      exclude_server(q, a.server);
+      try_next();
+      return;
     case UpstreamReply::Status::ok:
       break;
   }
   if (!(reply.from == a.server)) {
     // RFC 5452 §9.1: an answer must come from the address asked.
+    if (r->trace) {
+      trace_line(*r, &q, fmt::format("dropped a reply from {} to a query sent to {}",
+                                     reply.from.to_string(), a.server.to_string()));
+    }
     ++q.tally.spoofed;
     ++stats_.spoofed_dropped;
     try_next();
     return;
   }
+  // 0x20: note whether the question's case came back exactly, then read
+  // the reply as if it had been sent unrandomised (wire/question_case.h).
+  const wire::QuestionCase question_case =
+      wire::restore_question_case(reply.packet, a.sent_name, a.asked_name);
   wire::Message msg;
-  if (wire::Message::parse(reply.packet, msg) != wire::WireError::ok) {
+  if (const wire::WireError parsed = wire::Message::parse(reply.packet, msg);
+      parsed != wire::WireError::ok) {
+    if (r->trace) {
+      trace_line(*r, &q, fmt::format("unreadable reply from {}: {}", a.server.to_string(),
+                                     wire::to_string(parsed)));
+    }
     wire::Header header;
     if (wire::Header::parse(reply.packet, header) == wire::WireError::ok &&
         header.id == a.message_id && header.tc() && a.protocol == UpstreamProtocol::udp) {
@@ -260,11 +329,11 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
     try_next();
     return;
   }
-  handle_message(*r, q, a, msg);
-  (void)reply;
+  handle_message(*r, q, a, msg, question_case.echoed_exactly);
 }
 
-void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg) {
+void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg,
+                            bool case_echoed) {
   const auto now = timers_.now();
   const Rcode rcode = msg.rcode();
   auto resend = [&](UpstreamProtocol protocol, bool edns) {
@@ -277,13 +346,22 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
     }
   };
 
-  const bool id_ok = msg.header.qr() && msg.header.id == a.message_id;
+  // A reply is one to our query only with QR set, our ID and our opcode
+  // (RFC 5452 §9.1; another opcode is as foreign as another ID).
+  const bool id_ok = msg.header.qr() && msg.header.id == a.message_id &&
+                     msg.header.opcode() == wire::Opcode::QUERY;
   // Servers without EDNS may answer FORMERR/NOTIMP without echoing the question.
   const bool edns_refusal = a.edns && (rcode == Rcode::FORMERR || rcode == Rcode::NOTIMP);
   bool question_ok = msg.questions.size() == 1 && msg.questions[0].type == a.sent_type &&
                      msg.questions[0].qclass == wire::RRClass::IN &&
-                     msg.questions[0].name == a.sent_name;
+                     msg.questions[0].name == a.asked_name;
   if (!id_ok || (!question_ok && !(edns_refusal && msg.questions.empty()))) {
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("dropped a reply from {}: {} does not match the query "
+                                    "(RFC 5452)",
+                                    a.server.to_string(),
+                                    !id_ok ? "its ID, opcode or QR bit" : "its question"));
+    }
     ++q.tally.spoofed;
     ++stats_.spoofed_dropped;
     try_next();
@@ -331,22 +409,37 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   if (a.ecs_scope > q.ecs_scope) q.ecs_scope = a.ecs_scope;
   if (a.ecs_withheld) q.ecs_withheld = true;
   if (question_ok && a.protocol == UpstreamProtocol::udp && options_.case_randomisation &&
-      !msg.questions[0].name.equals_exact(a.sent_name)) {
+      !case_echoed) {
     // 0x20 not echoed: either a case-mangling server or a blind spoofer
     // that guessed the ID. TCP settles it (and is what we use from now on).
     ++stats_.case_mismatches;
     ++stats_.tcp_fallbacks;
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("{} did not echo the 0x20 case of the question: asking again "
+                                    "over TCP",
+                                    a.server.to_string()));
+    }
     servers_.set_mangles_case(a.server, now);
     resend(UpstreamProtocol::tcp, a.edns);
     return;
   }
   servers_.on_reply(a.server, duration_cast<microseconds>(now - a.sent_at), now);
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("reply from {} in {} ms: {}", a.server.to_string(),
+                                  duration_cast<milliseconds>(now - a.sent_at).count(),
+                                  describe_reply(msg)));
+  }
   if (msg.header.tc() && a.protocol == UpstreamProtocol::udp) {
     ++stats_.tcp_fallbacks;
+    if (r.trace) trace_line(r, &q, "truncated: asking again over TCP");
     resend(UpstreamProtocol::tcp, a.edns);
     return;
   }
   if (edns_refusal) {
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("{} refuses EDNS ({}): asking again without it",
+                                    a.server.to_string(), wire::to_string(rcode)));
+    }
     ++stats_.edns_fallbacks;
     servers_.set_no_edns(a.server, now);
     resend(a.protocol, false);
@@ -356,11 +449,18 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   ClassifyRequest request;
   request.response = &msg;
   request.zone = q.cut.zone;
+  // A forward upstream answers a DS question at its zone's apex from the
+  // parent's side (DS lives there): judge it against the parent.
+  if (q.cut.forward && a.sent_type == RRType::DS && a.asked_name == q.cut.zone && !q.cut.zone.is_root()) {
+    request.zone = q.cut.zone.parent();
+  }
   request.asked_name = a.asked_name;
   request.asked_type = a.sent_type;
   request.max_chain_links = options_.limits.max_cname_hops;
+  request.from_recursive = q.cut.forward;
   ClassifiedResponse classified = classify_response(request);
-  undo_case_randomisation(classified, a.asked_name);
+  restore_owner_case(classified, a.asked_name);
+  if (r.trace) trace_line(r, &q, fmt::format("judged as {}", describe_classified(classified)));
   handle_classified(r, q, a, msg, std::move(classified));
   (void)try_next;
 }

@@ -1,7 +1,6 @@
 // How a query fails: SERVFAIL with an Extended DNS Error that says why
-// (RFC 8914), the resolution deadline, and the short memory of zones whose
-// servers all failed just now, so that the next question for such a zone
-// fails at once instead of waiting out every timeout again.
+// (RFC 8914), and the resolution deadline. Failing at once for zones whose
+// servers are all held down is in walker_shedding.cpp.
 #include "resolver/walk/walker.h"
 
 #include <fmt/format.h>
@@ -20,6 +19,20 @@ void Walker::on_deadline(uint64_t resolution_id) {
   if (!r || r->finished) return;
   ++stats_.deadline_expired;
   r->deadline_timer = 0;
+  // A packet whose retransmission timer was cut to the deadline (and so
+  // fires with it, after it) timed out all the same: without this, on a
+  // starved loop, questions near their deadline fill a dead zone's slots
+  // and never give the evidence that holds its servers down.
+  const auto now = timers_.now();
+  for (const auto& sub : r->queries) {
+    for (auto& a : sub->attempts) {
+      if (a.overdue || now < a.rto_due) continue;
+      a.overdue = true;
+      servers_.on_timeout(a.server, now, a.sent_at);
+      ++stats_.upstream_timeouts;
+      ++sub->tally.timeouts;
+    }
+  }
   FailureTally total;
   for (const auto& sub : r->queries) {
     total.timeouts += sub->tally.timeouts;
@@ -36,7 +49,9 @@ void Walker::on_deadline(uint64_t resolution_id) {
 }
 
 void Walker::fail_query(Resolution& r, SubQuery& q, EdeCode code, std::string text) {
-  (void)r;
+  if (r.trace) {
+    trace_line(r, &q, fmt::format("failing with SERVFAIL, EDE {}: {}", static_cast<uint16_t>(code), text));
+  }
   cancel_all_attempts(q);
   q.result = ResolutionResult{};
   q.result.rcode = Rcode::SERVFAIL;
@@ -44,28 +59,9 @@ void Walker::fail_query(Resolution& r, SubQuery& q, EdeCode code, std::string te
   q.state = QueryState::finished;
 }
 
-bool Walker::remembered_unreachable(const wire::Name& zone, TimerService::TimePoint now) const {
-  auto it = unreachable_zones_.find(zone);
-  return it != unreachable_zones_.end() && now < it->second;
-}
-
-void Walker::remember_unreachable(const wire::Name& zone, TimerService::TimePoint now) {
-  // Bounded: expired entries go first, and a flood of distinct zones only
-  // costs the memory of this cap.
-  constexpr size_t kMaxRemembered = 4096;
-  if (unreachable_zones_.size() >= kMaxRemembered) std::erase_if(unreachable_zones_, [&](const auto& e) { return e.second <= now; });
-  if (unreachable_zones_.size() >= kMaxRemembered) unreachable_zones_.clear();
-  unreachable_zones_[zone] = now + std::chrono::duration_cast<TimerService::Clock::duration>(
-                                       options_.timeouts.unreachable_zone_memory);
-}
-
 void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
+  if (fall_back_from_forward(r, q)) return;  // forward-first: walk instead
   const FailureTally& t = q.tally;
-  // Remembered only when the servers themselves failed: a query our own
-  // side could not send (e.g. every upstream socket busy in a burst) must
-  // not fail the zone's other questions for a while.
-  if (t.timeouts + t.network_errors > 0 && t.lame + t.server_errors + t.local_errors == 0)
-    remember_unreachable(q.cut.zone, timers_.now());
   std::string zone = q.cut.zone.to_text();
   bool any_address = std::any_of(q.cut.servers.begin(), q.cut.servers.end(),
                                  [](const NameServerEntry& e) { return !e.addresses.empty(); });
@@ -79,6 +75,28 @@ void Walker::fail_unreachable(Resolution& r, SubQuery& q) {
                            "not queried",
                            zone));
     return;
+  }
+  if (t.auth_failures > 0) {
+    // RFC 8914 §4.24: an unrecoverable error talking to the upstream.
+    std::string why = fmt::format("no upstream of {} answered: {} failed authentication ({}), {} timeouts, "
+                                  "{} network errors",
+                                  zone, t.auth_failures, t.auth_detail, t.timeouts, t.network_errors);
+    // Bounded: a flood of distinct zones costs at most this many entries.
+    constexpr size_t kMaxRemembered = 4096;
+    if (auth_failure_memory_.size() >= kMaxRemembered) auth_failure_memory_.clear();
+    auth_failure_memory_[q.cut.zone] = {why, timers_.now() + options_.timeouts.dead_hold_down};
+    fail_query(r, q, EdeCode::NetworkError, std::move(why));
+    return;
+  }
+  if (t.timeouts + t.network_errors == 0) {
+    // Failing fast on upstreams held down for their authentication failure.
+    auto it = auth_failure_memory_.find(q.cut.zone);
+    if (it != auth_failure_memory_.end() && timers_.now() < it->second.until) {
+      fail_query(r, q, EdeCode::NetworkError, it->second.why + " (remembered)");
+      return;
+    }
+  } else {
+    auth_failure_memory_.erase(q.cut.zone);
   }
   EdeCode code = (t.network_errors > 0 && t.timeouts == 0) ? EdeCode::NetworkError
                                                            : EdeCode::NoReachableAuthority;

@@ -20,6 +20,14 @@ inline wire::RRset capped(wire::RRset set, uint32_t max_ttl) {
   return set;
 }
 
+// Positive data as received, given the TTL the cache stores it with
+// (cache.min-ttl / cache.max-ttl), so the client sees that TTL too. Only for
+// data fresh from a server: a TTL read back from the cache is what is left
+// of the clamped one and must not be raised again.
+inline void clamp_received_ttl(wire::RRset& set, uint32_t min_ttl, uint32_t max_ttl) {
+  set.ttl = std::clamp(set.ttl, std::min(min_ttl, max_ttl), max_ttl);
+}
+
 // The A/AAAA addresses of `owner` in `sets`, deduplicated, at most
 // kMaxAddressesPerName.
 std::vector<ServerAddress> addresses_from(const std::vector<wire::RRset>& sets,

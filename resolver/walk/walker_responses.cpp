@@ -21,17 +21,25 @@ using wire::RRType;
 
 using walker_detail::addresses_from;
 using walker_detail::capped;
+using walker_detail::clamp_received_ttl;
 using walker_detail::kMaxNameServersPerCut;
 
 void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
                                const wire::Message& msg, ClassifiedResponse&& c) {
-  if (!a.minimised || c.kind == ResponseKind::referral) remember_response(q, a, msg, c);
+  if (!a.minimised || c.kind == ResponseKind::referral) remember_response(r, q, a, msg, c);
+  for (auto* sets : {&c.chain, &c.answers}) {
+    for (auto& set : *sets) clamp_received_ttl(set, options_.min_ttl, options_.max_ttl);
+  }
   auto resend_full_name = [&] {
     // Relaxed QNAME minimisation (RFC 9156 §2.3): this server mishandles
     // minimised names; ask it the full name.
     ++stats_.qmin_fallbacks;
     q.qmin.disable();
     cancel_all_attempts(q);
+    if (r.trace) {
+      trace_line(r, &q, "the minimised name got no usable answer: asking the full name "
+                        "(relaxed QNAME minimisation, RFC 9156 §2.3)");
+    }
     if (!send_attempt(r, q, a.server, a.protocol, a.edns)) {
       step(r, q);
       return;
@@ -39,12 +47,16 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
     q.state = QueryState::wait;
   };
   auto next_server = [&] {
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("{} is not asked again for this question", a.server.to_string()));
+    }
     exclude_server(q, a.server);
     if (q.state == QueryState::wait && !has_live_attempts(q)) {
       q.state = QueryState::send;
       step(r, q);
     }
   };
+  q.last_reply_from = a.server;  // DNSSEC: the server blamed if this data is bogus
 
   switch (c.kind) {
     case ResponseKind::server_error:
@@ -58,6 +70,11 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       return next_server();
 
     case ResponseKind::referral:
+      if (q.cut.forward) {
+        // An upstream that refers is not recursive: ask the next one.
+        ++q.tally.lame;
+        return next_server();
+      }
       if (q.question.type == RRType::DS && c.referral_zone == q.target) {
         // The DS lives at the parent (RFC 4035 §3.1.4.1): never descend
         // into the zone itself for it.
@@ -80,6 +97,9 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
           q.qmin.disable();
         } else {
           q.qmin.advance();
+        }
+        if (r.trace) {
+          trace_line(r, &q, "the minimised name exists and is no zone cut: asking one step further");
         }
         // A new question for the same servers: the per-server try count
         // restarts (lame servers stay excluded).
@@ -121,6 +141,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       if (q.reported || q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NOERROR, std::move(c.answers),
                       c.kind == ResponseKind::nodata ? std::move(c.soa) : std::nullopt);
+      pass_on_denial(r, q, c.denial);
       step(r, q);
       return;
 
@@ -132,6 +153,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       if (q.state == QueryState::finished) return step(r, q);
       q.target = c.final_name;
       q.state = QueryState::start_name;
+      if (r.trace) trace_line(r, &q, fmt::format("following the chain to {}", q.target.to_text()));
       step(r, q);
       return;
 
@@ -142,6 +164,7 @@ void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
       append_chain(r, q, c.chain);
       if (q.state == QueryState::finished) return step(r, q);
       complete_answer(r, q, Rcode::NXDOMAIN, {}, std::move(c.soa));
+      pass_on_denial(r, q, c.denial);
       step(r, q);
       return;
 
@@ -193,6 +216,7 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   record_referral(r, q, c);
   ZoneCut cut;
   cut.zone = c.referral_zone;
+  cut.private_ok = private_allowed(cut.zone);
   for (const auto& rdata : c.referral_ns->rdatas) {
     auto name = rdata_target_name(rdata);
     if (!name || cut.servers.size() >= kMaxNameServersPerCut) continue;
@@ -214,10 +238,17 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   }
   q.cut = std::move(cut);
   q.qmin.enter_zone(q.cut.zone);
+  if (r.trace) trace_line(r, &q, fmt::format("descending to {}", describe_cut(q.cut)));
   // DNSSEC: the referral's DS/NSEC evidence was kept above (record_referral);
   // it is validated, and the child's DNSKEY fetched, only when an answer
   // needs the child's keys (walker_dnssec.cpp).
   q.state = QueryState::send;
+}
+
+void Walker::pass_on_denial(Resolution& r, SubQuery& q, const std::vector<RRset>& denial) {
+  // Validated answers get their proofs from finish_validation().
+  if (q.kind != QueryKind::client || validating(r) || !r.options.dnssec_ok) return;
+  for (const auto& set : denial) q.result.authority.push_back(capped(set, options_.max_negative_ttl));
 }
 
 void Walker::complete_answer(Resolution& r, SubQuery& q, Rcode rcode, std::vector<RRset> answers,

@@ -4,6 +4,8 @@
 // the closest known zone cut from the delegation cache.
 #include "resolver/walk/walker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "resolver/walk/walker_internal.h"
@@ -41,7 +43,42 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
   for (const auto& ns : q.cut.servers) {
     if (ns.lookup == NameServerEntry::Lookup::running) return false;  // wait for it first
   }
-  if (q.cut.glueless_started >= options_.limits.max_glueless_per_cut) return false;
+  // NXNSAttack (CVE-2020-12662): a referral naming many NS names without
+  // glue must not make us query each of them (in a zone its author wants
+  // flooded). Per cut and per client question, the rest stay unresolved.
+  if (q.cut.glueless_started >= options_.limits.max_glueless_per_cut ||
+      r.glueless_started >= options_.limits.max_glueless_per_question) {
+    for (auto& ns : q.cut.servers) {
+      if (ns.lookup != NameServerEntry::Lookup::not_started) continue;
+      ns.lookup = NameServerEntry::Lookup::failed;
+      ++stats_.glueless_limited;
+    }
+    return false;
+  }
+  // A query up the chain is already looking for an address of this very
+  // zone's servers, and it is what led here: resolving the zone's NS names
+  // again from this query would go round the cycle (ns.a.example needs
+  // b.example, whose server ns.b.example needs a.example) until the budget
+  // runs out. Fail this branch now, so that the ancestor tries its other
+  // name servers.
+  for (std::optional<uint32_t> up = q.parent; up; up = r.queries[*up]->parent) {
+    const ZoneCut& theirs = r.queries[*up]->cut;
+    const bool resolving_servers =
+        std::any_of(theirs.servers.begin(), theirs.servers.end(), [](const NameServerEntry& ns) {
+          return ns.lookup == NameServerEntry::Lookup::running;
+        });
+    if (resolving_servers && theirs.zone == q.cut.zone) {
+      for (auto& ns : q.cut.servers) {
+        if (ns.lookup == NameServerEntry::Lookup::not_started) ns.lookup = NameServerEntry::Lookup::failed;
+      }
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("glueless cycle: q{} is already resolving the servers of {}; "
+                                      "this branch gives up so that it tries its other servers",
+                                      *up, q.cut.zone.to_text()));
+      }
+      return false;
+    }
+  }
   std::vector<size_t> open;
   for (size_t i = 0; i < q.cut.servers.size(); ++i) {
     if (q.cut.servers[i].lookup == NameServerEntry::Lookup::not_started) open.push_back(i);
@@ -60,10 +97,21 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
     }
     if (cycle || q.depth + 1 > options_.limits.max_subquery_depth) {
       ns.lookup = NameServerEntry::Lookup::failed;
+      if (r.trace) {
+        trace_line(r, &q, fmt::format("not resolving {}: {}", ns.name.to_text(),
+                                      cycle ? "a query up the chain is resolving it (glueless cycle)"
+                                            : "sub-query depth limit"));
+      }
       continue;
+    }
+    if (r.trace) {
+      trace_line(r, &q, fmt::format("no address to ask for {}: resolving the name server {} "
+                                    "(it came without glue)",
+                                    q.cut.zone.to_text(), ns.name.to_text()));
     }
     ns.lookup = NameServerEntry::Lookup::running;
     ++q.cut.glueless_started;
+    ++r.glueless_started;
     std::vector<RRType> types;
     if (options_.use_ipv4) types.push_back(RRType::A);
     if (options_.use_ipv6) types.push_back(RRType::AAAA);
@@ -202,14 +250,23 @@ ZoneCut Walker::root_cut() const {
   return cut;
 }
 
-ZoneCut Walker::closest_cut(const Name& name, bool for_ds) const {
+ZoneCut Walker::closest_cut(const Name& name, bool for_ds,
+                            const std::optional<wire::Name>& past_forward) const {
+  std::optional<cache::DelegationHit> hit;
   if (cache_) {
-    auto hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
-                                                  cache::StalePolicy::fresh_only, for_ds);
+    hit = cache_->delegations().find_closest(name, wire::RRClass::IN, timers_.wall_seconds(),
+                                             cache::StalePolicy::fresh_only, for_ds);
+  }
+  // Forward and stub zones come before the cache (walker_forward.cpp).
+  if (auto configured = configured_cut(name, for_ds, hit ? &hit->delegation.zone : nullptr, past_forward)) {
+    return std::move(*configured);
+  }
+  if (cache_) {
     // The root comes from priming, which this worker keeps itself.
     if (hit && !hit->delegation.zone.is_root()) {
       ZoneCut cut;
       cut.zone = hit->delegation.zone;
+      cut.private_ok = private_allowed(cut.zone);
       for (const auto& server : hit->delegation.servers) {
         if (cut.servers.size() >= kMaxNameServersPerCut) break;
         NameServerEntry ns;

@@ -91,6 +91,77 @@ TEST_CASE("delegation: addresses follow their own rank", "[delegation][rank]") {
                      Rank::authority, DnssecStatus::insecure, kT0) == DelegationCache::Result::kept);
 }
 
+TEST_CASE("delegation: the child's view adds servers and addresses, never time",
+          "[delegation][child]") {
+  CacheConfig config;
+  DelegationCache cache(config);
+  cache.insert(delegation("example.", 600, {{"ns1.example.", IpAddress::v4(192, 0, 2, 1)}}),
+               Rank::authority, DnssecStatus::insecure, kT0);
+  DelegationServer ns1;  // the child puts ns1 elsewhere
+  ns1.name = N("NS1.example.");
+  ns1.addresses = {IpAddress::v4(192, 0, 2, 101), IpAddress::v4(192, 0, 2, 1)};
+  ns1.address_rank = Rank::answer_authoritative;
+  DelegationServer ns2;  // and names a server the parent does not
+  ns2.name = N("ns2.example.");
+  ns2.addresses = {IpAddress::v4(192, 0, 2, 102)};
+  ns2.address_rank = Rank::additional;
+  std::vector<DelegationServer> view{ns1, ns2};
+  CHECK(cache.add_child_view(N("example."), RRClass::IN, view, kT0 + 10));
+  CHECK_FALSE(cache.add_child_view(N("example."), RRClass::IN, view, kT0 + 11));  // nothing new
+
+  auto hit = cache.find(N("example."), RRClass::IN, kT0 + 20);
+  REQUIRE(hit);
+  CHECK(hit->delegation.ttl == 580);  // the parent's expiry
+  CHECK(hit->rank == Rank::authority);
+  REQUIRE(hit->delegation.servers.size() == 2);
+  const auto& first = hit->delegation.servers[0];
+  CHECK(first.name == N("ns1.example."));
+  CHECK_FALSE(first.from_child);
+  CHECK(first.addresses == std::vector<IpAddress>{IpAddress::v4(192, 0, 2, 1), IpAddress::v4(192, 0, 2, 101)});
+  CHECK(first.address_rank == Rank::answer_authoritative);
+  const auto& second = hit->delegation.servers[1];
+  CHECK(second.name == N("ns2.example."));
+  CHECK(second.from_child);
+  CHECK(second.addresses == std::vector<IpAddress>{IpAddress::v4(192, 0, 2, 102)});
+  CHECK(cache.store().entries() == 1);
+
+  // When the parent's NS TTL ends the cut ends, the child's additions with it.
+  CHECK_FALSE(cache.find(N("example."), RRClass::IN, kT0 + 601).has_value());
+  CHECK_FALSE(cache.add_child_view(N("example."), RRClass::IN, view, kT0 + 601));
+  CHECK_FALSE(cache.find(N("example."), RRClass::IN, kT0 + 602).has_value());
+  // A new referral starts from the parent's view alone.
+  cache.insert(delegation("example.", 600, {{"ns9.example.", IpAddress::v4(192, 0, 2, 9)}}),
+               Rank::authority, DnssecStatus::insecure, kT0 + 700);
+  hit = cache.find(N("example."), RRClass::IN, kT0 + 700);
+  REQUIRE(hit);
+  REQUIRE(hit->delegation.servers.size() == 1);
+  CHECK(hit->delegation.servers[0].name == N("ns9.example."));
+  // Never a cut of its own.
+  CHECK_FALSE(cache.add_child_view(N("other."), RRClass::IN, view, kT0 + 700));
+  CHECK_FALSE(cache.find(N("other."), RRClass::IN, kT0 + 700).has_value());
+}
+
+TEST_CASE("delegation: the child's view is bounded", "[delegation][child]") {
+  CacheConfig config;
+  DelegationCache cache(config);
+  cache.insert(delegation("example.", 600, {{"ns1.example.", IpAddress::v4(192, 0, 2, 1)}}),
+               Rank::authority, DnssecStatus::insecure, kT0);
+  std::vector<DelegationServer> many;
+  for (int i = 0; i < 100; ++i) {
+    DelegationServer s;
+    s.name = N(("ns" + std::to_string(100 + i) + ".example.").c_str());
+    for (int a = 0; a < 40; ++a) s.addresses.push_back(IpAddress::v4(10, 0, uint8_t(i), uint8_t(a)));
+    many.push_back(s);
+  }
+  CHECK(cache.add_child_view(N("example."), RRClass::IN, many, kT0));
+  auto hit = cache.find(N("example."), RRClass::IN, kT0);
+  REQUIRE(hit);
+  CHECK(hit->delegation.servers.size() == 1 + DelegationCache::kMaxChildServers);
+  for (size_t i = 1; i < hit->delegation.servers.size(); ++i) {
+    CHECK(hit->delegation.servers[i].addresses.size() == DelegationCache::kMaxChildAddresses);
+  }
+}
+
 TEST_CASE("delegation: stale cuts only when allowed, fresh ones preferred", "[delegation]") {
   CacheConfig config;
   DelegationCache cache(config);

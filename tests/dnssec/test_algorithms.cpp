@@ -245,10 +245,16 @@ TEST_CASE("the embedded root DS records match the root KSK DNSKEYs", "[dnssec][d
 }
 
 TEST_CASE("algorithm and key support", "[dnssec][algorithms]") {
-  for (uint8_t alg : {8, 10, 13, 14, 15, 16}) CHECK(is_supported_algorithm(alg));
-  for (uint8_t alg : {0, 1, 2, 3, 5, 6, 7, 12, 17, 253, 254}) CHECK_FALSE(is_supported_algorithm(alg));
+  // RFC 8624 §3.1: MUST or RECOMMENDED for validation.
+  for (uint8_t alg : {5, 7, 8, 10, 13, 14, 15, 16}) CHECK(is_supported_algorithm(alg));
+  // RSAMD5 and DSA (MUST NOT), GOST (MAY), unassigned, private.
+  for (uint8_t alg : {0, 1, 2, 3, 6, 12, 17, 253, 254}) CHECK_FALSE(is_supported_algorithm(alg));
   PublicKey key;
-  CHECK(PublicKey::load(5, b64(kRsa512Key), key) == KeyError::unsupported_algorithm);
+  CHECK(PublicKey::load(3, b64(kRsa256Key), key) == KeyError::unsupported_algorithm);
+  CHECK(PublicKey::load(12, std::vector<uint8_t>(64, 7), key) == KeyError::unsupported_algorithm);
+  CHECK(PublicKey::load(5, b64(kRsa256Key), key) == KeyError::rsa_key_too_small);  // 512 bits
+  CHECK(PublicKey::load(7, b64(kRsa256Key), key) == KeyError::rsa_key_too_small);
+  CHECK(PublicKey::load(5, b64(kRsa512Key), key) == KeyError::ok);  // 1024 bits
   CHECK(PublicKey::load(13, b64(kP384Key), key) == KeyError::malformed_key);  // wrong size
   std::vector<uint8_t> off_curve(64, 0x01);
   CHECK(PublicKey::load(13, off_curve, key) == KeyError::crypto_error);
@@ -268,7 +274,7 @@ TEST_CASE("algorithm and key support", "[dnssec][algorithms]") {
 }
 
 TEST_CASE("generated keys of every supported algorithm sign and verify", "[dnssec][algorithms]") {
-  for (uint8_t alg : {8, 10, 13, 14, 15, 16}) {
+  for (uint8_t alg : {5, 7, 8, 10, 13, 14, 15, 16}) {
     TestKey key(alg, 256, 1024);
     auto set = rrset("www.example.", RRType::A, 300, {"192.0.2.1", "192.0.2.2"});
     key.sign(set, N("example."));
@@ -276,6 +282,55 @@ TEST_CASE("generated keys of every supported algorithm sign and verify", "[dnsse
     ValidationBudget budget;
     INFO("algorithm " << int(alg));
     CHECK(verify_rrset(set, keys, kNow, budget).secure());
+  }
+}
+
+// Signed by another implementation: ldns 1.8.3 (ldns-keygen -a RSASHA1 /
+// RSASHA1-NSEC3-SHA1 -b 1024, ldns-signzone -i 20251201000000
+// -e 20360101000000), DS digests by ldns-key2ds -1 / -2.
+TEST_CASE("RSA/SHA-1 (5) and RSASHA1-NSEC3-SHA1 (7) signatures made by ldns verify; SHA-1 DS match",
+          "[dnssec][algorithms]") {
+  struct Vector {
+    const char* zone;
+    uint8_t algorithm;
+    uint16_t tag;
+    const char* key;
+    const char* rrsig;
+    const char* ds_sha1;
+  };
+  const Vector vectors[] = {
+      {"sha1.example.", 5, 37986,
+       "AwEAAcDK3tttJKupDg9f1wRaqhnNQbYOrV1a/2pl1aOnjaQi/FYg4yRjm2TX94QdUdwK/jLFYOzjw0/P1gaWtVvrJrUo"
+       "ZfhCy60CnWM4Eqe9iiRPGtZugUYF62480i14aRN22zD01AZjcLe8+gbpaFTeOug1dO0T/2B4Pujk+CPDLjcj",
+       "A 5 3 3600 20360101000000 20251201000000 37986 sha1.example. kh6zPJnkzAOuSZOURrS6pGrjJxMPs97Mt"
+       "Z7Erh+8+eF95WUxzZ13+ysx74+EFoaJjCiQHDFyWcqPQumdUiosas/RInBH3lRpKBoRWsLyaRrG54Wgyou79H4pUFZzDqfH"
+       "jzWR/ynU2iuqm9TMCEBXo1C1DKg5DGeSmqrvw2iZMzo=",
+       "37986 5 1 1bad8c918b63d3516903b26387eac0ba84ec729f"},
+      {"nsec3sha1.example.", 7, 39464,
+       "AwEAAc+LGJhQcF2LahmnMScGGWo6hjRq1t+L4auvWhxxgtlz0ZPxLMD5j9eaCrsATK9NpE8Prq9DVbfBkkECAhWrSCOe"
+       "vJpWu9iCXDgkcCy/oE2BLJVQUxmpwzcGk9SkPlygsqXPbcUOuIvo+/tltcbq5HW74S3O2tS3KbJ1kOHXDwjP",
+       "A 7 3 3600 20360101000000 20251201000000 39464 nsec3sha1.example. YrgKVUG4vQz/mRcYbJbl92kWrIB5q"
+       "hvXAWPmdm8Qv1Jz4ii/hCQ2lxnynzA45P0nxHwO7AThVaRAtv9EATcVZG0d8YqUMdspBiHOu2DIRmu5ZVYwDtKJ5YbKdZ+Z"
+       "LJADgi+IZrJuqvHVchh0B54A+xSB5bxIG4zMC6JgThsPmeM=",
+       "39464 7 1 56bdba21ddde17ad5957645f232e5790d220ae5f"},
+  };
+  for (const Vector& v : vectors) {
+    INFO(v.zone);
+    const wire::Rdata dnskey = dnskey_rdata(256, v.algorithm, v.key);
+    CHECK(key_tag(dnskey) == v.tag);
+    auto www = rrset(std::string("www.") + v.zone, RRType::A, 3600, {"192.0.2.1", "192.0.2.2"});
+    www.signatures.push_back(rd(RRType::RRSIG, v.rrsig));
+    ZoneKeySet keys(N(v.zone), std::vector<wire::Rdata>{dnskey});
+    ValidationBudget budget;
+    const auto check = verify_rrset(www, keys, kNow, budget);
+    INFO(check.reason);
+    CHECK(check.secure());
+    // One bit off in the data: the signature no longer holds.
+    auto forged = www;
+    forged.rdatas[1] = rd(RRType::A, "192.0.2.3");
+    CHECK_FALSE(verify_rrset(forged, keys, kNow, budget).secure());
+    // SHA-1 DS (digest type 1) is a supported digest: it matches the key.
+    CHECK(ds_matches_dnskey(N(v.zone), rd(RRType::DS, v.ds_sha1), dnskey));
   }
 }
 

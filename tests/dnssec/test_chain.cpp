@@ -63,16 +63,18 @@ TEST_CASE("DS sets that leave the zone insecure (RFC 6840 5.2)", "[dnssec][chain
   auto r = validate_zone_keys(N("example."), z.dnskeys, std::vector<wire::Rdata>{gost}, kNow, budget);
   CHECK(r.verdict.state == SecurityState::insecure);
   CHECK(r.verdict.ede == wire::EdeCode::UnsupportedDsDigestType);
-  // Only algorithm 5 (RSA/SHA-1) and 7.
-  auto sha1rsa = z.ksk.ds(N("example."));
-  sha1rsa[2] = 5;
-  auto nsec3rsa = z.ksk.ds(N("example."));
-  nsec3rsa[2] = 7;
-  r = validate_zone_keys(N("example."), z.dnskeys, std::vector<wire::Rdata>{sha1rsa, nsec3rsa}, kNow,
-                         budget);
+  // Only DSA (3), DSA-NSEC3-SHA1 (6) and GOST (12): RFC 8624 MUST NOT / MAY.
+  auto dsa = z.ksk.ds(N("example."));
+  dsa[2] = 3;
+  auto dsa_nsec3 = z.ksk.ds(N("example."));
+  dsa_nsec3[2] = 6;
+  auto gost_key = z.ksk.ds(N("example."));
+  gost_key[2] = 12;
+  r = validate_zone_keys(N("example."), z.dnskeys, std::vector<wire::Rdata>{dsa, dsa_nsec3, gost_key},
+                         kNow, budget);
   CHECK(r.verdict.state == SecurityState::insecure);
   CHECK(r.verdict.ede == wire::EdeCode::UnsupportedDnskeyAlgorithm);
-  CHECK_FALSE(has_usable_ds(std::vector<wire::Rdata>{gost, sha1rsa}));
+  CHECK_FALSE(has_usable_ds(std::vector<wire::Rdata>{gost, dsa}));
   CHECK(has_usable_ds(std::vector<wire::Rdata>{gost, z.ksk.ds(N("example."))}));
   // A DS pointing at a 512-bit RSA key: unsupported, so insecure.
   TestKey weak(8, 257, 512);
@@ -81,6 +83,36 @@ TEST_CASE("DS sets that leave the zone insecure (RFC 6840 5.2)", "[dnssec][chain
   r = validate_zone_keys(N("example."), keys, std::vector<wire::Rdata>{weak.ds(N("example."))}, kNow,
                          budget);
   CHECK(r.verdict.state == SecurityState::insecure);
+}
+
+TEST_CASE("RSA/SHA-1 zones (algorithms 5 and 7) chain from a SHA-1 DS (RFC 8624 3.1, 3.3)",
+          "[dnssec][chain]") {
+  for (uint8_t algorithm : {5, 7}) {
+    INFO("algorithm " << int(algorithm));
+    TestKey ksk(algorithm, 257, 1024);
+    TestKey zsk(algorithm, 256, 1024);
+    wire::RRset dnskeys;
+    dnskeys.owner = N("example.");
+    dnskeys.type = RRType::DNSKEY;
+    dnskeys.ttl = 3600;
+    dnskeys.rdatas = {ksk.dnskey(), zsk.dnskey()};
+    ksk.sign(dnskeys, N("example."));
+    ValidationBudget budget;
+    // Digest type 1 only, as older registries published it.
+    const auto sha1_ds = std::vector<wire::Rdata>{ksk.ds(N("example."), 1)};
+    auto result = validate_zone_keys(N("example."), dnskeys, sha1_ds, kNow, budget);
+    INFO(result.verdict.reason);
+    REQUIRE(result.verdict.is_secure());
+    REQUIRE(result.keys);
+    auto www = rrset("www.example.", RRType::A, 300, {"192.0.2.1"});
+    zsk.sign(www, N("example."));
+    CHECK(verify_rrset(www, *result.keys, kNow, budget).secure());
+    // A DNSKEY RRset signed only by the ZSK (the DS names the KSK): bogus.
+    wire::RRset unsigned_by_ksk = dnskeys;
+    unsigned_by_ksk.signatures.clear();
+    zsk.sign(unsigned_by_ksk, N("example."));
+    CHECK(validate_zone_keys(N("example."), unsigned_by_ksk, sha1_ds, kNow, budget).verdict.is_bogus());
+  }
 }
 
 TEST_CASE("DS/DNSKEY failures are bogus with the right EDE", "[dnssec][chain]") {

@@ -91,6 +91,11 @@ TEST_CASE("RFC 4035 B.4 and B.5: signed and unsigned referrals", "[dnssec][nsec]
   // B.5: b.example is delegated without DS: the parent's NSEC proves it.
   const auto proof = nsec_prove_nodata(nsecs({"b.example."}), kZone, N("b.example."), RRType::DS);
   CHECK(proof.proven());
+  CHECK(proof.delegation);  // the NS bit: an unsigned delegation
+  // ns1.example has no DS either, but no NS: a NODATA that shows no zone cut.
+  const auto no_cut = nsec_prove_nodata(nsecs({"ns1.example."}), kZone, N("ns1.example."), RRType::DS);
+  CHECK(no_cut.proven());
+  CHECK_FALSE(no_cut.delegation);
   // That same parent-side NSEC proves nothing about the child's own data...
   CHECK_FALSE(nsec_prove_nodata(nsecs({"b.example."}), kZone, N("b.example."), RRType::A).proven());
   // ... nor about names below the cut, although they sort inside its span.

@@ -67,6 +67,8 @@ class TestKey {
   TestKey(uint8_t algorithm, uint16_t flags = 257, int rsa_bits = 2048) : algorithm_(algorithm) {
     EVP_PKEY* key = nullptr;
     switch (algorithm) {
+      case 5:
+      case 7:
       case 8:
       case 10: {
         EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
@@ -89,7 +91,18 @@ class TestKey {
     dnskey_.insert(dnskey_.end(), pub.begin(), pub.end());
   }
 
+  // A copy shares the private key (e.g. to publish it with other flags).
+  TestKey(const TestKey& other)
+      : algorithm_(other.algorithm_), key_(up_ref(other.key_.get())), dnskey_(other.dnskey_) {}
+  TestKey& operator=(const TestKey&) = delete;
+
   const wire::Rdata& dnskey() const { return dnskey_; }
+  // The same key published with other flags (e.g. the RFC 5011 REVOKE bit):
+  // its tag, DS and signatures follow.
+  void set_flags(uint16_t flags) {
+    dnskey_[0] = static_cast<uint8_t>(flags >> 8);
+    dnskey_[1] = static_cast<uint8_t>(flags);
+  }
   uint16_t tag() const { return key_tag(dnskey_); }
   uint8_t algorithm() const { return algorithm_; }
 
@@ -137,6 +150,13 @@ class TestKey {
     void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
   };
 
+  static EVP_PKEY* up_ref(EVP_PKEY* key) {
+    EVP_PKEY_up_ref(key);
+    return key;
+  }
+
+  bool is_rsa() const { return algorithm_ == 5 || algorithm_ == 7 || algorithm_ == 8 || algorithm_ == 10; }
+
   static std::vector<uint8_t> bn_bytes(const BIGNUM* bn, size_t width = 0) {
     std::vector<uint8_t> out(width ? width : static_cast<size_t>(BN_num_bytes(bn)));
     if (width) {
@@ -149,7 +169,7 @@ class TestKey {
 
   std::vector<uint8_t> public_key_field() const {
     std::vector<uint8_t> out;
-    if (algorithm_ == 8 || algorithm_ == 10) {
+    if (is_rsa()) {
       BIGNUM* n = nullptr;
       BIGNUM* e = nullptr;
       EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_N, &n);
@@ -178,6 +198,7 @@ class TestKey {
 
   std::vector<uint8_t> raw_sign(const std::vector<uint8_t>& data) const {
     const EVP_MD* md = nullptr;
+    if (algorithm_ == 5 || algorithm_ == 7) md = EVP_sha1();
     if (algorithm_ == 8 || algorithm_ == 13) md = EVP_sha256();
     if (algorithm_ == 10) md = EVP_sha512();
     if (algorithm_ == 14) md = EVP_sha384();

@@ -130,6 +130,14 @@ TEST_CASE("RFC 4035 B.5: referral to the unsigned zone b.example", "[dnssec][val
   const auto bad = run(z, r);
   CHECK(bad.delegation_state == SecurityState::bogus);
   CHECK(bad.verdict.ede == wire::EdeCode::NsecMissing);
+  // A forged referral at ns1.example, whose real NSEC has no NS bit: that
+  // NSEC proves there is no delegation, not an unsigned one (RFC 6840 4.4).
+  auto forged = response("www.ns1.example.", RRType::A, ResponseKind::referral);
+  forged.authority = {rrset("ns1.example.", RRType::NS, 3600, {"ns.attacker.test."}),
+                      z.nsec("ns1.example.", "ns2.example. A RRSIG NSEC")};
+  const auto fake = run(z, forged);
+  CHECK(fake.delegation_state == SecurityState::bogus);
+  CHECK(fake.verdict.is_bogus());
 }
 
 TEST_CASE("RFC 4035 B.6: wildcard expansion a.z.w.example MX", "[dnssec][validator]") {
@@ -180,7 +188,17 @@ TEST_CASE("validator states and EDEs", "[dnssec][validator]") {
   }
   SECTION("unsigned data in a signed zone: bogus, EDE 10") {
     answer.answer[0].signatures.clear();
+    // First: is ai.example. an unsigned child served by the same servers?
+    // The walker asks DS; the parent's denial shows no cut there, so the
+    // name is inside example. and holds example.'s keys.
+    auto v = run(z, answer);
+    REQUIRE(v.needs_keys);
+    CHECK(*v.needs_keys == N("ai.example."));
+    z.zones.add_secure(N("ai.example."), z.zones.lookup(N("example."))->keys);
     CHECK(run(z, answer).verdict.ede == wire::EdeCode::RrsigsMissing);
+    // Had the DS query proven an unsigned delegation, the data is insecure.
+    z.zones.add_insecure(N("ai.example."), Verdict::insecure("no DS"));
+    CHECK(run(z, answer).verdict.state == SecurityState::insecure);
   }
   SECTION("expired / not yet valid: EDE 7 / 8") {
     CHECK(run(z, answer, kNow + 3 * 86400).verdict.ede == wire::EdeCode::SignatureExpired);
@@ -232,6 +250,8 @@ TEST_CASE("validator states and EDEs", "[dnssec][validator]") {
                 rrset("a.d.example.", RRType::CNAME, 3600, {"a.x.w.example."})};
     CHECK(run(z, r).verdict.is_secure());
     r.answer[1] = rrset("a.d.example.", RRType::CNAME, 3600, {"evil.test."});
+    z.zones.add_secure(N("d.example."), z.zones.lookup(N("example."))->keys);  // no cut there
+    z.zones.add_secure(N("a.d.example."), z.zones.lookup(N("example."))->keys);
     CHECK(run(z, r).verdict.ede == wire::EdeCode::RrsigsMissing);
   }
   SECTION("NODATA after a CNAME is proven for the chain's target") {
@@ -334,7 +354,7 @@ TEST_CASE("a zone whose DS set has only unsupported algorithms answers insecure"
           "[dnssec][validator][chain]") {
   ExampleZone z;
   auto ds = z.ksk.ds(N("example."));
-  ds[2] = 5;  // RSA/SHA-1: not validated by this resolver
+  ds[2] = 3;  // DSA: RFC 8624 says MUST NOT validate
   wire::RRset keys = rrset("example.", RRType::DNSKEY, 3600, {});
   keys.rdatas = {z.ksk.dnskey(), z.zsk.dnskey()};
   z.ksk.sign(keys, N("example."));
@@ -347,4 +367,31 @@ TEST_CASE("a zone whose DS set has only unsupported algorithms answers insecure"
   CHECK(v.verdict.state == SecurityState::insecure);
   CHECK(v.verdict.ede == wire::EdeCode::UnsupportedDnskeyAlgorithm);
   CHECK(budget.verifications_used() == 0);
+}
+
+TEST_CASE("known zones: an unsigned ancestor covers its subtree down to the next trust anchor",
+          "[dnssec][validator]") {
+  KnownZones zones;
+  zones.add_insecure(N("plain."), Verdict::insecure("no DS"));
+  CHECK(zones.lookup(N("plain.")) != nullptr);
+  REQUIRE(zones.lookup(N("sub.plain.")) != nullptr);
+  CHECK(zones.lookup(N("sub.plain."))->verdict.state == SecurityState::insecure);
+  // A configured anchor at sub.plain. starts its own chain.
+  TrustAnchors anchors;
+  TestKey key(13, 257);
+  anchors.add_ds(N("sub.plain."), key.ds(N("sub.plain.")));
+  zones.set_anchor_zones(anchors.anchors());
+  CHECK(zones.lookup(N("sub.plain.")) == nullptr);
+  CHECK(zones.lookup(N("www.sub.plain.")) == nullptr);
+  CHECK(zones.lookup(N("other.plain.")) != nullptr);
+  // Once the island is known, it decides for its subtree; a broken zone
+  // below the island covers its own subtree again.
+  zones.add_bogus(N("bad.sub.plain."), Verdict::bogus(wire::EdeCode::DnssecBogus, "test"));
+  CHECK(zones.lookup(N("www.sub.plain.")) == nullptr);
+  REQUIRE(zones.lookup(N("x.bad.sub.plain.")) != nullptr);
+  CHECK(zones.lookup(N("x.bad.sub.plain."))->verdict.is_bogus());
+  // An anchor zone that is itself insecure (unsupported algorithms) covers its subtree.
+  zones.add_insecure(N("sub.plain."), Verdict::insecure("DSA only"));
+  REQUIRE(zones.lookup(N("www.sub.plain.")) != nullptr);
+  CHECK(zones.lookup(N("www.sub.plain."))->zone == N("sub.plain."));
 }

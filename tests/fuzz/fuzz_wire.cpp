@@ -12,7 +12,10 @@
 //   optionally padded to 128-octet blocks) stays within the limit,
 //   parses, keeps whole RRsets as section prefixes, and sets TC whenever
 //   answer or authority lost records;
-// - known EDNS options that decode re-encode to the same octets.
+// - known EDNS options that decode re-encode to the same octets;
+// - restore_question_case() (0x20) on a parsed message finds its question,
+//   and the packet with the question lower-cased parses to the same records
+//   (names equal ignoring case, rdata of the same sizes).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +27,7 @@
 #include "wire/message.h"
 #include "wire/message_builder.h"
 #include "wire/query.h"
+#include "wire/question_case.h"
 
 using namespace sextant::wire;
 
@@ -132,6 +136,37 @@ void check_limited_build(const Message& m) {
                    "padding missed the block size");
 }
 
+void check_question_case(std::span<const uint8_t> packet, const Message& m) {
+  if (m.questions.empty()) return;
+  const Name& asked = m.questions[0].name;
+  std::vector<uint8_t> copy(packet.begin(), packet.end());
+  QuestionCase c = restore_question_case(copy, asked, asked.lowercased());
+  CHECK_PROPERTY(c.found && c.echoed_exactly, "restore_question_case misses the parsed question");
+  Message lowered;
+  CHECK_PROPERTY(Message::parse(copy, lowered) == WireError::ok,
+                 "the packet with its question lower-cased does not parse");
+  CHECK_PROPERTY(lowered.questions[0].name.equals_exact(asked.lowercased()),
+                 "the question was not lower-cased");
+  for (auto [a, b] : {std::pair{&m.answer, &lowered.answer}, std::pair{&m.authority, &lowered.authority},
+                      std::pair{&m.additional, &lowered.additional}}) {
+    CHECK_PROPERTY(a->size() == b->size(), "lower-casing the question changed a section");
+    for (size_t i = 0; i < a->size(); ++i) {
+      const ResourceRecord& x = (*a)[i];
+      const ResourceRecord& y = (*b)[i];
+      CHECK_PROPERTY(x.owner == y.owner && x.type == y.type && x.ttl == y.ttl &&
+                         x.rdata.size() == y.rdata.size(),
+                     "lower-casing the question changed a record beyond letter case");
+    }
+  }
+  // Another name is never matched, and nothing is written then.
+  if (asked.label_count() < Name::kMaxLabels && asked.wire_size() + 2 <= Name::kMaxWireSize) {
+    std::vector<uint8_t> other(packet.begin(), packet.end());
+    CHECK_PROPERTY(!restore_question_case(other, asked.prepend("x"), asked.prepend("x")).found &&
+                       std::equal(other.begin(), other.end(), packet.begin(), packet.end()),
+                   "restore_question_case matched another name");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -145,6 +180,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)m.to_text();
   if (m.edns) check_options(m);
   check_query_agreement(m, query_result, query);
+  check_question_case(packet, m);
 
   std::vector<uint8_t> wire;
   WireError built = build_message(m, wire);

@@ -80,6 +80,9 @@ put("query_any_ch", dns.message.make_query("version.bind.", "TXT", "CH").to_wire
 put("query_edns_v1", query("example.", "A", options=[]).to_wire()[:-11] +
     bytes([0, 0, 41, 4, 208, 0, 1, 0x80, 0, 0, 0]))
 put("query_type65534", query("example.", 65534).to_wire())
+# A question name ending in a compression pointer into the header (FORMERR).
+# Seeds named malformed_* must be rejected (tests/wire/test_message.cpp).
+put("malformed_query_header_pointer", bytes.fromhex("123401000001000000000000") + b"\x03www\xc0\x04" + b"\x00\x01\x00\x01")
 put("query_long_name", query(".".join(["a" * 63] * 3) + ".example.", "A").to_wire())
 
 # --- a signed zone -------------------------------------------------------------
@@ -148,6 +151,11 @@ chain = [rrset("alias.example.", 60, "CNAME", "www.example."), www]
 put("cname_chain", response(query("alias.example.", "A"), answer=chain, authority=[ns], additional=glue).to_wire())
 put("mx_answer", response(query("example.", "MX"), answer=[rrset("example.", 300, "MX", "10 mail.example.",
                                                                   "20 mail2.Example.")]).to_wire())
+# 0x20: names in rdata compressed against a randomised question (MX, SRV).
+put("mx_answer_0x20", response(query("eXaMpLe.CoM.", "MX"), answer=[
+    rrset("example.com.", 300, "MX", "10 mail.example.com.", "20 backup.mail.example.com.")]).to_wire())
+put("srv_answer_0x20", response(query("_SiP._tCp.ExAmPlE.", "SRV"), answer=[
+    rrset("_sip._tcp.example.", 300, "SRV", "10 60 5060 sip.example.")]).to_wire())
 put("srv_answer", response(query("_sip._tcp.example.", "SRV"), answer=[
     rrset("_sip._tcp.example.", 300, "SRV", "10 60 5060 sip.example.")]).to_wire())
 put("txt_answer", response(query("example.", "TXT"), answer=[

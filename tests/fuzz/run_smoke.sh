@@ -2,6 +2,8 @@
 # ctest's fuzz_wire_smoke: builds the libFuzzer targets with clang++-16 in
 # their own build tree and runs each on its committed seed corpus.
 # Usage: run_smoke.sh SOURCE_DIR BUILD_DIR SECONDS [CLANGXX]
+# The wire format gets SECONDS; the other targets share another SECONDS
+# equally (at least 3 s each), so adding a target does not lengthen CI much.
 # Exits 77 (ctest SKIP_RETURN_CODE) when clang++-16 is not installed.
 set -eu
 source_dir=$1
@@ -18,37 +20,39 @@ cmake -S "$source_dir/tests/fuzz/standalone" -B "$build_dir" \
   -DSEXTANT_ROOT="$source_dir" -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build_dir" -j2
 
-# Scratch copies of the seeds, so that new inputs found during the run do not
-# land in the source tree.
-work_corpus="$build_dir/corpus-work"
-http_corpus="$build_dir/corpus-http-work"
-doh_http1_corpus="$build_dir/corpus-doh-http1-work"
-doh_json_corpus="$build_dir/corpus-doh-json-work"
-proxy_corpus="$build_dir/corpus-proxy-work"
-cookie_corpus="$build_dir/corpus-cookie-work"
-rm -rf "$work_corpus" "$http_corpus" "$doh_http1_corpus" "$doh_json_corpus" "$proxy_corpus" "$cookie_corpus"
-mkdir -p "$work_corpus" "$http_corpus" "$doh_http1_corpus" "$doh_json_corpus" "$proxy_corpus" "$cookie_corpus"
-cp "$source_dir"/tests/fuzz/corpus/* "$work_corpus"/
-cp "$source_dir"/tests/fuzz/corpus-http/* "$http_corpus"/
-cp "$source_dir"/tests/fuzz/corpus-doh-http1/* "$doh_http1_corpus"/
-cp "$source_dir"/tests/fuzz/corpus-doh-json/* "$doh_json_corpus"/
-cp "$source_dir"/tests/fuzz/corpus-proxy/* "$proxy_corpus"/
-cp "$source_dir"/tests/fuzz/corpus-cookie/* "$cookie_corpus"/
+# target  seed corpus (tests/fuzz/...)  max_len  extra libFuzzer flags
+TARGETS="
+fuzz_http_head    corpus-http       2048
+fuzz_doh_http1    corpus-doh-http1  4096
+fuzz_doh_json     corpus-doh-json   2048
+fuzz_proxy_v2     corpus-proxy      1200
+fuzz_config_zones corpus-config     1024 -timeout=10
+fuzz_cache_snapshot corpus-snapshot 8192
+fuzz_policy       corpus-policy     4096
+fuzz_cookie       corpus-cookie     128
+fuzz_anchor_state corpus-anchor-state 4096
+"
+count=$(printf '%s\n' "$TARGETS" | grep -c .)
+share=$((seconds / count))
+[ "$share" -ge 3 ] || share=3
 
 cd "$build_dir"
-# The metrics endpoint's HTTP parser: a third of the time; DoH's HTTP/1.1
-# request handling and JSON API: a third each; the PROXY v2 parser: a
-# sixth; then the wire format.
-./fuzz_http_head -max_total_time="$((seconds / 3 + 1))" -max_len=2048 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$http_corpus"
-./fuzz_doh_http1 -max_total_time="$((seconds / 3 + 1))" -max_len=4096 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$doh_http1_corpus"
-./fuzz_doh_json -max_total_time="$((seconds / 3 + 1))" -max_len=2048 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$doh_json_corpus"
-./fuzz_proxy_v2 -max_total_time="$((seconds / 6 + 1))" -max_len=1200 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$proxy_corpus"
-# The DNS COOKIE option (server verdicts, RFC 9018 construction): a tenth.
-./fuzz_cookie -max_total_time="$((seconds / 10 + 1))" -max_len=128 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$cookie_corpus"
-exec ./fuzz_wire -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
-  -print_final_stats=1 "$work_corpus"
+# Scratch copies of the seeds, so that inputs found during the run do not
+# land in the source tree.
+run() {
+  target=$1 corpus=$2 max_len=$3 time=$4
+  shift 4
+  work="$build_dir/$corpus-work"
+  rm -rf "$work"
+  mkdir -p "$work"
+  cp "$source_dir/tests/fuzz/$corpus"/* "$work"/
+  echo "== $target: ${time}s"
+  "./$target" -max_total_time="$time" -max_len="$max_len" -rss_limit_mb=2048 \
+    -print_final_stats=1 "$@" "$work"
+}
+printf '%s\n' "$TARGETS" | while read -r target corpus max_len extra; do
+  [ -n "$target" ] || continue
+  # shellcheck disable=SC2086  # $extra is zero or more flags
+  run "$target" "$corpus" "$max_len" "$share" $extra
+done
+run fuzz_wire corpus 4096 "$seconds"

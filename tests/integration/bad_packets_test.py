@@ -10,6 +10,7 @@ Expected (RFC 1035, 6891, 5936, 8914 and the pipeline's rules):
   valid query + trailing octets  FORMERR
   unknown opcode (3)             NOTIMP
   QDCOUNT=2                      FORMERR
+  name pointing into the header  FORMERR ("www" + a compression pointer to offset 4)
   EDNS version 1                 BADVERS
   class CH                       REFUSED
   AXFR, IXFR                     REFUSED
@@ -66,6 +67,10 @@ def cases():
         ("trailing octets", normal + b"\x00\x01\x02\x03", "FORMERR"),
         ("unknown opcode 3", bytes(opcode), "NOTIMP"),
         ("QDCOUNT=2", two.to_wire(), "FORMERR"),
+        # Read as a name, offset 4 is QDCOUNT's high octet (0): "www." would
+        # be resolved (it was: NXDOMAIN). No name lives in the header.
+        ("name pointing into the header",
+         header(0x1234, 0x0100) + b"\x03www\xc0\x04" + struct.pack("!HH", 1, 1), "FORMERR"),
         ("EDNS version 1", query_wire(edns=1), "BADVERS"),
         ("class CH", query_wire("version.bind.", "TXT", rdclass="CH"), "REFUSED"),
         ("AXFR", query_wire("example.com.", "AXFR"), "REFUSED"),

@@ -3,9 +3,9 @@
 
   dnssec_test.py zones HOST PORT
       every deliberately broken zone: SERVFAIL with its Extended DNS Error,
-      and its data with CD=1; insecure zones without AD (EDE 1 for algorithm
-      253, EDE 27 for NSEC3 iterations above 50); AD for algorithms 8, 13,
-      15; RRSIGs with DO, NSEC/NSEC3 + RRSIGs in negative answers' authority;
+      and its data with CD=1; insecure zones without AD (EDE 1 for algorithms
+      253, DSA and GOST, EDE 27 for NSEC3 iterations above 50); AD for
+      algorithms 5, 7, 8, 13, 15; RRSIGs with DO, NSEC/NSEC3 + RRSIGs in negative answers' authority;
       neither RRSIG nor NSEC without DO.
   dnssec_test.py aggressive HOST PORT
       RFC 8198: after one NXDOMAIN in example.org. (NSEC), another random
@@ -18,6 +18,11 @@
       CPU time (utime+stime of /proc/PID/stat) per KeyTrap query is measured
       against ordinary uncached queries; during a bounded attack (50 queries,
       4 in flight) other clients' queries are all answered within 1 s.
+
+  dnssec_test.py sentinel HOST PORT
+      RFC 8509: root-key-sentinel-is-ta-/-not-ta- labels with the lab's root
+      key tag and with a tag that is no root key, on secure, CD and insecure
+      answers, A, AAAA and TXT, fresh and from the cache.
 
 Only 127.0.0.0/8 is ever addressed.
 """
@@ -94,9 +99,16 @@ BOGUS = [
     ("www.expired.test.", (EDE_SIGNATURE_EXPIRED,), "192.0.2.103"),
     ("www.bad-ds.test.", (EDE_DNSKEY_MISSING,), "192.0.2.104"),
     ("www.keytrap.test.", (EDE_DNSSEC_BOGUS,), "192.0.2.110"),
+    # RSA/SHA-1 (5) and RSASHA1-NSEC3-SHA1 (7): a broken signature is caught.
+    ("www.bogus-rsasha1.test.", (EDE_DNSSEC_BOGUS,), "192.0.2.127"),
+    ("www.bogus-rsasha1-nsec3.test.", (EDE_DNSSEC_BOGUS,), "192.0.2.129"),
 ]
 SECURE = [("www.example.com.", 8, "192.0.2.10"), ("www.example.net.", 13, "192.0.2.11"),
-          ("www.example.org.", 15, "192.0.2.12")]
+          ("www.example.org.", 15, "192.0.2.12"), ("www.rsasha1.test.", 5, "192.0.2.120"),
+          ("www.rsasha1-nsec3.test.", 7, "192.0.2.122")]
+# Signed with algorithms a validator does not validate (RFC 8624: DSA MUST
+# NOT, GOST MAY): insecure, and the client learns why (EDE 1).
+UNSUPPORTED = [("www.dsa.test.", "DSA"), ("www.gost.test.", "GOST")]
 
 
 def cmd_zones(args):
@@ -136,6 +148,11 @@ def cmd_zones(args):
                   and EDE_UNSUPPORTED_DNSKEY_ALGORITHM in ede_codes(reply),
                   "www.unsupported-alg.test. A (algorithm 253, %s): answered, no AD, EDE 1"
                   % when, describe(reply))
+    for name, what in UNSUPPORTED:
+        reply = ask(host, port, name)
+        res.check(reply.rcode() == dns.rcode.NOERROR and not has_ad(reply) and reply.answer
+                  and EDE_UNSUPPORTED_DNSKEY_ALGORITHM in ede_codes(reply),
+                  "%s A (%s): answered, no AD, EDE 1" % (name, what), describe(reply))
     nx = random_label("nx") + ".nsec3-iter.test."
     for when in ("fresh", "cached"):
         reply = ask(host, port, nx)
@@ -366,9 +383,49 @@ def cmd_keytrap(args):
     return res.finish()
 
 
+# ---- RFC 8509 root key sentinel ------------------------------------------------------
+def cmd_sentinel(args):
+    """The lab's root key tag (from its anchor file) against the two sentinel
+    labels, on secure (wildcard) answers: is-ta answered, not-ta SERVFAIL; a
+    tag that is no root key the other way round; CD=1 and insecure answers
+    untouched; AAAA (a secure NODATA) treated like A; cache hits like misses."""
+    from sextant_common import ROOT_ANCHOR
+    res = Results("root key sentinel")
+    host, port = args.host, args.port
+    with open(ROOT_ANCHOR) as f:
+        tags = {int(line.split()[4]) for line in f if line.split()[3:4] == ["DS"]}
+    tag = min(tags)
+    other = next(t for t in range(1, 65536) if t not in tags)
+    for when in ("first", "cached"):
+        for label, expect in ((("is", tag), "answer"), (("not", tag), "servfail"),
+                              (("is", other), "servfail"), (("not", other), "answer")):
+            name = "root-key-sentinel-%s-ta-%05d.wild.example.com." % label
+            reply = ask(host, port, name)
+            if expect == "answer":
+                ok = reply.rcode() == dns.rcode.NOERROR and has_ad(reply) and reply.answer
+            else:
+                ok = reply.rcode() == dns.rcode.SERVFAIL and not reply.answer
+            res.check(ok, "%s A (%s): %s" % (name, when, expect), describe(reply))
+    name = "root-key-sentinel-not-ta-%05d.wild.example.com." % tag
+    reply = ask(host, port, name, cd=True)
+    res.check(reply.rcode() == dns.rcode.NOERROR and reply.answer, "%s A with CD=1: the answer" % name,
+              describe(reply))
+    reply = ask(host, port, name, "AAAA")
+    res.check(reply.rcode() == dns.rcode.SERVFAIL, "%s AAAA (secure NODATA): SERVFAIL" % name,
+              describe(reply))
+    reply = ask(host, port, name, "TXT")
+    res.check(reply.rcode() == dns.rcode.NOERROR and reply.answer, "%s TXT: not A/AAAA, answered" % name,
+              describe(reply))
+    name = "root-key-sentinel-is-ta-%05d.child.rsasha1-optout.test." % other
+    reply = ask(host, port, name)
+    res.check(reply.rcode() == dns.rcode.NOERROR and not has_ad(reply) and reply.answer,
+              "%s A (insecure): answered as is" % name, describe(reply))
+    return res.finish()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["zones", "aggressive", "keytrap"])
+    parser.add_argument("command", choices=["zones", "aggressive", "keytrap", "sentinel"])
     parser.add_argument("host")
     parser.add_argument("port", type=labnet.port_argument)
     parser.add_argument("--pid-file", help="keytrap: the resolver's pid file (CPU time)")
@@ -379,8 +436,8 @@ def main():
     args = parser.parse_args()
     if args.command == "keytrap" and not args.pid_file:
         parser.error("keytrap needs --pid-file")
-    return {"zones": cmd_zones, "aggressive": cmd_aggressive, "keytrap": cmd_keytrap}[
-        args.command](args)
+    return {"zones": cmd_zones, "aggressive": cmd_aggressive, "keytrap": cmd_keytrap,
+            "sentinel": cmd_sentinel}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -128,7 +128,8 @@ class Lab:
 
 def write_full_config(daemon, server_extra, tail=""):
     """The lab config of sextant_common.write_config plus keys inside `server:`
-    (write_config cannot nest them)."""
+    (write_config cannot nest them). Warm restart off, as write_config does."""
+    tail = common.with_cache_settings(tail, "  warm-restart:\n    enabled: false\n")
     with open(daemon.config, "w") as f:
         f.write("server:\n"
                 "  listen: [\"127.0.0.1@%d\"]\n"

@@ -14,6 +14,7 @@ import pwd
 import subprocess
 import sys
 import tempfile
+import time
 
 import dns.rcode
 
@@ -44,7 +45,11 @@ def main(argv):
     workdir = tempfile.mkdtemp(prefix="sextant-priv-")
     os.chmod(workdir, 0o755)
     sock = os.path.join(workdir, "control.sock")
-    extra = "control:\n  socket: %s\n" % sock
+    # RFC 5011 state in a directory nobody may not write to: the file is
+    # handed over before the switch and rewritten in place.
+    state = os.path.join(workdir, "root.key")
+    extra = ("  auto-trust-anchor-file: %s\n  trust-anchor-refresh: 1s\n"
+             "control:\n  socket: %s\n" % (state, sock))
     daemon = common.Daemon(binary, extra_config=extra, workdir=workdir)
     with open(daemon.config) as f:
         text = f.read()
@@ -64,6 +69,16 @@ def main(argv):
                       "the control socket belongs to nobody, mode 0660", "uid %d mode %o" % (st.st_uid, st.st_mode))
         code, out, err = common.control(binary, ["status"], sock)
         results.check(code == 0 and "version" in out, "the control socket answers", out + err)
+        results.check(os.stat(state).st_uid == nobody.pw_uid, "the RFC 5011 state file belongs to nobody",
+                      "uid %d" % os.stat(state).st_uid)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and ";;state=2" not in open(state).read():
+            time.sleep(0.2)
+        before = open(state).read()
+        time.sleep(2.5)
+        after = open(state).read()
+        results.check(";;state=2" in after and after != before,
+                      "nobody rewrites the state file after each probe (root key VALID)", after[-400:])
         code, _ = daemon.stop()
         results.check(code == 0, "SIGTERM: clean stop", "exit %s" % code)
         log = daemon.log_text()

@@ -170,7 +170,23 @@ def free_port():
     raise TestFailure("no free port found")
 
 
+def with_cache_settings(extra, lines):
+    """`extra` (YAML) with `lines` (indented two spaces) added to its cache:
+    section, which is created if it has none."""
+    out = extra.splitlines(keepends=True)
+    for i, line in enumerate(out):
+        if line.rstrip() == "cache:":
+            return "".join(out[:i + 1]) + lines + "".join(out[i + 1:])
+    if extra and not extra.endswith("\n"):
+        extra += "\n"
+    return extra + "cache:\n" + lines
+
+
 def write_config(path, port, threads=2, extra=""):
+    # Warm restart stays off unless a test asks for it: every test starts
+    # cold, and no two daemons share the default snapshot file.
+    if "warm-restart" not in extra:
+        extra = with_cache_settings(extra, "  warm-restart:\n    enabled: false\n")
     with open(path, "w") as f:
         f.write("server:\n"
                 "  listen: [\"127.0.0.1@%d\"]\n"

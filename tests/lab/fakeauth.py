@@ -68,7 +68,11 @@ def build_zone_data():
     rr(parent_records, "txt." + PARENT_ZONE, 300, "TXT", '"faults parent"')
     zones[parent] = {"address": PARENT_ADDRESS, "behaviour": "normal",
                      "records": parent_records, "delegations": {}}
-    for index, (label, (address, behaviour)) in enumerate(sorted(topology.FAKE_ZONES.items())):
+    # www.<zone> addresses follow the sorted labels; zones added later go
+    # last, so the addresses cases.tsv expects stay what they were.
+    added_later = ("slow",)
+    ordered = sorted(topology.FAKE_ZONES.items(), key=lambda item: (item[0] in added_later, item[0]))
+    for index, (label, (address, behaviour)) in enumerate(ordered):
         zone = "%s.%s" % (label, PARENT_ZONE)
         ttl = topology.FAKE_STALE_TTL if label == "stale" else 300
         records = {}
@@ -80,7 +84,7 @@ def build_zone_data():
         # The delegation (with glue) lives in the parent.
         zones[parent]["delegations"][name] = (
             dns.rrset.from_text(name, 300, "IN", "NS", "ns." + zone),
-            dns.rrset.from_text("ns." + zone, 300, "IN", "A", address))
+            [dns.rrset.from_text("ns." + zone, 300, "IN", "A", address)])
     # The defences' zones (topology.FAKE_DEFENCE_ZONES).
     for index, (label, (address, behaviour)) in enumerate(sorted(topology.FAKE_DEFENCE_ZONES.items())):
         zone = "%s.%s" % (label, PARENT_ZONE)
@@ -97,8 +101,54 @@ def build_zone_data():
         zones[name] = {"address": address, "behaviour": behaviour, "records": records}
         zones[parent]["delegations"][name] = (
             dns.rrset.from_text(name, 300, "IN", "NS", "ns." + zone),
-            dns.rrset.from_text("ns." + zone, 300, "IN", "A", address))
+            [dns.rrset.from_text("ns." + zone, 300, "IN", "A", address)])
+    add_conformance_zones(zones, parent, rr)
     return zones
+
+
+def add_conformance_zones(zones, parent, rr):
+    """topology.FAKE_CONFORMANCE_ZONES: zones with several servers (one
+    behaviour per address) and the glueless cycles."""
+    specs = topology.FAKE_CONFORMANCE_ZONES
+    names = {label: "%s.%s" % (label, PARENT_ZONE) for label in specs}
+    for index, (label, spec) in enumerate(sorted(specs.items())):
+        zone = names[label]
+        name = dns.name.from_text(zone)
+        records = {}
+        if "servers" in spec:
+            ns_names = ["ns%d.%s" % (i + 1, zone) for i in range(len(spec["servers"]))]
+            behaviours = {address: behaviour for address, behaviour in spec["servers"]}
+            for ns_name, (address, _) in zip(ns_names, spec["servers"]):
+                rr(records, ns_name, 300, "A", address)
+            glue = [dns.rrset.from_text(n, 300, "IN", "A", a)
+                    for n, (a, _) in zip(ns_names, spec["servers"])]
+        else:
+            ns_names = spec["ns"]
+            behaviours = {spec["serve"]: "normal"}
+            glue = []
+        rr(records, zone, 300, "SOA", "%s hostmaster.%s 1 3600 900 604800 300" % (ns_names[0], zone))
+        rr(records, zone, 300, "NS", *ns_names)
+        rr(records, "www." + zone, 300, "A", "192.0.2.%d" % (200 + index))
+        rr(records, "www." + zone, 300, "AAAA", "2001:db8::%d" % (200 + index))
+        rr(records, "txt." + zone, 300, "TXT", '"%s"' % ",".join(sorted(set(behaviours.values()))))
+        if label == "names":
+            # Targets under the zone's own name: compressed against the
+            # question, they carry its 0x20 case into the reply.
+            rr(records, zone, 300, "MX", "10 mail." + zone)
+            rr(records, "mail." + zone, 300, "A", "192.0.2.220")
+            rr(records, "_sip._tcp." + zone, 300, "SRV", "0 5 5060 sip." + zone)
+            rr(records, "sip." + zone, 300, "A", "192.0.2.221")
+            rr(records, "alias." + zone, 300, "CNAME", "www." + zone)
+        zones[name] = {"address": next(iter(behaviours)), "behaviour": "normal",
+                       "behaviours": behaviours, "records": records}
+        zones[parent]["delegations"][name] = (dns.rrset.from_text(name, 300, "IN", "NS", *ns_names), glue)
+    # The addresses of glueless NS names, in the zone that holds each name:
+    # the address that serves the zone naming it.
+    for label, spec in specs.items():
+        for ns_name in spec.get("ns", []):
+            holder = max((z for z in zones if dns.name.from_text(ns_name).is_subdomain(z)),
+                         key=lambda z: len(z))
+            rr(zones[holder]["records"], ns_name, 300, "A", spec["serve"])
 
 
 class Counters:
@@ -137,7 +187,10 @@ class FakeAuth:
     def __init__(self, log):
         self.log = log
         self.zones = build_zone_data()
-        self.zone_by_address = {z["address"]: name for name, z in self.zones.items()}
+        self.zone_by_address = {}
+        for name, z in self.zones.items():
+            for address in z.get("behaviours", {z["address"]: z["behaviour"]}):
+                self.zone_by_address[address] = name
         self.counters = Counters()
         self.silent = set()          # zone names (text) or "all"
         self.silent_lock = threading.Lock()
@@ -327,7 +380,23 @@ class FakeAuth:
         with self.silent_lock:
             if "all" in self.silent or zone_name.to_text().lower() in self.silent:
                 return []
-        behaviour = zone["behaviour"]
+        behaviour = zone.get("behaviours", {}).get(address, zone["behaviour"])
+        if behaviour == "aa-upward-referral" or (
+                behaviour == "aaaa-upward-referral" and question.rdtype == dns.rdatatype.AAAA):
+            # AA=1 but no answer, no SOA: the root's NS set (lame, not NODATA).
+            reply = dns.message.make_response(query)
+            reply.flags |= dns.flags.AA
+            reply.authority.append(dns.rrset.from_text(
+                ".", 518400, "IN", "NS", "a.root-servers.net.", "b.root-servers.net."))
+            return [(0, address, reply.to_wire())]
+        if behaviour == "no-soa":
+            reply = self.answer(query, zone_name, zone)
+            if reply.rcode() == dns.rcode.NXDOMAIN or not reply.answer:
+                reply.authority = [r for r in reply.authority if r.rdtype != dns.rdatatype.SOA]
+            return [(0, address, reply.to_wire())]
+        if behaviour == "extra-records":
+            return [(0, address, self.with_extra_records(self.answer(query, zone_name, zone),
+                                                        zone_name).to_wire())]
         if behaviour == "drop":
             return []
         if behaviour == "formerr-edns" and query.edns >= 0:
@@ -354,11 +423,13 @@ class FakeAuth:
             return [(0, address, truncated.to_wire())]
         if behaviour == "delay":
             return [(topology.FAKE_DELAY_MS / 1000.0, address, reply.to_wire())]
+        if behaviour == "slow":
+            return [(topology.FAKE_SLOW_MS / 1000.0, address, reply.to_wire())]
         if behaviour == "mangle-case":
             return [(0, address, self.mangle_case(reply))]
         if behaviour in ("cookies", "cookie-forge", "ecs"):
             return self.defence_reply(query, reply, address, transport, behaviour)
-        if transport == "udp" and behaviour in ("badid", "wrongq", "wrongsrc"):
+        if transport == "udp" and behaviour in ("badid", "wrongq", "wrongsrc", "badopcode"):
             # A forged answer first (which a resolver must ignore), the real
             # one 50 ms later.
             # (built from scratch: the zone's own RRsets must stay untouched)
@@ -373,6 +444,8 @@ class FakeAuth:
             source = address
             if behaviour == "badid":
                 forged.id = (query.id + 1) & 0xFFFF
+            elif behaviour == "badopcode":
+                forged.set_opcode(dns.opcode.NOTIFY)
             elif behaviour == "wrongsrc":
                 source = topology.FAKE_SPOOF_SOURCE
             return [(0, source, forged.to_wire()), (0.05, address, reply.to_wire())]
@@ -390,20 +463,19 @@ class FakeAuth:
         for child, (ns, glue) in zone.get("delegations", {}).items():
             if qname.is_subdomain(child):
                 reply.authority.append(ns)
-                reply.additional.append(glue)
+                reply.additional.extend(glue)
                 return reply
         reply.flags |= dns.flags.AA
         records = zone["records"]
         soa = records[(zone_name, dns.rdatatype.SOA)]
         cname = records.get((qname, dns.rdatatype.CNAME))
-        if (qname, qtype) in records:
-            reply.answer.append(records[(qname, qtype)])
-        elif cname is not None:
-            # One in-zone hop (the rebind zone's alias), as a real server does.
+        if cname is not None and qtype != dns.rdatatype.CNAME:
             reply.answer.append(cname)
-            target = cname[0].target
-            if (target, qtype) in records:
-                reply.answer.append(records[(target, qtype)])
+            target = (cname[0].target, qtype)
+            if target in records:
+                reply.answer.append(records[target])
+        elif (qname, qtype) in records:
+            reply.answer.append(records[(qname, qtype)])
         elif any(name == qname for name, _ in records):
             reply.authority.append(soa)
         else:
@@ -450,6 +522,25 @@ class FakeAuth:
                 forged.use_edns(0, 0, 1232, options=[dns.edns.GenericOption(dns.edns.COOKIE, wrong)])
             return [(0, address, forged.to_wire()), (0.05, address, reply.to_wire())]
         return [(0, address, reply.to_wire())]
+
+    @staticmethod
+    def with_extra_records(reply, zone_name):
+        """Pads an answer with RRsets nobody asked for: another type at the
+        name, another name of the zone, a name outside it, an NS set and glue
+        for another zone."""
+        if not reply.answer or reply.rcode() != dns.rcode.NOERROR:
+            return reply
+        qname = reply.question[0].name
+        extra_type = "TXT" if reply.question[0].rdtype != dns.rdatatype.TXT else "SPF"
+        reply.answer.insert(0, dns.rrset.from_text(qname, 300, "IN", extra_type, '"extra"'))
+        reply.answer.append(dns.rrset.from_text("other." + zone_name.to_text(), 300, "IN", "A",
+                                                "192.0.2.66"))
+        reply.answer.append(dns.rrset.from_text("www.example.com.", 300, "IN", "A", "192.0.2.66"))
+        reply.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "NS", "ns.evil.example."))
+        reply.additional.append(dns.rrset.from_text("ns.evil.example.", 300, "IN", "A", "192.0.2.66"))
+        reply.additional.append(dns.rrset.from_text("unrelated." + zone_name.to_text(), 300, "IN",
+                                                    "A", "192.0.2.66"))
+        return reply
 
     @staticmethod
     def mangle_case(reply):

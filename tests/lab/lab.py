@@ -9,6 +9,9 @@
   lab.py stop NAME / start NAME   one server (failover tests): root1, tld3, fakeauth...
   lab.py check-net          exit 1 if the run directory holds a lab that runs on
                             another prefix than $SEXTANT_LAB_NET (see below)
+  lab.py rollover STAGE|show   re-sign rollover.test. for an RFC 5011 rollover
+                            stage (start, publish, revoke, done; rollover.py) and
+                            reload it; prints the stage, the key tags and K1's DS
 
 The run directory is tests/lab/run/ or $SEXTANT_LAB_RUN. The lab's servers
 live on $SEXTANT_LAB_NET.0.0/16 (default 127.53, see labnet.py). One run
@@ -36,6 +39,7 @@ import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 import labnet  # noqa: E402
+import rollover  # noqa: E402
 import topology  # noqa: E402
 import zonebuild  # noqa: E402
 
@@ -165,7 +169,11 @@ def write_knot_config(server, zone_files):
     if zones:
         lines.append("zone:")
         for zone in zones:
-            lines += ['  - domain: "%s"' % zone, '    file: "%s"' % zone_files[zone]]
+            path = zone_files[zone]
+            if server in topology.ZONES[zone].get("variants", {}):
+                path = os.path.join(os.path.dirname(path), "%s.%s.zone"
+                                    % (zonebuild.zone_file_stem(zone), server))
+            lines += ['  - domain: "%s"' % zone, '    file: "%s"' % path]
     path = knot_config_path(server)
     text = "\n".join(lines) + "\n"
     if not os.path.exists(path) or open(path).read() != text:
@@ -444,6 +452,29 @@ def cmd_build_background(args):
     return 0
 
 
+def cmd_rollover(args):
+    """Sets the rollover stage, re-signs rollover.test. and has its servers
+    reload it (they serve the new keys within a second); `show` changes
+    nothing. Prints rollover.describe()."""
+    zone = "rollover.test."
+    builder = zonebuild.ZoneBuilder(RUN_DIR, log)
+    if not args or (args[0] != "show" and args[0] not in rollover.STAGES):
+        log("usage: lab.py rollover %s|show" % "|".join(rollover.STAGES))
+        return 2
+    if args[0] != "show":
+        rollover.set_stage(RUN_DIR, args[0])
+        builder.build_zone(zone)
+        for server, (_address, served) in topology.KNOT_SERVERS.items():
+            if zone in served and running_pid(server) is not None:
+                run = subprocess.run(["knotc", "-c", knot_config_path(server), "zone-reload", zone],
+                                     capture_output=True, text=True)
+                if run.returncode != 0:
+                    log("knotc zone-reload %s on %s failed: %s" % (zone, server, run.stderr.strip()))
+                    return 1
+    print(rollover.describe(RUN_DIR, builder.ensure_keys(zone)))
+    return 0
+
+
 def mtime(builder, zone):
     path = os.path.join(builder.zones_dir, zonebuild.zone_file_stem(zone) + ".zone")
     return os.path.getmtime(path) if os.path.exists(path) else None
@@ -546,7 +577,7 @@ def cmd_start(args):
 def main(argv):
     commands = {"up": cmd_up, "down": cmd_down, "status": cmd_status,
                 "stop": cmd_stop, "start": cmd_start, "build-background": cmd_build_background,
-                "check-net": cmd_check_net}
+                "check-net": cmd_check_net, "rollover": cmd_rollover}
     if len(argv) < 2 or argv[1] not in commands and argv[1] != "selfcheck":
         print(__doc__)
         return 2

@@ -29,8 +29,12 @@ KNOT_SERVERS = {
     "sld5": (lab("2.5"), ["bogus-sig.test.", "expired.test.", "bad-ds.test.",
                          "unsigned.test.", "unsupported-alg.test.",
                          "nsec3-iter.test.", "lame.test.", "dead.test.",
-                         "keytrap.test."]),
-    "sld6": (lab("2.6"), ["big.test.", "big-signed.test."]),
+                         "keytrap.test.", "rsasha1.test.", "rsasha1-nsec3.test.",
+                         "rsasha1-optout.test.", "child.rsasha1-optout.test.",
+                         "bogus-rsasha1.test.", "bogus-rsasha1-nsec3.test.",
+                         "dsa.test.", "gost.test.", "rollover.test.", "halfbogus.test.",
+                         "hidden.test."]),
+    "sld6": (lab("2.6"), ["big.test.", "big-signed.test.", "halfbogus.test."]),
     # Up, but serves none of the zones delegated to it: answers REFUSED.
     "lame": (lab("2.9"), []),
 }
@@ -59,8 +63,45 @@ FAKE_ZONES = {
     "stale":     (lab("9.19"), "normal"),
     "referral":  (lab("9.20"), "upward-referral"),
     "servfail":  (lab("9.21"), "servfail"),
+    # Answers everything after FAKE_SLOW_MS: the "slow zone" of the flood
+    # benchmark (random names under it are NXDOMAIN, 300 ms late).
+    "slow":      (lab("9.22"), "slow"),
 }
+# Conformance zones (issue 13): servers that misbehave the way real ones
+# do, some zones with several servers. Kept apart from FAKE_ZONES so that
+# the addresses and records of those stay put. Per zone: its servers
+# (address, behaviour) in order, named ns1, ns2... in the zone and given
+# with glue by faults.test.; or, for the glueless cycles, explicit NS names
+# without glue ("ns"), with the address that serves the zone ("serve").
+#   aa-upward-referral    every reply AA=1, no answer, no SOA, the root's NS set
+#   aaaa-upward-referral  the same for AAAA questions only, the rest correct
+#   no-soa                NXDOMAIN and NODATA without the SOA
+#   extra-records         answers padded with RRsets nobody asked for, in and
+#                         out of the zone, in every section
+#   badopcode             over UDP first a forged reply with opcode NOTIFY,
+#                         the real one 50 ms later
+#   normal                correct (names.: MX, SRV, CNAME, NS targets under
+#                         the zone's name, which dnspython compresses against
+#                         the 0x20 question)
+FAKE_CONFORMANCE_ZONES = {
+    "lameaa":    dict(servers=[(lab("9.30"), "aa-upward-referral"), (lab("9.31"), "normal")]),
+    "lametype":  dict(servers=[(lab("9.32"), "aaaa-upward-referral"), (lab("9.33"), "normal")]),
+    "nosoa":     dict(servers=[(lab("9.34"), "no-soa")]),
+    "extra":     dict(servers=[(lab("9.35"), "extra-records")]),
+    "names":     dict(servers=[(lab("9.36"), "normal")]),
+    "badopcode": dict(servers=[(lab("9.37"), "badopcode")]),
+    # ns.cycb needs cycb., whose server ns.cyca needs cyca.: a glueless
+    # cycle, with a way out through a name in names.faults.test.
+    "cyca":      dict(ns=["ns.cycb.faults.test.", "cyca-ns.names.faults.test."],
+                      serve=lab("9.40")),
+    "cycb":      dict(ns=["ns.cyca.faults.test."], serve=lab("9.41")),
+    # The same cycle without the way out.
+    "cycc":      dict(ns=["ns.cycd.faults.test."], serve=lab("9.42")),
+    "cycd":      dict(ns=["ns.cycc.faults.test."], serve=lab("9.43")),
+}
+
 FAKE_DELAY_MS = 800
+FAKE_SLOW_MS = 300
 FAKE_STALE_TTL = 2
 
 # How each zone is signed. Keys: alg (DNSSEC algorithm number, None =
@@ -86,11 +127,34 @@ ZONES = {
     "expired.test.":        dict(alg=13, denial="nsec", breakage="expired"),
     "bad-ds.test.":         dict(alg=13, denial="nsec", breakage="bad-ds"),
     "unsigned.test.":       dict(alg=None),
+    # Served by sld5 but delegated by no parent: only a stub zone reaches it.
+    "hidden.test.":         dict(alg=None),
     "unsupported-alg.test.": dict(alg=253, breakage="unsupported-alg"),
     "nsec3-iter.test.":     dict(alg=13, denial="nsec3", iterations=200),
     # KeyTrap (CVE-2023-50387): KEYTRAP_KEYS keys with one key tag, and
     # KEYTRAP_SIGS invalid RRSIGs by that tag over www and the wildcard.
     "keytrap.test.":        dict(alg=15, split=True, denial="nsec", breakage="keytrap"),
+    # RSA/SHA-1 (5) and RSASHA1-NSEC3-SHA1 (7), which RFC 8624 says a
+    # validator MUST validate: NSEC and NSEC3 (opt-out too), wildcards and
+    # negative answers, a bogus twin of each; rsasha1.test.'s DS is SHA-1 only.
+    "rsasha1.test.":        dict(alg=5, split=True, denial="nsec", ds_digest="SHA1"),
+    "rsasha1-nsec3.test.":  dict(alg=7, denial="nsec3", salt="beef", iterations=1),
+    "rsasha1-optout.test.": dict(alg=7, denial="nsec3", optout=True),
+    "child.rsasha1-optout.test.": dict(alg=None),  # unsigned, inside the opt-out span
+    "bogus-rsasha1.test.":  dict(alg=5, denial="nsec", breakage="bogus-sig"),
+    "bogus-rsasha1-nsec3.test.": dict(alg=7, denial="nsec3", breakage="bogus-sig"),
+    # Algorithms a validator does not validate (RFC 8624: DSA MUST NOT, GOST
+    # MAY): insecure with EDE 1. dsa.test. is really signed (ldns, DSA);
+    # gost.test.'s key and signatures are random bytes (no GOST signer here).
+    "dsa.test.":            dict(alg=3, denial="nsec"),
+    "gost.test.":           dict(alg=12, breakage="unsupported-alg"),
+    # Two servers, one of which (sld6) serves www A with a broken signature:
+    # a validator asks the other before giving up (issue 13, section 3).
+    "halfbogus.test.":      dict(alg=13, denial="nsec", variants={"sld6": "bogus-sig"}),
+    # RFC 5011 rollover (tests/integration/rfc5011_test.py): an island of
+    # security (no DS in test.) re-signed by `lab.py rollover STAGE` with a
+    # second key published, then the first one revoked (rollover.py).
+    "rollover.test.":       dict(alg=13, island=True, breakage="rollover"),
     # Delegation faults (the zones themselves are fine and signed).
     "lame.test.":           dict(alg=13, denial="nsec"),
     "dead.test.":           dict(alg=13, denial="nsec"),

@@ -27,16 +27,20 @@ import dns.rdtypes.ANY.RRSIG
 import dns.zone
 
 import labnet
+import rollover
 import topology
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 ZONE_SOURCE_DIR = os.path.join(LAB_DIR, "zones")
 # Bump when the way zones are built changes, so cached results are redone.
-BUILD_VERSION = "3"
+BUILD_VERSION = "4"
 
-LDNS_ALGORITHM_NAMES = {8: "RSASHA256", 13: "ECDSAP256SHA256", 15: "ED25519"}
+LDNS_ALGORITHM_NAMES = {3: "DSA", 5: "RSASHA1", 7: "RSASHA1-NSEC3-SHA1", 8: "RSASHA256",
+                        13: "ECDSAP256SHA256", 15: "ED25519"}
 PRIVATE_ALGORITHM = 253
 PRIVATE_ALGORITHM_ID = "alg253.lab."
+# Key sizes where ldns-keygen needs one (bits).
+LDNS_KEY_BITS = {3: 1024, 5: 1024, 7: 1024, 8: 2048}
 
 
 def zone_file_stem(zone):
@@ -82,8 +86,10 @@ class ZoneBuilder:
                 return json.load(f)
         os.makedirs(directory, exist_ok=True)
         alg = params["alg"]
-        if alg == PRIVATE_ALGORITHM:
-            bases = [self._make_private_algorithm_key(zone, directory)]
+        if params.get("breakage") == "unsupported-alg":
+            bases = [self._make_unsupported_key(zone, directory, alg)]
+        elif params.get("breakage") == "rollover":
+            bases = rollover.make_keys(zone, directory)
         elif params.get("breakage") == "keytrap":
             bases = [self._make_ed25519_key(zone, directory, flags)
                      for flags in (257, 256)]         # KSK, ZSK
@@ -92,8 +98,8 @@ class ZoneBuilder:
             bases = []
             for kind in kinds:
                 cmd = ["ldns-keygen", "-a", LDNS_ALGORITHM_NAMES[alg]]
-                if alg == 8:
-                    cmd += ["-b", "2048"]
+                if alg in LDNS_KEY_BITS:
+                    cmd += ["-b", str(LDNS_KEY_BITS[alg])]
                 if kind == "ksk":
                     cmd.append("-k")
                 cmd.append(zone)
@@ -105,13 +111,17 @@ class ZoneBuilder:
         os.replace(index + ".tmp", index)
         return bases
 
-    def _make_private_algorithm_key(self, zone, directory):
+    def _make_unsupported_key(self, zone, directory, alg):
         # RFC 4034 A.1.1: a PRIVATEDNS key starts with the wire form of a
         # domain name naming the algorithm; the rest is opaque to validators.
-        public = dns.name.from_text(PRIVATE_ALGORITHM_ID).to_wire() + os.urandom(64)
+        # Other algorithms (GOST, 12) get 64 random octets, the size of a
+        # GOST R 34.10-2001 public key.
+        public = os.urandom(64)
+        if alg == PRIVATE_ALGORITHM:
+            public = dns.name.from_text(PRIVATE_ALGORITHM_ID).to_wire() + public
         key = dns.rdtypes.ANY.DNSKEY.DNSKEY(
-            dns.rdataclass.IN, dns.rdatatype.DNSKEY, 257, 3, PRIVATE_ALGORITHM, public)
-        base = os.path.join(directory, "K%s+253+%05d" % (zone, dns.dnssec.key_id(key)))
+            dns.rdataclass.IN, dns.rdatatype.DNSKEY, 257, 3, alg, public)
+        base = os.path.join(directory, "K%s+%03d+%05d" % (zone, alg, dns.dnssec.key_id(key)))
         with open(base + ".key", "w") as f:
             f.write("%s\tIN\tDNSKEY\t%s\n" % (zone, key.to_text()))
         return base
@@ -159,7 +169,9 @@ class ZoneBuilder:
         for key in self.read_dnskeys(bases):
             if not key.flags & 0x0001:      # only the SEP (KSK) keys
                 continue
-            ds = dns.dnssec.make_ds(zone, key, "SHA256")
+            # SHA-1 DS for rsasha1.test.: dnspython's default policy refuses to make one.
+            ds = dns.dnssec.make_ds(zone, key, topology.ZONES[zone].get("ds_digest", "SHA256"),
+                                    policy=dns.dnssec.allow_all_policy)
             if topology.ZONES[zone].get("breakage") == "bad-ds":
                 digest = bytearray(ds.digest)
                 digest[0] ^= 0xFF
@@ -177,7 +189,8 @@ class ZoneBuilder:
                 text = labnet.to_lab(f.read())
         extra = []
         for child in sorted(children_of(zone)):
-            if topology.ZONES[child]["alg"] is not None:
+            child_params = topology.ZONES[child]
+            if child_params["alg"] is not None and not child_params.get("island"):
                 extra += self.ds_records(child)
         if extra:
             text += "\n; DS records of the signed children, added at bring-up\n"
@@ -247,12 +260,14 @@ class ZoneBuilder:
         if params["alg"] is not None:
             for key in self.read_dnskeys(self.ensure_keys(zone)):
                 digest.update(key.to_text().encode())
+        if params.get("breakage") == "rollover":
+            digest.update(rollover.stage(self.run_dir).encode())
         fingerprint = digest.hexdigest()
         if os.path.exists(stamp_path) and os.path.exists(served):
             with open(stamp_path) as f:
                 stamp = json.load(f)
             fresh = time.time() - stamp["built_at"] < topology.RESIGN_AFTER_DAYS * 86400
-            if stamp["fingerprint"] == fingerprint and fresh:
+            if stamp["fingerprint"] == fingerprint and fresh and self._variants_exist(zone):
                 return False if dry_run else served
         if dry_run:
             return True
@@ -263,8 +278,11 @@ class ZoneBuilder:
         if params["alg"] is None:
             with open(tmp, "w") as f:
                 f.write(text)
-        elif params["alg"] == PRIVATE_ALGORITHM:
-            self._sign_private_algorithm(zone, source, tmp)
+        elif params.get("breakage") == "unsupported-alg":
+            self._sign_unsupported(zone, params["alg"], source, tmp)
+        elif params.get("breakage") == "rollover":
+            rollover.sign(zone, source, tmp, self.ensure_keys(zone), rollover.stage(self.run_dir),
+                          *self._signature_window(params))
         elif params.get("breakage") == "keytrap":
             self._sign_keytrap(zone, source, tmp)
         else:
@@ -272,10 +290,31 @@ class ZoneBuilder:
         if params.get("breakage") == "bogus-sig":
             self._corrupt_signature(tmp, "www." + zone, "A")
         os.replace(tmp, served)
+        self._write_variants(zone, served)
         with open(stamp_path, "w") as f:
             json.dump({"fingerprint": fingerprint, "built_at": time.time()}, f)
         self.log("built %s" % zone)
         return served
+
+    # ---- per-server variants ------------------------------------------
+    # topology.ZONES[zone]["variants"] = {server: breakage}: that server
+    # serves a copy of the zone broken that way (one server of a zone
+    # serving bogus data while the others are right).
+    def variant_path(self, zone, server):
+        return os.path.join(self.zones_dir, "%s.%s.zone" % (zone_file_stem(zone), server))
+
+    def _variants_exist(self, zone):
+        return all(os.path.exists(self.variant_path(zone, server))
+                   for server in topology.ZONES[zone].get("variants", {}))
+
+    def _write_variants(self, zone, served):
+        for server, breakage in topology.ZONES[zone].get("variants", {}).items():
+            path = self.variant_path(zone, server)
+            with open(served) as f, open(path + ".tmp", "w") as out:
+                out.write(f.read())
+            if breakage == "bogus-sig":
+                self._corrupt_signature(path + ".tmp", "www." + zone, "A")
+            os.replace(path + ".tmp", path)
 
     @staticmethod
     def _ldns_time(t):
@@ -336,10 +375,11 @@ class ZoneBuilder:
         z.to_file(trimmed, relativize=False)
         return trimmed, "\n".join(tail) + "\n"
 
-    def _sign_private_algorithm(self, zone, source, out):
-        """Signs with algorithm 253. No validator can check these signatures
-        (their bytes are random): what matters is that the DS and DNSKEY name
-        an algorithm the validator does not implement (RFC 4035 5.2: insecure)."""
+    def _sign_unsupported(self, zone, alg, source, out):
+        """Signs with algorithm 253 or 12 (GOST). No validator can check these
+        signatures (their bytes are random): what matters is that the DS and
+        DNSKEY name an algorithm the validator does not implement (RFC 4035
+        5.2: insecure)."""
         z = dns.zone.from_file(source, origin=zone, relativize=False, check_origin=True)
         origin = z.origin
         key = self.read_dnskeys(self.ensure_keys(zone))[0]
@@ -360,7 +400,7 @@ class ZoneBuilder:
             for rdataset in list(node.rdatasets):
                 sig = dns.rdtypes.ANY.RRSIG.RRSIG(
                     dns.rdataclass.IN, dns.rdatatype.RRSIG, rdataset.rdtype,
-                    PRIVATE_ALGORITHM, len(name) - 1, rdataset.ttl, int(expiration),
+                    alg, len(name) - 1, rdataset.ttl, int(expiration),
                     int(inception), key_tag, origin, bytes(rng.getrandbits(8) for _ in range(64)))
                 node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG,
                                    rdataset.rdtype, create=True).add(sig, rdataset.ttl)

@@ -37,6 +37,10 @@ struct DoqFixture : EncryptedListenerFixture<QuicTlsContext> {
   DoqTestClient client(std::vector<std::string> alpn = {"doq"}) const {
     return DoqTestClient(port(), std::move(alpn), cert.cert);
   }
+  // A client resuming an earlier session (0-RTT keys installed).
+  DoqTestClient resuming_client(const DoqTestClient::Resumption& resume) const {
+    return DoqTestClient(port(), {"doq"}, cert.cert, &resume);
+  }
 };
 
 // True when kdig printed the echo answer's address.

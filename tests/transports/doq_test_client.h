@@ -32,8 +32,18 @@ class DoqTestClient {
     bool reset = false;
     uint64_t app_error = 0;
   };
+  // What a later connection needs to resume this one's session (and send
+  // 0-RTT): the server's ticket and its transport parameters.
+  struct Resumption {
+    std::vector<uint8_t> ticket;
+    ngtcp2_transport_params params{};
+    bool have_params = false;
+  };
 
-  DoqTestClient(uint16_t port, std::vector<std::string> alpn = {"doq"}, const std::string& ca_file = "")
+  // With `resume`, the session is resumed from that ticket, and 0-RTT keys
+  // are installed (queries sent before handshake() go as 0-RTT).
+  DoqTestClient(uint16_t port, std::vector<std::string> alpn = {"doq"}, const std::string& ca_file = "",
+                const Resumption* resume = nullptr)
       : alpn_(std::move(alpn)) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in remote{};
@@ -62,6 +72,21 @@ class DoqTestClient {
     for (auto& a : alpn_) datums.push_back({reinterpret_cast<unsigned char*>(a.data()), static_cast<unsigned>(a.size())});
     if (!datums.empty()) gnutls_alpn_set_protocols(session_, datums.data(), static_cast<unsigned>(datums.size()), 0);
     gnutls_server_name_set(session_, GNUTLS_NAME_DNS, "localhost", 9);
+    if (resume && !resume->ticket.empty()) {
+      gnutls_session_set_data(session_, resume->ticket.data(), resume->ticket.size());
+    }
+    // Keeps the latest ticket the server sends (after its handshake).
+    gnutls_handshake_set_hook_function(
+        session_, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST,
+        [](gnutls_session_t s, unsigned, unsigned, unsigned, const gnutls_datum_t*) -> int {
+          auto* self = static_cast<DoqTestClient*>(static_cast<ngtcp2_crypto_conn_ref*>(gnutls_session_get_ptr(s))->user_data);
+          gnutls_datum_t data{};
+          if (gnutls_session_get_data2(s, &data) == 0) {
+            self->ticket_.assign(data.data, data.data + data.size);
+            gnutls_free(data.data);
+          }
+          return 0;
+        });
 
     ngtcp2_callbacks cb{};
     cb.client_initial = ngtcp2_crypto_client_initial_cb;
@@ -123,6 +148,7 @@ class DoqTestClient {
     ngtcp2_path path = make_path();
     ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings, &params, nullptr, this);
     ngtcp2_conn_set_tls_native_handle(conn_, session_);
+    if (resume && resume->have_params) ngtcp2_conn_set_early_remote_transport_params(conn_, &resume->params);
   }
   ~DoqTestClient() {
     ngtcp2_conn_del(conn_);
@@ -132,6 +158,26 @@ class DoqTestClient {
   }
   DoqTestClient(const DoqTestClient&) = delete;
   DoqTestClient& operator=(const DoqTestClient&) = delete;
+
+  // Runs until the server's session ticket has come (after the handshake);
+  // returns what a later connection needs to resume, or an empty ticket.
+  Resumption resumption(unsigned timeout_ms = 3000) {
+    run_until([this] { return !ticket_.empty(); }, timeout_ms);
+    Resumption r;
+    r.ticket = ticket_;
+    if (const auto* p = ngtcp2_conn_get_remote_transport_params(conn_)) {
+      r.params = *p;
+      r.have_params = true;
+    }
+    return r;
+  }
+  // Sends what is queued now, without waiting for or reading anything (the
+  // first flight of a 0-RTT connection, then nothing until the next call).
+  void send_now() { flush(); }
+  bool resumed() const { return gnutls_session_is_resumed(session_) != 0; }
+  bool early_data_accepted() const { return (gnutls_session_get_flags(session_) & GNUTLS_SFLAGS_EARLY_DATA) != 0; }
+  // Every datagram sent so far, in order (a test replays them from elsewhere).
+  const std::vector<std::vector<uint8_t>>& sent_datagrams() const { return sent_; }
 
   // Runs until the handshake completes or the connection ends.
   bool handshake(unsigned timeout_ms = 3000) {
@@ -233,6 +279,7 @@ class DoqTestClient {
       if (n < 0) return false;
       if (n == 0) break;
       ::send(fd_, buffer, static_cast<size_t>(n), 0);
+      sent_.emplace_back(buffer, buffer + n);
     }
     ngtcp2_conn_update_pkt_tx_time(conn_, uv_hrtime());
     return true;
@@ -281,6 +328,8 @@ class DoqTestClient {
   std::vector<Outgoing> outgoing_;
   bool handshake_done_ = false;
   bool closed_ = false;
+  std::vector<uint8_t> ticket_;
+  std::vector<std::vector<uint8_t>> sent_;
 };
 
 }  // namespace sextant::transports::test

@@ -325,6 +325,40 @@ TEST_CASE("dnstap: a client response over IPv6 encodes every field", "[dnstap]")
   CHECK(m.query_time_nsec == 5);
 }
 
+TEST_CASE("dnstap: a client response carries the policy that applied", "[dnstap]") {
+  const auto response = dns_response(0x1234);
+  const uint8_t rule[] = {3, 'a', 'd', 's', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+  const uint8_t qname[] = {1, 'x', 3, 'a', 'd', 's', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+  DnstapPolicy policy;
+  policy.type = "RPZ";
+  policy.rule = rule;
+  policy.action = 1;  // NXDOMAIN
+  policy.match = 1;   // QNAME
+  policy.value = qname;
+  DnstapEvent event;
+  event.type = DnstapMessageType::client_response;
+  event.message = response;
+  event.policy = &policy;
+  const auto bytes = encode_dnstap(event, "", "");
+  Unpacked unpacked(bytes);
+  REQUIRE(unpacked.frame != nullptr);
+  REQUIRE(unpacked.frame->message != nullptr);
+  const Dnstap__Policy* p = unpacked.frame->message->policy;
+  REQUIRE(p != nullptr);
+  REQUIRE(p->type != nullptr);
+  CHECK(std::string(p->type) == "RPZ");
+  REQUIRE(p->has_rule);
+  CHECK(bytes_of(p->rule) == std::vector<uint8_t>(std::begin(rule), std::end(rule)));
+  CHECK(p->action == DNSTAP__POLICY__ACTION__NXDOMAIN);
+  CHECK(p->match == DNSTAP__POLICY__MATCH__QNAME);
+  CHECK(bytes_of(p->value) == std::vector<uint8_t>(std::begin(qname), std::end(qname)));
+  // Without a policy the field is absent.
+  event.policy = nullptr;
+  Unpacked plain(encode_dnstap(event, "", ""));
+  REQUIRE(plain.frame != nullptr);
+  CHECK(plain.frame->message->policy == nullptr);
+}
+
 TEST_CASE("dnstap: transports map to dnstap socket protocols; unknown addresses are left out", "[dnstap]") {
   const auto query = dns_query(1);
   const std::pair<Transport, Dnstap__SocketProtocol> cases[] = {
@@ -669,4 +703,36 @@ TEST_CASE("dnstap: a collector that restarts is reconnected", "[dnstap]") {
   writer.reset();
   REQUIRE(second_frames.wait_for(5s) == std::future_status::ready);
   CHECK(second_frames.get().size() >= 3);
+}
+
+TEST_CASE("dnstap: queries to forward upstreams are FORWARDER_QUERY / FORWARDER_RESPONSE", "[dnstap]") {
+  const auto query = dns_query(1);
+  for (auto [type, expected] : {std::pair{DnstapMessageType::forwarder_query, DNSTAP__MESSAGE__TYPE__FORWARDER_QUERY},
+                                std::pair{DnstapMessageType::forwarder_response,
+                                          DNSTAP__MESSAGE__TYPE__FORWARDER_RESPONSE}}) {
+    DnstapEvent event;
+    event.type = type;
+    event.transport = Transport::dot;
+    event.message = query;
+    event.time = DnstapTime{1700000000, 5};
+    event.query_time = DnstapTime{1699999999, 7};
+    const auto bytes = encode_dnstap(event, "", "");
+    Unpacked unpacked(bytes);
+    REQUIRE(unpacked.frame != nullptr);
+    const Dnstap__Message& m = *unpacked.frame->message;
+    CHECK(m.type == expected);
+    CHECK(m.socket_protocol == DNSTAP__SOCKET_PROTOCOL__DOT);
+    // The message goes in the query or the response field as the type says.
+    CHECK(m.has_query_message == (type == DnstapMessageType::forwarder_query));
+    CHECK(m.has_response_message == (type == DnstapMessageType::forwarder_response));
+  }
+  TempDir dir;
+  DnstapOptions options;
+  options.output = DnstapOptions::Output::file;
+  options.path = dir.path + "/forwarder.dnstap";
+  options.log_forwarder_queries = true;
+  DnstapWriter writer(options);
+  CHECK(writer.wants(DnstapMessageType::forwarder_query));
+  CHECK_FALSE(writer.wants(DnstapMessageType::forwarder_response));
+  CHECK_FALSE(writer.wants(DnstapMessageType::resolver_query));
 }

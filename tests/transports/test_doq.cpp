@@ -323,3 +323,108 @@ TEST_CASE("DoQ listener destroyed without shutdown releases everything", "[doq]"
   client_thread.join();
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+namespace {
+
+// Polls `done` for up to `ms` (the listener runs on its own thread).
+template <typename Done>
+bool eventually(Done done, unsigned ms = 2000) {
+  for (unsigned waited = 0; waited < ms; waited += 10) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("DoQ resumes sessions from its tickets and answers 0-RTT queries", "[doq][resumption]") {
+  auto baseline = snapshot(transport_counters(Transport::doq));
+  DoqFixture f;
+  DoqTestClient::Resumption resume;
+  {
+    DoqTestClient first = f.client();
+    REQUIRE(first.handshake());
+    CHECK_FALSE(first.resumed());
+    resume = first.resumption();
+    REQUIRE_FALSE(resume.ticket.empty());  // the server sent a ticket after its handshake
+  }
+  auto before = snapshot(transport_counters(Transport::doq));
+  SECTION("a resumed session answers after its handshake") {
+    DoqTestClient again = f.resuming_client(resume);
+    REQUIRE(again.handshake());
+    CHECK(again.resumed());
+    auto query = make_query("resumed.example", 1, 0);
+    int64_t id = again.send_query(query);
+    REQUIRE(again.wait_streams());
+    CHECK(is_echo_answer(again.answer(id), query));
+    CHECK(eventually([&] {
+      return snapshot(transport_counters(Transport::doq)).sessions_resumed == before.sessions_resumed + 1;
+    }));
+  }
+  SECTION("a query in 0-RTT is answered") {
+    DoqTestClient early = f.resuming_client(resume);
+    auto query = make_query("early.example", 1, 0);
+    int64_t id = early.send_query(query);  // before the handshake: 0-RTT
+    REQUIRE(id >= 0);
+    REQUIRE(early.wait_streams());
+    CHECK(is_echo_answer(early.answer(id), query));
+    CHECK(early.resumed());
+    CHECK(early.early_data_accepted());
+    CHECK(f.handler.handled == 1);
+    // The server counts it once the client's Finished arrives: keep the
+    // client running a little (the answer may come first, as 0.5-RTT data).
+    early.wait_closed(300);
+    CHECK(eventually([&] {
+      return snapshot(transport_counters(Transport::doq)).early_data_accepted == before.early_data_accepted + 1;
+    }));
+  }
+  SECTION("a query that is not replay-safe waits in 0-RTT until the handshake completes") {
+    DoqTestClient early = f.resuming_client(resume);
+    auto query = make_query("early-query.example", 1, 0);
+    auto update = make_query("early-update.example", 1, 0);
+    update[2] = 5 << 3;  // OPCODE UPDATE: not replayable (RFC 9250 §4.5)
+    int64_t q = early.send_query(query);
+    int64_t u = early.send_query(update);
+    early.send_now();  // Initial + 0-RTT only: the handshake cannot complete yet
+    CHECK(eventually([&] { return f.handler.handled == 1; }, 1000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(f.handler.handled == 1);  // the QUERY ran, the UPDATE waits
+    REQUIRE(early.wait_streams());  // the client finishes its handshake
+    CHECK(f.handler.handled == 2);
+    CHECK(is_echo_answer(early.answer(q), query));
+    CHECK(is_echo_answer(early.answer(u), update));
+  }
+  SECTION("replayed 0-RTT datagrams are not answered twice") {
+    std::vector<std::vector<uint8_t>> flight;
+    {
+      DoqTestClient early = f.resuming_client(resume);
+      auto query = make_query("replayed.example", 1, 0);
+      int64_t id = early.send_query(query);
+      REQUIRE(early.wait_streams());
+      CHECK(is_echo_answer(early.answer(id), query));
+      flight = early.sent_datagrams();
+    }
+    REQUIRE(f.handler.handled == 1);
+    REQUIRE_FALSE(flight.empty());
+    // Once that connection is gone from the server (idle timeout: its
+    // connection IDs no longer route there), an attacker sends the captured
+    // first flight (Initial + 0-RTT) again from another address: the
+    // ClientHello was seen, so its early data is refused and the query is
+    // not run a second time.
+    REQUIRE(eventually([&] {
+      return snapshot(transport_counters(Transport::doq)).connections_active == baseline.connections_active;
+    }, 5000));
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(f.port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (size_t i = 0; i < flight.size() && i < 2; ++i) {
+      ::sendto(fd, flight[i].data(), flight[i].size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::close(fd);
+    CHECK(f.handler.handled == 1);
+  }
+}

@@ -210,10 +210,13 @@ TEST_CASE("upstream udp: silence ends in a timeout", "[upstream]") {
   CHECK(loop.drain());
 }
 
-TEST_CASE("upstream udp: wrong ID, question or QR are ignored until the right answer", "[upstream]") {
+TEST_CASE("upstream udp: wrong ID, opcode, question or QR are ignored until the right answer", "[upstream]") {
   ScriptedUdpServer server([](ScriptedUdpServer& s, const Bytes& q, const SocketAddress& from) {
     Bytes good = echo_answer(q);
     s.reply(with_id(good, static_cast<uint16_t>(message_id(q) + 1)), from);  // wrong ID
+    Bytes notify = good;
+    notify[2] = static_cast<uint8_t>((notify[2] & 0x87) | (4 << 3));
+    s.reply(notify, from);                                                     // opcode NOTIFY
     s.reply(echo_answer(make_query(message_id(q), "other.example")), from);  // wrong name
     s.reply(echo_answer(make_query(message_id(q), "www.example", 28)), from);  // wrong type
     s.reply(q, from);                                                          // QR=0
@@ -227,8 +230,8 @@ TEST_CASE("upstream udp: wrong ID, question or QR are ignored until the right an
   Outcome out = exchange(loop, upstream, make_upstream_query(q, server.address()));
   REQUIRE(out.result->status == UpstreamStatus::ok);
   CHECK(out.result->response == echo_answer(q));
-  CHECK(out.result->ignored_datagrams == 5);
-  CHECK(upstream.counters().ignored_datagrams.get() == 5);
+  CHECK(out.result->ignored_datagrams == 6);
+  CHECK(upstream.counters().ignored_datagrams.get() == 6);
 }
 
 TEST_CASE("upstream udp: an answer from another source port never reaches us", "[upstream]") {
@@ -295,6 +298,9 @@ TEST_CASE("upstream: response matching rules", "[upstream]") {
   CHECK(match_response(sent, bare, false) == ResponseMatch::match);
   bare[3] = 0x00;  // NOERROR without a question: not an answer to us
   CHECK(match_response(sent, bare, false) == ResponseMatch::question_mismatch);
+  Bytes status = echo_answer(q);
+  status[2] = static_cast<uint8_t>(status[2] | (2 << 3));  // opcode STATUS, same ID and question
+  CHECK(match_response(sent, status, false) == ResponseMatch::opcode_mismatch);
   Bytes broken = echo_answer(q);
   broken.resize(16);  // question cut short
   CHECK(match_response(sent, broken, false) == ResponseMatch::malformed_question);

@@ -50,6 +50,19 @@ std::vector<MalformedCase> corpus() {
       WireError::truncated_rdata);
   cases.back().in_rdata = true;
   add("pointer to itself", query_header().pointer(12).u16(1).u16(1), WireError::forward_pointer);
+  // The question "www" + a pointer into the header: labels made of the
+  // counts (a query that was once answered NXDOMAIN for a name of bytes).
+  add("question name pointing into the header", query_header().raw({3, 'w', 'w', 'w'}).pointer(4).u16(1).u16(1),
+      WireError::pointer_into_header);
+  add("question name that is only a pointer to the header", query_header().pointer(0).u16(1).u16(1),
+      WireError::pointer_into_header);
+  add("owner name pointing into the header",
+      query_header(1).question("example.", RRType::A).pointer(2).fields(RRType::A, 1, 60, {192, 0, 2, 1}),
+      WireError::pointer_into_header);
+  add("rdata name pointing into the header",
+      query_header(1).question("example.", RRType::NS).pointer(12).fields(RRType::NS, 1, 60, {2, 'n', 's', 0xC0, 6}),
+      WireError::pointer_into_header);
+  cases.back().in_rdata = true;
   add("forward pointer", query_header().pointer(14).name("example.").u16(1).u16(1),
       WireError::forward_pointer);
   {

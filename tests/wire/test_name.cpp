@@ -61,6 +61,20 @@ TEST_CASE("compressed names parse, hostile pointers do not", "[name]") {
     size_t at = 12;
     CHECK(Name::parse(p, at, n) == WireError::forward_pointer);
   }
+  SECTION("a pointer into the header is rejected, wherever it points") {
+    for (uint8_t target = 0; target < 12; ++target) {
+      std::vector<uint8_t> p(12, 0);
+      p.insert(p.end(), {3, 'w', 'w', 'w', 0xC0, target});
+      size_t at = 12;
+      INFO("pointer to " << int(target));
+      CHECK(Name::parse(p, at, n) == WireError::pointer_into_header);
+    }
+    // ... also when reached through another pointer.
+    std::vector<uint8_t> p(12, 0);
+    p.insert(p.end(), {1, 'a', 0xC0, 4, 1, 'b', 0xC0, 12});
+    size_t at = 16;
+    CHECK(Name::parse(p, at, n) == WireError::pointer_into_header);
+  }
   SECTION("truncated label") {
     std::vector<uint8_t> p = {5, 'a', 'b'};
     size_t at = 0;

@@ -84,6 +84,25 @@ TEST_CASE("bad configuration is rejected with file, line and key", "[config]") {
   CHECK_THROWS_WITH(load_config_file("/nonexistent/sextant.yaml"), Catch::Contains("cannot open"));
 }
 
+TEST_CASE("warm restart: on by default, its file and interval checked with file:line", "[config]") {
+  Config d = default_config();
+  CHECK(d.warm_restart);
+  CHECK(d.warm_restart_file == "/var/cache/sextant/cache.snapshot");
+  CHECK(d.warm_restart_save_interval_ms == 0);
+  Config c = load_config_text(
+      "cache:\n  warm-restart:\n    file: /srv/dns/c.bin\n    save-interval: 1h\n", "f.yaml");
+  CHECK(c.warm_restart_file == "/srv/dns/c.bin");
+  CHECK(c.warm_restart_save_interval_ms == 3600000);
+  CHECK(load_config_text("cache:\n  warm-restart:\n    file: ''\n", "f.yaml").warm_restart_file.empty());
+  CHECK_FALSE(load_config_text("cache:\n  warm-restart:\n    enabled: false\n", "f.yaml").warm_restart);
+  CHECK_THROWS_WITH(load_config_text("cache:\n  warm-restart:\n    file: cache.bin\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3") && Catch::Contains("absolute path"));
+  CHECK_THROWS_WITH(load_config_text("cache:\n  warm-restart:\n    save-interval: 10s\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3") && Catch::Contains("cache.warm-restart.save-interval"));
+  CHECK_THROWS_WITH(load_config_text("cache:\n  warm-restart:\n    save-interval: 30d\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3"));
+}
+
 TEST_CASE("endpoint, prefix, duration and size parsers", "[config]") {
   CHECK(parse_endpoint("127.0.0.1@853", 53).port == 853);
   CHECK(parse_endpoint("127.0.0.1:853", 53).port == 853);
@@ -144,6 +163,32 @@ TEST_CASE("dnstap: off by default; socket or file, not both", "[config]") {
                     Catch::Contains("dnstap.socket and dnstap.file are exclusive"));
 }
 
+TEST_CASE("flood defences: caps, over-limit action, hold-down, glueless limits", "[config]") {
+  Config d = default_config();
+  CHECK(d.max_queries_per_zone == 100);
+  CHECK(d.max_queries_per_server == 800);
+  CHECK_FALSE(d.drop_over_limit);
+  CHECK(d.server_hold_down_ms == 5000);
+  CHECK(d.max_glueless_per_delegation == 4);
+  CHECK(d.max_glueless_per_question == 8);
+  Config c = load_config_text(
+      "resolver:\n  max-queries-per-zone: 0\n  max-queries-per-server: 50\n  over-limit: drop\n"
+      "  server-hold-down: 30s\n  max-glueless-per-delegation: 2\n  max-glueless-per-question: 5\n",
+      "f.yaml");
+  CHECK(c.max_queries_per_zone == 0);
+  CHECK(c.max_queries_per_server == 50);
+  CHECK(c.drop_over_limit);
+  CHECK(c.server_hold_down_ms == 30000);
+  CHECK(c.max_glueless_per_delegation == 2);
+  CHECK(c.max_glueless_per_question == 5);
+  CHECK_THROWS_WITH(load_config_text("resolver:\n  over-limit: maybe\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("servfail or drop"));
+  CHECK_THROWS_WITH(load_config_text("resolver:\n  server-hold-down: 10ms\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("resolver.server-hold-down"));
+  CHECK_THROWS_WITH(load_config_text("resolver:\n  max-glueless-per-delegation: 0\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2"));
+}
+
 TEST_CASE("scale-out: PROXY v2 proxies, drain time and health-check names", "[config]") {
   Config d = default_config();
   CHECK(d.proxy_protocol_from.empty());
@@ -168,4 +213,36 @@ TEST_CASE("scale-out: PROXY v2 proxies, drain time and health-check names", "[co
                     Catch::Contains("s.yaml:2") && Catch::Contains("server.drain-time"));
   CHECK_THROWS_WITH(load_config_text("server:\n\n  health-check-names: ['a..b']\n", "s.yaml"),
                     Catch::Contains("s.yaml:3") && Catch::Contains("not a domain name"));
+}
+
+TEST_CASE("DNSSEC trust anchors: RFC 5011 state file, hold-downs, sentinel", "[config]") {
+  Config d = default_config();
+  CHECK(d.auto_trust_anchor_file.empty());
+  CHECK(d.trust_anchor_add_holddown_s == 30 * 86400);
+  CHECK(d.trust_anchor_remove_holddown_s == 30 * 86400);
+  CHECK(d.trust_anchor_keep_missing_s == 366 * 86400);
+  CHECK(d.trust_anchor_refresh_s == 0);
+  CHECK(d.root_key_sentinel);
+
+  Config c = load_config_text("dnssec:\n"
+                              "  auto-trust-anchor-file: /var/lib/sextant/root.key\n"
+                              "  trust-anchor-add-holddown: 4s\n"
+                              "  trust-anchor-remove-holddown: 1h\n"
+                              "  trust-anchor-keep-missing: 0\n"
+                              "  trust-anchor-refresh: 2\n"
+                              "  root-key-sentinel: false\n",
+                              "a.yaml");
+  CHECK(c.auto_trust_anchor_file == "/var/lib/sextant/root.key");
+  CHECK(c.trust_anchor_add_holddown_s == 4);
+  CHECK(c.trust_anchor_remove_holddown_s == 3600);
+  CHECK(c.trust_anchor_keep_missing_s == 0);
+  CHECK(c.trust_anchor_refresh_s == 2);
+  CHECK_FALSE(c.root_key_sentinel);
+
+  CHECK_THROWS_WITH(load_config_text("dnssec:\n  trust-anchor-add-holddown: 500ms\n", "a.yaml"),
+                    Catch::Contains("a.yaml:2") && Catch::Contains("whole number of seconds"));
+  CHECK_THROWS_WITH(load_config_text("dnssec:\n\n  trust-anchor-refresh: 16d\n", "a.yaml"),
+                    Catch::Contains("a.yaml:3") && Catch::Contains("dnssec.trust-anchor-refresh"));
+  CHECK_THROWS_WITH(load_config_text("dnssec:\n  root-key-sentinel: sometimes\n", "a.yaml"),
+                    Catch::Contains("a.yaml:2") && Catch::Contains("not a boolean"));
 }

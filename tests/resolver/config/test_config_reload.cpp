@@ -40,7 +40,26 @@ TEST_CASE("reload plan: every setting of the table is either live or restart-onl
     table.insert(reference.substr(at + 4, end - at - 4));
   }
   REQUIRE(table.size() > 40);
-  std::set<std::string> known{"access-control", "server.log-level", "dnssec.negative-trust-anchors"};
+  std::set<std::string> known;
+  for (const auto& key : live_settings()) CHECK(known.insert(key).second);
   for (const auto& key : restart_only_settings()) CHECK(known.insert(key).second);  // no duplicates
   CHECK(known == table);
+}
+
+TEST_CASE("reload plan: forward and stub zones apply live; a moved line is no change", "[reload][forward]") {
+  Config running = load_config_text(
+      "forward-zones:\n  - {zone: corp.example, upstreams: [10.0.0.53]}\n", "f.yaml");
+  // The same block two lines further down: same zones, nothing to flush.
+  Config moved = load_config_text(
+      "\n\nforward-zones:\n  - {zone: corp.example, upstreams: [10.0.0.53]}\n", "f.yaml");
+  CHECK_FALSE(plan_reload(running, moved).forward_zones_changed);
+  Config next = load_config_text(
+      "forward-zones:\n  - {zone: corp.example, upstreams: [10.0.0.54]}\n", "f.yaml");
+  ReloadPlan plan = plan_reload(running, next);
+  CHECK(plan.forward_zones_changed);
+  CHECK(plan.need_restart.empty());
+  Config stub = load_config_text(
+      "forward-zones:\n  - {zone: corp.example, upstreams: [10.0.0.53]}\n"
+      "stub-zones:\n  - {zone: internal.test, servers: [10.1.1.1]}\n", "f.yaml");
+  CHECK(plan_reload(running, stub).forward_zones_changed);
 }

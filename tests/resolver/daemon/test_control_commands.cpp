@@ -25,6 +25,10 @@ struct FakeTarget : ControlTarget {
     calls.push_back("dump");
     return "example. 300 IN A 192.0.2.1\n";
   }
+  std::string dump_cache_snapshot() override {
+    calls.push_back("snapshot");
+    return std::string("SXTCACHE\0\1", 10);
+  }
   std::string reload_tls() override { calls.push_back("reload"); return "ok: reloaded\n"; }
   std::string reload() override { calls.push_back("config"); return "ok: config\n"; }
   std::string add_negative_anchor(const wire::Name& n) override { calls.push_back("nta+ " + n.to_text()); return "ok\n"; }
@@ -33,6 +37,10 @@ struct FakeTarget : ControlTarget {
     return "ok\n";
   }
   std::string list_negative_anchors() override { calls.push_back("nta?"); return "example.\n"; }
+  std::string trace(const wire::Name& n, wire::RRType type) override {
+    calls.push_back("trace " + n.to_text() + " " + wire::to_string(type));
+    return "r1 +0ms q0: question\n";
+  }
 };
 
 }  // namespace
@@ -86,4 +94,32 @@ TEST_CASE("control commands: bad input is an error reply, never a call", "[contr
   CHECK(t.calls.empty());
   t.fail_dump = true;
   CHECK(run_control_command("dump-cache", t) == "error: dump broke\n");
+}
+
+TEST_CASE("control commands: dump-cache --binary is the warm-restart snapshot", "[control]") {
+  FakeTarget t;
+  CHECK(run_control_command("dump-cache --binary", t) == std::string("SXTCACHE\0\1", 10));
+  CHECK(run_control_command("dump_cache --binary", t).size() == 10);
+  CHECK(t.calls == std::vector<std::string>{"snapshot", "snapshot"});
+  // Anything else after dump-cache is a usage error, never a call.
+  CHECK(run_control_command("dump-cache --text", t) == "error: usage: dump-cache [--to FILE]\n");
+  CHECK(run_control_command("dump-cache --binary x", t) == "error: usage: dump-cache [--to FILE]\n");
+  CHECK(t.calls.size() == 2);
+}
+
+TEST_CASE("control commands: trace NAME [TYPE], lookup as Unbound spells it", "[control]") {
+  FakeTarget t;
+  CHECK(run_control_command("trace www.example.com", t) == "r1 +0ms q0: question\n");
+  CHECK(run_control_command("trace www.example.com aaaa", t) == "r1 +0ms q0: question\n");
+  CHECK(run_control_command("lookup example.org. MX", t) == "r1 +0ms q0: question\n");
+  CHECK(run_control_command("trace example. TYPE65534", t) == "r1 +0ms q0: question\n");
+  CHECK(t.calls == std::vector<std::string>{"trace www.example.com. A", "trace www.example.com. AAAA",
+                                            "trace example.org. MX", "trace example. TYPE65534"});
+  CHECK(run_control_command("trace", t) == "error: usage: trace NAME [TYPE]\n");
+  CHECK(run_control_command("trace a b c", t) == "error: usage: trace NAME [TYPE]\n");
+  CHECK(run_control_command("trace example. NOSUCHTYPE", t) == "error: unknown type 'NOSUCHTYPE'\n");
+  CHECK(run_control_command("trace example. AXFR", t) == "error: AXFR is not a type that is resolved\n");
+  CHECK(run_control_command("trace a..b", t).rfind("error: bad name 'a..b'", 0) == 0);
+  CHECK(t.calls.size() == 4);
+  CHECK(run_control_command("help", t).find("trace NAME [TYPE]") != std::string::npos);
 }

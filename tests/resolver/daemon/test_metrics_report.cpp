@@ -75,7 +75,8 @@ TEST_CASE("daemon metrics: sums over workers and listeners land under one name e
   PipelineStats pipeline;
   pipeline.queries = 150;
   pipeline.servfail = 2;
-  snap.pipeline = &pipeline;
+  add_pipeline(snap, pipeline);
+  add_pipeline(snap, pipeline);  // a second worker with the same counts
   snap.cache.rrsets.entries = 9;
 
   MetricsReport r = build_metrics_report(snap);
@@ -87,8 +88,8 @@ TEST_CASE("daemon metrics: sums over workers and listeners land under one name e
   CHECK(r.value("sextant_upstream_timeouts_total") == 3);
   CHECK(r.value("sextant_udp_queries_total") == 150);
   CHECK(r.value("sextant_tcp_queries_total") == 0);  // no TCP listener: present, zero
-  CHECK(r.value("sextant_queries_total") == 150);
-  CHECK(r.value("sextant_error_answers_total", {{"rcode", "SERVFAIL"}}) == 2);
+  CHECK(r.value("sextant_queries_total") == 300);  // both workers' pipelines
+  CHECK(r.value("sextant_error_answers_total", {{"rcode", "SERVFAIL"}}) == 4);
   CHECK(r.value("sextant_cache_entries", {{"store", "rrsets"}}) == 9);
   CHECK(r.value("sextant_build_info", {{"version", "test"}}) == 1);
   // Every family renders (no duplicate or split family throws) and the
@@ -132,6 +133,35 @@ TEST_CASE("resolution times: each duration lands in the first bucket that holds 
   MetricsReport r = build_metrics_report(snap);
   CHECK(r.value("sextant_resolution_duration_seconds_count") == 10);
   CHECK(r.value("sextant_resolution_duration_seconds_bucket", {{"le", "0.001"}}) == 4);
+}
+
+TEST_CASE("daemon metrics: policy entries, hits, zones and the event log", "[metrics][policy]") {
+  DaemonSnapshot snap;
+  PipelineStats pipeline;
+  pipeline.policy_answers = 3;
+  pipeline.dns64_synthesised = 2;
+  add_pipeline(snap, pipeline);
+  // Two lists and two zones: each family's samples must stay together
+  // (an interleaved loop once made /metrics answer 500).
+  snap.policy.components = {{"blocklist", "ads", 10, 400}, {"rpz", "rpz.test.", 5, 300}, {"blocklist", "more", 1, 40}};
+  snap.policy.zones = {{"rpz.test.", 42u, 1700000000}, {"second", std::nullopt, 1700000001}};
+  snap.policy.hits = {{sextant::resolver::policy::PolicyKind::blocked, "ads", sextant::resolver::policy::RpzAction::nxdomain, 7},
+                      {sextant::resolver::policy::PolicyKind::rpz, "rpz.test.", sextant::resolver::policy::RpzAction::drop, 1}};
+  snap.event_log_enabled = true;
+  snap.event_log_written = 9;
+  snap.event_log_dropped_rate = 4;
+  MetricsReport r = build_metrics_report(snap);
+  CHECK_NOTHROW(r.prometheus());
+  CHECK(r.value("sextant_policy_entries", {{"kind", "blocklist"}, {"name", "ads"}}) == 10);
+  CHECK(r.value("sextant_policy_bytes", {{"kind", "rpz"}, {"name", "rpz.test."}}) == 300);
+  CHECK(r.value("sextant_policy_hits_total", {{"kind", "blocked"}, {"name", "ads"}, {"action", "nxdomain"}}) == 7);
+  CHECK(r.value("sextant_rpz_serial", {{"zone", "rpz.test."}}) == 42);
+  CHECK(r.value("sextant_rpz_serial", {{"zone", "second"}}) == -1);
+  CHECK(r.value("sextant_rpz_loaded_timestamp_seconds", {{"zone", "second"}}) == 1700000001);
+  CHECK(r.value("sextant_policy_answers_total") == 3);
+  CHECK(r.value("sextant_dns64_synthesised_total") == 2);
+  CHECK(r.value("sextant_event_log_events_total") == 9);
+  CHECK(r.value("sextant_event_log_dropped_total", {{"reason", "rate-limit"}}) == 4);
 }
 
 TEST_CASE("daemon metrics: PROXY v2 outcomes by transport, and the drain", "[metrics]") {

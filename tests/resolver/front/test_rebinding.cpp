@@ -130,6 +130,53 @@ TEST_CASE("rebinding: a wire answer (cache hit) is checked record by record", "[
   CHECK(RebindingFilter().answer_is_clean(packet({"q.example. 60 A 10.0.0.1"})));
 }
 
+namespace {
+
+// Stub zones as the walker's configured-zone table reports them.
+struct StubZones final : ConfiguredZones {
+  std::vector<wire::Name> stubs;
+  const ConfiguredZone* find(const wire::Name&) const override { return nullptr; }
+  bool inside_stub(const wire::Name& zone) const override {
+    for (const auto& s : stubs)
+      if (zone.is_subdomain_of(s)) return true;
+    return false;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rebinding: names in stub zones are exempt, as the configured zones say now", "[rebinding]") {
+  RebindingFilter filter(true, {});
+  StubZones configured;
+  wire::RRset set;
+  set.owner = wire::Name::from_text("db.internal.example.");
+  set.type = RRType::A;
+  set.ttl = 300;
+  set.rdatas = {{10, 1, 1, 1}};
+  ResolutionResult internal;
+  internal.rcode = Rcode::NOERROR;
+  internal.answer = {set};
+  ResolutionResult out;
+  size_t removed = 0;
+  // No stub zone (yet): refused.
+  CHECK(filter.filter(internal, out, removed, &configured) == RebindingFilter::Verdict::refused);
+  wire::Message m;
+  m.header.set_qr(true);
+  m.questions.push_back({set.owner, RRType::A, wire::RRClass::IN});
+  m.answer.push_back(rr("db.internal.example. 60 A 10.1.1.1"));
+  m.answer.push_back(rr("db.internal.example. 60 A 192.168.7.7"));
+  std::vector<uint8_t> packet;
+  REQUIRE(wire::build_message(m, packet) == wire::WireError::ok);
+  CHECK_FALSE(filter.answer_is_clean(packet, &configured));
+  // A reload adds the stub zone: exempt at once, misses and cache hits.
+  configured.stubs = {wire::Name::from_text("internal.example.")};
+  CHECK(filter.filter(internal, out, removed, &configured) == RebindingFilter::Verdict::clean);
+  CHECK(filter.answer_is_clean(packet, &configured));
+  // Only at or below it.
+  internal.answer[0].owner = wire::Name::from_text("internal.example.net.");
+  CHECK(filter.filter(internal, out, removed, &configured) == RebindingFilter::Verdict::refused);
+}
+
 TEST_CASE("rebinding: through the pipeline, misses and cache hits alike", "[rebinding][pipeline]") {
   PipelineFixture f;
   const std::string s1(net::example_com_1), s2(net::example_com_2);

@@ -128,6 +128,12 @@ ScriptedReply& ScriptedNetwork::on_subtree(std::string_view server, std::string_
   return r;
 }
 
+void ScriptedNetwork::forget_rules(std::string_view server, std::string_view name) {
+  ServerAddress a = address(server);
+  wire::Name n = wire::Name::from_text(name);
+  std::erase_if(rules_, [&](const Rule& r) { return r.server == a && r.name == n; });
+}
+
 void ScriptedNetwork::delegate(std::string_view server, std::string_view child,
                                const std::vector<std::pair<std::string, std::string>>& name_servers,
                                uint32_t ttl) {
@@ -329,6 +335,8 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
   record.edns = q.edns.has_value();
   record.dnssec_ok = q.edns && q.edns->dnssec_ok();
   record.recursion_desired = q.header.rd();
+  record.checking_disabled = q.header.cd();
+  record.size = query.size();
   record.at = loop_.elapsed();
   if (q.edns) record.options = q.edns->options;
   sent_.push_back(record);
@@ -355,10 +363,13 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     return id;
   }
   const ScriptedReply& script = rule ? rule->reply : *from_zone;
-  if (script.behaviour == Behaviour::network_error || script.behaviour == Behaviour::local_error) {
+  if (script.behaviour == Behaviour::network_error || script.behaviour == Behaviour::local_error ||
+      script.behaviour == Behaviour::auth_failure) {
     UpstreamReply r;
     r.status = script.behaviour == Behaviour::network_error ? UpstreamReply::Status::network_error
-                                                             : UpstreamReply::Status::local_error;
+               : script.behaviour == Behaviour::local_error ? UpstreamReply::Status::local_error
+                                                            : UpstreamReply::Status::auth_failure;
+    if (script.behaviour == Behaviour::auth_failure) r.detail = "certificate does not match the name";
     deliver_after(milliseconds{1}, std::move(r));
     return id;
   }
@@ -368,6 +379,7 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
   response.header.set_qr(true);
   response.header.set_opcode(wire::Opcode::QUERY);
   response.header.set_aa(script.aa);
+  response.header.set_ad(script.ad);
   response.header.set_rd(q.header.rd());
   response.questions = q.questions;
   if (q.edns) response.edns = wire::Edns{};
@@ -392,6 +404,9 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
     case Behaviour::wrong_source:
       reply.from = address("203.0.113.254");
       break;
+    case Behaviour::wrong_opcode:
+      response.header.set_opcode(wire::Opcode::NOTIFY);
+      break;
     case Behaviour::formerr_to_edns:
       if (q.edns) {
         response = wire::Message{};
@@ -412,7 +427,9 @@ UpstreamNetwork::RequestId ScriptedNetwork::send(const ServerAddress& server,
       break;
   }
   if (reply_hook_) reply_hook_(q, server, protocol, response);
-  if (script.behaviour == Behaviour::garbage) {
+  if (script.raw) {
+    reply.packet = script.raw(q);
+  } else if (script.behaviour == Behaviour::garbage) {
     reply.packet = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x05, 0xff};
   } else if (wire::build_message(response, reply.packet) != wire::WireError::ok) {
     throw std::logic_error("cannot build the scripted reply");

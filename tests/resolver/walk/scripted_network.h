@@ -58,6 +58,7 @@ enum class Behaviour : uint8_t {
   silent,          // nothing: the exchange times out
   network_error,   // the send fails at once (ICMP unreachable)
   local_error,     // our side cannot send it (e.g. every upstream socket in use)
+  auth_failure,    // an encrypted upstream's certificate or pin does not match
   wrong_id,        // the reply with another message ID
   wrong_question,  // the reply for another name
   mangle_case,     // the reply with the question lower-cased (breaks 0x20)
@@ -65,16 +66,23 @@ enum class Behaviour : uint8_t {
   formerr_to_edns, // FORMERR (no OPT, no question) to queries with EDNS, else the reply
   truncate_udp,    // TC=1 and empty sections over UDP, the reply over TCP
   garbage,         // octets that do not parse
+  wrong_opcode,    // the reply with opcode NOTIFY instead of QUERY
 };
 
 struct ScriptedReply {
   wire::Rcode rcode = wire::Rcode::NOERROR;
   bool aa = true;
+  bool ad = false;  // a validating upstream's claim (the walker must not believe it)
   std::vector<wire::ResourceRecord> answer;
   std::vector<wire::ResourceRecord> authority;
   std::vector<wire::ResourceRecord> additional;
   Behaviour behaviour = Behaviour::answer;
   std::chrono::milliseconds delay{10};
+  // When set, the reply's octets come from this function, given the query
+  // as sent (its ID and its question in the 0x20 case): for packets the
+  // message builder does not write, such as rdata names of any type
+  // compressed against the question. The sections above are then unused.
+  std::function<std::vector<uint8_t>(const wire::Message& query)> raw;
 };
 
 struct SentQuery {
@@ -86,6 +94,8 @@ struct SentQuery {
   bool edns = false;
   bool dnssec_ok = false;
   bool recursion_desired = false;
+  bool checking_disabled = false;
+  size_t size = 0;  // octets of the query as sent
   std::chrono::milliseconds at{0};  // loop time since start
   // EDNS options as sent (cookie, client subnet ...), in order.
   std::vector<wire::EdnsOption> options;
@@ -109,6 +119,11 @@ class ScriptedNetwork : public UpstreamNetwork {
   // unless a more specific rule matches (the longest matching zone wins).
   ScriptedReply& on_subtree(std::string_view server, std::string_view zone,
                             ScriptedReply reply = {}, uint32_t uses = 0);
+
+  // Removes the rules for exactly (`server`, `name`), so a test can change
+  // what a server says about a name (rules of equal specificity do not
+  // override each other: the first one added wins).
+  void forget_rules(std::string_view server, std::string_view name);
 
   // Convenience: a referral from `server` for everything under `child`
   // to the NS names given as {name, address-or-empty} (glue if an address).

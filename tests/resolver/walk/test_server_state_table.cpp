@@ -101,7 +101,7 @@ TEST_CASE("server state table: one probe after the hold-down, claimed across sel
   const auto server = v4(192, 0, 2, 7);
   const std::vector<ServerCandidate> only{{server, 0}};
   a.selection.on_network_error(server, kT0);
-  const TimePoint due = kT0 + a.timeouts.dead_hold_down;
+  const TimePoint due = kT0 + a.timeouts.dead_hold_down_initial;
   REQUIRE(a.selection.is_dead(server, due - milliseconds(1)));
   CHECK_FALSE(b.selection.choose(only, due - milliseconds(1), 0));
 
@@ -113,9 +113,9 @@ TEST_CASE("server state table: one probe after the hold-down, claimed across sel
     CHECK_FALSE(a.selection.choose(only, due, 0));  // the claimant's other queries too
     // ...asked anyway only when every server is held down (no claim then).
     CHECK(b.selection.choose(only, due, 0, /*include_dead=*/true) == 0u);
-    // The probe times out: a new hold-down, a new probe after it.
+    // The probe times out: a new hold-down, twice as long, a new probe after it.
     a.selection.on_timeout(server, due + milliseconds(300), due);
-    const TimePoint next_due = due + milliseconds(300) + a.timeouts.dead_hold_down;
+    const TimePoint next_due = due + milliseconds(300) + 2 * a.timeouts.dead_hold_down_initial;
     CHECK(b.selection.is_dead(server, next_due - milliseconds(1)));
     CHECK(b.selection.choose(only, next_due, 0) == 0u);
     CHECK_FALSE(a.selection.choose(only, next_due, 0));
@@ -350,6 +350,11 @@ TEST_CASE("server selection: timeouts of queries sent together count once", "[se
   // A reply resets the run.
   a.selection.on_reply(server, milliseconds(5), resent + milliseconds(900));
   CHECK(table->get(server)->consecutive_timeouts == 0);
-  a.selection.on_timeout(server, resent + milliseconds(1500), resent);  // an old query, timing out late
-  CHECK(table->get(server)->consecutive_timeouts == 1);  // first of a new run: counted
+  // An old query timing out late: sent before that reply, so it was lost,
+  // not evidence that the server stopped answering.
+  a.selection.on_timeout(server, resent + milliseconds(1500), resent);
+  CHECK(table->get(server)->consecutive_timeouts == 0);
+  // One sent after the reply is: the first of a new run.
+  a.selection.on_timeout(server, resent + milliseconds(1600), resent + milliseconds(950));
+  CHECK(table->get(server)->consecutive_timeouts == 1);
 }

@@ -164,3 +164,33 @@ TEST_CASE("walker+cache: a refresh asks upstream for the answer, using the cache
   const auto& q = f.network.sent().back();
   CHECK((q.server == address(net::example_com_1) || q.server == address(net::example_com_2)));
 }
+
+TEST_CASE("walker: a CD=1 DO client gets the server's NSEC proofs, fresh and from the cache",
+          "[walker][cache][dnssec]") {
+  // A validating forwarder in front of us asks with CD=1 and checks the
+  // proofs itself (RFC 4035 §3.2.2): dropping them made its answers bogus.
+  Fixture f;
+  f.options.dnssec.enabled = true;  // no anchor: nothing would validate anyway
+  f.options.qname_minimisation = false;
+  ScriptedReply nx;
+  nx.rcode = Rcode::NXDOMAIN;
+  nx.authority.push_back(rr("example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 3600 900 604800 300"));
+  nx.authority.push_back(rr("example.com. 300 IN NSEC alias.example.com. SOA NS RRSIG NSEC"));
+  f.network.on(net::example_com_1, "nope.example.com.", RRType::A, nx);
+  f.network.on(net::example_com_2, "nope.example.com.", RRType::A, nx);
+  auto has_nsec = [](const ResolutionResult& r) {
+    return std::any_of(r.authority.begin(), r.authority.end(), [](const wire::RRset& s) { return s.type == RRType::NSEC; });
+  };
+  ResolveOptions cd{.dnssec_ok = true, .checking_disabled = true};
+  auto first = f.resolve("nope.example.com.", RRType::A, cd);
+  CHECK(first.rcode == Rcode::NXDOMAIN);
+  CHECK(has_nsec(first));
+  const size_t sent = f.network.sent().size();
+  auto cached = f.resolve("nope.example.com.", RRType::A, cd);
+  CHECK(f.network.sent().size() == sent);  // from the negative cache
+  CHECK(cached.rcode == Rcode::NXDOMAIN);
+  CHECK(has_nsec(cached));
+  // Without DO there is nothing to pass on.
+  auto plain = f.resolve("nope.example.com.", RRType::A, ResolveOptions{.checking_disabled = true});
+  CHECK_FALSE(has_nsec(plain));
+}

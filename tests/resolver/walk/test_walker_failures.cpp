@@ -484,11 +484,10 @@ TEST_CASE("walker: destroying the walker mid-resolution cancels everything", "[w
   CHECK(f.network.outstanding() == 0);
 }
 
-// Regression: under load, retransmission timers fire on healthy servers and
-// every server of a zone can end up held down. The zone must still be asked
-// (the hold-down only steers selection); only a question that just failed
-// for want of any answer makes the next one fail at once, and only briefly.
-TEST_CASE("walker: servers held down after a slow spell are asked again once the zone memory ends",
+// Servers that swallowed queries for a while are held down: until the
+// hold-down ends the zone's questions fail at once without a packet; then
+// one question probes, and its answer makes the zone live again at once.
+TEST_CASE("walker: servers held down after a silent spell fail the zone until a probe is answered",
           "[walker][dead]") {
   Fixture f;
   f.warm_up();
@@ -500,29 +499,32 @@ TEST_CASE("walker: servers held down after a slow spell are asked again once the
   CHECK(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
   CHECK(f.w().servers().is_dead(address(net::example_com_2), f.loop.now()));
 
-  // Past the zone memory, still inside the servers' hold-down.
-  f.loop.run_for(f.options.timeouts.unreachable_zone_memory + milliseconds{1});
-  REQUIRE(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
+  auto to_zone = [&] {
+    return f.network.sent_to(net::example_com_1) + f.network.sent_to(net::example_com_2);
+  };
+  size_t sent = to_zone();
+  auto held = f.resolve("www.example.com.", RRType::AAAA);
+  CHECK(held.rcode == Rcode::SERVFAIL);
+  REQUIRE(held.ede.has_value());
+  CHECK(held.ede->code() == EdeCode::NoReachableAuthority);
+  CHECK_THAT(held.ede->extra_text, Catch::Contains("held down"));
+  CHECK(to_zone() == sent);
+
+  // Past the hold-down: the probe is answered, and so is the question.
+  f.loop.run_for(f.options.timeouts.dead_hold_down + milliseconds{1});
   auto again = f.resolve("www.example.com.", RRType::A);
   INFO(f.network.log());
   CHECK(again.rcode == Rcode::NOERROR);
   CHECK(f.last_duration < milliseconds{500});
+  CHECK_FALSE(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
 }
 
 // A query our own side could not send (every upstream socket in use during a
-// burst, shutdown) says nothing about the zone's servers: it must not make
-// the zone's other questions fail at once for a while.
+// burst, shutdown) says nothing about the zone's servers: it must not hold
+// them down, nor fail the zone's other questions.
 TEST_CASE("walker: queries our side could not send do not make a zone unreachable", "[walker][dead]") {
   Fixture f;
   f.warm_up();
-  // Both servers swallow two queries: held down, and the zone remembered.
-  f.network.on_subtree(net::example_com_1, "example.com.", behaving(Behaviour::silent), 2);
-  f.network.on_subtree(net::example_com_2, "example.com.", behaving(Behaviour::silent), 2);
-  REQUIRE(f.resolve("www.example.com.", RRType::A).rcode == Rcode::SERVFAIL);
-  f.loop.run_for(f.options.timeouts.unreachable_zone_memory + milliseconds{1});
-  REQUIRE(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
-
-  // Past the zone memory, a question whose packets our side cannot send.
   f.network.on(net::example_com_1, "local.example.com.", RRType::A, behaving(Behaviour::local_error));
   f.network.on(net::example_com_2, "local.example.com.", RRType::A, behaving(Behaviour::local_error));
   auto local = f.resolve("local.example.com.", RRType::A);
@@ -530,6 +532,8 @@ TEST_CASE("walker: queries our side could not send do not make a zone unreachabl
   REQUIRE(local.ede.has_value());
   CHECK_THAT(local.ede->extra_text, Catch::Contains("not sent (local)"));
   CHECK_THAT(local.ede->extra_text, Catch::Contains("0 network errors"));
+  CHECK_FALSE(f.w().servers().is_dead(address(net::example_com_1), f.loop.now()));
+  CHECK_FALSE(f.w().servers().is_dead(address(net::example_com_2), f.loop.now()));
 
   // The next question for the zone is asked upstream, and answered.
   auto again = f.resolve("www.example.com.", RRType::A);

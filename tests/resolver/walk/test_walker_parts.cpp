@@ -197,6 +197,94 @@ TEST_CASE("response classifier: bailiwick, referrals, chains", "[walker-parts]")
     req.response = &m;
     CHECK(classify_response(req).kind == ResponseKind::lame);
   }
+  SECTION("an empty answer without SOA from a recursive upstream is NODATA") {
+    // A forwarder passes on the NODATA it got without SOA, never with AA.
+    auto m = message({}, {}, {}, false, wire::Rcode::NOERROR);
+    req.response = &m;
+    req.from_recursive = true;
+    CHECK(classify_response(req).kind == ResponseKind::nodata);
+  }
+  SECTION("AA=1, no SOA and the root's NS set (an upward referral) is lame, not NODATA") {
+    req.zone = Name::from_text("example.com.");
+    for (auto rcode : {wire::Rcode::NOERROR, wire::Rcode::NXDOMAIN}) {
+      auto m = message({}, {rr(". 518400 IN NS a.root-servers.net.")}, {}, true, rcode);
+      req.response = &m;
+      auto c = classify_response(req);
+      CHECK(c.kind == ResponseKind::lame);
+      CHECK(c.reason == "authoritative referral to . does not lead down from example.com.");
+    }
+    // ... the parent's NS set too, and a sideways one in the zone.
+    auto up = message({}, {rr("com. 172800 IN NS a.gtld-servers.net.")}, {}, true, wire::Rcode::NOERROR);
+    req.response = &up;
+    CHECK(classify_response(req).kind == ResponseKind::lame);
+    auto side = message({}, {rr("other.example.com. 3600 IN NS ns.other.example.com.")}, {}, true,
+                        wire::Rcode::NOERROR);
+    req.response = &side;
+    CHECK(classify_response(req).kind == ResponseKind::lame);
+  }
+  SECTION("with an SOA, or with the zone's own NS set and AA, it is NODATA") {
+    req.zone = Name::from_text("example.com.");
+    auto with_soa = message({},
+                            {rr(". 518400 IN NS a.root-servers.net."),
+                             rr("example.com. 3600 IN SOA ns1.example.com. h.example.com. 1 2 3 4 300")},
+                            {}, true, wire::Rcode::NOERROR);
+    req.response = &with_soa;
+    CHECK(classify_response(req).kind == ResponseKind::nodata);
+    auto own = message({},
+                       {rr("example.com. 3600 IN NS ns1.example.com."),
+                        rr(". 518400 IN NS a.root-servers.net.")},
+                       {}, true, wire::Rcode::NOERROR);
+    req.response = &own;
+    CHECK(classify_response(req).kind == ResponseKind::nodata);
+    auto own_without_aa = message({}, {rr("example.com. 3600 IN NS ns1.example.com.")}, {}, false,
+                                  wire::Rcode::NOERROR);
+    req.response = &own_without_aa;
+    CHECK(classify_response(req).kind == ResponseKind::lame);
+    auto bare = message({}, {}, {}, true, wire::Rcode::NOERROR);
+    req.response = &bare;
+    CHECK(classify_response(req).kind == ResponseKind::nodata);  // RFC 2308 NODATA type 3
+  }
+  SECTION("NS sets beside the referral do not hide it; the deepest referral wins") {
+    auto m = message({},
+                     {rr("other.com. 3600 IN NS ns.other.com."), rr(". 518400 IN NS a.root-servers.net."),
+                      rr("example.com. 3600 IN NS ns1.example.com."),
+                      rr("www.example.com. 3600 IN NS ns.www.example.com.")},
+                     {rr("ns.www.example.com. 3600 IN A 192.0.2.9")}, false, wire::Rcode::NOERROR);
+    req.response = &m;
+    auto c = classify_response(req);
+    REQUIRE(c.kind == ResponseKind::referral);
+    CHECK(c.referral_zone == Name::from_text("www.example.com."));
+    REQUIRE(c.glue.size() == 1);
+  }
+  SECTION("the zone's own NS set and its in-zone addresses: the child's view") {
+    req.zone = Name::from_text("example.com.");
+    auto answer = message({rr("www.example.com. 300 IN A 192.0.2.1")},
+                          {rr("example.com. 3600 IN NS ns1.example.com."),
+                           rr("example.com. 3600 IN NS ns.other.net.")},
+                          {rr("ns1.example.com. 3600 IN A 192.0.2.53"),
+                           rr("ns.other.net. 3600 IN A 6.6.6.6")},
+                          true, wire::Rcode::NOERROR);
+    req.response = &answer;
+    auto c = classify_response(req);
+    CHECK(c.kind == ResponseKind::answer);
+    REQUIRE(c.zone_ns.has_value());
+    CHECK(c.zone_ns->rdatas.size() == 2);
+    REQUIRE(c.zone_ns_addresses.size() == 1);  // ns.other.net. is not this server's to say
+    CHECK(c.zone_ns_addresses[0].owner == Name::from_text("ns1.example.com."));
+    // The same without AA says nothing.
+    answer.header.set_aa(false);
+    CHECK_FALSE(classify_response(req).zone_ns.has_value());
+    // Asked for the apex NS set: the answer is the view.
+    req.asked_name = Name::from_text("example.com.");
+    req.asked_type = RRType::NS;
+    auto apex = message({rr("example.com. 3600 IN NS ns2.example.com.")}, {},
+                        {rr("ns2.example.com. 3600 IN AAAA 2001:db8::53")}, true, wire::Rcode::NOERROR);
+    req.response = &apex;
+    c = classify_response(req);
+    CHECK(c.kind == ResponseKind::answer);
+    REQUIRE(c.zone_ns.has_value());
+    CHECK(c.zone_ns_addresses.size() == 1);
+  }
   SECTION("RRSIGs join the set they cover") {
     req.zone = Name::from_text("example.com.");
     auto m = message({rr("www.example.com. 300 IN A 192.0.2.1"),

@@ -40,6 +40,9 @@ struct WorkerSide {
     // not know example_com_1 is dead asks it about every other time.
     options.explore_one_in = 1;
     options.servers = std::move(table);
+    // One hold-down length throughout (no doubling from a short first one):
+    // these tests are about who sees a hold-down, not how long it lasts.
+    options.timeouts.dead_hold_down_initial = options.timeouts.dead_hold_down;
     std::array<uint8_t, 32> key{};
     key.fill(seed);
     walker = std::make_unique<Walker>(network, loop, options, small_internet_hints(),
