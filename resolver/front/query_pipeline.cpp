@@ -662,6 +662,10 @@ void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& respo
                             static_cast<uint8_t>(settings_.tcp_keepalive_100ms)};
       b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive), timeout);
     }
+    // RFC 7871 §7.2.2: a query with ECS gets it back (scope 0: nothing here
+    // depended on the subnet).
+    if (c.ecs_echo_size)
+      b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::ClientSubnet), {c.ecs_echo.data(), c.ecs_echo_size});
     if (ede) b.add_extended_error(ede->code(), ede->extra_text);
     if (c.wants_padding) b.set_padding_block(settings_.padding_block);
   }

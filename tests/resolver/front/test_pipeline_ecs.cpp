@@ -157,6 +157,20 @@ TEST_CASE("pipeline ECS: a malformed client option gets FORMERR", "[pipeline][ec
   CHECK(f.subnets_seen.empty());
 }
 
+TEST_CASE("pipeline ECS: error answers echo the client's option too, with scope 0", "[pipeline][ecs]") {
+  EcsFixture f;
+  QuerySpec q;
+  q.type = RRType::AXFR;
+  q.options.push_back(ecs_option({0, 1, 24, 0, 203, 0, 113}));
+  auto m = f.ask(q, "192.0.2.1");
+  REQUIRE(m);
+  CHECK(m->rcode() == Rcode::REFUSED);
+  auto echo = ecs_of(*m);
+  REQUIRE(echo);
+  CHECK(echo->address[2] == 113);
+  CHECK(echo->scope_prefix == 0);
+}
+
 TEST_CASE("pipeline ECS: zones not listed are cached for everyone", "[pipeline][ecs]") {
   EcsFixture f;
   QuerySpec q;
