@@ -38,6 +38,7 @@
 #include "resolver/walk/server_selection.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
+#include "resolver/walk/upstream_reasons.h"
 #include "resolver/walk/walk_trace.h"
 #include "wire/message.h"
 #include "wire/message_builder.h"
@@ -78,6 +79,8 @@ struct WalkerStats {
   uint64_t over_limit_zone = 0;     // questions refused: too many queries in flight to the zone
   uint64_t over_limit_server = 0;   // ... to every server of the zone that was left to ask
   uint64_t glueless_limited = 0;    // NS names left unresolved by the NXNS caps
+  // upstream_queries again, by why each was sent (upstream_reasons.h).
+  UpstreamReasonCounts upstream_by_reason{};
 };
 
 class Walker {
@@ -236,6 +239,12 @@ class Walker {
   bool validate_settled(Resolution& r, SubQuery& q, const dnssec::ResponseToValidate& response,
                         dnssec::ResponseValidation& out, int depth);
   KeyState establish_zone(Resolution& r, SubQuery& q, const wire::Name& zone, int depth);
+  // The chain of trust fetched beside the walk (walker_trust_prefetch.cpp):
+  // when a client query reaches a zone that is signed (its trust anchor, or
+  // a referral with a usable DS), the zone's DNSKEY set is fetched at once.
+  void prefetch_zone_keys(Resolution& r, SubQuery& q);
+  // Why `q` sends the packet it is about to send (and remembers it).
+  UpstreamReason upstream_reason(SubQuery& q, const Attempt& a);
   // The DS/DNSKEY sub-query for (zone, type): done (`out` set), waiting
   // (spawned or still running), or refused (the request's fetch limit).
   enum class FetchStatus : uint8_t { done, waiting, refused };

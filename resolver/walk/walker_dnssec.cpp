@@ -43,7 +43,7 @@ namespace {
 
 // DS/DNSKEY sub-queries one client question may spawn: two per zone cut on
 // a deep path plus CNAME targets in other trees; more is an attack or a loop.
-constexpr size_t kMaxKeyFetches = 24;
+constexpr size_t kMaxKeyFetches = kMaxKeyFetchesPerRequest;
 // establish_zone() calls per request and their nesting (labels of a name).
 constexpr uint32_t kMaxEstablishCalls = 256;
 constexpr int kMaxEstablishDepth = 16;
