@@ -182,6 +182,12 @@ void Walker::child_finished(Resolution& r, SubQuery& child) {
         ns.lookup = ns.addresses.empty() ? NameServerEntry::Lookup::failed
                                          : NameServerEntry::Lookup::done;
         remember_addresses(parent.cut.zone, ns);
+      } else if (!ns.addresses.empty()) {
+        // The A lookup's addresses, for the delegation cache at once: a
+        // DS/DNSKEY fetch started while the AAAA lookup still runs must find
+        // them there (else it would take the parked lookup for a glueless
+        // cycle and fail).
+        remember_addresses(parent.cut.zone, ns);
       }
     }
   }

@@ -243,3 +243,39 @@ TEST_CASE("shared key fetches: a failed shared fetch leaves the others to ask th
   CHECK(world.network.sent_for("example.", RRType::DNSKEY) == 2);
   for (const auto& r : results) CHECK(ede_of(r) == 9);
 }
+
+TEST_CASE("trust prefetch: a glueless signed zone validates while its NS name's AAAA lookup runs",
+          "[walker][dnssec][prefetch][glueless]") {
+  // example. is served by ns.plain. (no glue). The A lookup of ns.plain.
+  // gives example.'s server; its AAAA lookup (started after the A lookup)
+  // is still running when the answer arrives. The DNSKEY fetch that
+  // validation then starts must find the A lookup's address in the cache,
+  // not take the running lookup for a glueless cycle.
+  World world;
+  cache::Cache shared{cache::CacheConfig{}};
+  world.cache = &shared;
+  ScriptedReply referral;
+  referral.aa = false;
+  referral.authority.push_back(rr("example. 3600 IN NS ns.plain."));
+  RRset ds_set;
+  ds_set.owner = N("example.");
+  ds_set.type = RRType::DS;
+  ds_set.ttl = 3600;
+  ds_set.rdatas.push_back(world.example.key.ds(N("example.")));
+  add_records(referral.authority, world.root.sign(ds_set));
+  world.network.on_subtree(kRoot, "example.", referral);
+  world.serve_example_keys();
+  world.answer_www(world.example.sign(set_of("www.example.", RRType::A, {"192.0.2.1"})));
+  ScriptedReply a;
+  a.answer.push_back(rr(fmt::format("ns.plain. 300 IN A {}", kExample)));
+  world.network.on(kPlain, "ns.plain.", RRType::A, a);
+  ScriptedReply aaaa;
+  aaaa.authority.push_back(rr("plain. 300 IN SOA ns.plain. hostmaster.plain. 1 3600 600 86400 300"));
+  aaaa.delay = milliseconds{300};
+  world.network.on(kPlain, "ns.plain.", RRType::AAAA, aaaa);
+  auto r = world.resolve("www.example.", RRType::A);
+  INFO(r.ede.value_or(wire::ExtendedErrorOption{}).extra_text);
+  CHECK(r.rcode == wire::Rcode::NOERROR);
+  CHECK(r.validation == ValidationState::secure);
+  CHECK(r.elapsed < milliseconds{300});
+}
