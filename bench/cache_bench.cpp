@@ -48,7 +48,8 @@ wire::Rdata rrsig(uint8_t algorithm, size_t sig_size) {
   put32(r, kNow + 86400 * 30);
   put32(r, kNow - 86400);
   put16(r, 4711);
-  auto signer = wire::Name::from_text("example.com.").wire();
+  const wire::Name signer_name = wire::Name::from_text("example.com.");
+  const auto signer = signer_name.wire();
   r.insert(r.end(), signer.begin(), signer.end());
   for (size_t i = 0; i < sig_size; ++i) r.push_back(static_cast<uint8_t>(i));
   return r;
@@ -74,7 +75,8 @@ std::vector<uint8_t> answer_packet(const std::string& qname, const wire::Rdata* 
   put16(p, sig ? 2 : 1);
   put16(p, 0);
   put16(p, 0);
-  auto w = wire::Name::from_text(qname).wire();
+  const wire::Name name = wire::Name::from_text(qname);  // wire() views the name's storage
+  const auto w = name.wire();
   p.insert(p.end(), w.begin(), w.end());
   put16(p, 1);
   put16(p, 1);

@@ -47,6 +47,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "transports/quic_client_callbacks.h"
+
 namespace {
 
 uint64_t now_ns() {
@@ -291,24 +293,7 @@ Connection::Connection(Shared& shared, unsigned index)
       });
 
   ngtcp2_callbacks cb{};
-  cb.client_initial = ngtcp2_crypto_client_initial_cb;
-  cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-  cb.encrypt = ngtcp2_crypto_encrypt_cb;
-  cb.decrypt = ngtcp2_crypto_decrypt_cb;
-  cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-  cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
-  cb.update_key = ngtcp2_crypto_update_key_cb;
-  cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-  cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-  cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
-  cb.rand = [](uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { gnutls_rnd(GNUTLS_RND_NONCE, dest, len); };
-  cb.get_new_connection_id = [](ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t cidlen, void*) {
-    cid->datalen = cidlen;
-    gnutls_rnd(GNUTLS_RND_NONCE, cid->data, cidlen);
-    gnutls_rnd(GNUTLS_RND_NONCE, token, NGTCP2_STATELESS_RESET_TOKENLEN);
-    return 0;
-  };
+  sextant::transports::set_quic_client_crypto_callbacks(cb);
   cb.handshake_completed = [](ngtcp2_conn* conn, void* user) {
     auto* c = self(user);
     c->handshake_done_ = true;

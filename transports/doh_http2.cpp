@@ -244,27 +244,15 @@ class DohHttp2Session final : public StreamApplication {
     if (stream.responded) return;
     stream.responded = true;
     count_doh_status(response.status);
+    const DohHeaderFields fields(response, config_.alt_svc);
     stream.response_body = std::move(response.body);
     stream.response_offset = 0;
-    std::string status_text = std::to_string(response.status);
-    std::string content_length = std::to_string(stream.response_body.size());
-    std::string cache_control;
     std::vector<nghttp2_nv> headers;
-    auto add = [&headers](std::string_view name, std::string_view value) {
+    for (const auto& [name, value] : fields.fields()) {
       headers.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                                    value.size(), NGHTTP2_NV_FLAG_NONE});
-    };
-    add(":status", status_text);
-    if (!response.content_type.empty()) add("content-type", response.content_type);
-    if (response.max_age) {
-      cache_control = "max-age=" + std::to_string(*response.max_age);
-      add("cache-control", cache_control);
     }
-    if (response.allow) add("allow", "GET, POST");
-    if (response.cors) add("access-control-allow-origin", "*");
-    if (!config_.alt_svc.empty()) add("alt-svc", config_.alt_svc);
-    add("content-length", content_length);
     nghttp2_data_provider provider{};
     provider.source.ptr = &stream;
     provider.read_callback = read_body;

@@ -376,25 +376,14 @@ class DohHttp3Application final : public QuicApplication {
     if (stream.responded || stream.rejected || !h3_) return;
     stream.responded = true;
     count_doh_status(response.status);
+    const DohHeaderFields fields(response, /*alt_svc=*/"");
     stream.response_body = std::move(response.body);
-    std::string status = std::to_string(response.status);
-    std::string length = std::to_string(stream.response_body.size());
-    std::string cache_control;
     std::vector<nghttp3_nv> headers;
-    auto add = [&headers](std::string_view name, std::string_view value) {
+    for (const auto& [name, value] : fields.fields()) {
       headers.push_back(nghttp3_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                                    value.size(), NGHTTP3_NV_FLAG_NONE});
-    };
-    add(":status", status);
-    if (!response.content_type.empty()) add("content-type", response.content_type);
-    if (response.max_age) {
-      cache_control = "max-age=" + std::to_string(*response.max_age);
-      add("cache-control", cache_control);
     }
-    if (response.allow) add("allow", "GET, POST");
-    if (response.cors) add("access-control-allow-origin", "*");
-    add("content-length", length);
     nghttp3_data_reader reader{read_body};
     // nghttp3 copies the header fields; the body is read from `stream`,
     // which lives until the stream closes (after the client acknowledged it).

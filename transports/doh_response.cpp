@@ -62,4 +62,18 @@ std::string_view http_reason_phrase(unsigned status) noexcept {
   }
 }
 
+DohHeaderFields::DohHeaderFields(const DohResponse& response, std::string_view alt_svc)
+    : status_(std::to_string(response.status)), content_length_(std::to_string(response.body.size())) {
+  fields_.emplace_back(":status", status_);
+  if (!response.content_type.empty()) fields_.emplace_back("content-type", response.content_type);
+  if (response.max_age) {
+    cache_control_ = "max-age=" + std::to_string(*response.max_age);
+    fields_.emplace_back("cache-control", cache_control_);
+  }
+  if (response.allow) fields_.emplace_back("allow", "GET, POST");
+  if (response.cors) fields_.emplace_back("access-control-allow-origin", "*");
+  if (!alt_svc.empty()) fields_.emplace_back("alt-svc", alt_svc);
+  fields_.emplace_back("content-length", content_length_);
+}
+
 }  // namespace sextant::transports

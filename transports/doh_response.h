@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "transports/doh_request.h"
@@ -33,6 +35,26 @@ DohResponse doh_answer_response(std::span<const uint8_t> answer, DohFormat forma
 // An error status with a short body naming `reason`: text/plain for wire
 // clients, {"error": "..."} for JSON ones.
 DohResponse doh_error_response(unsigned status, std::string_view reason, DohFormat format);
+
+// The header fields of `response` for HTTP/2 and HTTP/3 (lowercase names,
+// :status first), as views into this object: HTTP/2 and HTTP/3 sessions
+// turn them into nghttp2_nv / nghttp3_nv, which the libraries copy when the
+// response is submitted. Not copyable or movable, so the views stay valid.
+// `alt_svc` is empty where no Alt-Svc is sent (HTTP/3 itself).
+class DohHeaderFields {
+ public:
+  DohHeaderFields(const DohResponse& response, std::string_view alt_svc);
+  DohHeaderFields(const DohHeaderFields&) = delete;
+  DohHeaderFields& operator=(const DohHeaderFields&) = delete;
+
+  const std::vector<std::pair<std::string_view, std::string_view>>& fields() const noexcept { return fields_; }
+
+ private:
+  std::string status_;
+  std::string content_length_;
+  std::string cache_control_;
+  std::vector<std::pair<std::string_view, std::string_view>> fields_;
+};
 
 // "OK", "Bad Request", ... for HTTP/1.1 status lines.
 std::string_view http_reason_phrase(unsigned status) noexcept;

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "transports/quic_client_callbacks.h"
 #include "transports/quic_client_tls.h"
 #include "transports/stream_framing.h"
 #include "transports/upstream_connection.h"
@@ -164,23 +165,7 @@ class DoqClientConnection final : public UpstreamConnection {
       return fmt::format("udp: {}", uv_strerror(rc));
     }
     ngtcp2_callbacks callbacks{};
-    callbacks.client_initial = ngtcp2_crypto_client_initial_cb;
-    callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-    callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
-    callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
-    callbacks.hp_mask = ngtcp2_crypto_hp_mask_cb;
-    callbacks.recv_retry = ngtcp2_crypto_recv_retry_cb;
-    callbacks.update_key = ngtcp2_crypto_update_key_cb;
-    callbacks.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-    callbacks.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-    callbacks.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-    callbacks.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
-    callbacks.rand = [](uint8_t* dest, size_t length, const ngtcp2_rand_ctx*) { random_bytes(dest, length); };
-    callbacks.get_new_connection_id = [](ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t cidlen, void*) {
-      *cid = random_cid(cidlen);
-      random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);
-      return 0;
-    };
+    set_quic_client_crypto_callbacks(callbacks);
     callbacks.handshake_completed = [](ngtcp2_conn*, void* user) {
       static_cast<DoqClientConnection*>(user)->handshake_completed_ = true;
       return 0;

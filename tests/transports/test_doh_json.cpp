@@ -198,3 +198,24 @@ TEST_CASE("doh response: bodies, types and freshness per format", "[doh][json]")
   CHECK(std::string(json_error.body.begin(), json_error.body.end()) == "{\"error\":\"bad \\\"name\\\"\"}");
   CHECK(http_reason_phrase(413) == "Content Too Large");
 }
+
+TEST_CASE("doh response: HTTP/2 and HTTP/3 header fields", "[doh]") {
+  DohResponse response;
+  response.status = 405;
+  response.content_type = "text/plain";
+  response.max_age = 300;
+  response.allow = true;
+  response.body = {'n', 'o'};
+  using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
+  const DohHeaderFields with_alt_svc(response, "h3=\":443\"");
+  CHECK(with_alt_svc.fields() == Fields{{":status", "405"},
+                                        {"content-type", "text/plain"},
+                                        {"cache-control", "max-age=300"},
+                                        {"allow", "GET, POST"},
+                                        {"alt-svc", "h3=\":443\""},
+                                        {"content-length", "2"}});
+  DohResponse bare;
+  bare.cors = true;
+  const DohHeaderFields without(bare, "");
+  CHECK(without.fields() == Fields{{":status", "200"}, {"access-control-allow-origin", "*"}, {"content-length", "0"}});
+}
