@@ -595,6 +595,8 @@ def cmd_check_net(_args):
 
 def cmd_down(_args):
     stopped = stop_processes(all_process_names())
+    if os.path.exists(DELAYS_FILE):
+        os.unlink(DELAYS_FILE)   # the next `up` chooses again
     log("stopped: %s" % (", ".join(stopped) if stopped else "nothing was running"))
     return 0
 
