@@ -19,6 +19,7 @@ QuicServerConfig quic_config(const Doh3ListenerConfig& config) {
   q.retry_threshold = config.retry_threshold;
   q.retry_token_lifetime_ms = config.retry_token_lifetime_ms;
   q.receive_buffer_bytes = config.receive_buffer_bytes;
+  q.client_limits = config.client_limits;
   q.what = "DoH HTTP/3 listener";
   return q;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "transports/connection_limits.h"
 #include "transports/doh_request.h"
 #include "transports/listener.h"
 #include "transports/quic_tls.h"
@@ -27,6 +28,7 @@ struct Doh3ListenerConfig {
   unsigned retry_threshold = 200;             // connections before Retry is required
   unsigned retry_token_lifetime_ms = 10000;
   size_t receive_buffer_bytes = 4 << 20;
+  std::shared_ptr<ClientConnectionTable> client_limits;  // per-client cap (connection_limits.h); null: none
 };
 
 class QuicServer;

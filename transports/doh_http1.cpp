@@ -70,6 +70,7 @@ class DohHttp1Session final : public StreamApplication {
   }
 
   size_t pending() const override { return pending_; }
+  bool partial_request() const override { return partial_; }
 
   // No new requests; those in flight are answered, then the connection
   // closes (the server closes it at once when nothing is in flight).
@@ -99,6 +100,7 @@ class DohHttp1Session final : public StreamApplication {
       }
       auto event = reader_.feed(std::span<const uint8_t>(input_.data() + offset, input_.size() - offset));
       offset += reader_.consumed();
+      if (reader_.consumed() > 0) partial_ = true;
       switch (event) {
         case Http1RequestReader::Event::need_more:
           more = false;
@@ -115,6 +117,8 @@ class DohHttp1Session final : public StreamApplication {
           reject_and_close(static_cast<unsigned>(reader_.fatal_status()), reader_.fatal_reason());
           break;
         case Http1RequestReader::Event::request:
+          partial_ = false;
+          connection_.touch();  // a complete request is progress; its bytes alone were not
           handle(reader_.request());
           break;
       }
@@ -291,6 +295,7 @@ class DohHttp1Session final : public StreamApplication {
   bool end_ = false;       // the connection ends once out_ is written
   bool draining_ = false;
   bool paused_ = false;
+  bool partial_ = false;   // octets of a request that is not complete yet
   bool parsing_ = false;
   bool writing_ = false;
 };

@@ -10,6 +10,8 @@
 #include "transports/doh_dispatch.h"
 #include "transports/doh_metrics.h"
 #include "transports/doh_response.h"
+#include "transports/http2_flood_guard.h"
+#include "transports/transport_metrics.h"
 
 namespace sextant::transports {
 
@@ -55,7 +57,8 @@ class DohHttp2Session final : public StreamApplication {
   }
 
   ~DohHttp2Session() override {
-    if (session_) nghttp2_session_del(session_);
+    if (session_) nghttp2_session_del(session_);  // calls no stream-close callbacks
+    buffer_shrank(connection_.counters(), buffered_);
   }
 
   void on_ready() override {
@@ -72,7 +75,7 @@ class DohHttp2Session final : public StreamApplication {
     in_recv_ = true;
     ssize_t consumed = nghttp2_session_mem_recv(session_, data.data(), data.size());
     in_recv_ = false;
-    if (consumed < 0) {
+    if (consumed < 0 || flooded_) {
       // Bad preface or an unrecoverable framing error: nghttp2 already
       // queued a GOAWAY where one makes sense; send it, then close.
       flush();
@@ -105,6 +108,13 @@ class DohHttp2Session final : public StreamApplication {
   }
 
   size_t pending() const override { return pending_; }
+
+  // A stream whose request has begun (HEADERS seen) but not ended.
+  bool partial_request() const override {
+    for (const auto& [id, stream] : streams_)
+      if (!stream.dispatched && !stream.responded) return true;
+    return false;
+  }
 
   void on_drain() override {
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
@@ -182,11 +192,24 @@ class DohHttp2Session final : public StreamApplication {
     }
     request.body.insert(request.body.end(), data, data + len);
     s->buffered_ += len;
+    buffer_grew(s->connection_.counters(), len);
     return 0;
   }
 
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* s = self(user);
+    switch (frame->hd.type) {
+      case NGHTTP2_PING:
+      case NGHTTP2_SETTINGS:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) break;
+        [[fallthrough]];
+      case NGHTTP2_PRIORITY:
+      case NGHTTP2_RST_STREAM:
+        if (!s->flood_guard_.spend()) s->end_flood();
+        return 0;
+      default:
+        break;
+    }
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
       auto it = s->streams_.find(frame->hd.stream_id);
@@ -197,12 +220,15 @@ class DohHttp2Session final : public StreamApplication {
     return 0;
   }
 
-  static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+  static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
     auto* s = self(user);
     auto it = s->streams_.find(stream_id);
     if (it == s->streams_.end()) return 0;
+    if (error_code == NGHTTP2_NO_ERROR && it->second.responded) s->flood_guard_.earn();
     if (it->second.waiting) --s->pending_;  // the Responder's later answer finds no stream
-    s->buffered_ -= std::min(s->buffered_, it->second.request.body.size());
+    const size_t held = std::min(s->buffered_, it->second.request.body.size());
+    s->buffered_ -= held;
+    buffer_shrank(s->connection_.counters(), held);
     s->streams_.erase(it);
     return 0;
   }
@@ -218,7 +244,18 @@ class DohHttp2Session final : public StreamApplication {
     return static_cast<ssize_t>(n);
   }
 
+  // The flood budget is spent: GOAWAY ENHANCE_YOUR_CALM, then on_data
+  // closes the connection once it is sent; nothing more is read.
+  void end_flood() {
+    if (flooded_) return;
+    flooded_ = true;
+    auto& counters = connection_.counters();
+    counters.add(counters.flood_closes);
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
   void process(int32_t stream_id, DohStream& stream) {
+    connection_.touch();  // a complete request is progress; its frames alone were not
     auto validation = validate_doh_request(stream.request, endpoint_);
     count_doh_request(HttpVersion::http2, validation.format);
     stream.format = validation.format;
@@ -292,6 +329,8 @@ class DohHttp2Session final : public StreamApplication {
   std::map<int32_t, DohStream> streams_;
   size_t pending_ = 0;
   size_t buffered_ = 0;  // request body octets held across streams
+  Http2FloodGuard flood_guard_;
+  bool flooded_ = false;
   bool in_recv_ = false;
   bool flushing_ = false;
 };

@@ -313,6 +313,7 @@ QuicServerConfig quic_config(const DoqListenerConfig& config) {
   q.retry_threshold = config.retry_threshold;
   q.retry_token_lifetime_ms = config.retry_token_lifetime_ms;
   q.receive_buffer_bytes = config.receive_buffer_bytes;
+  q.client_limits = config.client_limits;
   q.what = "DoQ listener";
   return q;
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "transports/connection_limits.h"
 #include "transports/listener.h"
 #include "transports/quic_tls.h"
 
@@ -41,6 +42,7 @@ struct DoqListenerConfig {
   unsigned retry_threshold = 200;
   unsigned retry_token_lifetime_ms = 10000;
   size_t receive_buffer_bytes = 4 << 20;  // SO_RCVBUF request
+  std::shared_ptr<ClientConnectionTable> client_limits;  // per-client cap (connection_limits.h); null: none
 };
 
 class QuicServer;

@@ -44,6 +44,7 @@ class DotSession final : public StreamApplication {
   }
 
   size_t pending() const override { return pending_; }
+  bool partial_request() const override { return !buffer_.empty(); }
 
   void on_drain() override {
     draining_ = true;
@@ -92,6 +93,7 @@ class DotSession final : public StreamApplication {
     auto& counters = connection_.counters();
     counters.add(counters.queries);
     ++pending_;
+    connection_.touch();
     Request request;
     request.query = query;
     request.peer = connection_.peer();

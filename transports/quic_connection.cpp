@@ -22,6 +22,7 @@ constexpr int kPacketsPerCall = 64;
 
 QuicConnection::QuicConnection(QuicServer* server, const sockaddr* remote) : server_(server) {
   add_ref();  // released when the timer handle is closed
+  last_progress_ = quic_now();
   std::memcpy(&remote_, remote, quic_address_length(remote));
   uv_timer_init(server_->worker().loop, &timer_);
   timer_.data = this;
@@ -152,6 +153,7 @@ void QuicConnection::on_packet(const uint8_t* data, size_t length, const sockadd
 
 void QuicConnection::deliver(uint64_t token, std::span<const uint8_t> answer) {
   if (state_ != State::open) return;
+  last_progress_ = quic_now();
   app_->deliver(token, answer);
   after_app_event();
 }
@@ -265,6 +267,13 @@ void QuicConnection::on_timer() {
           if (!handshake_done_) counters.add(counters.handshakes_failed);
           destroy();  // idle close is silent (RFC 9000 §10.1)
         } else {
+          if (rc == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+            auto& counters = server_->counters();
+            counters.add(counters.handshake_timeouts);
+            counters.add(counters.handshakes_failed);
+            destroy();  // nobody proved they are listening: no CONNECTION_CLOSE
+            return;
+          }
           handle_error(rc);
         }
         return;

@@ -114,6 +114,10 @@ class QuicConnection final : public ResponseChannel {
   // of the connection) once the application is done with them.
   void extend_credit(int64_t stream_id, uint64_t length);
   size_t pending() const noexcept { return app_ ? app_->pending() : 0; }
+  // Eviction when the server is full: open with nothing in flight, and when
+  // it last had progress (created, or an answer delivered).
+  bool idle_for_eviction() const noexcept { return state_ == State::open && pending() == 0; }
+  uint64_t last_progress() const noexcept { return last_progress_; }
 
   // ResponseChannel
   void deliver(uint64_t token, std::span<const uint8_t> answer) override;
@@ -171,6 +175,7 @@ class QuicConnection final : public ResponseChannel {
   bool in_read_ = false;      // inside ngtcp2_conn_read_pkt or after_read
   bool handshake_done_ = false;
   bool counted_ = false;
+  uint64_t last_progress_ = 0;  // quic_now() at creation and at each answer
 };
 
 }  // namespace sextant::transports

@@ -130,8 +130,14 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     counters_->add(counters_->errors);
     return;
   }
-  if (connections_.size() >= config_.max_connections) {
+  if (connections_.size() >= config_.max_connections && !evict_oldest_idle()) {
     counters_->add(counters_->connections_refused);
+    send_stateless_close(hd, NGTCP2_CONNECTION_REFUSED, from);
+    return;
+  }
+  ClientSlot slot;
+  if (!admit_client(config_.client_limits, from, slot)) {
+    counters_->add(counters_->refused_per_client);
     send_stateless_close(hd, NGTCP2_CONNECTION_REFUSED, from);
     return;
   }
@@ -152,7 +158,7 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     return;
   }
   auto* connection = new QuicConnection(this, from);
-  connections_.insert(connection);
+  connections_.emplace(connection, std::move(slot));
   std::string error;
   if (!connection->init(hd, original_dcid, after_retry, error)) {
     counters_->add(counters_->errors);
@@ -160,6 +166,21 @@ void QuicServer::on_datagram(const uint8_t* data, size_t length, const sockaddr*
     return;
   }
   connection->on_packet(data, length, from);
+}
+
+// Full: the idle connection (nothing in flight) answered least recently
+// makes room, so that idle connections kept alive by PINGs cannot lock new
+// clients out. A scan of the worker's connections, only when it is full.
+bool QuicServer::evict_oldest_idle() {
+  QuicConnection* victim = nullptr;
+  for (const auto& entry : connections_) {
+    QuicConnection* c = entry.first;
+    if (c->idle_for_eviction() && (!victim || c->last_progress() < victim->last_progress())) victim = c;
+  }
+  if (!victim) return false;
+  counters_->add(counters_->evicted_idle);
+  victim->close_now();
+  return true;
 }
 
 void QuicServer::send_retry(const ngtcp2_pkt_hd& hd, const sockaddr* to) {
@@ -204,7 +225,8 @@ void QuicServer::shutdown(unsigned grace_ms, std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
-  std::vector<QuicConnection*> all(connections_.begin(), connections_.end());
+  std::vector<QuicConnection*> all;
+  for (const auto& entry : connections_) all.push_back(entry.first);
   for (auto* c : all) {
     if (c->pending() == 0) c->close_now();
   }
@@ -212,7 +234,8 @@ void QuicServer::shutdown(unsigned grace_ms, std::function<void()> done) {
       &grace_timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<QuicServer*>(t->data);
-        std::vector<QuicConnection*> rest(self->connections_.begin(), self->connections_.end());
+        std::vector<QuicConnection*> rest;
+        for (const auto& entry : self->connections_) rest.push_back(entry.first);
         for (auto* c : rest) c->close_now();
       },
       grace_ms, 0);

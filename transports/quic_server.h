@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "transports/connection_limits.h"
 #include "transports/listener.h"
 #include "transports/quic_connection.h"
 #include "transports/quic_tls.h"
@@ -32,13 +33,19 @@ struct QuicServerConfig {
   uint16_t port = 0;
   unsigned idle_timeout_ms = 10000;       // QUIC max_idle_timeout
   unsigned handshake_timeout_ms = 5000;
-  unsigned max_connections = 1000;        // per worker; beyond it CONNECTION_REFUSED
+  // Per worker. At the limit a new connection closes the least recently
+  // answered idle one (CONNECTION_CLOSE); when none is idle it gets
+  // CONNECTION_REFUSED.
+  unsigned max_connections = 1000;
   // Address validation: at or above this many connections on the worker, a
   // client's first Initial gets a Retry and must come back with the token.
   // 0 means always Retry.
   unsigned retry_threshold = 200;
   unsigned retry_token_lifetime_ms = 10000;
   size_t receive_buffer_bytes = 4 << 20;  // SO_RCVBUF request
+  // Connections per client, shared with the other listeners
+  // (connection_limits.h); null: no cap. Over it: CONNECTION_REFUSED.
+  std::shared_ptr<ClientConnectionTable> client_limits;
   const char* what = "QUIC listener";     // names the listener in errors
 };
 
@@ -79,6 +86,7 @@ class QuicServer {
   void send_retry(const ngtcp2_pkt_hd& hd, const sockaddr* to);
   void send_stateless_close(const ngtcp2_pkt_hd& hd, uint64_t error, const sockaddr* to);
   void send_version_negotiation(const ngtcp2_version_cid& vc, const sockaddr* to);
+  bool evict_oldest_idle();
   void maybe_finish_shutdown();
   void close_handles();
 
@@ -95,7 +103,8 @@ class QuicServer {
   sockaddr_storage local_{};
   uint16_t port_ = 0;
   std::unordered_map<std::string, QuicConnection*> cids_;
-  std::unordered_set<QuicConnection*> connections_;
+  // Each connection's share of the per-client cap (empty slot: no cap).
+  std::unordered_map<QuicConnection*, ClientSlot> connections_;
   bool shutting_down_ = false;
   bool orphaned_ = false;
   bool finished_ = false;

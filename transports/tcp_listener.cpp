@@ -50,6 +50,7 @@ class TcpServer {
   uv_buf_t scratch() noexcept { return uv_buf_init(reinterpret_cast<char*>(scratch_.get()), kScratchSize); }
   void schedule_resume(TcpConnection* c);
   void connection_closed(TcpConnection* c);
+  void mark_active(TcpConnection* c);
   size_t connection_count() const noexcept { return count_; }
 
  private:
@@ -57,7 +58,10 @@ class TcpServer {
   static void on_resume(uv_idle_t* idle);
   static void on_grace_timeout(uv_timer_t* timer);
   static void on_handle_closed(uv_handle_t* handle);
-  void refuse_one();
+  void refuse_one(RelaxedCounter& reason);
+  bool evict_oldest_idle();
+  void link_front(TcpConnection* c);
+  void unlink(TcpConnection* c);
   void close_all_connections();
   void maybe_finish();
   void close_handle(uv_handle_t* h, bool& initialized);
@@ -80,7 +84,8 @@ class TcpServer {
   bool idle_initialized_ = false;
   int open_handles_ = 0;
 
-  TcpConnection* head_ = nullptr;  // intrusive list of open connections
+  TcpConnection* head_ = nullptr;  // intrusive list of open connections, most recently active first
+  TcpConnection* tail_ = nullptr;
   size_t count_ = 0;
   std::vector<TcpConnection*> resume_queue_;
 
@@ -102,12 +107,14 @@ class TcpConnection final : public ResponseChannel {
 
   // Accepts the pending connection from `listen`. On failure the connection
   // closes itself (and is unlinked by the server when its handles are closed).
-  void start(uv_stream_t* listen) {
+  // False when the client is over its connection cap (closed at once, and
+  // counted) or the accept failed.
+  bool start(uv_stream_t* listen) {
     add_ref();  // the "handles open" reference
     if (uv_tcp_init(server_->loop(), &tcp_) != 0) {
       closing_ = true;
       finish_close();
-      return;
+      return false;
     }
     tcp_.data = this;
     ++open_handles_;
@@ -116,16 +123,25 @@ class TcpConnection final : public ResponseChannel {
     ++open_handles_;
     if (uv_accept(listen, stream()) != 0) {
       close();
-      return;
+      return false;
     }
     uv_tcp_nodelay(&tcp_, 1);  // answers are small and latency-bound
     int len = sizeof peer_;
     if (uv_tcp_getpeername(&tcp_, &peer_.sa, &len) != 0) peer_.sa.sa_family = AF_UNSPEC;
     const auto& trusted = server_->config().trusted_proxies;
-    if (trusted && !trusted->empty() && peer_.sa.sa_family != AF_UNSPEC && trusted->contains(&peer_.sa))
-      proxy_reader_ = std::make_unique<ProxyStreamReader>();
+    const bool from_proxy =
+        trusted && !trusted->empty() && peer_.sa.sa_family != AF_UNSPEC && trusted->contains(&peer_.sa);
+    if (from_proxy) proxy_reader_ = std::make_unique<ProxyStreamReader>();
+    // A trusted proxy carries many clients: its connections are not capped.
+    if (!from_proxy && peer_.sa.sa_family != AF_UNSPEC &&
+        !admit_client(server_->config().client_limits, &peer_.sa, client_slot_)) {
+      server_->counters().refused_per_client.add();
+      close();
+      return false;
+    }
     start_reading();
     restart_idle_timer();
+    return true;
   }
 
   void deliver(uint64_t, std::span<const uint8_t> answer) override {
@@ -177,6 +193,8 @@ class TcpConnection final : public ResponseChannel {
   }
 
   bool closing() const noexcept { return closing_; }
+  // Nothing owed to the client: may be closed to make room.
+  bool idle_for_eviction() const noexcept { return !closing_ && idle(); }
 
   TcpConnection* prev = nullptr;
   TcpConnection* next = nullptr;
@@ -222,7 +240,9 @@ class TcpConnection final : public ResponseChannel {
       self->on_read_end(nread);
       return;
     }
-    self->restart_idle_timer();
+    // Octets alone are not progress: only a complete query (dispatch) or an
+    // answer restarts the idle timer, so a query trickled one octet at a
+    // time still meets it.
     std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
     if (!self->take_proxy_header(data) || data.empty()) return;
     self->decoder_.feed(data);
@@ -303,6 +323,8 @@ class TcpConnection final : public ResponseChannel {
   void dispatch(std::span<const uint8_t> frame) {
     server_->counters().queries.add();
     ++handler_pending_;
+    restart_idle_timer();
+    server_->mark_active(this);
     Request request;
     request.query = frame;
     request.peer = peer_.sa.sa_family == AF_UNSPEC ? nullptr : &peer_.sa;
@@ -406,7 +428,11 @@ class TcpConnection final : public ResponseChannel {
       self->restart_idle_timer();
       return;
     }
-    self->server_->counters().closed_idle.add();
+    if (self->decoder_.has_buffered_bytes() || self->proxy_reader_) {
+      self->server_->counters().request_timeouts.add();
+    } else {
+      self->server_->counters().closed_idle.add();
+    }
     self->close();
   }
 
@@ -418,10 +444,12 @@ class TcpConnection final : public ResponseChannel {
   void finish_close() {
     TcpServer* server = std::exchange(server_, nullptr);
     if (server) server->connection_closed(this);
+    client_slot_.reset();
     release();  // the "handles open" reference; may delete this
   }
 
   TcpServer* server_;
+  ClientSlot client_slot_;  // this connection's share of the per-client cap
   const size_t max_pending_;
   uv_tcp_t tcp_{};
   uv_timer_t idle_timer_{};
@@ -491,21 +519,25 @@ void TcpServer::open() {
 void TcpServer::on_connection(uv_stream_t* listen, int status) {
   auto* self = static_cast<TcpServer*>(listen->data);
   if (status < 0) return;
-  if (self->stopping_ || self->count_ >= self->config_.max_connections) {
-    self->refuse_one();
+  if (self->stopping_) {
+    self->refuse_one(self->counters_->refused);
+    return;
+  }
+  // (The per-client cap is checked once accepted, in start(): the peer is
+  // known only then. A client over its cap may thus evict an idle
+  // connection of a full server, but cannot fill one by itself.)
+  if (self->count_ >= self->config_.max_connections && !self->evict_oldest_idle()) {
+    self->refuse_one(self->counters_->refused);
     return;
   }
   auto* c = new TcpConnection(self);
-  c->next = self->head_;
-  if (self->head_) self->head_->prev = c;
-  self->head_ = c;
+  self->link_front(c);
   ++self->count_;
   self->counters_->connections.add();
-  self->counters_->accepted.add();
-  c->start(listen);
+  if (c->start(listen)) self->counters_->accepted.add();
 }
 
-void TcpServer::refuse_one() {
+void TcpServer::refuse_one(RelaxedCounter& reason) {
   // Accept and close at once, so the client learns now instead of waiting
   // in the backlog.
   auto* t = new uv_tcp_t;
@@ -515,7 +547,43 @@ void TcpServer::refuse_one() {
   }
   uv_accept(reinterpret_cast<uv_stream_t*>(&listen_), reinterpret_cast<uv_stream_t*>(t));
   uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-  counters_->refused.add();
+  reason.add();
+}
+
+void TcpServer::link_front(TcpConnection* c) {
+  c->prev = nullptr;
+  c->next = head_;
+  if (head_) head_->prev = c;
+  head_ = c;
+  if (!tail_) tail_ = c;
+}
+
+void TcpServer::unlink(TcpConnection* c) {
+  if (c->prev) c->prev->next = c->next;
+  else head_ = c->next;
+  if (c->next) c->next->prev = c->prev;
+  else tail_ = c->prev;
+  c->prev = c->next = nullptr;
+}
+
+void TcpServer::mark_active(TcpConnection* c) {
+  if (head_ == c || c->closing()) return;
+  unlink(c);
+  link_front(c);
+}
+
+// Full: the least recently active idle connection makes room (only the
+// oldest few are looked at; a server full of busy connections refuses).
+bool TcpServer::evict_oldest_idle() {
+  constexpr int kScan = 64;
+  int scanned = 0;
+  for (TcpConnection* c = tail_; c && scanned < kScan; c = c->prev, ++scanned) {
+    if (!c->idle_for_eviction()) continue;
+    counters_->evicted_idle.add();
+    c->close();
+    return true;
+  }
+  return false;
 }
 
 void TcpServer::schedule_resume(TcpConnection* c) {
@@ -538,10 +606,7 @@ void TcpServer::on_resume(uv_idle_t* idle) {
 }
 
 void TcpServer::connection_closed(TcpConnection* c) {
-  if (c->prev) c->prev->next = c->next;
-  else head_ = c->next;
-  if (c->next) c->next->prev = c->prev;
-  c->prev = c->next = nullptr;
+  unlink(c);
   --count_;
   counters_->connections.sub();
   maybe_finish();

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 
+#include "transports/connection_limits.h"
 #include "transports/listener.h"
 #include "transports/listener_counters.h"
 #include "transports/proxy_protocol.h"
@@ -28,11 +29,17 @@ namespace sextant::transports {
 
 struct TcpListenerConfig {
   SocketAddress address;  // port 0: see make_tcp_listener_factory
-  // RFC 7766 §6.2.3 / RFC 7828: close a connection without traffic (and
-  // without queries in progress) after this long. The resolver advertises it
-  // in EDNS keepalive (in units of 100 ms).
+  // RFC 7766 §6.2.3 / RFC 7828: close a connection without a complete
+  // query or an answer (and without queries in progress) after this long;
+  // octets that do not complete a query do not restart it. The resolver
+  // advertises it in EDNS keepalive (in units of 100 ms).
   unsigned idle_timeout_ms = 10000;
-  size_t max_connections = 1000;           // per worker (per listener)
+  // Per worker (per listener). At the limit a new connection closes the
+  // least recently active idle one; when none is idle it is closed at once.
+  size_t max_connections = 1000;
+  // Connections per client, shared with the other listeners
+  // (connection_limits.h); null: no cap. Trusted PROXY peers are exempt.
+  std::shared_ptr<ClientConnectionTable> client_limits;
   size_t max_pending_per_connection = 100; // queries + unwritten answers
   int backlog = 1024;
   // Load balancers (dnsdist) whose connections must start with a PROXY v2
@@ -43,7 +50,10 @@ struct TcpListenerConfig {
 
 struct TcpCounters {
   RelaxedCounter accepted;
-  RelaxedCounter refused;            // over max_connections: closed at once
+  RelaxedCounter refused;            // over max_connections, none idle: closed at once
+  RelaxedCounter refused_per_client; // over the per-client cap: closed at once
+  RelaxedCounter evicted_idle;       // idle, closed to make room for a new connection
+  RelaxedCounter request_timeouts;   // idle timeout with part of a query received
   RelaxedCounter closed_idle;        // idle timeout
   RelaxedCounter closed_by_peer;     // EOF or reset with nothing left to send
   RelaxedCounter zero_length_frames; // protocol error: connection closed

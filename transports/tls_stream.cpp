@@ -172,7 +172,21 @@ void StreamConnection::arm_timer(unsigned ms) {
 }
 
 void StreamConnection::touch() {
-  if (state_ == State::open) arm_timer(options_->idle_timeout_ms);
+  if (state_ != State::open) return;
+  arm_timer(options_->idle_timeout_ms);
+  if (server_) server_->mark_active(this);
+}
+
+bool StreamConnection::idle_for_eviction() const {
+  switch (state_) {
+    case State::proxy_header:
+    case State::handshake:
+      return true;  // nothing owed to it yet
+    case State::open:
+      return (!app_ || app_->pending() == 0) && write_queue_bytes() == 0;
+    default:
+      return false;  // already going
+  }
 }
 
 void StreamConnection::on_timer() {
@@ -180,13 +194,14 @@ void StreamConnection::on_timer() {
     case State::proxy_header:
     case State::handshake:
       counters_->add(counters_->handshakes_failed);
+      counters_->add(counters_->handshake_timeouts);
       close(false);
       break;
     case State::open:
       if (app_->pending() > 0) {
         arm_timer(options_->idle_timeout_ms);  // the resolver is still working for this client
       } else {
-        counters_->add(counters_->idle_timeouts);
+        counters_->add(app_->partial_request() ? counters_->request_timeouts : counters_->idle_timeouts);
         close(true);
       }
       break;
@@ -231,8 +246,9 @@ void StreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread == 0 || state_ == State::closing || state_ == State::closed) return;
+  // Bytes alone are not progress (see touch): a peer trickling a request
+  // one octet at a time still meets the idle timer.
   std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
-  if (state_ == State::open) touch();
   if (state_ == State::proxy_header) {
     if (!consume_proxy_header(data)) {
       counters_->add(counters_->errors);
@@ -347,10 +363,12 @@ bool StreamConnection::send_raw(std::span<const uint8_t> data) {
   auto* request = new WriteRequest;
   request->data.assign(data.begin(), data.end());
   request->request.data = this;
+  buffer_grew(*counters_, request->data.size());
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->data.data()), static_cast<unsigned>(request->data.size()));
   int rc = uv_write(&request->request, stream, &buf, 1, [](uv_write_t* req, int status) {
     auto* owned = reinterpret_cast<WriteRequest*>(req);
     auto* self = static_cast<StreamConnection*>(req->data);
+    buffer_shrank(*self->counters_, owned->data.size());
     delete owned;
     if (status < 0) {
       if (self->state_ != State::closed) self->close(false);
@@ -363,6 +381,7 @@ bool StreamConnection::send_raw(std::span<const uint8_t> data) {
     if (self->state_ == State::closing && self->write_queue_bytes() == 0) self->close(false);
   });
   if (rc != 0) {
+    buffer_shrank(*counters_, request->data.size());
     delete request;
     return false;
   }
@@ -443,6 +462,7 @@ void StreamConnection::close(bool graceful) {
 void StreamConnection::on_handle_closed() {
   if (--open_handles_ > 0) return;
   if (counted_) connection_closed(*counters_);
+  client_slot_.reset();
   if (server_) {
     server_->remove(this);
     server_ = nullptr;
@@ -518,7 +538,7 @@ StreamServer::~StreamServer() {
     c->close(false);
     c = next;
   }
-  head_ = nullptr;
+  head_ = tail_ = nullptr;
   auto free_tcp = [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); };
   auto free_timer = [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); };
   if (listen_) {
@@ -542,26 +562,70 @@ void StreamServer::on_connection(int status) {
     connection->close(false);
     return;
   }
-  if (connections_ >= options_->max_connections) {
-    counters_->add(counters_->connections_refused);
+  auto refuse = [&](std::atomic<uint64_t>& reason) {
+    counters_->add(reason);
     connection->server_ = nullptr;
     connection->close(false);
+  };
+  int length = sizeof connection->tcp_peer_;
+  uv_tcp_getpeername(&connection->tcp_, reinterpret_cast<sockaddr*>(&connection->tcp_peer_), &length);
+  const auto* peer = reinterpret_cast<const sockaddr*>(&connection->tcp_peer_);
+  // A trusted proxy carries many clients: its connections are not capped.
+  const bool from_proxy = options_->trusted_proxies && options_->trusted_proxies->contains(peer);
+  if (!from_proxy && !admit_client(options_->client_limits, peer, connection->client_slot_)) {
+    refuse(counters_->refused_per_client);
     return;
   }
-  connection->next_ = head_;
-  if (head_) head_->prev_ = connection;
-  head_ = connection;
+  if (connections_ >= options_->max_connections && !evict_oldest_idle()) {
+    refuse(counters_->connections_refused);
+    return;
+  }
+  link_front(connection);
   ++connections_;
   if (!connection->start()) connection->close(false);
 }
 
 void StreamServer::remove(StreamConnection* connection) {
+  unlink(connection);
+  --connections_;
+  maybe_finish_shutdown();
+}
+
+void StreamServer::link_front(StreamConnection* connection) {
+  connection->prev_ = nullptr;
+  connection->next_ = head_;
+  if (head_) head_->prev_ = connection;
+  head_ = connection;
+  if (!tail_) tail_ = connection;
+}
+
+void StreamServer::unlink(StreamConnection* connection) {
   if (connection->prev_) connection->prev_->next_ = connection->next_;
   if (connection->next_) connection->next_->prev_ = connection->prev_;
   if (head_ == connection) head_ = connection->next_;
+  if (tail_ == connection) tail_ = connection->prev_;
   connection->prev_ = connection->next_ = nullptr;
-  --connections_;
-  maybe_finish_shutdown();
+}
+
+void StreamServer::mark_active(StreamConnection* connection) {
+  if (head_ == connection) return;
+  unlink(connection);
+  link_front(connection);
+}
+
+// Full: the least recently active idle connection makes room, so that idle
+// connections (10,000 of them, say) cannot lock new clients out. Only the
+// oldest few are looked at: a server full of busy connections refuses.
+bool StreamServer::evict_oldest_idle() {
+  constexpr int kScan = 64;
+  int scanned = 0;
+  for (StreamConnection* c = tail_; c && scanned < kScan; c = c->prev_, ++scanned) {
+    if (!c->idle_for_eviction()) continue;
+    counters_->add(counters_->evicted_idle);
+    c->close(c->state_ == StreamConnection::State::open);
+    return true;
+  }
+  return false;
 }
 
 void StreamServer::shutdown(unsigned grace_ms, std::function<void()> done) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "transports/connection_limits.h"
 #include "transports/listener.h"
 #include "transports/proxy_protocol.h"
 #include "transports/query_handler.h"
@@ -36,9 +37,18 @@ namespace sextant::transports {
 struct StreamServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;
-  unsigned idle_timeout_ms = 10000;       // no query in flight and nothing received
-  unsigned handshake_timeout_ms = 5000;   // TCP accept to TLS handshake done
-  unsigned max_connections = 1000;        // per worker; beyond it new ones are closed at once
+  // No query in flight and no complete request or answer for this long.
+  // Bytes that do not complete a request (slow headers, a DNS message sent
+  // one octet at a time, HTTP/2 PINGs) do not restart it.
+  unsigned idle_timeout_ms = 10000;
+  unsigned handshake_timeout_ms = 5000;   // TCP accept to TLS handshake done, however the bytes trickle
+  // Per worker. At the limit a new connection closes the least recently
+  // active idle one (nothing in flight, nothing queued); when none is idle
+  // the new one is closed at once.
+  unsigned max_connections = 1000;
+  // Connections per client across every listener sharing the table
+  // (connection_limits.h); null: no cap. Trusted PROXY peers are exempt.
+  std::shared_ptr<ClientConnectionTable> client_limits;
   int backlog = 256;
   size_t max_write_queue_bytes = 1 << 20; // stop reading while the peer does not read answers
   // With a non-empty list, connections from these peers must begin with a
@@ -67,6 +77,9 @@ class StreamApplication {
   virtual size_t pending() const = 0;
   // The connection is closing: drop any state that refers to it.
   virtual void on_closing() {}
+  // A request has begun but is not complete (the idle timer then counts a
+  // request timeout rather than an idle connection).
+  virtual bool partial_request() const { return false; }
   // The listener is shutting down: stop taking new requests (e.g. GOAWAY).
   virtual void on_drain() {}
 };
@@ -85,7 +98,8 @@ class StreamConnection final : public ResponseChannel {
   void resume_reading();
   // Closes the connection: gracefully (TLS close_notify, then FIN) or at once.
   void close(bool graceful);
-  // Re-arms the idle timer (activity).
+  // Progress (a complete request or an answer): re-arms the idle timer and
+  // makes this the most recently active connection of its server.
   void touch();
 
   bool is_open() const noexcept { return state_ == State::open; }
@@ -123,6 +137,7 @@ class StreamConnection final : public ResponseChannel {
   ~StreamConnection() override;
 
   bool start();  // after uv_accept
+  bool idle_for_eviction() const;
   void on_read(ssize_t nread, const uv_buf_t* buf);
   bool consume_proxy_header(std::span<const uint8_t>& data);
   bool feed_tls(std::span<const uint8_t> data);
@@ -159,7 +174,8 @@ class StreamConnection final : public ResponseChannel {
   sockaddr_storage peer_{};
   sockaddr_storage tcp_peer_{};
   sockaddr_storage local_{};
-  StreamConnection* prev_ = nullptr;  // server's intrusive list
+  ClientSlot client_slot_;            // this connection's share of the per-client cap
+  StreamConnection* prev_ = nullptr;  // server's intrusive list, most recently active first
   StreamConnection* next_ = nullptr;
 };
 
@@ -188,6 +204,10 @@ class StreamServer {
   friend class StreamConnection;
   void on_connection(int status);
   void remove(StreamConnection* connection);
+  void link_front(StreamConnection* connection);
+  void unlink(StreamConnection* connection);
+  void mark_active(StreamConnection* connection);
+  bool evict_oldest_idle();
   void maybe_finish_shutdown();
 
   WorkerContext worker_;
@@ -202,7 +222,8 @@ class StreamServer {
   bool grace_timer_open_ = false;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
-  StreamConnection* head_ = nullptr;
+  StreamConnection* head_ = nullptr;  // most recently active
+  StreamConnection* tail_ = nullptr;  // least recently active
   size_t connections_ = 0;
   uint16_t bound_port_ = 0;
 };

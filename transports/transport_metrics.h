@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "transports/proxy_protocol.h"
@@ -28,6 +29,13 @@ struct TransportCounters {
   std::atomic<uint64_t> retries_sent{0};          // QUIC Retry packets (DoQ only)
   std::atomic<uint64_t> sessions_resumed{0};      // QUIC handshakes that resumed a session (DoQ, DoH/3)
   std::atomic<uint64_t> early_data_accepted{0};   // QUIC handshakes whose 0-RTT data was accepted (DoQ)
+  // Abusive connections (connection_limits.h, issue 16 §6), each closed at once:
+  std::atomic<uint64_t> refused_per_client{0};    // over server.max-connections-per-client
+  std::atomic<uint64_t> evicted_idle{0};          // oldest idle one, closed to make room for a new one
+  std::atomic<uint64_t> handshake_timeouts{0};    // no finished handshake within server.handshake-timeout
+  std::atomic<uint64_t> request_timeouts{0};      // a request begun but not complete at the idle timeout
+  std::atomic<uint64_t> flood_closes{0};          // HTTP/2 control frames or stream resets over the budget
+  std::atomic<uint64_t> buffered_bytes{0};        // gauge: queued output and held request bodies
   // PROXY v2 per connection, indexed by ProxyOutcome (direct is not counted).
   std::array<std::atomic<uint64_t>, kProxyOutcomeCount> proxy{};
 
@@ -50,6 +58,12 @@ struct TransportCountersSnapshot {
   uint64_t retries_sent = 0;
   uint64_t sessions_resumed = 0;
   uint64_t early_data_accepted = 0;
+  uint64_t refused_per_client = 0;
+  uint64_t evicted_idle = 0;
+  uint64_t handshake_timeouts = 0;
+  uint64_t request_timeouts = 0;
+  uint64_t flood_closes = 0;
+  uint64_t buffered_bytes = 0;
   std::array<uint64_t, kProxyOutcomeCount> proxy{};
 };
 
@@ -62,5 +76,9 @@ TransportCountersSnapshot snapshot(const TransportCounters& c) noexcept;
 // Adjusts the connections_active gauge without going below zero.
 void connection_opened(TransportCounters& c) noexcept;
 void connection_closed(TransportCounters& c) noexcept;
+// The buffered_bytes gauge: memory held for a connection (output not yet on
+// the socket, request bodies waiting for their end).
+void buffer_grew(TransportCounters& c, size_t bytes) noexcept;
+void buffer_shrank(TransportCounters& c, size_t bytes) noexcept;
 
 }  // namespace sextant::transports

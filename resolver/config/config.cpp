@@ -33,10 +33,26 @@ const std::vector<Setting>& settings() {
        bind_endpoints(&Config::listen, 53)},
       {"server.threads", "0", "Worker threads, one event loop each; 0 means one per CPU core.",
        bind_uint(&Config::threads, 0, 256)},
-      {"server.tcp-idle-timeout", "10s", "Close TCP/DoT/DoH connections idle this long (RFC 7766).",
+      {"server.tcp-idle-timeout", "10s",
+       "Close TCP/DoT/DoH connections idle this long (RFC 7766): no query in progress and no complete "
+       "query or answer. Octets that do not complete a query (slow headers, a query trickled one octet "
+       "at a time, HTTP/2 PINGs) do not restart it.",
        bind_duration_ms(&Config::tcp_idle_timeout_ms, 100, 3600000)},
-      {"server.tcp-connections-per-worker", "1000", "Most concurrent stream connections per worker.",
+      {"server.tcp-connections-per-worker", "1000",
+       "Most concurrent TCP, DoT, DoH and DoQ connections per worker and listener. When full, a new "
+       "connection closes the least recently active idle one (nothing in flight), so idle connections "
+       "cannot lock new clients out; when none is idle the new one is refused (QUIC: CONNECTION_REFUSED).",
        bind_uint(&Config::tcp_connections_per_worker, 1, 1000000)},
+      {"server.max-connections-per-client", "100",
+       "Most concurrent TCP, DoT, DoH and DoQ connections from one client (an IPv4 address or an IPv6 "
+       "/64), over all listeners and workers; over it a new connection is closed at once (QUIC: "
+       "CONNECTION_REFUSED). Trusted proxies (`server.proxy-protocol-from`, `server.doh.trusted-proxies`) "
+       "are exempt. 0: no cap (as dnsdist's `setMaxTCPConnectionsPerClient` default).",
+       bind_uint(&Config::max_connections_per_client, 0, 1000000)},
+      {"server.handshake-timeout", "5s",
+       "Close a DoT/DoH/DoQ connection whose TLS or QUIC handshake has not finished this long after it "
+       "was accepted, however its bytes trickle in (a TLS slowloris).",
+       bind_duration_ms(&Config::handshake_timeout_ms, 100, 60000)},
       {"server.dot.listen", "[]", "Addresses for DNS over TLS (default port 853).",
        bind_endpoints(&Config::dot_listen, 853)},
       {"server.doh.listen", "[]", "Addresses for DNS over HTTPS (default port 443).",
@@ -90,6 +106,9 @@ const std::vector<Setting>& settings() {
        bind_names(&Config::health_check_names)},
       {"server.doq.listen", "[]", "Addresses for DNS over QUIC (UDP, default port 853).",
        bind_endpoints(&Config::doq_listen, 853)},
+      {"server.doq.max-streams", "100",
+       "Concurrent queries (bidirectional streams, QUIC `initial_max_streams_bidi`) on one DoQ connection.",
+       bind_uint(&Config::doq_max_streams, 1, 10000)},
       {"server.tls.certificate", "", "PEM certificate chain for DoT, DoH and DoQ.",
        bind_string(&Config::tls_certificate)},
       {"server.tls.key", "", "PEM private key for the certificate.", bind_string(&Config::tls_key)},

@@ -117,6 +117,9 @@ struct Config {
   unsigned threads = 0;                    // 0 = one per core
   uint32_t tcp_idle_timeout_ms = 0;
   unsigned tcp_connections_per_worker = 0;
+  unsigned max_connections_per_client = 0;  // 0: no cap
+  uint32_t handshake_timeout_ms = 0;
+  unsigned doq_max_streams = 0;
   std::vector<Endpoint> dot_listen;
   std::vector<Endpoint> doh_listen;
   std::vector<Endpoint> doq_listen;

@@ -189,6 +189,8 @@ void Daemon::run() {
   std::vector<std::string> proxies;
   for (const auto& p : c.proxy_protocol_from) proxies.push_back(p.to_text());
   auto proxy_protocol_from = std::make_shared<const transports::TrustedProxies>(proxies);
+  // One per-client connection count for every stream and QUIC listener.
+  auto client_limits = std::make_shared<transports::ClientConnectionTable>(c.max_connections_per_client);
   for (const auto& ep : c.listen) {
     transports::SocketAddress address = transports::parse_address_or_throw(ep.to_text(), 53);
     transports::UdpListenerConfig udp;
@@ -202,13 +204,14 @@ void Daemon::run() {
     tcp.address = address;
     tcp.idle_timeout_ms = c.tcp_idle_timeout_ms;
     tcp.max_connections = c.tcp_connections_per_worker;
+    tcp.client_limits = client_limits;
     if (!proxy_protocol_from->empty()) tcp.trusted_proxies = proxy_protocol_from;
     factories.push_back(transports::make_tcp_listener_factory(tcp, [&s](transports::TcpListener& l) {
       std::lock_guard lock(s.listeners_mu);
       s.tcp_counters.push_back(l.counters_handle());
     }));
   }
-  add_encrypted_listeners(c, factories, s.tls, proxy_protocol_from);
+  add_encrypted_listeners(c, factories, s.tls, proxy_protocol_from, client_limits);
   if (!c.dnssec) log::warning("DNSSEC validation is off (dnssec.validation: false)");
 
   std::optional<TargetUser> run_as;

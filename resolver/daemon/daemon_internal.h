@@ -115,9 +115,11 @@ std::string doh_alt_svc(const Config& c, const Endpoint& ep);
 
 // DoT, DoH and DoQ share one certificate; each transport gets its own TLS
 // context (ALPN differs) shared by every worker.
+// `client_limits` is the per-client connection cap they share with TCP.
 void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
                              TlsContexts& contexts,
-                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from);
+                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from,
+                             const std::shared_ptr<transports::ClientConnectionTable>& client_limits);
 
 std::vector<wire::Name> health_check_names_from(const Config& c);
 

@@ -108,7 +108,13 @@ using TcpRow = Row<transports::TcpCounters, RelaxedCounter>;
 const TcpRow kTcpRows[] = {
     {&transports::TcpCounters::accepted, "sextant_tcp_connections_accepted_total", "TCP connections accepted."},
     {&transports::TcpCounters::refused, "sextant_tcp_connections_refused_total",
-     "TCP connections closed at once: over server.tcp-connections-per-worker."},
+     "TCP connections closed at once: over server.tcp-connections-per-worker with none idle."},
+    {&transports::TcpCounters::refused_per_client, "sextant_tcp_connections_refused_per_client_total",
+     "TCP connections closed at once: over server.max-connections-per-client."},
+    {&transports::TcpCounters::evicted_idle, "sextant_tcp_connections_evicted_total",
+     "Idle TCP connections closed to make room for a new one."},
+    {&transports::TcpCounters::request_timeouts, "sextant_tcp_request_timeouts_total",
+     "TCP connections closed at the idle timeout with a query partly received."},
     {&transports::TcpCounters::closed_idle, "sextant_tcp_idle_timeouts_total", "TCP connections closed idle."},
     {&transports::TcpCounters::queries, "sextant_tcp_queries_total", "Queries received over TCP."},
     {&transports::TcpCounters::answered, "sextant_tcp_answers_total", "Answers sent over TCP."},
@@ -174,8 +180,25 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
   using Snap = transports::TransportCountersSnapshot;
   each("sextant_encrypted_connections_total", "Connections accepted (QUIC: created).", false,
        [](const Snap& c) { return c.connections_accepted; });
-  each("sextant_encrypted_connections_refused_total", "Connections over the per-worker limit.", false,
+  each("sextant_encrypted_connections_refused_total", "Connections over the per-worker limit, none idle.", false,
        [](const Snap& c) { return c.connections_refused; });
+  each("sextant_encrypted_connections_refused_per_client_total",
+       "Connections over server.max-connections-per-client, closed at once.", false,
+       [](const Snap& c) { return c.refused_per_client; });
+  each("sextant_encrypted_connections_evicted_total", "Idle connections closed to make room for a new one.", false,
+       [](const Snap& c) { return c.evicted_idle; });
+  each("sextant_encrypted_handshake_timeouts_total", "Connections closed at server.handshake-timeout.", false,
+       [](const Snap& c) { return c.handshake_timeouts; });
+  each("sextant_encrypted_request_timeouts_total",
+       "Connections closed at the idle timeout with a request begun but not complete (slow headers).", false,
+       [](const Snap& c) { return c.request_timeouts; });
+  each("sextant_encrypted_flood_closes_total",
+       "HTTP/2 connections ended (GOAWAY ENHANCE_YOUR_CALM) for PING/SETTINGS/PRIORITY frames or stream "
+       "resets over their budget.",
+       false, [](const Snap& c) { return c.flood_closes; });
+  each("sextant_encrypted_buffered_bytes",
+       "Memory held for connections: output not yet on the socket, HTTP/2 request bodies.", true,
+       [](const Snap& c) { return c.buffered_bytes; });
   each("sextant_encrypted_connections", "Open connections.", true, [](const Snap& c) { return c.connections_active; });
   each("sextant_encrypted_handshakes_total", "Completed TLS handshakes.", false,
        [](const Snap& c) { return c.handshakes_completed; });

@@ -146,14 +146,17 @@ std::string doh_alt_svc(const Config& c, const Endpoint& ep) {
 // context (ALPN differs) shared by every worker.
 void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFactory>& factories,
                              TlsContexts& contexts,
-                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from) {
+                             const std::shared_ptr<const transports::TrustedProxies>& proxy_protocol_from,
+                             const std::shared_ptr<transports::ClientConnectionTable>& client_limits) {
   transports::TlsFiles files{c.tls_certificate, c.tls_key};
-  auto stream_options = [&c](const Endpoint& ep) {
+  auto stream_options = [&c, &client_limits](const Endpoint& ep) {
     transports::StreamServerOptions o;
     o.address = ep.address;
     o.port = ep.port;
     o.idle_timeout_ms = c.tcp_idle_timeout_ms;
+    o.handshake_timeout_ms = c.handshake_timeout_ms;
     o.max_connections = c.tcp_connections_per_worker;
+    o.client_limits = client_limits;
     return o;
   };
   if (!c.dot_listen.empty()) {
@@ -205,6 +208,8 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       hc.endpoint.json_path = c.doh_json_path;
       hc.idle_timeout_ms = c.tcp_idle_timeout_ms;
       hc.max_connections = c.tcp_connections_per_worker;
+      hc.handshake_timeout_ms = c.handshake_timeout_ms;
+      hc.client_limits = client_limits;
       hc.max_streams_per_connection = c.doh_max_streams;
       factories.push_back(transports::make_doh3_listener_factory(hc, tls));
     }
@@ -218,6 +223,9 @@ void add_encrypted_listeners(const Config& c, std::vector<transports::ListenerFa
       qc.port = ep.port;
       qc.idle_timeout_ms = c.tcp_idle_timeout_ms;
       qc.max_connections = c.tcp_connections_per_worker;
+      qc.handshake_timeout_ms = c.handshake_timeout_ms;
+      qc.max_streams_per_connection = c.doq_max_streams;
+      qc.client_limits = client_limits;
       factories.push_back(transports::make_doq_listener_factory(qc, tls));
     }
   }

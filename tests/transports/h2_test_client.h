@@ -64,6 +64,12 @@ class H2TestClient {
           r.error_code = code;
           return 0;
         });
+    nghttp2_session_callbacks_set_on_frame_recv_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame* frame, void* user) -> int {
+          if (frame->hd.type == NGHTTP2_GOAWAY)
+            static_cast<H2TestClient*>(user)->goaway_error_ = static_cast<int>(frame->goaway.error_code);
+          return 0;
+        });
     nghttp2_session_client_new(&session_, cb, this);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
@@ -113,6 +119,11 @@ class H2TestClient {
     return id;
   }
   void reset(int32_t id) { nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL); }
+  // Frames that ask the server for work without a request (flood tests).
+  void ping() { nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr); }
+  void settings() { nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0); }
+  // The error code of the peer's GOAWAY, -1 before one arrived.
+  int goaway_error() const { return goaway_error_; }
 
   // Exchanges frames until every submitted stream is closed, the peer
   // closes, or `timeout_ms` passes. Returns true if all streams closed.
@@ -172,6 +183,7 @@ class H2TestClient {
   Send send_;
   Receive receive_;
   std::vector<std::shared_ptr<Body>> bodies_;
+  int goaway_error_ = -1;
 };
 
 // Send/Receive over a plain blocking socket with a short poll timeout.

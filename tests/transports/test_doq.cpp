@@ -2,7 +2,10 @@
 // Retry address validation, ALPN, limits, hostile datagrams, reload.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
+#include <thread>
 
 #include "tests/transports/doq_fixture.h"
 #include "transports/transport_metrics.h"
@@ -165,20 +168,36 @@ TEST_CASE("DoQ limits streams per connection and connections per worker", "[doq]
   auto config = DoqFixture::test_config();
   config.max_streams_per_connection = 2;
   config.max_connections = 1;
-  DoqFixture f(config, 200);
+  DoqFixture f(config, 1000);
   DoqTestClient client = f.client();
   REQUIRE(client.handshake());
   // MAX_STREAMS is 2: a third stream cannot be opened until one finishes.
   CHECK(client.send_query(make_query("slow1.example", 1, 0)) >= 0);
   CHECK(client.send_query(make_query("slow2.example", 1, 0)) >= 0);
   CHECK(client.send_query(make_query("slow3.example", 1, 0)) < 0);
-  REQUIRE(client.wait_streams(3000));
-  // A second connection is over the limit: refused at its first packet.
+  client.wait_closed(200);  // runs the client: the two queries reach the server
+  // A second connection is over the limit while the first is busy (its
+  // answers take 1 s): refused at its first packet.
   auto before = snapshot(transport_counters(Transport::doq));
   DoqTestClient second = f.client();
   CHECK_FALSE(second.handshake(2000));
   auto after = snapshot(transport_counters(Transport::doq));
   CHECK(after.connections_refused >= before.connections_refused + 1);
+  REQUIRE(client.wait_streams(4000));
+}
+
+TEST_CASE("DoQ: when full, a new connection evicts the idle one", "[doq][limits]") {
+  auto config = DoqFixture::test_config();
+  config.max_connections = 1;
+  DoqFixture f(config);
+  DoqTestClient first = f.client();
+  REQUIRE(first.handshake());
+  auto before = snapshot(transport_counters(Transport::doq));
+  DoqTestClient second = f.client();  // the first is idle: it makes room
+  CHECK(second.handshake(2000));
+  auto after = snapshot(transport_counters(Transport::doq));
+  CHECK(after.evicted_idle >= before.evicted_idle + 1);
+  CHECK(after.connections_refused == before.connections_refused);
 }
 
 TEST_CASE("DoQ closes idle connections", "[doq]") {
@@ -427,4 +446,28 @@ TEST_CASE("DoQ resumes sessions from its tickets and answers 0-RTT queries", "[d
     ::close(fd);
     CHECK(f.handler.handled == 1);
   }
+}
+
+TEST_CASE("DoQ refuses a client's connections over the per-client cap and takes them after", "[doq][limits]") {
+  auto config = DoqFixture::test_config();
+  config.idle_timeout_ms = 500;
+  auto table = std::make_shared<ClientConnectionTable>(1);
+  config.client_limits = table;
+  DoqFixture f(config);
+  auto before = snapshot(transport_counters(Transport::doq));
+  {
+    DoqTestClient first = f.client();
+    REQUIRE(first.handshake());
+    DoqTestClient second = f.client();  // same address: over the cap of 1
+    CHECK_FALSE(second.handshake(2000));
+    auto after = snapshot(transport_counters(Transport::doq));
+    CHECK(after.refused_per_client >= before.refused_per_client + 1);
+  }
+  // The first went away silently: its slot comes back at the idle timeout.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (table->clients() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(table->clients() == 0);
+  DoqTestClient third = f.client();
+  CHECK(third.handshake());
 }

@@ -217,23 +217,27 @@ TEST_CASE("DoT survives garbage, truncated records and bad frames", "[dot]") {
   CHECK(is_echo_answer(*answer, query));
 }
 
-TEST_CASE("DoT enforces the per-worker connection limit", "[dot]") {
+TEST_CASE("DoT enforces the per-worker connection limit when no connection is idle", "[dot]") {
   auto config = DotFixture::test_config();
   config.stream.max_connections = 2;
-  DotFixture f(config);
+  DotFixture f(config, 1500);  // "slow" queries keep their connections busy
   auto before = snapshot(transport_counters(Transport::dot));
   TlsTestClient one(f.port(), f.client_options());
   TlsTestClient two(f.port(), f.client_options());
   REQUIRE(one.handshake_ok());
   REQUIRE(two.handshake_ok());
+  auto slow1 = make_query("slow1.example");
+  auto slow2 = make_query("slow2.example");
+  REQUIRE(one.send_frame(slow1));
+  REQUIRE(two.send_frame(slow2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   TlsTestClient three(f.port(), f.client_options());
   CHECK_FALSE(three.handshake_ok());
   auto after = snapshot(transport_counters(Transport::dot));
   CHECK(after.connections_refused >= before.connections_refused + 1);
   // The first two still work.
-  auto query = make_query("limit.example");
-  REQUIRE(one.send_frame(query));
   CHECK(one.read_frame());
+  CHECK(two.read_frame());
 }
 
 TEST_CASE("DoT drops abandoned queries and keeps answering the rest", "[dot]") {

@@ -130,7 +130,8 @@ TEST_CASE("tcp: half a frame then silence times out", "[tcp]") {
   REQUIRE(client.send_raw(half));
   REQUIRE(client.wait_closed(3000));
   CHECK(handler.handled.load() == 0);
-  CHECK(eventually([&] { return server.counters().closed_idle.get() == 1; }));
+  CHECK(eventually([&] { return server.counters().request_timeouts.get() == 1; }));
+  CHECK(server.counters().closed_idle.get() == 0);
 }
 
 TEST_CASE("tcp: activity keeps a connection open past the idle timeout", "[tcp]") {
@@ -181,22 +182,24 @@ TEST_CASE("tcp: a zero-length frame closes the connection", "[tcp]") {
   CHECK(eventually([&] { return server.counters().zero_length_frames.get() == 1; }));
 }
 
-TEST_CASE("tcp: the connection limit refuses extra clients", "[tcp]") {
-  EchoHandler handler;
+TEST_CASE("tcp: the connection limit refuses extra clients when none is idle", "[tcp]") {
+  // Queries 0-2 take 1.5 s: their connections are busy, not idle.
+  EchoHandler handler([](std::span<const uint8_t> q) { return q[1] < 3 ? 1500u : 0u; });
   TcpListenerConfig config;
   config.max_connections = 3;
   TcpServerFixture server(handler, config);
   std::vector<std::unique_ptr<TcpClient>> clients;
   for (uint16_t i = 0; i < 3; ++i) {
     clients.push_back(std::make_unique<TcpClient>(server.address));
-    Bytes q = make_query(i);
-    REQUIRE(clients.back()->send_framed(q));
-    REQUIRE(clients.back()->read_frame(2000));
+    REQUIRE(clients.back()->send_framed(make_query(i)));
   }
+  REQUIRE(eventually([&] { return handler.handled.load() == 3; }));
   TcpClient extra(server.address);  // the kernel completes the handshake...
   CHECK(extra.wait_closed(2000));   // ...and the server closes it at once
   CHECK(eventually([&] { return server.counters().refused.get() == 1; }));
+  CHECK(server.counters().evicted_idle.get() == 0);
   CHECK(server.listeners[0]->connection_count() == 3);
+  for (auto& c : clients) REQUIRE(c->read_frame(3000));
   // Room again after one leaves.
   clients[0]->close();
   REQUIRE(eventually([&] { return server.listeners[0]->connection_count() == 2; }));

@@ -55,3 +55,27 @@ TEST_CASE("config: bad defence values name file and line", "[config][defences]")
                     Catch::Contains("f.yaml:2") && Catch::Contains("between 2h"));
   CHECK_THROWS_WITH(load_config_text("cookies:\n  server: maybe\n", "f.yaml"), Catch::Contains("not a boolean"));
 }
+
+TEST_CASE("config: connection limits (issue 16 §6) defaults, values and bad values", "[config][defences]") {
+  Config d = default_config();
+  CHECK(d.max_connections_per_client == 100);
+  CHECK(d.handshake_timeout_ms == 5000);
+  CHECK(d.doq_max_streams == 100);
+  CHECK(d.tcp_connections_per_worker == 1000);
+
+  Config c = load_config_text(
+      "server:\n  max-connections-per-client: 0\n  handshake-timeout: 1500ms\n  doq:\n    max-streams: 16\n",
+      "f.yaml");
+  CHECK(c.max_connections_per_client == 0);
+  CHECK(c.handshake_timeout_ms == 1500);
+  CHECK(c.doq_max_streams == 16);
+
+  CHECK_THROWS_WITH(load_config_text("server:\n  max-connections-per-client: -1\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("server.max-connections-per-client"));
+  CHECK_THROWS_WITH(load_config_text("server:\n  handshake-timeout: 10ms\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("server.handshake-timeout"));
+  CHECK_THROWS_WITH(load_config_text("server:\n\n  handshake-timeout: soon\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3"));
+  CHECK_THROWS_WITH(load_config_text("server:\n  doq:\n    max-streams: 0\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3") && Catch::Contains("server.doq.max-streams"));
+}

@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""Abusive connections on the encrypted front-ends (issue 16 §6), through
+real sockets against short-lived daemons of the test's own (local data, no
+upstream needed), with the attack clients of tests/tools/connection_attacks.py:
+
+  abusive_connections_test.py SEXTANT_BINARY [attacks|idle]
+
+attacks  a daemon with DoT and DoH, handshake-timeout 1 s, tcp-idle-timeout
+         1.5 s: HTTP/2 rapid reset (CVE-2023-44487), a PING flood and a
+         SETTINGS flood are ended (GOAWAY ENHANCE_YOUR_CALM where it gets
+         through) and counted; HTTP/1.1 slow headers are closed at the idle
+         timeout and a ClientHello sent one octet per 200 ms at the handshake
+         timeout, both counted.
+idle     a daemon with max-connections-per-client 20 and 300 connections per
+         worker (2 workers): 30 connections from one address leave 20 open
+         (the rest refused, counted); 500 idle TLS connections from 25
+         addresses raise the RSS by a measured amount per connection (printed,
+         bounded); 500 more make the server evict the oldest idle ones
+         (counted) instead of refusing newcomers.
+While each attack runs, a client over UDP and one over DoT (127.0.0.1) ask
+a local-data name every 50 ms: every question must be answered.
+
+Bounded: at most ~1,100 connections, a few thousand frames, seconds per part.
+"""
+import os
+import resource
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import dns.message
+import dns.rcode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import sextant_common as common  # noqa: E402
+import connection_attacks as attacks  # noqa: E402
+
+NAME = "www.attack.test."
+ADDRESS = "192.0.2.80"
+MAKE_CERT = os.path.join(common.SOURCE_DIR, "scripts", "make-test-cert.sh")
+
+
+def stats(binary, socket_path):
+    code, out, err = common.control(binary, ["stats"], socket_path)
+    if code != 0:
+        raise common.TestFailure("control stats failed: %s" % (out + err))
+    values = {}
+    for line in out.splitlines():
+        name, _, value = line.rpartition(" ")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            pass
+    return values
+
+
+def counter(s, name, transport):
+    return s.get('%s{transport="%s"}' % (name, transport), 0)
+
+
+class Target:
+    """A daemon with DoT and DoH on free ports, a certificate, local data."""
+
+    def __init__(self, binary, server_extra):
+        self.binary = binary
+        self.daemon = common.Daemon(binary)
+        self.dir = self.daemon.dir
+        p = subprocess.run(["sh", MAKE_CERT, self.dir], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise common.TestFailure("make-test-cert.sh failed: %s" % (p.stdout + p.stderr))
+        self.cafile = os.path.join(self.dir, "cert.pem")
+        self.socket_path = os.path.join(self.dir, "control.sock")
+        self.dot_port = common.free_port()
+        self.doh_port = common.free_port()
+        # No lab needed: the only name asked is local data, and the root
+        # "server" is a loopback address where nothing listens.
+        hints = os.path.join(self.dir, "root.hints")
+        with open(hints, "w") as f:
+            f.write(". 3600000 NS a.root-servers.net.\na.root-servers.net. 3600000 A 127.255.255.254\n")
+        with open(self.daemon.config, "w") as f:
+            f.write("server:\n"
+                    "  listen: [\"127.0.0.1@%d\"]\n"
+                    "  threads: 2\n"
+                    "  dot:\n    listen: [\"127.0.0.1@%d\"]\n"
+                    "  doh:\n    listen: [\"127.0.0.1@%d\"]\n"
+                    "  tls:\n    certificate: %s\n    key: %s\n"
+                    "%s"
+                    "resolver:\n  root-hints: %s\n  query-private-addresses: true\n"
+                    "dnssec:\n  validation: false\n"
+                    "policy:\n  local-data: [\"%s A %s\"]\n"
+                    "control:\n  socket: %s\n"
+                    "cache:\n  warm-restart:\n    enabled: false\n"
+                    % (self.daemon.port, self.dot_port, self.doh_port, self.cafile,
+                       os.path.join(self.dir, "key.pem"), server_extra, hints,
+                       NAME, ADDRESS, self.socket_path))
+
+    def __enter__(self):
+        self.daemon.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.daemon.process is not None:
+            self.daemon.stop()
+
+    def stats(self):
+        return stats(self.binary, self.socket_path)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.daemon.process.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+
+class Watcher:
+    """A UDP client and a DoT client (one connection, reopened if closed)
+    asking the local-data name every 50 ms from 127.0.0.1."""
+
+    def __init__(self, target):
+        self.target = target
+        self.stop_event = threading.Event()
+        self.udp_ok = self.udp_failed = self.dot_ok = self.dot_failed = 0
+        self.failures = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        self.wait_for_round(5.0)  # both clients answered once before the attack starts
+        return self
+
+    def __exit__(self, *exc):
+        self.wait_for_round(5.0)  # and once more after it (a fast attack may fit in between)
+        self.stop_event.set()
+        self.thread.join(10)
+
+    def wait_for_round(self, seconds):
+        target = (self.udp_ok + self.udp_failed + 1, self.dot_ok + self.dot_failed + 1)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.thread.is_alive():
+            if self.udp_ok + self.udp_failed >= target[0] and self.dot_ok + self.dot_failed >= target[1]:
+                return
+            time.sleep(0.01)
+
+    def dot_connection(self):
+        return attacks.tls_connect(self.target.dot_port, self.target.cafile, ["dot"], "127.0.0.1", timeout=2.0)
+
+    def run(self):
+        query = dns.message.make_query(NAME, "A")
+        dot = None
+        while not self.stop_event.is_set():
+            try:
+                reply = common.udp_query(query, "127.0.0.1", self.target.daemon.port, timeout=1.0)
+                ok = reply.rcode() == dns.rcode.NOERROR and ADDRESS in reply.to_text()
+                self.udp_ok += ok
+                self.udp_failed += not ok
+            except Exception as e:  # noqa: BLE001 (any failure is counted)
+                self.udp_failed += 1
+                self.failures.append("udp: %r" % e)
+            for attempt in range(2):  # a connection closed as idle is reopened once
+                try:
+                    if dot is None:
+                        dot = self.dot_connection()
+                    wire = query.to_wire()
+                    dot.sendall(struct.pack("!H", len(wire)) + wire)
+                    data = b""
+                    while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
+                        chunk = dot.recv(65535)
+                        if not chunk:
+                            raise EOFError("closed")
+                        data += chunk
+                    reply = dns.message.from_wire(data[2:])
+                    ok = reply.rcode() == dns.rcode.NOERROR and ADDRESS in reply.to_text()
+                    self.dot_ok += ok
+                    self.dot_failed += not ok
+                    break
+                except Exception as e:  # noqa: BLE001
+                    if dot is not None:
+                        dot.close()
+                    dot = None
+                    if attempt == 1:
+                        self.dot_failed += 1
+                        self.failures.append("dot: %r" % e)
+            self.stop_event.wait(0.05)
+        if dot is not None:
+            dot.close()
+
+    def check(self, results, what):
+        results.check(self.udp_ok > 0 and self.udp_failed == 0 and self.dot_ok > 0 and self.dot_failed == 0,
+                      "during %s: UDP and DoT clients answered" % what,
+                      "udp %d ok / %d failed, dot %d ok / %d failed; %s"
+                      % (self.udp_ok, self.udp_failed, self.dot_ok, self.dot_failed, self.failures[:3]))
+
+
+def finish(results, target):
+    code, elapsed = target.daemon.stop()
+    reports = target.daemon.sanitizer_reports()
+    results.check(code == 0 and not reports, "daemon stopped cleanly",
+                  "exit %s after %.1f s; %s" % (code, elapsed, reports[:5]))
+
+
+def attacks_test(binary, results):
+    server = ("  handshake-timeout: 1s\n"
+              "  tcp-idle-timeout: 1500ms\n")
+    with Target(binary, server) as t:
+        before = t.stats()
+        with Watcher(t) as w:
+            r = attacks.rapid_reset(t.doh_port, t.cafile, streams=1000, source="127.0.0.2")
+            w.check(results, "HTTP/2 rapid reset")
+        print("rapid reset:", r)
+        results.check(r["closed"] and r["goaway"] in (None, attacks.GOAWAY_ENHANCE_YOUR_CALM),
+                      "rapid reset: the connection is ended (GOAWAY ENHANCE_YOUR_CALM when seen)", str(r))
+        for kind in ("ping", "settings"):
+            with Watcher(t) as w:
+                r = attacks.control_flood(t.doh_port, t.cafile, kind, frames=1000, source="127.0.0.3")
+                w.check(results, "a %s flood" % kind)
+            print("%s flood:" % kind, r)
+            results.check(r["closed"] and r["goaway"] in (None, attacks.GOAWAY_ENHANCE_YOUR_CALM),
+                          "%s flood: the connection is ended" % kind, str(r))
+        after = t.stats()
+        floods = counter(after, "sextant_encrypted_flood_closes_total", "doh") - \
+            counter(before, "sextant_encrypted_flood_closes_total", "doh")
+        results.check(floods >= 3, "flood closes counted (rapid reset, PING, SETTINGS)", str(floods))
+
+        with Watcher(t) as w:
+            r = attacks.slow_headers(t.doh_port, t.cafile, interval=0.2, source="127.0.0.4")
+            w.check(results, "slow headers")
+        print("slow headers:", r)
+        results.check(r["closed_after"] is not None and r["closed_after"] < 4.0,
+                      "slow headers (1 octet / 200 ms): closed at the 1.5 s idle timeout", str(r))
+        with Watcher(t) as w:
+            r = attacks.tls_slowloris(t.dot_port, interval=0.2, source="127.0.0.5")
+            w.check(results, "a TLS slowloris")
+        print("TLS slowloris:", r)
+        results.check(r["closed_after"] is not None and r["closed_after"] < 3.0,
+                      "TLS slowloris (ClientHello 1 octet / 200 ms): closed at the 1 s handshake timeout", str(r))
+        after = t.stats()
+        for name, transport, what in (("sextant_encrypted_request_timeouts_total", "doh", "slow headers"),
+                                      ("sextant_encrypted_handshake_timeouts_total", "dot", "slowloris")):
+            moved = counter(after, name, transport) - counter(before, name, transport)
+            results.check(moved >= 1, "%s counted (%s)" % (what, name), str(moved))
+        finish(results, t)
+
+
+def idle_test(binary, results):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))  # the daemon inherits it too
+    # ASan keeps freed memory in quarantine (256 MB by default): the TLS
+    # handshakes' garbage would then count as the connections' RSS.
+    options = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = (options + ":" if options else "") + "quarantine_size_mb=0"
+    server = ("  max-connections-per-client: 20\n"
+              "  tcp-connections-per-worker: 300\n"
+              "  tcp-idle-timeout: 60s\n")
+    with Target(binary, server) as t:
+        before = t.stats()
+        with Watcher(t) as w:
+            r = attacks.over_cap(t.dot_port, t.cafile, 30, "127.0.0.6")
+            w.check(results, "30 connections from one address")
+        results.check(r["alive"] == 20, "per-client cap 20: 20 of 30 connections from one address stay", str(r))
+        s = t.stats()
+        refused = counter(s, "sextant_encrypted_connections_refused_per_client_total", "dot") - \
+            counter(before, "sextant_encrypted_connections_refused_per_client_total", "dot")
+        results.check(refused >= 10, "refused per client: counted", str(refused))
+
+        sources = ["127.0.1.%d" % i for i in range(1, 26)]  # 25 addresses x 20 = the cap
+        rss_before = t.rss_kib()
+        with Watcher(t) as w:
+            held, failures = attacks.idle_tls(t.dot_port, t.cafile, 500, sources)
+            time.sleep(0.5)
+            alive = attacks.still_open(held)
+            w.check(results, "500 idle TLS connections")
+        rss_after = t.rss_kib()
+        per_connection = (rss_after - rss_before) * 1024.0 / max(1, alive)
+        print("RSS: %d KiB before, %d KiB with %d idle TLS connections: %.0f octets per connection "
+              "(sanitizer build)" % (rss_before, rss_after, alive, per_connection))
+        results.check(alive == 500 and failures == 0, "500 idle TLS connections held",
+                      "alive %d, failures %d" % (alive, failures))
+        # ASan's redzones and quarantine inflate this several times over the
+        # release build's figure (bench/idle_connections.py measures that).
+        results.check(per_connection < 64 * 1024, "RSS per idle TLS connection under 64 KiB (sanitizer build)",
+                      "%.0f" % per_connection)
+        more_sources = ["127.0.2.%d" % i for i in range(1, 26)]
+        with Watcher(t) as w:
+            more, more_failures = attacks.idle_tls(t.dot_port, t.cafile, 500, more_sources)
+            time.sleep(0.5)
+            w.check(results, "500 more idle TLS connections over the 600 the server holds")
+        s = t.stats()
+        evicted = counter(s, "sextant_encrypted_connections_evicted_total", "dot") - \
+            counter(before, "sextant_encrypted_connections_evicted_total", "dot")
+        results.check(evicted >= 300 and more_failures == 0,
+                      "full server: the oldest idle connections are evicted, newcomers served",
+                      "evicted %d, handshake failures %d" % (evicted, more_failures))
+        fresh = attacks.tls_connect(t.dot_port, t.cafile, ["dot"], "127.0.3.1")
+        wire = dns.message.make_query(NAME, "A").to_wire()
+        fresh.sendall(struct.pack("!H", len(wire)) + wire)
+        fresh.settimeout(3)
+        data = fresh.recv(65535)
+        results.check(len(data) > 2 and ADDRESS in dns.message.from_wire(data[2:]).to_text(),
+                      "a new client is answered while the server is full of idle connections", repr(data[:20]))
+        fresh.close()
+        for sock in held + more:
+            sock.close()
+        finish(results, t)
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    binary = argv[1]
+    part = argv[2] if len(argv) > 2 else "attacks"
+    results = common.Results("abusive connections (%s)" % part)
+    try:
+        if part == "attacks":
+            attacks_test(binary, results)
+        elif part == "idle":
+            idle_test(binary, results)
+        else:
+            print("unknown part %s" % part)
+            return 2
+    except common.TestFailure as e:
+        results.check(False, "test ran", str(e))
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
