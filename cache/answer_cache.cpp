@@ -94,6 +94,9 @@ CacheKey make_answer_key(const AnswerKey& key) noexcept {
 AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets)
     : config_(config), rrsets_(rrsets), store_(config.shards, config.answer_max_bytes) {}
 
+AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t max_bytes)
+    : config_(config), rrsets_(rrsets), store_(config.shards, max_bytes) {}
+
 bool AnswerCache::covered_by_rrset(const AnswerKey& key, std::span<const uint8_t> packet,
                                    const wire::PacketScan& scan, size_t stored_size,
                                    DnssecStatus status, bool has_info_ede, uint32_t now) {
@@ -121,6 +124,12 @@ bool AnswerCache::covered_by_rrset(const AnswerKey& key, std::span<const uint8_t
 AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const uint8_t> packet,
                                         uint32_t ttl, DnssecStatus status, uint32_t now,
                                         std::optional<wire::EdeCode> info_ede) {
+  return insert(key, make_answer_key(key), packet, ttl, status, now, info_ede);
+}
+
+AnswerCache::Result AnswerCache::insert(const AnswerKey& key, const CacheKey& stored_key,
+                                        std::span<const uint8_t> packet, uint32_t ttl, DnssecStatus status,
+                                        uint32_t now, std::optional<wire::EdeCode> info_ede) {
   if (packet.size() < wire::kHeaderSize || packet.size() > 0xFFFF) return Result::rejected;
   wire::PacketScan scan;
   std::vector<uint16_t> offsets(packet.size() / 11 + 1);
@@ -155,7 +164,7 @@ AnswerCache::Result AnswerCache::insert(const AnswerKey& key, std::span<const ui
   entry_ttl = clamp_ttl(entry_ttl, lo, hi);
   if (status == DnssecStatus::bogus && entry_ttl > config_.bogus_ttl) entry_ttl = config_.bogus_ttl;
 
-  CacheKey k = make_answer_key(key);
+  const CacheKey& k = stored_key;
   if (!negative &&
       covered_by_rrset(key, packet, scan, stored_size, status, info_ede.has_value(), now)) {
     // The RRset renders this answer: an entry would only copy its records.

@@ -95,6 +95,9 @@ class AnswerCache {
   // Without an RRset store every answer is kept as a wire entry; with one,
   // answers the RRset store renders identically are not (see above).
   explicit AnswerCache(const CacheConfig& config, RRsetCache* rrsets = nullptr);
+  // With a byte budget of its own instead of config.answer_max_bytes (the
+  // ECS-scoped answers, scoped_answer_cache.h).
+  AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t max_bytes);
 
   // from_rrsets: nothing was stored because the RRset store renders this
   // very answer (any wire entry the key had is removed).
@@ -110,6 +113,11 @@ class AnswerCache {
   // `info_ede` is given back with every hit, so cached answers keep the
   // Extended DNS Error (its code; the text is not kept) a fresh one had.
   Result insert(const AnswerKey& key, std::span<const uint8_t> packet, uint32_t ttl,
+                DnssecStatus status, uint32_t now, std::optional<wire::EdeCode> info_ede = {});
+  // The same under a key the caller built (make_answer_key(key) plus what
+  // else tells entries apart, such as a client subnet); `key` still names
+  // the question the packet must carry.
+  Result insert(const AnswerKey& key, const CacheKey& stored_key, std::span<const uint8_t> packet, uint32_t ttl,
                 DnssecStatus status, uint32_t now, std::optional<wire::EdeCode> info_ede = {});
 
   // Puts back an answer saved by a cache snapshot (entry_restore.h):

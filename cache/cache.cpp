@@ -27,7 +27,8 @@ Cache::Cache(const CacheConfig& config)
       rrsets_(config_),
       answers_(config_, &rrsets_),
       negatives_(config_),
-      delegations_(config_) {}
+      delegations_(config_),
+      scoped_answers_(config_, config_.scoped_answer_max_bytes) {}
 
 RRsetCache::Result Cache::insert_rrset(const wire::RRset& rrset, Rank rank, DnssecStatus status,
                                        uint32_t now) {
@@ -40,12 +41,12 @@ RRsetCache::Result Cache::insert_rrset(const wire::RRset& rrset, Rank rank, Dnss
 
 size_t Cache::flush_name(const wire::Name& name) {
   return answers_.flush_name(name) + rrsets_.flush_name(name) + negatives_.flush_name(name) +
-         delegations_.flush_name(name);
+         delegations_.flush_name(name) + scoped_answers_.flush_name(name);
 }
 
 size_t Cache::flush_subtree(const wire::Name& apex) {
   return answers_.flush_subtree(apex) + rrsets_.flush_subtree(apex) +
-         negatives_.flush_subtree(apex) + delegations_.flush_subtree(apex);
+         negatives_.flush_subtree(apex) + delegations_.flush_subtree(apex) + scoped_answers_.flush_subtree(apex);
 }
 
 void Cache::flush_all() {
@@ -53,6 +54,7 @@ void Cache::flush_all() {
   rrsets_.clear();
   negatives_.clear();
   delegations_.clear();
+  scoped_answers_.clear();
 }
 
 std::string Cache::dump(uint32_t now) const {
@@ -65,6 +67,10 @@ std::string Cache::dump(uint32_t now) const {
   delegations_.dump(out, now);
   out += ";; answers\n";
   answers_.dump(out, now);
+  if (config_.scoped_answer_max_bytes) {
+    out += ";; answers for one client subnet (ECS)\n";
+    scoped_answers_.dump(out, now);
+  }
   return out;
 }
 
@@ -74,6 +80,7 @@ CacheStats Cache::stats() const {
   s.rrsets = stats_of(rrsets_.store());
   s.negatives = stats_of(negatives_.store());
   s.delegations = stats_of(delegations_.store());
+  s.scoped_answers = stats_of(scoped_answers_.store());
   return s;
 }
 

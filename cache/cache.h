@@ -21,6 +21,7 @@
 #include "cache/delegation_cache.h"
 #include "cache/negative_cache.h"
 #include "cache/rrset_cache.h"
+#include "cache/scoped_answer_cache.h"
 
 namespace sextant::cache {
 
@@ -36,6 +37,8 @@ class Cache {
   RRsetCache& rrsets() noexcept { return rrsets_; }
   NegativeCache& negatives() noexcept { return negatives_; }
   DelegationCache& delegations() noexcept { return delegations_; }
+  // Answers tailored to one client subnet (ECS).
+  ScopedAnswerCache& scoped_answers() noexcept { return scoped_answers_; }
 
   // Stores an RRset and drops the negative entries it contradicts (the
   // NODATA for its type, NXDOMAIN for its owner and the owner's ancestors).
@@ -63,6 +66,7 @@ class Cache {
   AnswerCache answers_;  // renders single-RRset answers from rrsets_
   NegativeCache negatives_;
   DelegationCache delegations_;
+  ScopedAnswerCache scoped_answers_;
 };
 
 }  // namespace sextant::cache

@@ -48,6 +48,9 @@ struct CacheConfig {
   size_t negative_max_bytes = 16u << 20;
   size_t answer_max_bytes = 32u << 20;
   size_t delegation_max_bytes = 8u << 20;
+  // Answers for one client subnet (EDNS Client Subnet,
+  // scoped_answer_cache.h); 0 unless ECS is on.
+  size_t scoped_answer_max_bytes = 0;
 
   // Shards per store (rounded up to a power of two). Each has its own lock
   // and LRU list and an equal share of the byte budget.

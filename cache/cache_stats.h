@@ -25,10 +25,11 @@ struct CacheStats {
   StoreStats rrsets;
   StoreStats negatives;
   StoreStats delegations;
+  StoreStats scoped_answers;  // ECS answers for one client subnet
 
   StoreStats total() const noexcept {
     StoreStats t;
-    for (const StoreStats* s : {&answers, &rrsets, &negatives, &delegations}) {
+    for (const StoreStats* s : {&answers, &rrsets, &negatives, &delegations, &scoped_answers}) {
       t.entries += s->entries;
       t.bytes += s->bytes;
       t.hits += s->hits;

@@ -356,6 +356,53 @@ const std::vector<Setting>& settings() {
          }
          c.rebinding.private_zones = std::move(out);
        }},
+      // ecs (resolver/front/client_subnet.h, resolver/walk/walker_ecs.cpp)
+      {"ecs.enabled", "false",
+       "EDNS Client Subnet (RFC 7871): send the client's /24 or /56 to the zones and servers listed below "
+       "(and no one else: never to forwarders unless ecs.servers lists them), and cache answers per "
+       "scope. A client's own ECS option is used only from ecs.trusted-clients.",
+       bind_sub_bool(&Config::ecs, &EcsConfig::enabled)},
+      {"ecs.zones", "[]", "Zones (and the zones below them) whose servers get the client subnet.",
+       [](Config& c, const YAML::Node& n) {
+         std::vector<std::string> out = scalar_list(n);
+         for (const auto& name : out) {
+           try {
+             (void)wire::Name::from_text(name);
+           } catch (const std::exception& e) {
+             throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
+           }
+         }
+         c.ecs.zones = std::move(out);
+       }},
+      {"ecs.servers", "[]", "Authoritative servers (`ADDR` or `ADDR@PORT`) that get the client subnet.",
+       [](Config& c, const YAML::Node& n) {
+         std::vector<std::string> out = scalar_list(n);
+         for (const auto& s : out) (void)parse_endpoint(s, 53);
+         c.ecs.servers = std::move(out);
+       }},
+      {"ecs.ipv4-prefix", "24", "Bits of an IPv4 client's address sent (RFC 7871 §11.1 recommends at most 24).",
+       bind_sub_uint(&Config::ecs, &EcsConfig::ipv4_prefix, 1, 32)},
+      {"ecs.ipv6-prefix", "56", "Bits of an IPv6 client's address sent (RFC 7871 §11.1 recommends at most 56).",
+       bind_sub_uint(&Config::ecs, &EcsConfig::ipv6_prefix, 1, 128)},
+      {"ecs.add-for",
+       "['!127.0.0.0/8', '!10.0.0.0/8', '!100.64.0.0/10', '!169.254.0.0/16', '!192.168.0.0/16', "
+       "'!172.16.0.0/12', '!::1/128', '!fc00::/7', '!fe80::/10', 0.0.0.0/0, '::/0']",
+       "Clients whose subnet is sent: first match wins, `!` excludes, no match: not sent (PowerDNS's "
+       "ecs-add-for and its default). Answers to the others from the listed zones are not cached.",
+       [](Config& c, const YAML::Node& n) {
+         std::vector<std::string> out = scalar_list(n);
+         for (const auto& p : out) (void)parse_prefix(!p.empty() && p[0] == '!' ? p.substr(1) : p);
+         c.ecs.add_for = std::move(out);
+       }},
+      {"ecs.trusted-clients", "[]",
+       "Clients (prefixes; the address after PROXY or X-Forwarded-For) whose own ECS option is sent on, "
+       "cut to ecs.ipv4-prefix / ipv6-prefix: a forwarder or load balancer in front. From others the "
+       "option is ignored (the subnet comes from their address; the answer echoes it with scope 0); "
+       "a source prefix of 0 (`do not reveal me`, RFC 7871 §7.1.2) is honoured from anyone.",
+       bind_sub_prefixes(&Config::ecs, &EcsConfig::trusted_clients)},
+      {"ecs.cache-share", "10",
+       "Percent of cache.memory kept for answers scoped to one subnet (only when ECS is on).",
+       bind_sub_uint(&Config::ecs, &EcsConfig::cache_share_percent, 1, 50)},
       // operations
       {"control.socket", "",
        "Unix socket for `sextant control` (stats, flush, dump, reload-tls), mode 0660; empty: none.",

@@ -221,6 +221,7 @@ struct Config {
   RateLimitConfig rate_limit;
   CookieConfig cookies;
   RebindingConfig rebinding;
+  EcsConfig ecs;
   // policy: local data, allow and block lists, RPZ, DNS64, views
   // (resolver/config/policy_config.h).
   PolicyConfig policy;

@@ -40,4 +40,17 @@ struct RebindingConfig {
   friend bool operator==(const RebindingConfig&, const RebindingConfig&) = default;
 };
 
+// ecs: EDNS Client Subnet (RFC 7871).
+struct EcsConfig {
+  bool enabled = false;
+  std::vector<std::string> zones;    // presentation format, checked
+  std::vector<std::string> servers;  // addresses (ADDR, ADDR@PORT), checked
+  unsigned ipv4_prefix = 24;
+  unsigned ipv6_prefix = 56;
+  std::vector<std::string> add_for;  // prefixes, "!" excludes; checked
+  std::vector<std::string> trusted_clients;  // prefixes, checked
+  unsigned cache_share_percent = 10;
+  friend bool operator==(const EcsConfig&, const EcsConfig&) = default;
+};
+
 }  // namespace sextant::resolver

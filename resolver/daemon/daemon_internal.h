@@ -187,6 +187,7 @@ struct Daemon::State {
     pipeline_settings.drain = &drain;
     pipeline_settings.defences = defence_settings_from(config, &defence_stats);
     pipeline_settings.rebinding = rebinding_filter_from(config);
+    pipeline_settings.ecs = ecs_settings_from(config);
     pipeline_settings.edns_buffer_size = config.edns_buffer_size;
     pipeline_settings.serve_stale = config.serve_stale;
     pipeline_settings.stale_client_timeout = std::chrono::milliseconds(config.stale_client_timeout_ms);

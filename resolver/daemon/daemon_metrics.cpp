@@ -58,6 +58,12 @@ const WalkerRow kWalkerRows[] = {
      "UDP replies without a cookie from a server that sends cookies: asked again over TCP."},
     {&WalkerStats::badcookie_retries, "sextant_walker_badcookie_retries_total",
      "BADCOOKIE replies: asked again with the server's new cookie."},
+    {&WalkerStats::ecs_queries, "sextant_walker_ecs_queries_total",
+     "Queries sent with the client's subnet (EDNS Client Subnet)."},
+    {&WalkerStats::ecs_scoped_answers, "sextant_walker_ecs_scoped_answers_total",
+     "Replies scoped to the client's subnet (kept out of the shared caches)."},
+    {&WalkerStats::ecs_mismatches, "sextant_walker_ecs_mismatches_total",
+     "Replies whose client subnet option did not echo ours (dropped)."},
     {&WalkerStats::bogus_retries, "sextant_dnssec_bogus_retries_total",
      "Questions and DNSKEY sets asked again of another server after a server's data failed validation."},
     {&WalkerStats::forwarded_queries, "sextant_walker_forwarded_queries_total",
@@ -151,7 +157,8 @@ void report_each(MetricsReport& r, const char* label, const std::pair<const char
 
 void report_store(MetricsReport& r, const cache::CacheStats& c) {
   const std::pair<const char*, const cache::StoreStats*> stores[] = {
-      {"answers", &c.answers}, {"rrsets", &c.rrsets}, {"negative", &c.negatives}, {"delegations", &c.delegations}};
+      {"answers", &c.answers}, {"rrsets", &c.rrsets}, {"negative", &c.negatives}, {"delegations", &c.delegations},
+      {"ecs_answers", &c.scoped_answers}};
   auto each = [&](const char* name, const char* help, bool gauge, auto get) {
     report_each(r, "store", stores, name, help, gauge, get);
   };

@@ -22,6 +22,11 @@ cache::CacheConfig cache_config_from(const Config& c) {
   // chains, negative and referral-shaped answers), then negative entries
   // and delegations.
   uint64_t total = c.cache_memory_bytes;
+  // EDNS Client Subnet: answers for one subnet get a share of their own.
+  if (c.ecs.enabled) {
+    cc.scoped_answer_max_bytes = total * c.ecs.cache_share_percent / 100;
+    total -= cc.scoped_answer_max_bytes;
+  }
   cc.rrset_max_bytes = total * 60 / 100;
   cc.answer_max_bytes = total * 20 / 100;
   cc.negative_max_bytes = total * 12 / 100;

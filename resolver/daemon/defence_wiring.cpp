@@ -60,9 +60,31 @@ std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c) {
   return filter;
 }
 
+EcsSettings ecs_settings_from(const Config& c) {
+  EcsSettings e;
+  e.enabled = c.ecs.enabled;
+  e.ipv4_prefix = static_cast<uint8_t>(c.ecs.ipv4_prefix);
+  e.ipv6_prefix = static_cast<uint8_t>(c.ecs.ipv6_prefix);
+  for (const auto& text : c.ecs.add_for) {
+    bool exclude = !text.empty() && text[0] == '!';
+    e.add_for.emplace_back(parse_prefix(exclude ? text.substr(1) : text), !exclude);
+  }
+  std::vector<Prefix> trusted;
+  for (const auto& text : c.ecs.trusted_clients) trusted.push_back(parse_prefix(text));
+  e.trusted = PrefixList(std::move(trusted));
+  return e;
+}
+
 void apply_walker_defences(const Config& c, WalkerOptions& o) {
   o.client_cookies = c.cookies.client;
   if (c.cookies.client) o.cookie_secret = random_sip_key();
+  if (c.ecs.enabled) {
+    for (const auto& zone : c.ecs.zones) o.ecs.zones.push_back(wire::Name::from_text(zone).lowercased());
+    for (const auto& text : c.ecs.servers) {
+      Endpoint ep = parse_endpoint(text, 53);
+      if (auto a = ServerAddress::parse(ep.address, ep.port)) o.ecs.servers.push_back(*a);
+    }
+  }
 }
 
 void report_defences(MetricsReport& r, const DefenceStats& s) {
@@ -77,6 +99,14 @@ void report_defences(MetricsReport& r, const DefenceStats& s) {
                           "and answers refused (REFUSED, EDE 15) because no address was left.";
   r.counter("sextant_rebinding_total", rebinding, load(s.rebinding_removed), {{"action", "removed"}});
   r.counter("sextant_rebinding_total", rebinding, load(s.rebinding_refused), {{"action", "refused"}});
+  const char* ecs = "Client queries with an ECS option (RFC 7871), by what was done with it: used (a "
+                    "trusted client, or source prefix 0), ignored (untrusted), or FORMERR (malformed).";
+  r.counter("sextant_ecs_client_options_total", ecs, load(s.ecs_client_honoured), {{"action", "used"}});
+  r.counter("sextant_ecs_client_options_total", ecs, load(s.ecs_client_ignored), {{"action", "ignored"}});
+  r.counter("sextant_ecs_client_options_total", ecs, load(s.ecs_formerr), {{"action", "formerr"}});
+  r.counter("sextant_ecs_scoped_cache_hits_total",
+            "Answers from the ECS-scoped cache (answers for one client subnet, or for clients without one).",
+            load(s.ecs_scoped_hits));
   const char* cookies = "Client queries with a DNS cookie, by verdict (RFC 7873 §5.2).";
   using V = ServerCookies::Verdict;
   const std::pair<V, const char*> verdicts[] = {

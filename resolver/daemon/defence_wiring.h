@@ -6,6 +6,7 @@
 
 #include "resolver/config/config.h"
 #include "resolver/daemon/metrics_report.h"
+#include "resolver/front/client_subnet.h"
 #include "resolver/front/query_defences.h"
 #include "resolver/front/rebinding_filter.h"
 #include "resolver/walk/resolver_limits.h"
@@ -20,7 +21,11 @@ DefenceSettings defence_settings_from(const Config& c, DefenceStats* stats);
 // Rebinding protection, shared by every worker's pipeline.
 std::shared_ptr<const RebindingFilter> rebinding_filter_from(const Config& c);
 
-// The walker's share: client cookies toward authoritative servers.
+// ECS on the pipeline's side (client_subnet.h).
+EcsSettings ecs_settings_from(const Config& c);
+
+// The walker's share: client cookies toward authoritative servers, and
+// where the client subnet goes (ECS).
 void apply_walker_defences(const Config& c, WalkerOptions& o);
 
 // Adds the defences' counters to a metrics report.

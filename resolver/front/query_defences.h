@@ -32,6 +32,11 @@ struct DefenceStats {
   std::atomic<uint64_t> rebinding_refused{0};  // answers refused: nothing public was left
   // Queries by cookie verdict (ServerCookies::Verdict), `none` not counted.
   std::array<std::atomic<uint64_t>, 5> cookies{};
+  // EDNS Client Subnet (client_subnet.h, query_pipeline_ecs.cpp).
+  std::atomic<uint64_t> ecs_client_honoured{0};  // client options used (trusted, or source prefix 0)
+  std::atomic<uint64_t> ecs_client_ignored{0};   // client options from untrusted clients: ignored
+  std::atomic<uint64_t> ecs_formerr{0};          // malformed client options: FORMERR
+  std::atomic<uint64_t> ecs_scoped_hits{0};      // answers from the ECS-scoped cache
 };
 
 struct DefenceSettings {

@@ -50,12 +50,15 @@ cache::DnssecStatus to_cache_status(ValidationState v) noexcept {
 // bare OPT does not fit in `room`.
 size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_size, bool dnssec_ok,
                   const wire::ExtendedErrorOption* ede, uint16_t padding_block, uint16_t keepalive_100ms,
-                  std::span<const uint8_t> cookie) noexcept {
+                  std::span<const uint8_t> cookie, std::span<const uint8_t> ecs_echo = {},
+                  uint8_t ecs_scope = 0) noexcept {
   const size_t limit = std::min(room, buf.size());
   if (len + kOptFixed > limit) return 0;
   size_t used = len + kOptFixed;
   bool with_cookie = !cookie.empty() && used + kOptionHeader + cookie.size() <= limit;
   if (with_cookie) used += kOptionHeader + cookie.size();
+  bool with_ecs = ecs_echo.size() >= 4 && used + kOptionHeader + ecs_echo.size() <= limit;
+  if (with_ecs) used += kOptionHeader + ecs_echo.size();
   const size_t keepalive_size = kOptionHeader + 2;
   bool keepalive = keepalive_100ms != 0 && used + keepalive_size <= limit;
   if (keepalive) used += keepalive_size;
@@ -85,6 +88,13 @@ size_t append_opt(std::span<uint8_t> buf, size_t len, size_t room, uint16_t udp_
     put16(p + 2, static_cast<uint16_t>(cookie.size()));
     std::memcpy(p + 4, cookie.data(), cookie.size());
     p += kOptionHeader + cookie.size();
+  }
+  if (with_ecs) {
+    put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::ClientSubnet));
+    put16(p + 2, static_cast<uint16_t>(ecs_echo.size()));
+    std::memcpy(p + 4, ecs_echo.data(), ecs_echo.size());
+    p[4 + 3] = ecs_scope;  // SCOPE PREFIX-LENGTH (RFC 7871 §6)
+    p += kOptionHeader + ecs_echo.size();
   }
   if (keepalive) {
     put16(p, static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive));
@@ -136,7 +146,8 @@ QueryPipeline::QueryPipeline(const PipelineSettings& settings, const AccessContr
       walker_(walker),
       timers_(timers),
       stats_(stats),
-      defences_(settings.defences) {}
+      defences_(settings.defences),
+      ecs_(settings.ecs) {}
 
 QueryPipeline::~QueryPipeline() { *alive_ = false; }
 
@@ -279,6 +290,9 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::FORMERR, responder, nullptr);
     return;
   }
+  if (q.has_client_subnet && ecs_.enabled() && !take_client_subnet(c, q, addressed ? &client_address : nullptr,
+                                                                     responder))
+    return;
   if (slip) {
     // Over the rate limit: a client with a cookie learns a fresh one with
     // BADCOOKIE and retries with it (then exempt); others get TC=1 and
@@ -341,6 +355,9 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
 
   bool stale_available = false;
   if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
+  // ECS costs nothing before this point: a shared answer holds for every
+  // subnet (scope 0), so the subnet is worked out on a miss only.
+  if (ecs_.enabled() && answer_for_subnet(c, addressed ? &client_address : nullptr, responder)) return;
   stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
   if (fail_fast(c, responder, stale_available)) return;
   resolve(c, std::move(responder), stale_available);
@@ -437,7 +454,8 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
     });
   }
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
-  walker_.resolve(question, {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd()},
+  walker_.resolve(question,
+                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .client_subnet = c.subnet},
                   [this, pending, alive = alive_](const ResolutionResult& result) {
                     if (*alive) on_resolved(pending, result);
                   });
@@ -565,7 +583,8 @@ size_t QueryPipeline::render_and_store(const Client& c, const ResolutionResult& 
   std::span<const uint8_t> packet(buffer_.data(), length);
   bool cacheable = result.rcode == Rcode::NOERROR || result.rcode == Rcode::NXDOMAIN;
   uint32_t ttl = result.answer.empty() && result.authority.empty() ? negative_ttl : min_ttl(result);
-  if (cacheable && ttl > 0) {
+  const bool scoped = ecs_.enabled() && store_scoped(c, result, packet, cacheable ? ttl : 0);
+  if (cacheable && ttl > 0 && !scoped) {
     cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};
     std::optional<wire::EdeCode> ede;
     if (result.ede) ede = result.ede->code();
@@ -603,7 +622,8 @@ void QueryPipeline::deliver(const Client& c, size_t length, Responder& responder
   if (c.has_edns) {
     total = append_opt(buffer_, length, c.limit, settings_.edns_buffer_size, c.dnssec_ok, ede,
                        c.wants_padding ? settings_.padding_block : 0,
-                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0, {c.cookie.data(), c.cookie_size});
+                       c.wants_keepalive ? settings_.tcp_keepalive_100ms : 0, {c.cookie.data(), c.cookie_size},
+                       {c.ecs_echo.data(), c.ecs_echo_size}, c.ecs_honoured ? c.ecs_answer_scope : uint8_t{0});
   }
   if (total == 0 || total > c.limit) {
     // Too big for this client: the question with TC=1 sends it to TCP.
@@ -642,6 +662,10 @@ void QueryPipeline::respond_error(const Client& c, Rcode rcode, Responder& respo
                             static_cast<uint8_t>(settings_.tcp_keepalive_100ms)};
       b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::TcpKeepalive), timeout);
     }
+    // RFC 7871 §7.2.2: a query with ECS gets it back (scope 0: nothing here
+    // depended on the subnet).
+    if (c.ecs_echo_size)
+      b.add_edns_option(static_cast<uint16_t>(wire::EdnsOptionCode::ClientSubnet), {c.ecs_echo.data(), c.ecs_echo_size});
     if (ede) b.add_extended_error(ede->code(), ede->extra_text);
     if (c.wants_padding) b.set_padding_block(settings_.padding_block);
   }

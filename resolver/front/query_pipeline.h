@@ -27,6 +27,7 @@
 #include "resolver/policy/policy.h"
 #include "resolver/policy/policy_counters.h"
 #include "resolver/front/drain_state.h"
+#include "resolver/front/client_subnet.h"
 #include "resolver/front/query_defences.h"
 #include "resolver/front/rebinding_filter.h"
 #include "resolver/walk/resolution_result.h"
@@ -67,6 +68,8 @@ struct PipelineSettings {
   // Rebinding protection (rebinding_filter.h), shared by every worker;
   // null or disabled: off.
   std::shared_ptr<const RebindingFilter> rebinding;
+  // EDNS Client Subnet (client_subnet.h); off by default.
+  EcsSettings ecs;
 };
 
 // Counters shared by every worker's pipeline (relaxed atomics: statistics).
@@ -137,6 +140,16 @@ class QueryPipeline final : public transports::QueryHandler {
     // the query had a well-formed one (server_cookies.h).
     std::array<uint8_t, ServerCookies::kReplySize> cookie{};
     uint8_t cookie_size = 0;
+    // ECS (client_subnet.h, query_pipeline_ecs.cpp): the subnet sent
+    // upstream for this client (none: no subnet is revealed), and the
+    // client's own option, echoed in the answer with a scope: the answer's
+    // when the option was used (a trusted client), else 0 (RFC 7871 §7.2.2).
+    std::optional<wire::ClientSubnetOption> subnet;
+    std::array<uint8_t, 20> ecs_echo{};
+    uint8_t ecs_echo_size = 0;
+    bool ecs_honoured = false;
+    bool ecs_decided = false;  // by the client's own option (else by its address, on a miss)
+    mutable uint8_t ecs_answer_scope = 0;  // set where the answer is made
     // Where the query came from, kept only while dnstap logs responses
     // (the request's addresses are gone by the time a resolution ends).
     struct Origin {
@@ -229,6 +242,20 @@ class QueryPipeline final : public transports::QueryHandler {
   // and sends it, falling back to an empty TC answer if it does not fit.
   void deliver(const Client& client, size_t length, transports::Responder& responder, bool secure,
                const wire::ExtendedErrorOption* ede);
+
+  // ECS (query_pipeline_ecs.cpp). The client's own option and the subnet
+  // sent for it: false when the query was answered (FORMERR).
+  bool take_client_subnet(Client& client, const wire::ParsedQuery& query, const ClientAddress* address,
+                          transports::Responder& responder);
+  // After a miss in the shared cache: the client's subnet (from its
+  // address unless its option decided), then an answer for that subnet (or
+  // for clients without one) from the ECS-scoped cache.
+  bool answer_for_subnet(Client& client, const ClientAddress* address, transports::Responder& responder);
+  // Sets the scope the client's answer echoes; stores a rendered answer
+  // in the ECS-scoped cache (ttl > 0) when it is for some clients only.
+  // False when it belongs to the shared cache.
+  bool store_scoped(const Client& client, const ResolutionResult& result, std::span<const uint8_t> packet,
+                    uint32_t ttl);
   void respond_error(const Client& client, wire::Rcode rcode, transports::Responder& responder,
                      const wire::ExtendedErrorOption* ede, bool truncated = false);
   // Every answer leaves through here (logged to dnstap first when asked).
@@ -242,6 +269,7 @@ class QueryPipeline final : public transports::QueryHandler {
   TimerService& timers_;
   PipelineStats& stats_;
   QueryDefences defences_;
+  ClientSubnetPolicy ecs_;
   // Answers are assembled here; every use is synchronous within one call.
   std::array<uint8_t, 65535> buffer_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -83,6 +83,11 @@ struct Attempt {
   std::array<uint8_t, 8> client_cookie{};
   bool cookie_sent = false;
   bool cookie_retry = false;
+  // ECS (walker_ecs.cpp): the client subnet went with this query, and the
+  // scope the reply gave it (0: for everyone).
+  bool ecs_sent = false;
+  uint8_t ecs_scope = 0;
+  bool ecs_withheld = false;  // an ECS zone asked for a client without a subnet
   // A forward upstream's stream (TCP, TLS, HTTP/2, QUIC) is reliable: its
   // retransmission timer only asks another upstream; the upstream itself is
   // charged a timeout only when the exchange's hard timeout passes.
@@ -161,6 +166,8 @@ struct SubQuery {
   // The server of the last reply taken (DNSSEC: blamed if its data is bogus).
   std::optional<ServerAddress> last_reply_from;
   std::vector<Attempt> attempts;      // outstanding packets
+  uint8_t ecs_scope = 0;              // longest ECS scope of the replies used (walker_ecs.cpp)
+  bool ecs_withheld = false;          // a reply was a subnet-less client's default answer
   uint32_t children_running = 0;
   FailureTally tally;
   // A DNSKEY fetch started beside the walk (walker_trust_prefetch.cpp): its
@@ -188,13 +195,20 @@ struct ResolutionKey {
   wire::RRClass qclass = wire::RRClass::IN;
   bool checking_disabled = false;
   bool priming = false;
+  // Clients of different subnets may get different answers (ECS).
+  std::optional<wire::ClientSubnetOption> subnet{};
   bool operator==(const ResolutionKey&) const = default;
 };
 struct ResolutionKeyHash {
   size_t operator()(const ResolutionKey& k) const noexcept {
-    return k.name.hash() ^ (size_t{static_cast<uint16_t>(k.type)} << 17) ^
-           (size_t{static_cast<uint16_t>(k.qclass)} << 33) ^ (k.checking_disabled ? 0x9e37 : 0) ^
-           (k.priming ? 0x7f4a : 0);
+    size_t h = k.name.hash() ^ (size_t{static_cast<uint16_t>(k.type)} << 17) ^
+               (size_t{static_cast<uint16_t>(k.qclass)} << 33) ^ (k.checking_disabled ? 0x9e37 : 0) ^
+               (k.priming ? 0x7f4a : 0);
+    if (k.subnet) {
+      for (uint8_t b : k.subnet->address) h = h * 31 + b;
+      h ^= size_t{k.subnet->source_prefix} << 40;
+    }
+    return h;
   }
 };
 

@@ -36,6 +36,10 @@ struct ResolveOptions {
   // not from the walker's RRset/negative cache, which still holds the data
   // about to expire (delegations may still come from the cache).
   bool refresh = false;
+  // EDNS Client Subnet (RFC 7871): the client's source prefix, sent to the
+  // zones and servers WalkerOptions::ecs lists when they are asked the
+  // client's question (walker_ecs.cpp). Part of the deduplication key.
+  std::optional<wire::ClientSubnetOption> client_subnet{};
   // Tell every step of this resolution to `trace` (walk_trace.h). A traced
   // resolution is its own: it neither joins an identical question in
   // flight nor lets others join it, so its trace is complete.
@@ -56,6 +60,13 @@ struct ResolutionResult {
   // Why a SERVFAIL (or other failure) happened (RFC 8914).
   std::optional<wire::ExtendedErrorOption> ede;
   ValidationState validation = ValidationState::unchecked;
+  // ECS: the longest scope a server gave to the answer's responses (0: the
+  // answer holds for every client, or no subnet was sent). Non-zero: the
+  // answer is for `client_subnet` only and was kept out of the shared caches.
+  uint8_t ecs_scope = 0;
+  // ECS: a zone that gets subnets was asked for a client without one; its
+  // default answer must not be cached for others (walker_ecs.cpp).
+  bool ecs_withheld = false;
   // A cap on queries in flight refused the question and the operator chose
   // to drop such questions (WalkerLimits::drop_over_limit): send nothing.
   bool drop = false;

@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "dnssec/trust_anchors.h"
 #include "dnssec/validation_budget.h"
 #include "dnssec/verdict_cache.h"
+#include "resolver/walk/server_address.h"
+#include "wire/name.h"
 
 namespace sextant::resolver {
 
@@ -158,6 +161,16 @@ struct WalkerOptions {
   // Forward and stub zones (configured_zones.h); null: every name is walked
   // from the root. Replaced by a reload (Walker::set_configured_zones).
   std::shared_ptr<const ConfiguredZones> configured;
+
+  // EDNS Client Subnet (RFC 7871, walker_ecs.cpp): a client question that
+  // carries a subnet (ResolveOptions::client_subnet) sends it to the servers
+  // of these zones (and those below them) and to these servers, and to no
+  // one else. Answers a server scopes to the subnet stay out of the shared
+  // caches.
+  struct Ecs {
+    std::vector<wire::Name> zones;
+    std::vector<ServerAddress> servers;  // address and port
+  } ecs;
 
   // Exploration: 1 in `explore_one_in` server choices picks a random usable
   // server instead of the fastest, so RTT estimates stay current. 0 = never.

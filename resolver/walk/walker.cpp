@@ -207,7 +207,7 @@ Resolution& Walker::start_resolution(const ResolutionKey& key, const wire::Quest
 void Walker::resolve(const wire::Question& question, const ResolveOptions& options,
                      ResolveCallback callback) {
   ResolutionKey key{question.name.lowercased(), question.type, question.qclass,
-                    options.checking_disabled, false};
+                    options.checking_disabled, false, options.client_subnet};
   if (auto it = in_flight_.find(key); it != in_flight_.end() && !options.trace) {
     if (Resolution* r = find_resolution(it->second); r && !r->finished) {
       r->waiters.push_back(std::move(callback));
@@ -450,6 +450,10 @@ void Walker::finish_resolution(Resolution& r, ResolutionResult result) {
   const auto now = timers_.now();
   result.upstream_queries = r.upstream_queries;
   result.elapsed = duration_cast<milliseconds>(now - r.started);
+  if (!r.queries.empty()) {
+    result.ecs_scope = r.queries[0]->ecs_scope;
+    result.ecs_withheld = r.queries[0]->ecs_withheld;
+  }
   if (result.rcode == Rcode::SERVFAIL) ++stats_.servfails;
   if (r.trace) {
     trace_line(r, nullptr, fmt::format("done: {}; {} upstream queries in {} ms", describe_result(result),

@@ -70,6 +70,10 @@ struct WalkerStats {
   uint64_t cookie_mismatches = 0;     // replies with another client cookie: dropped
   uint64_t cookie_tcp_fallbacks = 0;  // a cookie server's UDP reply without one -> TCP
   uint64_t badcookie_retries = 0;     // BADCOOKIE: asked again with the new server cookie
+  // EDNS Client Subnet (walker_ecs.cpp).
+  uint64_t ecs_queries = 0;           // queries sent with the client's subnet
+  uint64_t ecs_scoped_answers = 0;    // replies scoped to it (kept out of the shared caches)
+  uint64_t ecs_mismatches = 0;        // replies whose option did not echo ours: dropped
   uint64_t bogus_retries = 0;       // questions / DNSKEY sets asked again of another server
   // Forward zones (walker_forward.cpp).
   uint64_t forwarded_queries = 0;   // packets sent to forward upstreams
@@ -174,6 +178,12 @@ class Walker {
   enum class CookieOutcome : uint8_t { ok, spoofed, retry_udp, retry_tcp };
   void add_client_cookie(wire::MessageBuilder& builder, Attempt& a);
   CookieOutcome check_reply_cookie(const Attempt& a, const wire::Message& msg, TimerService::TimePoint now);
+  // EDNS Client Subnet (walker_ecs.cpp).
+  bool ecs_applies(const Resolution& r, const SubQuery& q, const ServerAddress& server) const;
+  void add_client_subnet(wire::MessageBuilder& builder, const Resolution& r, Attempt& a);
+  // False when the reply's option does not echo ours (it must be dropped);
+  // else sets a.ecs_scope.
+  bool check_reply_subnet(Attempt& a, const Resolution& r, const wire::Message& msg);
 
   // Sending.
   bool send_attempt(Resolution& r, SubQuery& q, const ServerAddress& server,

@@ -119,6 +119,8 @@ bool Walker::answer_from_cache(Resolution& r, SubQuery& q) {
 void Walker::remember_response(const Resolution& r, const SubQuery& q, const Attempt& a,
                                const wire::Message& msg, const ClassifiedResponse& c) {
   if (!cache_) return;
+  // A reply tailored to one client subnet (ECS) is for that client only.
+  if (a.ecs_scope > 0 || a.ecs_withheld) return;
   const uint32_t now = timers_.wall_seconds();
   // Everything here passed the bailiwick filter of the classifier.
   if (c.kind == ResponseKind::referral && c.referral_ns) {

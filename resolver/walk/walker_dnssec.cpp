@@ -728,6 +728,7 @@ bool Walker::synthesize_denial(Resolution& r, SubQuery& q) {
 
 void Walker::cache_validated(const SubQuery& q) {
   if (!cache_) return;
+  if (q.ecs_scope > 0 || q.ecs_withheld) return;  // answers for some clients only (ECS) stay out
   const uint32_t now = timers_.wall_seconds();
   const auto& policy = options_.dnssec.cache_policy;
   for (const auto& seg : q.segments) {

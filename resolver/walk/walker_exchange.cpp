@@ -107,6 +107,10 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
     return false;
   }
   if (edns && options_.client_cookies) add_client_cookie(builder, a);
+  if (ecs_applies(r, q, server)) {
+    if (edns && r.options.client_subnet) add_client_subnet(builder, r, a);
+    else a.ecs_withheld = true;
+  }
   std::span<const uint8_t> packet = builder.finish();
 
   QueryRef ref{r.id, q.index};
@@ -396,6 +400,15 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
         return;
     }
   }
+  if (a.ecs_sent && !check_reply_subnet(a, r, msg)) {
+    ++q.tally.spoofed;
+    ++stats_.spoofed_dropped;
+    ++stats_.ecs_mismatches;
+    try_next();
+    return;
+  }
+  if (a.ecs_scope > q.ecs_scope) q.ecs_scope = a.ecs_scope;
+  if (a.ecs_withheld) q.ecs_withheld = true;
   if (question_ok && a.protocol == UpstreamProtocol::udp && options_.case_randomisation &&
       !case_echoed) {
     // 0x20 not echoed: either a case-mangling server or a blind spoofer

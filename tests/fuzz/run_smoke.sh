@@ -30,6 +30,7 @@ fuzz_config_zones corpus-config     1024 -timeout=10
 fuzz_cache_snapshot corpus-snapshot 8192
 fuzz_policy       corpus-policy     4096
 fuzz_cookie       corpus-cookie     128
+fuzz_ecs          corpus-ecs        64
 fuzz_anchor_state corpus-anchor-state 4096
 "
 count=$(printf '%s\n' "$TARGETS" | grep -c .)

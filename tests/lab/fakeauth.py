@@ -496,11 +496,12 @@ class FakeAuth:
                 subnet = "%s/%d" % (option.address, option.srclen)
         self.counters.record_options(question.name, question.rdtype, transport, cookie, subnet)
         if behaviour == "ecs":
-            if subnet is not None and question.rdtype == dns.rdatatype.A and reply.answer \
-                    and question.name.labels[0] == b"www":
+            # (the first label compared case-blind: resolvers send 0x20 case)
+            www = question.name.labels[0].lower() == b"www"
+            if subnet is not None and question.rdtype == dns.rdatatype.A and reply.answer and www:
                 third = int(subnet.split("/")[0].split(".")[2]) if "." in subnet else 253
                 reply.answer = [dns.rrset.from_text(question.name, 300, "IN", "A", "198.51.100.%d" % third)]
-            elif question.rdtype == dns.rdatatype.A and reply.answer and question.name.labels[0] == b"www":
+            elif question.rdtype == dns.rdatatype.A and reply.answer and www:
                 reply.answer = [dns.rrset.from_text(question.name, 300, "IN", "A", "198.51.100.254")]
             if subnet is not None:
                 for option in query.options:

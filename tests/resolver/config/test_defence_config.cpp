@@ -56,6 +56,47 @@ TEST_CASE("config: bad defence values name file and line", "[config][defences]")
   CHECK_THROWS_WITH(load_config_text("cookies:\n  server: maybe\n", "f.yaml"), Catch::Contains("not a boolean"));
 }
 
+TEST_CASE("config: ecs defaults, values and bad values with file:line", "[config][defences][ecs]") {
+  Config d = default_config();
+  CHECK_FALSE(d.ecs.enabled);
+  CHECK(d.ecs.ipv4_prefix == 24);
+  CHECK(d.ecs.ipv6_prefix == 56);
+  CHECK(d.ecs.zones.empty());
+  CHECK(d.ecs.servers.empty());
+  CHECK(d.ecs.trusted_clients.empty());
+  CHECK(d.ecs.add_for.size() == 11);
+  CHECK(d.ecs.cache_share_percent == 10);
+
+  Config c = load_config_text(
+      "ecs:\n  enabled: true\n  zones: [cdn.example.]\n  servers: ['192.0.2.53', '2001:db8::53@5353']\n"
+      "  ipv4-prefix: 20\n  ipv6-prefix: 48\n  add-for: ['!10.0.0.0/8', 0.0.0.0/0]\n"
+      "  trusted-clients: [192.0.2.1/32]\n  cache-share: 20\n",
+      "f.yaml");
+  CHECK(c.ecs.enabled);
+  CHECK(c.ecs.zones == std::vector<std::string>{"cdn.example."});
+  CHECK(c.ecs.servers.size() == 2);
+  CHECK(c.ecs.ipv4_prefix == 20);
+  CHECK(c.ecs.ipv6_prefix == 48);
+  CHECK(c.ecs.add_for.size() == 2);
+  CHECK(c.ecs.trusted_clients.size() == 1);
+  CHECK(c.ecs.cache_share_percent == 20);
+
+  CHECK_THROWS_WITH(load_config_text("ecs:\n  ipv4-prefix: 33\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("ecs.ipv4-prefix"));
+  CHECK_THROWS_WITH(load_config_text("ecs:\n  ipv6-prefix: 0\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("ecs.ipv6-prefix"));
+  CHECK_THROWS_WITH(load_config_text("\necs:\n  zones: ['bad..name']\n", "f.yaml"),
+                    Catch::Contains("f.yaml:3") && Catch::Contains("ecs.zones"));
+  CHECK_THROWS_WITH(load_config_text("ecs:\n  servers: [not-an-address]\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("ecs.servers"));
+  CHECK_THROWS_WITH(load_config_text("ecs:\n  add-for: ['!10.0.0.0/99']\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("ecs.add-for"));
+  CHECK_THROWS_WITH(load_config_text("ecs:\n  trusted-clients: [nonsense]\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("ecs.trusted-clients"));
+  CHECK_THROWS_WITH(load_config_text("ecs:\n  cache-share: 90\n", "f.yaml"),
+                    Catch::Contains("f.yaml:2") && Catch::Contains("ecs.cache-share"));
+}
+
 TEST_CASE("config: connection limits (issue 16 §6) defaults, values and bad values", "[config][defences]") {
   Config d = default_config();
   CHECK(d.max_connections_per_client == 100);

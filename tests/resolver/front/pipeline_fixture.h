@@ -73,10 +73,17 @@ inline std::vector<uint8_t> make_query(const QuerySpec& spec) {
   return out;
 }
 
+// The cache's defaults, with room for ECS-scoped answers.
+inline cache::CacheConfig fixture_cache_config() {
+  cache::CacheConfig c;
+  c.scoped_answer_max_bytes = 1 << 20;
+  return c;
+}
+
 struct PipelineFixture {
   FakeLoop loop;
   ScriptedNetwork network{loop};
-  cache::Cache cache;
+  cache::Cache cache{fixture_cache_config()};
   WalkerOptions walker_options;
   std::unique_ptr<Walker> walker;
   AccessControl acl{{AclRule{parse_prefix("0.0.0.0/0"), AclAction::allow},
