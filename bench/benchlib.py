@@ -98,8 +98,9 @@ def private_dir(prefix):
 class Lab:
     """Brings the lab up if needed; stops it at the end only if it started it."""
 
-    def __init__(self, keep=False):
+    def __init__(self, keep=False, delays=False):
         self.keep = keep
+        self.delays = delays      # `up --delays`: real round trips (tests/lab/README.md)
         self.started_by_us = False
 
     def _all_up(self):
@@ -114,11 +115,13 @@ class Lab:
             self.started_by_us = True
             if not self.keep:
                 on_exit(self.down)
-        log("lab: tests/lab/up --wait")
+        up = [str(LAB_DIR / "up"), "--wait"] + (["--delays"] if self.delays else [])
+        log("lab: tests/lab/" + " ".join(["up"] + up[1:]))
         # `up --wait` also waits for big-signed.test., which is signed in the
-        # background on a fresh lab; when everything is up it starts nothing.
-        result = subprocess.run([str(LAB_DIR / "up"), "--wait"], capture_output=True, text=True,
-                                timeout=400)
+        # background on a fresh lab; when everything is up it starts nothing
+        # (and refuses if the running lab has delays and this asks none, or
+        # the other way round).
+        result = subprocess.run(up, capture_output=True, text=True, timeout=400)
         if result.returncode != 0:
             raise BenchError("tests/lab/up failed:\n%s%s" % (result.stdout, result.stderr))
         for needed in ("root.hints", "root-anchor.ds"):

@@ -78,6 +78,9 @@ cache.size = 256 * MB
 -- default (RFC 6761): like Unbound's "local-zone: test. nodefault".
 -- (the second rule of policy.special_names in 5.6: test., onion., invalid., local.)
 table.remove(policy.special_names, 2)
+-- The lab's glue is on 127.x.x.x, which Knot Resolver ignores by default
+-- ("ignoring invalid glue"): every name below a TLD would fail.
+policy.add(policy.all(policy.FLAGS({'ALLOW_LOCAL'})))
 """ % {"port": port, "run": bl.LAB_RUN})
     return bl.ServerProcess("kresd", ["kresd", "-n", "-q", "-c", str(config), str(workdir)], workdir,
                             [port], [port], True)
@@ -119,7 +122,7 @@ def sextant_server(command, workdir, port, metrics_port):
     config = Path(workdir) / "sextant.yaml"
     text = config.read_text()
     # No encrypted listeners in this benchmark.
-    text = re.sub(r"\n  (dot|doh|doq):\n    listen: \[\]", "", text)
+    text = re.sub(r"\n  (dot|doh|doq):\n    listen: \[\](\n    http3-listen: \[\])?", "", text)
     text = re.sub(r"\n  tls:\n    certificate: \"\"\n    key: \"\"", "", text)
     text += "metrics:\n  listen: [\"127.0.0.1@%d\"]\n" % metrics_port
     config.write_text(text)

@@ -423,6 +423,7 @@ void add_walker(DaemonSnapshot& s, const WalkerStats& w) {
   s.walker.validated_insecure += w.validated_insecure;
   s.walker.validated_bogus += w.validated_bogus;
   s.walker.validated_indeterminate += w.validated_indeterminate;
+  for (size_t i = 0; i < kUpstreamReasons; ++i) s.walker.upstream_by_reason[i] += w.upstream_by_reason[i];
 }
 
 void add_upstream(DaemonSnapshot& s, const transports::UpstreamCounters& u) {
@@ -517,6 +518,11 @@ MetricsReport build_metrics_report(const DaemonSnapshot& s) {
   r.counter("sextant_dnssec_validations_total", validated, s.walker.validated_bogus, {{"result", "bogus"}});
   r.counter("sextant_dnssec_validations_total", validated, s.walker.validated_indeterminate,
             {{"result", "indeterminate"}});
+  const char* reasons = "Queries the walker sent to authoritative servers, by why each was sent.";
+  for (size_t i = 0; i < kUpstreamReasons; ++i) {
+    r.counter("sextant_walker_upstream_queries_by_reason_total", reasons, s.walker.upstream_by_reason[i],
+              {{"reason", to_string(static_cast<UpstreamReason>(i))}});
+  }
 
   std::vector<uint64_t> upstream = s.upstream;
   upstream.resize(std::size(kUpstreamRows) + 2, 0);

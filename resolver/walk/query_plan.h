@@ -170,6 +170,15 @@ struct SubQuery {
   bool ecs_withheld = false;          // a reply was a subnet-less client's default answer
   uint32_t children_running = 0;
   FailureTally tally;
+  // A DNSKEY fetch started beside the walk (walker_trust_prefetch.cpp): its
+  // parent does not wait for it (not in children_running); validation does,
+  // through ValidationContext::fetches, only if it needs the zone's keys.
+  bool early = false;
+  // An AAAA lookup of a glueless NS name parked until its A lookup ends
+  // (walker_subqueries.cpp): the two no longer walk the same zones twice.
+  bool after_sibling = false;
+  // What the last packet asked (name, type, cut): the same again is a retry.
+  uint64_t last_sent_key = 0;
 
   // For priming: the root cut learned from the answer.
   std::optional<ZoneCut> primed_root;

@@ -50,6 +50,11 @@ struct ReferralEvidence {
   bool unusable = false;  // validated without a conclusion: ask DS instead
 };
 
+// DS/DNSKEY sub-queries one client question may spawn (early DNSKEY fetches
+// included): two per zone cut on a deep path plus CNAME targets in other
+// trees; more is an attack or a loop.
+inline constexpr size_t kMaxKeyFetchesPerRequest = 24;
+
 // A DS or DNSKEY sub-query of the plan.
 struct KeyFetch {
   wire::Name zone;

@@ -5,6 +5,16 @@
 //                                           └────────────────┘
 //   ... ─▶ finished
 //
+// With validation on, a client query that reaches a signed zone (start_name
+// at a trust anchor's zone, or a referral carrying a usable DS) forks an
+// early DNSKEY sub-query for that zone and goes on to send at once; the fork
+// runs its own init ─▶ ... ─▶ finished beside the walk, and validation
+// (validate ─▶ wait_keys) waits for it only if it needs those keys and it
+// has not ended yet (walker_trust_prefetch.cpp):
+//
+//   start_name / referral ─┬─▶ send ─▶ wait ─▶ ... ─▶ validate ─▶ finished
+//                          └─▶ (DNSKEY sub-query) ········▲ (only if needed)
+//
 // States are advanced only by step(); events (a reply, a retransmission
 // timer, a sub-query ending, the root priming ending) update the query and
 // call step() again. Nothing waits on a stack: all state lives in the
@@ -20,6 +30,9 @@
 //                          caps on queries in flight per zone and server
 //   walker_cache.cpp       answers from the shared cache, storing replies
 //   walker_dnssec.cpp      validation and the DS/DNSKEY fetches it needs
+//   walker_trust_prefetch.cpp  DNSKEY sets fetched beside the walk; DS/DNSKEY
+//                          fetches shared by the worker's concurrent requests
+//   walker_upstream_reasons.cpp  why each upstream query is sent (counters)
 #include "resolver/walk/walker.h"
 
 #include <fmt/format.h>
@@ -285,6 +298,7 @@ void Walker::state_start_name(Resolution& r, SubQuery& q) {
   q.qmin = QnameMinimiser(minimise, options_.qmin_max_minimise_count,
                           options_.qmin_minimise_one_label);
   q.qmin.start(q.target, q.cut.zone, minimise);
+  prefetch_zone_keys(r, q);  // the anchor zone's keys, beside the first step
   q.state = QueryState::send;
 }
 
@@ -419,6 +433,7 @@ void Walker::query_finished(Resolution& r, SubQuery& q) {
   q.state = QueryState::finished;
   cancel_all_attempts(q);
   if (q.kind == QueryKind::priming) priming_done(q);
+  if (q.kind == QueryKind::ds || q.kind == QueryKind::dnskey) key_fetch_ended(r, q);
   if (r.trace && q.index != 0) {
     trace_line(r, &q, fmt::format("finished: {}", describe_result(q.result)));
   }
@@ -446,6 +461,7 @@ void Walker::finish_resolution(Resolution& r, ResolutionResult result) {
   }
   timers_.cancel(r.deadline_timer);
   r.deadline_timer = 0;
+  release_key_fetches(r);  // other requests waiting on its DS/DNSKEY fetches ask themselves
   for (auto& q : r.queries) cancel_all_attempts(*q);
   if (auto it = in_flight_.find(r.key); it != in_flight_.end() && it->second == r.id) {
     in_flight_.erase(it);

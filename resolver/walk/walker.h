@@ -15,6 +15,7 @@
 //   (RFC 8109) lazily by the first question.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,7 @@
 #include "resolver/walk/server_selection.h"
 #include "resolver/walk/timer_service.h"
 #include "resolver/walk/upstream_network.h"
+#include "resolver/walk/upstream_reasons.h"
 #include "resolver/walk/walk_trace.h"
 #include "wire/message.h"
 #include "wire/message_builder.h"
@@ -82,6 +84,8 @@ struct WalkerStats {
   uint64_t over_limit_zone = 0;     // questions refused: too many queries in flight to the zone
   uint64_t over_limit_server = 0;   // ... to every server of the zone that was left to ask
   uint64_t glueless_limited = 0;    // NS names left unresolved by the NXNS caps
+  // upstream_queries again, by why each was sent (upstream_reasons.h).
+  UpstreamReasonCounts upstream_by_reason{};
 };
 
 class Walker {
@@ -224,6 +228,9 @@ class Walker {
   void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
   void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);
   void child_finished(Resolution& r, SubQuery& child);
+  // Starts the AAAA lookup parked until `child` (the A lookup of the same
+  // NS name) ended.
+  void start_parked_sibling(Resolution& r, const SubQuery& child);
   void finish_resolution(Resolution& r, ResolutionResult result);
   void exclude_server(SubQuery& q, const ServerAddress& server);
   void append_chain(Resolution& r, SubQuery& q, const std::vector<wire::RRset>& links);
@@ -246,6 +253,19 @@ class Walker {
   bool validate_settled(Resolution& r, SubQuery& q, const dnssec::ResponseToValidate& response,
                         dnssec::ResponseValidation& out, int depth);
   KeyState establish_zone(Resolution& r, SubQuery& q, const wire::Name& zone, int depth);
+  // The chain of trust fetched beside the walk (walker_trust_prefetch.cpp):
+  // when a client query reaches a zone that is signed (its trust anchor, or
+  // a referral with a usable DS), the zone's DNSKEY set is fetched at once.
+  void prefetch_zone_keys(Resolution& r, SubQuery& q);
+  // DS/DNSKEY fetches shared by this worker's requests: a request that
+  // needs a zone's keys while another request's fetch of them is in flight
+  // waits for that one instead of asking again (walker_trust_prefetch.cpp).
+  void start_key_fetch(Resolution& r, SubQuery& child);
+  void key_fetch_ended(Resolution& r, const SubQuery& q);
+  void release_key_fetches(Resolution& r);
+  void restart_key_fetches(std::vector<QueryRef> joined);
+  // Why `q` sends the packet it is about to send (and remembers it).
+  UpstreamReason upstream_reason(SubQuery& q, const Attempt& a);
   // The DS/DNSKEY sub-query for (zone, type): done (`out` set), waiting
   // (spawned or still running), or refused (the request's fetch limit).
   enum class FetchStatus : uint8_t { done, waiting, refused };
@@ -352,6 +372,14 @@ class Walker {
     uint32_t expires = 0;  // wall seconds
   };
   std::unordered_map<wire::Name, TrustMemo, wire::NameHash> trust_memo_;
+  // DS (index 0) and DNSKEY (1) fetches in flight, by lower-cased zone: the
+  // request's sub-query that asks, and the other requests' sub-queries
+  // parked until it ends (walker_trust_prefetch.cpp).
+  struct SharedKeyFetch {
+    QueryRef leader;
+    std::vector<QueryRef> joined;
+  };
+  std::array<std::unordered_map<wire::Name, SharedKeyFetch, wire::NameHash>, 2> shared_key_fetches_;
 
   // Servers that answered a zone's questions with data that failed
   // validation, avoided for that zone while others are left, for

@@ -43,7 +43,7 @@ namespace {
 
 // DS/DNSKEY sub-queries one client question may spawn: two per zone cut on
 // a deep path plus CNAME targets in other trees; more is an attack or a loop.
-constexpr size_t kMaxKeyFetches = 24;
+constexpr size_t kMaxKeyFetches = kMaxKeyFetchesPerRequest;
 // establish_zone() calls per request and their nesting (labels of a name).
 constexpr uint32_t kMaxEstablishCalls = 256;
 constexpr int kMaxEstablishDepth = 16;
@@ -215,14 +215,7 @@ Walker::FetchStatus Walker::key_fetch(Resolution& r, SubQuery& q, const Name& zo
   ++q.children_running;
   ++stats_.key_queries;
   ctx.fetches.push_back({zone, type, child.index, false});
-  // From a fresh loop turn, like glueless lookups: a child failing at once
-  // must not re-enter this query's step().
-  QueryRef ref{r.id, child.index};
-  defer([this, ref] {
-    Resolution* plan = find_resolution(ref.resolution);
-    if (!plan || plan->finished) return;
-    step(*plan, *plan->queries[ref.query]);
-  });
+  start_key_fetch(r, child);  // or join another request's (walker_trust_prefetch.cpp)
   return FetchStatus::waiting;
 }
 

@@ -125,6 +125,7 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
 
   ++r.upstream_queries;
   ++stats_.upstream_queries;
+  ++stats_.upstream_by_reason[static_cast<size_t>(upstream_reason(q, a))];
   ++q.cut.sends;
   if (r.trace) {
     trace_line(r, &q, fmt::format("sent {} {} to {} over {}{}{}, ID {}, 0x20 {} (query {} of {})",

@@ -240,8 +240,10 @@ void Walker::enter_referral(Resolution& r, SubQuery& q, ClassifiedResponse& c) {
   q.qmin.enter_zone(q.cut.zone);
   if (r.trace) trace_line(r, &q, fmt::format("descending to {}", describe_cut(q.cut)));
   // DNSSEC: the referral's DS/NSEC evidence was kept above (record_referral);
-  // it is validated, and the child's DNSKEY fetched, only when an answer
-  // needs the child's keys (walker_dnssec.cpp).
+  // it is validated only when an answer needs the child's keys
+  // (walker_dnssec.cpp), but a signed child's DNSKEY set is fetched now,
+  // beside the next step of the walk (walker_trust_prefetch.cpp).
+  prefetch_zone_keys(r, q);
   q.state = QueryState::send;
 }
 

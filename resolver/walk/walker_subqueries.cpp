@@ -120,6 +120,15 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
                                   wire::Question{ns.name, type, wire::RRClass::IN});
       ++ns.lookups_running;
       ++q.children_running;
+      if (type == RRType::AAAA && types.size() == 2) {
+        // Walked at once, A and AAAA asked every zone on the way twice
+        // (issue 17); the AAAA lookup waits (parked in `wait`) for the A
+        // lookup, then starts at the cut it cached. The query does not wait
+        // for it: it sends as soon as an address is known.
+        child.state = QueryState::wait;
+        child.after_sibling = true;
+        continue;
+      }
       // Started from a fresh loop turn, so that a child failing at once
       // cannot re-enter this query's step().
       QueryRef ref{r.id, child.index};
@@ -137,7 +146,7 @@ bool Walker::start_glueless_lookups(Resolution& r, SubQuery& q) {
 void Walker::child_finished(Resolution& r, SubQuery& child) {
   if (!child.parent) return;
   SubQuery& parent = *r.queries[*child.parent];
-  if (parent.children_running > 0) --parent.children_running;
+  if (!child.early && parent.children_running > 0) --parent.children_running;
   parent.tally.timeouts += child.tally.timeouts;
   parent.tally.network_errors += child.tally.network_errors;
   parent.tally.local_errors += child.tally.local_errors;
@@ -173,12 +182,36 @@ void Walker::child_finished(Resolution& r, SubQuery& child) {
         ns.lookup = ns.addresses.empty() ? NameServerEntry::Lookup::failed
                                          : NameServerEntry::Lookup::done;
         remember_addresses(parent.cut.zone, ns);
+      } else if (!ns.addresses.empty()) {
+        // The A lookup's addresses, for the delegation cache at once: a
+        // DS/DNSKEY fetch started while the AAAA lookup still runs must find
+        // them there (else it would take the parked lookup for a glueless
+        // cycle and fail).
+        remember_addresses(parent.cut.zone, ns);
       }
     }
   }
+  if (child.kind == QueryKind::ns_address && child.question.type == RRType::A) start_parked_sibling(r, child);
   if (parent.state == QueryState::wait && !has_live_attempts(parent)) {
     parent.state = QueryState::send;
     step(r, parent);
+  }
+}
+
+void Walker::start_parked_sibling(Resolution& r, const SubQuery& child) {
+  for (auto& other : r.queries) {
+    if (!other->after_sibling || other->parent != child.parent || other->state != QueryState::wait ||
+        other->reported || !(other->question.name == child.question.name)) {
+      continue;
+    }
+    other->after_sibling = false;
+    other->state = QueryState::init;
+    QueryRef ref{r.id, other->index};
+    defer([this, ref] {
+      Resolution* plan = find_resolution(ref.resolution);
+      if (!plan || plan->finished) return;
+      step(*plan, *plan->queries[ref.query]);
+    });
   }
 }
 

@@ -75,3 +75,29 @@ TEST_CASE("glueless cycle: without a way out, SERVFAIL soon and within the budge
   CHECK(r.upstream_queries <= f.options.limits.max_upstream_queries);
   CHECK(f.network.sent_to("198.51.100.60") == 0);
 }
+
+TEST_CASE("glueless NS: the AAAA lookup starts after the A lookup, at the cut it cached",
+          "[walker][glueless]") {
+  // Walked at once, both lookups asked the root and the TLD for net. and
+  // example.net. (issue 17: duplicate NS address lookups).
+  WalkerFixture f;
+  auto r = f.resolve("www.glueless.com.", RRType::A);
+  REQUIRE(r.rcode == Rcode::NOERROR);
+  f.loop.run_for(milliseconds{500});  // the AAAA lookup ends after the answer
+  INFO(f.network.log());
+  const SentQuery* a = nullptr;
+  const SentQuery* aaaa = nullptr;
+  for (const auto& s : f.network.sent()) {
+    if (s.qname.lowercased() != wire::Name::from_text("ns.example.net.")) continue;
+    if (s.qtype == RRType::A && !a) a = &s;
+    if (s.qtype == RRType::AAAA && !aaaa) aaaa = &s;
+  }
+  REQUIRE(a);
+  REQUIRE(aaaa);
+  CHECK(aaaa->at > a->at);
+  // Straight to example.net.'s server (the cut the A lookup cached), once.
+  CHECK(aaaa->server == address(net::example_net));
+  CHECK(f.network.sent_for("ns.example.net.", RRType::AAAA) == 1);
+  // The root was asked for com. (the question) and net. (the A lookup) only.
+  CHECK(f.network.sent_to(net::root_a) + f.network.sent_to(net::root_b) <= 3);
+}
