@@ -24,12 +24,9 @@ Bounded: at most ~1,100 connections, a few thousand frames, seconds per part.
 """
 import os
 import resource
-import socket
-import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -45,20 +42,6 @@ import connection_attacks as attacks  # noqa: E402
 NAME = "www.attack.test."
 ADDRESS = "192.0.2.80"
 MAKE_CERT = os.path.join(common.SOURCE_DIR, "scripts", "make-test-cert.sh")
-
-
-def stats(binary, socket_path):
-    code, out, err = common.control(binary, ["stats"], socket_path)
-    if code != 0:
-        raise common.TestFailure("control stats failed: %s" % (out + err))
-    values = {}
-    for line in out.splitlines():
-        name, _, value = line.rpartition(" ")
-        try:
-            values[name] = float(value)
-        except ValueError:
-            pass
-    return values
 
 
 def counter(s, name, transport):
@@ -110,7 +93,7 @@ class Target:
             self.daemon.stop()
 
     def stats(self):
-        return stats(self.binary, self.socket_path)
+        return common.control_stats(self.binary, self.socket_path)
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.daemon.process.pid) as f:

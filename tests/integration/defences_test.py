@@ -54,20 +54,6 @@ NAME = "www.example.com."
 ADDRESS = "192.0.2.10"
 
 
-def stats(binary, socket_path):
-    code, out, err = common.control(binary, ["stats"], socket_path)
-    if code != 0:
-        raise common.TestFailure("control stats failed: %s" % (out + err))
-    values = {}
-    for line in out.splitlines():
-        name, _, value = line.rpartition(" ")
-        try:
-            values[name] = float(value)
-        except ValueError:
-            pass
-    return values
-
-
 def query_with_option(qname, data):
     option = dns.edns.GenericOption(dns.edns.COOKIE, data)
     return dns.message.make_query(qname, "A", use_edns=0, payload=1232, options=[option])
@@ -124,7 +110,7 @@ def test_cookies(binary, results):
         reply = common.udp_query(query_with_option(NAME, b"\x01" * 11), "127.0.0.1", port)
         results.check(reply.rcode() == dns.rcode.FORMERR, "a cookie of 11 octets: FORMERR",
                       dns.rcode.to_text(reply.rcode()))
-        s = stats(binary, socket_path)
+        s = common.control_stats(binary, socket_path)
         for verdict in ("client_only", "valid", "invalid", "malformed"):
             key = 'sextant_cookie_queries_total{verdict="%s"}' % verdict
             results.check(s.get(key, 0) >= 1, "counted: %s" % key, str(s.get(key)))
@@ -162,7 +148,7 @@ def test_client_cookies(binary, results):
                       forged.to_text())
         transports = [o["transport"] for o in fake_options("www." + forge)]
         results.check("tcp" in transports, "the query was asked again over TCP", str(transports))
-        s = stats(binary, socket_path)
+        s = common.control_stats(binary, socket_path)
         results.check(s.get("sextant_walker_cookie_mismatches_total", 0) >= 1, "counted: cookie mismatches",
                       str(s.get("sextant_walker_cookie_mismatches_total")))
         finish_daemon(results, daemon)
@@ -203,7 +189,7 @@ def test_rebinding(binary, results):
         code, out = run(["dig", "@127.0.0.1", "-p", str(port), "private." + REBIND, "A"])
         results.check("status: REFUSED" in out and "EDE: 15 (Blocked)" in out, "dig shows REFUSED and EDE 15",
                       out[-1500:])
-        s = stats(binary, socket_path)
+        s = common.control_stats(binary, socket_path)
         results.check(s.get('sextant_rebinding_total{action="refused"}', 0) >= 21
                       and s.get('sextant_rebinding_total{action="removed"}', 0) >= 10,
                       "counted: refused answers and removed addresses",
@@ -302,7 +288,7 @@ def test_rate_limit(binary, results):
         results.check(cookie is not None and len(cookie) == 24 and ok == 10,
                       "a valid cookie (learned over TCP) exempts the limited address: 10 of 10 answered",
                       "cookie %s, %d answered" % (cookie.hex() if cookie else None, ok))
-        s = stats(binary, socket_path)
+        s = common.control_stats(binary, socket_path)
         dropped = s.get('sextant_rate_limited_total{action="dropped"}', -1)
         slipped = s.get('sextant_rate_limited_total{action="truncated"}', -1)
         results.check(slipped == len(truncated) and dropped + slipped == limited,
@@ -324,7 +310,7 @@ def test_rate_limit(binary, results):
         code, out = run(["dig", "@127.0.0.1", "-p", str(port), "-b", "127.0.0.1", "+cookie", "+tries=1", NAME, "A"])
         results.check("BADCOOKIE, retrying" in out and ADDRESS in out and "(good)" in out,
                       "slip 1: dig +cookie gets BADCOOKIE and is answered with the new cookie", out[-1500:])
-        s = stats(binary, socket_path)
+        s = common.control_stats(binary, socket_path)
         results.check(s.get('sextant_rate_limited_total{action="badcookie"}', 0) >= 1, "counted: badcookie",
                       str(s.get('sextant_rate_limited_total{action="badcookie"}')))
         finish_daemon(results, daemon)

@@ -53,20 +53,6 @@ def run(argv, timeout=15):
     return p.returncode, p.stdout + p.stderr
 
 
-def stats(binary, socket_path):
-    code, out, err = common.control(binary, ["stats"], socket_path)
-    if code != 0:
-        raise common.TestFailure("control stats failed: %s" % (out + err))
-    values = {}
-    for line in out.splitlines():
-        name, _, value = line.rpartition(" ")
-        try:
-            values[name] = float(value)
-        except ValueError:
-            pass
-    return values
-
-
 def subnets_seen(qname):
     key = "%s/A" % qname.lower()
     return [o["subnet"] for o in common.fakectl("stats").get("options", {}).get(key, [])]
@@ -170,7 +156,7 @@ def test_on(binary, results):
         results.check(u.rcode() == dns.rcode.NOERROR and unlisted and all(s is None for s in unlisted),
                       "a zone that is not listed gets no ECS option", str(unlisted))
 
-        s = stats(binary, socket_path)
+        s = common.control_stats(binary, socket_path)
         checks = {
             "sextant_walker_ecs_queries_total": lambda v: v >= 4,
             "sextant_walker_ecs_scoped_answers_total": lambda v: v >= 4,

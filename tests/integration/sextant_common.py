@@ -91,6 +91,21 @@ def control(binary, args, socket_path=None, config=None):
     return p.returncode, p.stdout, p.stderr
 
 
+def control_stats(binary, socket_path):
+    """`control stats` as {sample: value}; raises TestFailure if it fails."""
+    code, out, err = control(binary, ["stats"], socket_path)
+    if code != 0:
+        raise TestFailure("control stats failed: %s" % (out + err))
+    values = {}
+    for line in out.splitlines():
+        name, _, value = line.rpartition(" ")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            pass
+    return values
+
+
 # ---- queries -----------------------------------------------------------------------
 def make_query(qname, qtype, dnssec=False, edns=True):
     return dns.message.make_query(qname, qtype, use_edns=0 if edns else False,

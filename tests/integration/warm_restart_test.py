@@ -42,18 +42,6 @@ def ask_all(port):
     return out
 
 
-def stats(binary, sock):
-    code, text, err = common.control(binary, ["stats"], socket_path=sock)
-    values = {}
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
-        try:
-            values[name] = float(value)
-        except ValueError:
-            pass
-    return values
-
-
 def upstream(values):
     return sum(v for k, v in values.items() if k.startswith("sextant_upstream_queries_total"))
 
@@ -85,9 +73,9 @@ def main(argv):
         started = time.monotonic()
         daemon.start()
         answering = time.monotonic() - started
-        s0 = stats(binary, sock)
+        s0 = common.control_stats(binary, sock)
         after = ask_all(port)
-        s1 = stats(binary, sock)
+        s1 = common.control_stats(binary, sock)
         results.check(s1.get("sextant_cache_restored_entries", 0) > 200,
                       "restored entries reported (%d), answering %.2f s after start"
                       % (s1.get("sextant_cache_restored_entries", 0), answering))
@@ -115,9 +103,9 @@ def main(argv):
         os.remove(snapshot)
         shutil.copy(copy, snapshot)
         daemon.start()
-        s0 = stats(binary, sock)
+        s0 = common.control_stats(binary, sock)
         ask_all(port)
-        s1 = stats(binary, sock)
+        s1 = common.control_stats(binary, sock)
         results.check(upstream(s1) == upstream(s0), "a dump-cache --to file put in place starts warm",
                       "%d upstream queries" % (upstream(s1) - upstream(s0)))
 
@@ -128,9 +116,9 @@ def main(argv):
         open(snapshot, "wb").write(bytes(data))
         daemon.start()
         results.check("checksum mismatch" in daemon.log_text(), "a damaged snapshot is ignored with a warning")
-        s0 = stats(binary, sock)
+        s0 = common.control_stats(binary, sock)
         damaged = ask_all(port)
-        s1 = stats(binary, sock)
+        s1 = common.control_stats(binary, sock)
         results.check(upstream(s1) > upstream(s0), "... and the start is cold")
         results.check(all(damaged[k][:3] == before[k][:3] for k in QUESTIONS), "... with the right answers",
                       str([(k, before[k], damaged[k]) for k in QUESTIONS if damaged[k][:3] != before[k][:3]][:3]))
@@ -143,9 +131,9 @@ def main(argv):
         daemon.start()
         results.check("forward or stub zone big.test. came, went or changed" in daemon.log_text(),
                       "a stub zone added since the snapshot is logged")
-        s0 = stats(binary, sock)
+        s0 = common.control_stats(binary, sock)
         stubbed = ask_all(port)
-        s1 = stats(binary, sock)
+        s1 = common.control_stats(binary, sock)
         hits = s1["sextant_answers_from_cache_total"] - s0["sextant_answers_from_cache_total"]
         outside = len([q for q in QUESTIONS if not q[0].endswith(".big.test.")])
         results.check(hits == outside, "... names below it are not restored, the %d others are" % outside,
