@@ -259,8 +259,11 @@ def test_rate_limit(binary, results):
         answered = [r for r in replies if not (r.flags & dns.flags.TC)]
         truncated = [r for r in replies if r.flags & dns.flags.TC]
         limited = 200 - len(answered)
-        # The burst (20) plus what 20/s refills while the burst is read.
-        results.check(20 <= len(answered) <= 20 + 20 * elapsed + 2,
+        # The burst (20) plus what 20/s refills while the burst is read. The
+        # client reads only after sending all 200, so on a loaded machine a
+        # reply or two may be lost from its socket (CI once saw 19): the lower
+        # bound allows that; the upper bound is what shows the limiting.
+        results.check(18 <= len(answered) <= 20 + 20 * elapsed + 2,
                       "a burst of 200: about the bucket's 20 answered",
                       "%d answered in %.2f s" % (len(answered), elapsed))
         results.check(abs(len(truncated) - limited / 2) <= 2 and all(not r.answer for r in truncated),
