@@ -11,25 +11,15 @@
 
 #include <fmt/format.h>
 
+#include "transports/unique_fd.h"
+
 namespace sextant::transports {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 // Waits for `events` until the deadline; false on timeout or cancellation.
 bool wait_for(int fd, short events, Clock::time_point deadline, const std::atomic<bool>* cancel) {

@@ -345,17 +345,7 @@ const std::vector<Setting>& settings() {
       {"rebinding.private-zones", "[]",
        "Zones whose names may point at private addresses (Unbound's private-domain), e.g. your own "
        "internal zones.",
-       [](Config& c, const YAML::Node& n) {
-         std::vector<std::string> out = scalar_list(n);
-         for (const auto& name : out) {
-           try {
-             (void)wire::Name::from_text(name);
-           } catch (const std::exception& e) {
-             throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
-           }
-         }
-         c.rebinding.private_zones = std::move(out);
-       }},
+       bind_sub_names(&Config::rebinding, &RebindingConfig::private_zones)},
       // ecs (resolver/front/client_subnet.h, resolver/walk/walker_ecs.cpp)
       {"ecs.enabled", "false",
        "EDNS Client Subnet (RFC 7871): send the client's /24 or /56 to the zones and servers listed below "
@@ -363,17 +353,7 @@ const std::vector<Setting>& settings() {
        "scope. A client's own ECS option is used only from ecs.trusted-clients.",
        bind_sub_bool(&Config::ecs, &EcsConfig::enabled)},
       {"ecs.zones", "[]", "Zones (and the zones below them) whose servers get the client subnet.",
-       [](Config& c, const YAML::Node& n) {
-         std::vector<std::string> out = scalar_list(n);
-         for (const auto& name : out) {
-           try {
-             (void)wire::Name::from_text(name);
-           } catch (const std::exception& e) {
-             throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
-           }
-         }
-         c.ecs.zones = std::move(out);
-       }},
+       bind_sub_names(&Config::ecs, &EcsConfig::zones)},
       {"ecs.servers", "[]", "Authoritative servers (`ADDR` or `ADDR@PORT`) that get the client subnet.",
        [](Config& c, const YAML::Node& n) {
          std::vector<std::string> out = scalar_list(n);

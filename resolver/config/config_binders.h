@@ -148,18 +148,20 @@ inline Apply bind_quic_endpoints(std::vector<Endpoint> Config::*field, uint16_t 
 }
 
 // Domain names in presentation format, kept as text once they parse.
-inline Apply bind_names(std::vector<std::string> Config::*field) {
-  return [=](Config& c, const YAML::Node& n) {
-    std::vector<std::string> out = scalar_list(n);
-    for (const auto& name : out) {
-      try {
-        (void)wire::Name::from_text(name);
-      } catch (const std::exception& e) {
-        throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
-      }
+inline std::vector<std::string> checked_names(const YAML::Node& n) {
+  std::vector<std::string> out = scalar_list(n);
+  for (const auto& name : out) {
+    try {
+      (void)wire::Name::from_text(name);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(fmt::format("'{}' is not a domain name: {}", name, e.what()));
     }
-    c.*field = std::move(out);
-  };
+  }
+  return out;
+}
+
+inline Apply bind_names(std::vector<std::string> Config::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.*field = checked_names(n); };
 }
 
 inline Apply bind_prefixes(std::vector<Prefix> Config::*field) {
@@ -183,6 +185,11 @@ Apply bind_sub_uint(Sub Config::*sub, T Sub::*field, uint64_t min, uint64_t max)
 template <typename Sub>
 Apply bind_sub_bool(Sub Config::*sub, bool Sub::*field) {
   return [=](Config& c, const YAML::Node& n) { c.*sub.*field = parse_bool(scalar(n)); };
+}
+
+template <typename Sub>
+Apply bind_sub_names(Sub Config::*sub, std::vector<std::string> Sub::*field) {
+  return [=](Config& c, const YAML::Node& n) { c.*sub.*field = checked_names(n); };
 }
 
 template <typename Sub>

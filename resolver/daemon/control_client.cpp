@@ -11,25 +11,11 @@
 #include <chrono>
 #include <cstring>
 
+#include "transports/unique_fd.h"
+
 namespace sextant::resolver {
 
-namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
+using Fd = transports::UniqueFd;
 
 ControlReply send_control_command(const std::string& socket_path, const std::string& command,
                                   int timeout_ms) {
