@@ -261,7 +261,14 @@ int open_bound_socket(const SocketAddress& address, int type, const SocketOption
   if (type == SOCK_STREAM && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
     fail("setsockopt(SO_REUSEADDR)");
   }
-  if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+  // A UDP socket asking for port 0 with SO_REUSEPORT already set may be
+  // given a port that another SO_REUSEPORT socket of this user holds, and
+  // then takes a share of that socket's datagrams (the kernel's port search
+  // treats such ports as free). So port 0 is bound first and made shareable
+  // after: our own workers still join it, nobody else's socket is joined.
+  const bool share_after_bind = address.port() == 0;
+  if (options.reuse_port && !share_after_bind &&
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     fail("setsockopt(SO_REUSEPORT)");
   }
   if (address.family() == AF_INET6) {
@@ -286,6 +293,9 @@ int open_bound_socket(const SocketAddress& address, int type, const SocketOption
                        sizeof options.send_buffer_bytes);
   }
   if (::bind(fd, address.get(), address.size()) != 0) fail("bind()");
+  if (options.reuse_port && share_after_bind && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    fail("setsockopt(SO_REUSEPORT)");
+  }
   return fd;
 }
 

@@ -67,8 +67,11 @@ int bind_reuseport_socket(const std::string& address, uint16_t port, int type, c
   int one = 1;
   // SO_REUSEPORT: every worker binds its own socket on the same port and the
   // kernel spreads connections across them (libuv 1.44 has no flag for it).
+  // Port 0 is made shareable only after bind, as in open_bound_socket, so
+  // that it never lands on another process's port.
+  const bool share_after_bind = port == 0;
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      (!share_after_bind && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)) {
     int saved = errno;
     ::close(fd);
     throw std::runtime_error(fmt::format("{} {} port {}: setsockopt: {}", what, address, port, std::strerror(saved)));
@@ -81,6 +84,11 @@ int bind_reuseport_socket(const std::string& address, uint16_t port, int type, c
     int saved = errno;
     ::close(fd);
     throw std::runtime_error(fmt::format("{} {} port {}: bind: {}", what, address, port, std::strerror(saved)));
+  }
+  if (share_after_bind && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    int saved = errno;
+    ::close(fd);
+    throw std::runtime_error(fmt::format("{} {} port {}: setsockopt: {}", what, address, port, std::strerror(saved)));
   }
   return fd;
 }

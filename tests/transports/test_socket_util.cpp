@@ -1,13 +1,19 @@
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "transports/socket_util.h"
+#include "transports/tls_stream.h"
 
 using namespace sextant::transports;
 
@@ -119,6 +125,62 @@ TEST_CASE("open_bound_socket sets SO_REUSEPORT so workers share a port", "[socke
   CHECK(local_address_of(tcp1) == local_address_of(tcp2));
   ::close(tcp1);
   ::close(tcp2);
+}
+
+// Linux lets a UDP socket that asks for port 0 with SO_REUSEPORT already set
+// share a port held by any other SO_REUSEPORT socket of the same user: a
+// second server (or a test's echo listener) then silently took a share of a
+// running resolver's queries. With 1,500 ports held, a few dozen of 1,500
+// such binds land on a held port. Returns how many of `open`'s sockets did.
+static size_t ports_shared_with_strangers(const std::function<int()>& open) {
+  rlimit files{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+  const rlim_t wanted = std::min<rlim_t>(files.rlim_max, 3200);
+  if (files.rlim_cur < wanted) {
+    files.rlim_cur = wanted;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
+  }
+  const size_t count = std::min<size_t>(1500, (wanted - 100) / 2);
+  std::vector<int> held;
+  std::set<uint16_t> held_ports;
+  for (size_t i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    int one = 1;
+    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0);
+    SocketAddress any = SocketAddress::ipv4_loopback(0);
+    REQUIRE(::bind(fd, any.get(), any.size()) == 0);
+    held.push_back(fd);
+    held_ports.insert(local_address_of(fd).port());
+  }
+  size_t shared = 0;
+  std::vector<int> ours;
+  for (size_t i = 0; i < count; ++i) {
+    int fd = open();
+    ours.push_back(fd);
+    if (held_ports.count(local_address_of(fd).port())) ++shared;
+  }
+  // Still shareable by our own workers once bound.
+  int reuse = 0;
+  socklen_t len = sizeof reuse;
+  REQUIRE(::getsockopt(ours.front(), SOL_SOCKET, SO_REUSEPORT, &reuse, &len) == 0);
+  CHECK(reuse == 1);
+  int worker = open_bound_socket(local_address_of(ours.front()), SOCK_DGRAM, SocketOptions{});
+  CHECK(local_address_of(worker) == local_address_of(ours.front()));
+  ::close(worker);
+  for (int fd : held) ::close(fd);
+  for (int fd : ours) ::close(fd);
+  return shared;
+}
+
+TEST_CASE("a UDP socket bound to port 0 never joins another SO_REUSEPORT socket's port", "[socket]") {
+  SECTION("open_bound_socket (UDP listeners)") {
+    CHECK(ports_shared_with_strangers(
+              [] { return open_bound_socket(SocketAddress::ipv4_loopback(0), SOCK_DGRAM, SocketOptions{}); }) == 0);
+  }
+  SECTION("bind_reuseport_socket (DoQ listeners)") {
+    CHECK(ports_shared_with_strangers([] { return bind_reuseport_socket("127.0.0.1", 0, SOCK_DGRAM, "DoQ"); }) == 0);
+  }
 }
 
 TEST_CASE("open_bound_socket reports a clear error for an address not on this host", "[socket]") {
