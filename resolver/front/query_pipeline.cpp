@@ -355,7 +355,7 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
     respond_error(c, Rcode::SERVFAIL, responder, &ede);
     return;
   }
-  if (policy_->active() && apply_query_policy(c, responder)) return;
+  if (policy_->active() && apply_query_policy(c, addressed ? &client_address : nullptr, responder)) return;
 
   bool stale_available = false;
   if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;

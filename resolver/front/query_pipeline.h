@@ -151,7 +151,7 @@ class QueryPipeline final : public transports::QueryHandler {
     std::array<uint8_t, 20> ecs_echo{};
     uint8_t ecs_echo_size = 0;
     bool ecs_honoured = false;
-    bool ecs_decided = false;  // by the client's own option (else by its address, on a miss)
+    bool ecs_decided = false;  // `subnet` is decided (by the client's own option, else by its address on a miss)
     mutable uint8_t ecs_answer_scope = 0;  // set where the answer is made
     // Where the query came from, kept only while dnstap logs responses
     // (the request's addresses are gone by the time a resolution ends).
@@ -219,7 +219,7 @@ class QueryPipeline final : public transports::QueryHandler {
   // Policy (query_pipeline_policy.cpp). The query stage: true when the
   // query was answered, dropped or handed on (a CNAME chase); false to go
   // on to the cache.
-  bool apply_query_policy(Client& client, transports::Responder& responder);
+  bool apply_query_policy(Client& client, const ClientAddress* address, transports::Responder& responder);
   void answer_from_policy(const Client& client, const policy::PolicyAnswer& answer,
                           transports::Responder& responder);
   // Resolves a policy CNAME's target and answers with the CNAME and what
@@ -257,6 +257,11 @@ class QueryPipeline final : public transports::QueryHandler {
   // address unless its option decided), then an answer for that subnet (or
   // for clients without one) from the ECS-scoped cache.
   bool answer_for_subnet(Client& client, const ClientAddress* address, transports::Responder& responder);
+  // The subnet sent for this client, from its address unless already
+  // decided (a miss, a policy CNAME chase).
+  void decide_subnet(Client& client, const ClientAddress* address) const;
+  // The scope a client's answer echoes for a result resolved with its subnet.
+  static uint8_t answer_scope(const Client& client, const ResolutionResult& result) noexcept;
   // Sets the scope the client's answer echoes; stores a rendered answer
   // in the ECS-scoped cache (ttl > 0) when it is for some clients only.
   // False when it belongs to the shared cache.

@@ -42,8 +42,18 @@ bool QueryPipeline::take_client_subnet(Client& c, const wire::ParsedQuery& q, co
   return true;
 }
 
+void QueryPipeline::decide_subnet(Client& c, const ClientAddress* address) const {
+  if (c.ecs_decided || !ecs_.enabled()) return;
+  if (address != nullptr) c.subnet = ecs_.for_address(*address);
+  c.ecs_decided = true;
+}
+
+uint8_t QueryPipeline::answer_scope(const Client& c, const ResolutionResult& result) noexcept {
+  return result.ecs_scope > 0 && c.subnet ? std::min(result.ecs_scope, c.subnet->source_prefix) : uint8_t{0};
+}
+
 bool QueryPipeline::answer_for_subnet(Client& c, const ClientAddress* address, Responder& responder) {
-  if (!c.ecs_decided && address != nullptr) c.subnet = ecs_.for_address(*address);
+  decide_subnet(c, address);
   cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};
   size_t length = 0;
   cache::AnswerHit hit;
@@ -76,7 +86,7 @@ bool QueryPipeline::store_scoped(const Client& c, const ResolutionResult& result
   // The walker dedups by subnet, so the result's scope is for c.subnet.
   const bool for_subnet = result.ecs_scope > 0 && c.subnet;
   const bool for_subnetless = result.ecs_withheld && !c.subnet;
-  c.ecs_answer_scope = for_subnet ? std::min(result.ecs_scope, c.subnet->source_prefix) : uint8_t{0};
+  c.ecs_answer_scope = answer_scope(c, result);
   if (!for_subnet && !for_subnetless) return false;
   if (ttl > 0) {
     cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};

@@ -49,7 +49,7 @@ void QueryPipeline::count_policy(const Client& c, const policy::PolicyMatch& mat
     settings_.policy_counters->add(c.worker, match.counter_slot, match.action);
 }
 
-bool QueryPipeline::apply_query_policy(Client& c, Responder& responder) {
+bool QueryPipeline::apply_query_policy(Client& c, const ClientAddress* address, Responder& responder) {
   const policy::View& view = policy_->select(c.client_address, c.local_address);
   c.view_tag = view.cache_tag_for(c.client_address, c.dnssec_ok, c.query_header.cd());
   if (!view.active()) return false;
@@ -69,6 +69,7 @@ bool QueryPipeline::apply_query_policy(Client& c, Responder& responder) {
       a.cname_ttl = 600;
       a.match.kind = policy::PolicyKind::dns64;
       c.policy_note.set(a.match);
+      decide_subnet(c, address);  // the chase is a miss: it goes with the client's subnet
       answer_from_policy(c, a, responder);
       return true;
     }
@@ -84,6 +85,7 @@ bool QueryPipeline::apply_query_policy(Client& c, Responder& responder) {
   if (d.answer.disposition == policy::Disposition::pass) return false;
   // TCP-only: a stream client has done what was asked.
   if (d.answer.disposition == policy::Disposition::tcp_only && c.transport != transports::Transport::udp) return false;
+  if (d.answer.chase) decide_subnet(c, address);  // the chase is a miss: it goes with the client's subnet
   answer_from_policy(c, d.answer, responder);
   return true;
 }
@@ -165,7 +167,12 @@ void QueryPipeline::chase(const Client& c, const policy::PolicyAnswer& a, Respon
   pending->responder = std::move(responder);
   pending->started = timers_.now();
   wire::Question question{target.lowercased(), c.qtype, c.qclass};
-  walker_.resolve(question, {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd()},
+  // With the client's subnet (decided at the query stage, or on the miss
+  // of a response-stage chase), like a plain miss. The combined answer is
+  // not cached (the query stage answers it again), so a scoped result
+  // needs only its scope echoed.
+  walker_.resolve(question,
+                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .client_subnet = c.subnet},
                   [this, pending, head, alive = alive_](const ResolutionResult& result) {
                     if (!*alive || !pending->responder) return;
                     ResolutionResult combined = *head;
@@ -175,6 +182,7 @@ void QueryPipeline::chase(const Client& c, const policy::PolicyAnswer& a, Respon
                     if (!combined.ede) combined.ede = result.ede;
                     const Client& client = pending->client;
                     client.cache_status = eventlog::CacheStatus::miss;
+                    client.ecs_answer_scope = answer_scope(client, result);
                     size_t length = render(client, combined);
                     if (length == 0) {
                       respond_error(client, Rcode::SERVFAIL, pending->responder, nullptr);
@@ -243,12 +251,18 @@ void QueryPipeline::synthesise_dns64(const std::shared_ptr<Pending>& pending, co
   auto base = std::make_shared<ResolutionResult>(aaaa);
   base->answer = view.dns64->without_excluded(aaaa.answer);
   wire::Question question{target, wire::RRType::A, c.qclass};
-  walker_.resolve(question, {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd()},
+  // The A question is part of the client's miss: it goes with the client's
+  // subnet, and the synthesis holds for the clients both answers hold for
+  // (the longer scope), stored by scope like a plain miss.
+  walker_.resolve(question,
+                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .client_subnet = c.subnet},
                   [this, pending, base, cap, alive = alive_](const ResolutionResult& a) {
                     if (!*alive) return;
                     Client& client = pending->client;
                     const policy::View& now = policy_->select(client.client_address, client.local_address);
                     ResolutionResult out = *base;
+                    out.ecs_scope = std::max(out.ecs_scope, a.ecs_scope);
+                    out.ecs_withheld = out.ecs_withheld || a.ecs_withheld;
                     if (a.rcode == Rcode::NOERROR && now.dns64) {
                       // The A answer meets the view's answer policy first.
                       policy::LookupName qname(client.qname);

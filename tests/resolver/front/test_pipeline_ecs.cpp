@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include "pipeline_fixture.h"
+#include "resolver/config/config.h"
+#include "resolver/policy/policy_builder.h"
 
 using namespace sextant;
 using namespace sextant::resolver;
@@ -195,4 +197,68 @@ TEST_CASE("pipeline ECS: off, a client's option is neither used nor echoed", "[p
   auto m = f.ask(q, "192.0.2.1");
   CHECK(last_octet(m) == 80);
   CHECK_FALSE(ecs_of(*m));
+}
+
+namespace {
+
+std::shared_ptr<const policy::Policy> policy_from(const std::string& yaml) {
+  Config config = load_config_text(yaml, "test.yaml");
+  policy::BuildContext ctx;
+  policy::BuildReport report;
+  auto p = policy::build_policy(config.policy, ctx, report);
+  REQUIRE(report.errors.empty());
+  return p;
+}
+
+// The last octet of the last AAAA of an answer (DNS64 embeds the IPv4
+// address in the low 32 bits).
+int last_aaaa_octet(const std::optional<wire::Message>& m) {
+  REQUIRE(m);
+  REQUIRE(m->rcode() == Rcode::NOERROR);
+  for (auto it = m->answer.rbegin(); it != m->answer.rend(); ++it)
+    if (it->type == RRType::AAAA) return it->rdata.back();
+  FAIL("no AAAA in the answer");
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("pipeline ECS: a local-data CNAME's target is resolved with the client's subnet", "[pipeline][ecs]") {
+  EcsFixture f;
+  f.p().set_policy(policy_from("policy:\n  local-data: [\"shop.corp. 60 CNAME www.example.com.\"]\n"));
+  QuerySpec q;
+  q.name = "shop.corp.";
+  CHECK(last_octet(f.ask(q, "198.18.7.10")) == 7);
+  CHECK(last_octet(f.ask(q, "198.18.9.10")) == 9);
+  CHECK(f.subnets_seen == std::vector<std::string>{"198.18.7/24", "198.18.9/24"});
+  // A trusted client's own option goes with the chase too, echoed with the scope.
+  QuerySpec trusted = q;
+  trusted.options.push_back(ecs_option({0, 1, 24, 0, 203, 0, 42}));
+  auto m = f.ask(trusted, "192.0.2.1");
+  CHECK(last_octet(m) == 42);
+  REQUIRE(ecs_of(*m));
+  CHECK(ecs_of(*m)->scope_prefix == 24);
+  // The scoped answer stayed out of the shared caches: a plain question
+  // for the target from a third subnet is asked upstream with its subnet.
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.11.10")) == 11);
+}
+
+TEST_CASE("pipeline ECS: DNS64's A question carries the client's subnet; the synthesis is stored by scope",
+          "[pipeline][ecs]") {
+  EcsFixture f;
+  f.p().set_policy(policy_from("policy:\n  dns64: {prefix: 64:ff9b::/96}\n"));
+  QuerySpec q;
+  q.name = "a.b.c.d.e.f.g.example.com.";  // an A, no AAAA
+  q.type = RRType::AAAA;
+  // (Not /7: the zone's own A, the answer for clients without a subnet, is 192.0.2.7.)
+  CHECK(last_aaaa_octet(f.ask(q, "198.18.5.10")) == 5);
+  CHECK(last_aaaa_octet(f.ask(q, "198.18.9.10")) == 9);
+  auto seen = [&f](const char* subnet) { return std::count(f.subnets_seen.begin(), f.subnets_seen.end(), subnet); };
+  CHECK(seen("198.18.5/24") >= 1);
+  CHECK(seen("198.18.9/24") >= 1);
+  // The second client of a subnet: from the scoped cache, nothing asked.
+  const size_t asked = f.subnets_seen.size();
+  CHECK(last_aaaa_octet(f.ask(q, "198.18.5.99")) == 5);
+  CHECK(f.subnets_seen.size() == asked);
+  CHECK(f.defence_stats.ecs_scoped_hits.load() == 1);
 }
