@@ -42,6 +42,12 @@ bool packet_mentions(std::span<const uint8_t> packet, Pred&& pred) {
   return found;
 }
 
+// The answer key at the start of a stored key (answer_cache.h: suffixed keys).
+std::span<const uint8_t> answer_part(std::span<const uint8_t> key, bool suffixed) noexcept {
+  if (!suffixed || key.empty() || key.back() == 0 || key.back() > key.size()) return key;
+  return key.first(key.size() - key.back());
+}
+
 }  // namespace
 
 std::span<const uint8_t> packet_of(const AnswerEntry& e) noexcept {
@@ -94,8 +100,8 @@ CacheKey make_answer_key(const AnswerKey& key) noexcept {
 AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets)
     : config_(config), rrsets_(rrsets), store_(config.shards, config.answer_max_bytes) {}
 
-AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t max_bytes)
-    : config_(config), rrsets_(rrsets), store_(config.shards, max_bytes) {}
+AnswerCache::AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t max_bytes, bool suffixed_keys)
+    : config_(config), rrsets_(rrsets), suffixed_keys_(suffixed_keys), store_(config.shards, max_bytes) {}
 
 bool AnswerCache::covered_by_rrset(const AnswerKey& key, std::span<const uint8_t> packet,
                                    const wire::PacketScan& scan, size_t stored_size,
@@ -408,7 +414,7 @@ size_t AnswerCache::flush_subtree(const wire::Name& apex) {
 size_t AnswerCache::flush_view(uint16_t view, const std::function<bool(const wire::Name&)>& names) {
   if (view == 0) return 0;
   return store_.erase_if([&](const AnswerEntry& e) {
-    auto key = ShardedStore<AnswerEntry>::key_of(e);
+    auto key = answer_part(ShardedStore<AnswerEntry>::key_of(e), suffixed_keys_);
     if (!(key.back() & kAnswerKeyView) || read_u16(&key[key.size() - 3]) != view) return false;
     if (!names) return true;
     std::span<const uint8_t> packet = packet_of(e);
@@ -428,7 +434,7 @@ size_t AnswerCache::flush_view(uint16_t view, const std::function<bool(const wir
 
 void AnswerCache::dump(std::string& out, uint32_t now) const {
   store_.for_each([&](const AnswerEntry& e) {
-    auto key = ShardedStore<AnswerEntry>::key_of(e);
+    auto key = answer_part(ShardedStore<AnswerEntry>::key_of(e), suffixed_keys_);
     size_t n = key_name_size(key);
     uint8_t flags = key.back();
     std::string view = (flags & kAnswerKeyView) ? fmt::format(" view={}", read_u16(&key[n + 4])) : std::string();

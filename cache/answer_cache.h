@@ -96,8 +96,11 @@ class AnswerCache {
   // answers the RRset store renders identically are not (see above).
   explicit AnswerCache(const CacheConfig& config, RRsetCache* rrsets = nullptr);
   // With a byte budget of its own instead of config.answer_max_bytes (the
-  // ECS-scoped answers, scoped_answer_cache.h).
-  AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t max_bytes);
+  // ECS-scoped answers, scoped_answer_cache.h). `suffixed_keys`: every key
+  // is an answer key followed by octets of the caller's, the last of which
+  // counts them (itself included), so that flush_view() and dump() find
+  // the view and flags.
+  AnswerCache(const CacheConfig& config, RRsetCache* rrsets, size_t max_bytes, bool suffixed_keys = false);
 
   // from_rrsets: nothing was stored because the RRset store renders this
   // very answer (any wire entry the key had is removed).
@@ -171,6 +174,7 @@ class AnswerCache {
 
   const CacheConfig& config_;
   RRsetCache* rrsets_;
+  bool suffixed_keys_ = false;
   ShardedStore<AnswerEntry> store_;
 };
 

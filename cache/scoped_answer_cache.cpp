@@ -15,7 +15,7 @@ bool ScopedAnswerCache::make_key(const AnswerKey& key, uint8_t family, uint8_t s
   out = make_answer_key(key);
   const unsigned bits = std::min<unsigned>(scope, family_width(family));
   const size_t octets = (bits + 7) / 8;
-  if (out.size + 2 + octets > kMaxKeySize) return false;
+  if (out.size + 3 + octets > kMaxKeySize) return false;
   out.bytes[out.size++] = family;
   out.bytes[out.size++] = static_cast<uint8_t>(bits);
   for (size_t i = 0; i < octets; ++i) {
@@ -23,6 +23,7 @@ bool ScopedAnswerCache::make_key(const AnswerKey& key, uint8_t family, uint8_t s
     if (i == octets - 1 && bits % 8) b &= static_cast<uint8_t>(0xFF00u >> (bits % 8));
     out.bytes[out.size++] = b;
   }
+  out.bytes[out.size++] = static_cast<uint8_t>(3 + octets);
   finish_key(out);
   return true;
 }

@@ -40,10 +40,11 @@ struct SubnetKey {
 
 class ScopedAnswerCache {
  public:
-  ScopedAnswerCache(const CacheConfig& config, size_t max_bytes) : answers_(config, nullptr, max_bytes) {}
+  ScopedAnswerCache(const CacheConfig& config, size_t max_bytes) : answers_(config, nullptr, max_bytes, true) {}
 
-  // The entry key: the answer key, then family, scope length and the
-  // address octets the scope covers (bits past it zero). False when it does
+  // The entry key: the answer key, then family, scope length, the address
+  // octets the scope covers (bits past it zero) and the count of these
+  // octets (AnswerCache's suffixed keys). False when it does
   // not fit a cache key (a name longer than about 235 octets): such answers
   // are not cached.
   static bool make_key(const AnswerKey& key, uint8_t family, uint8_t scope, std::span<const uint8_t, 16> address,
@@ -61,6 +62,10 @@ class ScopedAnswerCache {
 
   size_t flush_name(const wire::Name& name) { return answers_.flush_name(name); }
   size_t flush_subtree(const wire::Name& apex) { return answers_.flush_subtree(apex); }
+  // A policy change's flush of a view's answers (AnswerCache::flush_view).
+  size_t flush_view(uint16_t view, const std::function<bool(const wire::Name&)>& names = {}) {
+    return answers_.flush_view(view, names);
+  }
   void clear() { answers_.clear(); }
   void dump(std::string& out, uint32_t now) const { answers_.dump(out, now); }
   const ShardedStore<AnswerEntry>& store() const noexcept { return answers_.store(); }

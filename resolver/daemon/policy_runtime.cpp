@@ -39,8 +39,13 @@ size_t PolicyRuntime::install(std::shared_ptr<const policy::Policy> next, const 
   size_t flushed = 0;
   for (const auto& f : flushes) {
     for (uint16_t tag : {f.tag, static_cast<uint16_t>(f.tag + 1)}) {  // the view's and its DNS64 clients'
-      if (f.everything) flushed += cache_.answers().flush_view(tag);
-      else flushed += cache_.answers().flush_view(tag, [&f](const wire::Name& n) { return f.covers(n); });
+      // The ECS-scoped answers of the view go too (scoped_answer_cache.h).
+      if (f.everything) {
+        flushed += cache_.answers().flush_view(tag) + cache_.scoped_answers().flush_view(tag);
+      } else {
+        auto covered = [&f](const wire::Name& n) { return f.covers(n); };
+        flushed += cache_.answers().flush_view(tag, covered) + cache_.scoped_answers().flush_view(tag, covered);
+      }
     }
   }
   {

@@ -158,3 +158,48 @@ TEST_CASE("scoped cache: part of the Cache (flush, stats)", "[cache][ecs]") {
   CHECK(cache.flush_name(wire::Name::from_text("www.example.com.")) == 1);
   CHECK(cache.stats().scoped_answers.entries == 0);
 }
+
+TEST_CASE("scoped cache: a policy change's view flush reaches scoped answers", "[cache][ecs]") {
+  Fixture f;
+  auto tagged = [&f](const std::string& name, uint16_t view) {
+    AnswerKey k = f.key(name);
+    k.view = view;
+    return k;
+  };
+  for (uint16_t view : {uint16_t{0}, uint16_t{3}, uint16_t{4}}) {
+    for (const char* name : {"www.example.com.", "mail.example.org."}) {
+      REQUIRE(f.store->insert(tagged(name, view), v4(198, 18, 7), 24, answer(name, 7), 300,
+                              DnssecStatus::indeterminate, 1000) == AnswerCache::Result::stored);
+    }
+  }
+  // A subnet-less client's default answer too (family 0).
+  REQUIRE(f.store->insert(tagged("www.example.com.", 3), SubnetKey{}, 0, answer("www.example.com.", 80), 300,
+                          DnssecStatus::indeterminate, 1000) == AnswerCache::Result::stored);
+  CHECK(f.store->store().entries() == 7);
+  CHECK(f.store->flush_view(3, [](const wire::Name& n) { return n.is_subdomain_of(wire::Name::from_text("example.com.")); }) == 2);
+  CHECK(f.store->store().entries() == 5);
+  CHECK(f.store->flush_view(4) == 2);
+  CHECK(f.store->flush_view(0) == 0);  // the shared space is never a view's
+  CHECK(f.store->store().entries() == 3);
+  // What is left still serves its subnet.
+  size_t len = 0;
+  AnswerHit hit;
+  uint8_t scope = 0;
+  CHECK(f.store->lookup(tagged("mail.example.org.", 3), v4(198, 18, 7), 7, wire::Name::from_text("mail.example.org."),
+                        1000, f.out, len, hit, scope));
+  CHECK_FALSE(f.store->lookup(tagged("www.example.com.", 3), v4(198, 18, 7), 7,
+                              wire::Name::from_text("www.example.com."), 1000, f.out, len, hit, scope));
+  CHECK(f.served(v4(198, 18, 7)) == 7);  // view 0
+}
+
+TEST_CASE("scoped cache: the dump names the view and the flags", "[cache][ecs]") {
+  Fixture f;
+  AnswerKey k = f.key();
+  k.view = 5;
+  k.dnssec_ok = true;
+  REQUIRE(f.store->insert(k, v4(198, 18, 7), 24, answer("www.example.com.", 7), 300, DnssecStatus::indeterminate,
+                          1000) == AnswerCache::Result::stored);
+  std::string out;
+  f.store->dump(out, 1000);
+  CHECK(out.find("www.example.com. IN A +do view=5") != std::string::npos);
+}

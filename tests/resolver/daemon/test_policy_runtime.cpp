@@ -112,3 +112,31 @@ TEST_CASE("policy runtime: a start-up failure is an error naming the place", "[p
   CHECK_THROWS_AS(rt.load(policy_of("policy:\n  rpz: [{file: /nonexistent.rpz}]\n")), policy::PolicyError);
   CHECK_FALSE(rt.current()->active());
 }
+
+TEST_CASE("policy runtime: a reload's flush reaches the ECS-scoped answers", "[policy][runtime][ecs]") {
+  Dir dir;
+  std::string list = dir.write("b.list", "a.example\n");
+  std::string yaml = fmt::format("policy:\n  blocklists: [{{name: b, file: {}}}]\n", list);
+  cache::CacheConfig config;
+  config.scoped_answer_max_bytes = 1 << 20;
+  cache::Cache cache(config);
+  PolicyRuntime rt(1, cache);
+  REQUIRE(rt.load(policy_of(yaml)).errors.empty());
+  uint16_t tag = rt.current()->views().back().cache_tag;
+  REQUIRE(tag != 0);
+  cache::SubnetKey subnet;
+  subnet.family = 1;
+  subnet.bits = 24;
+  subnet.address = {198, 18, 7};
+  for (const char* n : {"b.example.", "keep.example."}) {
+    cache::AnswerKey k;
+    k.qname = wire::Name::from_text(n);
+    k.view = tag;
+    REQUIRE(cache.scoped_answers().insert(k, subnet, 24, answer_packet(n), 300, cache::DnssecStatus::insecure,
+                                          1000) == cache::AnswerCache::Result::stored);
+  }
+  dir.write("b.list", "a.example\nb.example\n");
+  std::string out = rt.reload(policy_of(yaml), [](const std::shared_ptr<const policy::Policy>&) { return true; });
+  CHECK(out.find("1 cached answers flushed") != std::string::npos);
+  CHECK(cache.scoped_answers().store().entries() == 1);  // keep.example. stays
+}
