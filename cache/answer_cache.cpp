@@ -395,6 +395,13 @@ void AnswerCache::finish_refresh(const AnswerKey& key) {
   }
 }
 
+void AnswerCache::finish_refresh(const CacheKey& key) {
+  store_.visit(key, [](AnswerEntry& e) {
+    e.release_refresh_claim();
+    return false;
+  });
+}
+
 bool AnswerCache::erase(const AnswerKey& key) { return store_.erase(make_answer_key(key)); }
 
 size_t AnswerCache::flush_name(const wire::Name& name) {

@@ -149,6 +149,8 @@ class AnswerCache {
   // Releases the refresh claim of the key's entry (or of the RRset its
   // answer is rendered from).
   void finish_refresh(const AnswerKey& key);
+  // The same for a wire entry under a key the caller built.
+  void finish_refresh(const CacheKey& key);
   bool erase(const AnswerKey& key);
   // Every answer whose question or any record owner is `name` (or, for
   // flush_subtree, at or below `apex`). Scans all entries: an operator

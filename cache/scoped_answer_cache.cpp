@@ -40,6 +40,20 @@ void ScopedAnswerCache::mark_length(uint8_t family, unsigned length) noexcept {
   if (!(lengths_[word].load(std::memory_order_relaxed) & bit)) lengths_[word].fetch_or(bit, std::memory_order_relaxed);
 }
 
+template <typename Visit>
+bool ScopedAnswerCache::for_each_scope(const AnswerKey& key, const SubnetKey& subnet, Visit&& visit) const {
+  if (subnet.family > 2) return false;
+  const unsigned longest = subnet.family == 0 ? 0 : std::min<unsigned>(subnet.bits, family_width(subnet.family));
+  for (unsigned length = longest;; --length) {
+    if (length_used(subnet.family, length) && (subnet.family == 0 || length > 0)) {
+      CacheKey k;
+      if (!make_key(key, subnet.family, static_cast<uint8_t>(length), subnet.address, k)) return false;
+      if (visit(static_cast<const CacheKey&>(k), length)) return true;
+    }
+    if (length == 0 || subnet.family == 0) return false;
+  }
+}
+
 AnswerCache::Result ScopedAnswerCache::insert(const AnswerKey& key, const SubnetKey& subnet, uint8_t scope,
                                               std::span<const uint8_t> packet, uint32_t ttl, DnssecStatus status,
                                               uint32_t now) {
@@ -59,20 +73,25 @@ AnswerCache::Result ScopedAnswerCache::insert(const AnswerKey& key, const Subnet
 
 bool ScopedAnswerCache::lookup(const AnswerKey& key, const SubnetKey& subnet, uint16_t id,
                                const wire::Name& qname_as_sent, uint32_t now, std::span<uint8_t> out,
-                               size_t& out_len, AnswerHit& hit, uint8_t& scope) {
-  if (subnet.family > 2) return false;
-  const unsigned longest = subnet.family == 0 ? 0 : std::min<unsigned>(subnet.bits, family_width(subnet.family));
-  for (unsigned length = longest;; --length) {
-    if (length_used(subnet.family, length) && (subnet.family == 0 || length > 0)) {
-      CacheKey k;
-      if (!make_key(key, subnet.family, static_cast<uint8_t>(length), subnet.address, k)) return false;
-      if (answers_.lookup(k, id, qname_as_sent, now, out, out_len, hit, StalePolicy::fresh_only)) {
-        scope = static_cast<uint8_t>(length);
-        return true;
-      }
+                               size_t& out_len, AnswerHit& hit, uint8_t& scope, StalePolicy policy) {
+  bool stale_available = false;
+  const bool found = for_each_scope(key, subnet, [&](const CacheKey& k, unsigned length) {
+    if (answers_.lookup(k, id, qname_as_sent, now, out, out_len, hit, policy)) {
+      scope = static_cast<uint8_t>(length);
+      return true;
     }
-    if (length == 0 || subnet.family == 0) return false;
-  }
+    stale_available = stale_available || hit.stale_available;
+    return false;
+  });
+  if (!found) hit.stale_available = stale_available;
+  return found;
+}
+
+void ScopedAnswerCache::finish_refresh(const AnswerKey& key, const SubnetKey& subnet) {
+  for_each_scope(key, subnet, [&](const CacheKey& k, unsigned) {
+    answers_.finish_refresh(k);
+    return false;
+  });
 }
 
 }  // namespace sextant::cache

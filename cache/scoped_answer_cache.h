@@ -14,7 +14,9 @@
 // Servers use one or two scope lengths in practice, so that is one or two
 // probes. Answers with scope 0 hold for everyone and belong to the shared
 // stores, not here. Entries are always wire answers (never rendered from
-// the RRset store) and are not prefetched.
+// the RRset store). Stale answers (RFC 8767) and prefetch claims work as
+// in the shared answer cache (the same CacheConfig): the caller refreshes
+// an entry with the entry's own subnet (the client's cut to the scope).
 //
 // Family 0 is "no subnet sent" (a client whose address is not revealed, or
 // that asked for none with source prefix 0, RFC 7871 §7.1.2): the default
@@ -57,8 +59,14 @@ class ScopedAnswerCache {
                              std::span<const uint8_t> packet, uint32_t ttl, DnssecStatus status, uint32_t now);
   // A fresh answer for this question and client subnet: the longest stored
   // scope that covers it. `scope` gets the entry's scope on a hit.
+  // With allow_stale, the longest stored scope that has fresh or stale
+  // data; a fresh_only miss sets hit.stale_available when some scope has
+  // stale data.
   bool lookup(const AnswerKey& key, const SubnetKey& subnet, uint16_t id, const wire::Name& qname_as_sent,
-              uint32_t now, std::span<uint8_t> out, size_t& out_len, AnswerHit& hit, uint8_t& scope);
+              uint32_t now, std::span<uint8_t> out, size_t& out_len, AnswerHit& hit, uint8_t& scope,
+              StalePolicy policy = StalePolicy::fresh_only);
+  // Releases the refresh claim of every entry that serves `subnet`.
+  void finish_refresh(const AnswerKey& key, const SubnetKey& subnet);
 
   size_t flush_name(const wire::Name& name) { return answers_.flush_name(name); }
   size_t flush_subtree(const wire::Name& apex) { return answers_.flush_subtree(apex); }
@@ -75,6 +83,10 @@ class ScopedAnswerCache {
   // [1 + L/64] for IPv6 (L up to 128); bit 0 of [4]: a family-0 entry. Only ever set (cleared
   // by nothing but a restart): a stale bit costs one probe that misses.
   bool length_used(uint8_t family, unsigned length) const noexcept;
+  // Calls visit(key, length) for each stored scope length that covers
+  // `subnet`, longest first, until it returns true (then true).
+  template <typename Visit>
+  bool for_each_scope(const AnswerKey& key, const SubnetKey& subnet, Visit&& visit) const;
   void mark_length(uint8_t family, unsigned length) noexcept;
   std::array<std::atomic<uint64_t>, 5> lengths_{};
 

@@ -358,10 +358,13 @@ void QueryPipeline::handle(const transports::Request& request, Responder respond
   if (policy_->active() && apply_query_policy(c, addressed ? &client_address : nullptr, responder)) return;
 
   bool stale_available = false;
-  if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available)) return;
+  if (answer_from_cache(c, cache::StalePolicy::fresh_only, responder, &stale_available,
+                        addressed ? &client_address : nullptr))
+    return;
   // ECS costs nothing before this point: a shared answer holds for every
   // subnet (scope 0), so the subnet is worked out on a miss only.
-  if (ecs_.enabled() && answer_for_subnet(c, addressed ? &client_address : nullptr, responder)) return;
+  if (ecs_.enabled() && answer_for_subnet(c, addressed ? &client_address : nullptr, responder, &stale_available))
+    return;
   stats_.cache_misses.fetch_add(1, std::memory_order_relaxed);
   if (fail_fast(c, responder, stale_available)) return;
   resolve(c, std::move(responder), stale_available);
@@ -379,9 +382,7 @@ bool QueryPipeline::fail_fast(const Client& c, Responder& responder, bool stale_
     return true;
   }
   // RFC 8767: a failed refresh is answered from stale data when there is some.
-  if (stale_available && settings_.serve_stale &&
-      answer_from_cache(c, cache::StalePolicy::allow_stale, responder))
-    return true;
+  if (stale_available && settings_.serve_stale && answer_stale(c, responder)) return true;
   stats_.servfail.fetch_add(1, std::memory_order_relaxed);
   // The text is rendered again only when the zone or the reason changes, so
   // a flood of names under one zone allocates nothing here.
@@ -400,8 +401,19 @@ bool QueryPipeline::fail_fast(const Client& c, Responder& responder, bool stale_
   return true;
 }
 
+bool QueryPipeline::answer_stale(const Client& c, Responder& responder) {
+  return answer_from_cache(c, cache::StalePolicy::allow_stale, responder) ||
+         (ecs_.enabled() && c.ecs_decided && answer_scoped(c, cache::StalePolicy::allow_stale, responder, nullptr));
+}
+
+void QueryPipeline::release_refresh(const Client& c) {
+  cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};
+  cache_.answers().finish_refresh(key);
+  if (ecs_.enabled() && c.ecs_decided) cache_.scoped_answers().finish_refresh(key, subnet_key(c.subnet));
+}
+
 bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy, Responder& responder,
-                                      bool* stale_available) {
+                                      bool* stale_available, const ClientAddress* address) {
   cache::CacheKey key =
       cache::make_answer_key(c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag);
   size_t length = 0;
@@ -436,7 +448,10 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
     ede = &hit_ede;
   }
   deliver(c, length, responder, hit.status == cache::DnssecStatus::secure, ede);
-  if (hit.freshness == cache::Freshness::prefetch_due && hit.refresh_claimed && settings_.prefetch) start_refresh(c);
+  // ECS: the refresh goes with this client's subnet, as its miss would
+  // (without one, an ECS zone's default answer would not renew the entry).
+  if (hit.freshness == cache::Freshness::prefetch_due && hit.refresh_claimed && settings_.prefetch)
+    start_refresh(c, ecs_.enabled() ? subnet_for(c, address) : std::nullopt);
   return true;
 }
 
@@ -452,8 +467,7 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
     pending->stale_timer = timers_.schedule(settings_.stale_client_timeout, [this, pending, alive = alive_] {
       if (!*alive) return;
       pending->stale_timer = 0;
-      if (pending->responder &&
-          answer_from_cache(pending->client, cache::StalePolicy::allow_stale, pending->responder))
+      if (pending->responder && answer_stale(pending->client, pending->responder))
         times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
     });
   }
@@ -465,18 +479,23 @@ void QueryPipeline::resolve(const Client& c, Responder responder, bool stale_ava
                   });
 }
 
-void QueryPipeline::start_refresh(const Client& c) {
+void QueryPipeline::start_refresh(const Client& c, const std::optional<wire::ClientSubnetOption>& subnet) {
   stats_.prefetches.fetch_add(1, std::memory_order_relaxed);
   // No client waits: the result goes through the same end as a miss (the
   // view's policy on the answer, the store), then the claim is released.
   auto pending = std::make_shared<Pending>();
   pending->client = c;
   pending->client.log_event = false;
+  pending->client.subnet = subnet;
+  pending->client.ecs_decided = true;
   pending->refresh = true;
   pending->started = timers_.now();
   wire::Question question{c.qname.lowercased(), c.qtype, c.qclass};
   walker_.resolve(question,
-                  {.dnssec_ok = c.dnssec_ok, .checking_disabled = c.query_header.cd(), .refresh = true},
+                  {.dnssec_ok = c.dnssec_ok,
+                   .checking_disabled = c.query_header.cd(),
+                   .refresh = true,
+                   .client_subnet = subnet},
                   [this, pending, alive = alive_](const ResolutionResult& result) {
                     if (*alive) on_resolved(pending, result);
                   });
@@ -494,8 +513,7 @@ void QueryPipeline::on_resolved(const std::shared_ptr<Pending>& pending, const R
   const ResolutionResult* screened = screen(result, scratch);
   if (!screened) {
     const Client& c = pending->client;
-    if (pending->stale_available || pending->refresh)
-      cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+    if (pending->stale_available || pending->refresh) release_refresh(c);
     if (!pending->responder) return;
     times_.record(std::chrono::duration_cast<std::chrono::microseconds>(timers_.now() - pending->started));
     refuse_rebinding(c, pending->responder);
@@ -509,8 +527,7 @@ void QueryPipeline::finish_resolution(const std::shared_ptr<Pending>& pending, c
                                       uint32_t negative_ttl) {
   const Client& c = pending->client;
   size_t length = render_and_store(c, result, negative_ttl);
-  if (pending->stale_available || pending->refresh)
-    cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+  if (pending->stale_available || pending->refresh) release_refresh(c);
   if (!pending->responder) return;  // a prefetch, or already answered from stale data
   if (result.drop) {
     // A cap on queries in flight refused it, and such questions are dropped.
@@ -524,9 +541,7 @@ void QueryPipeline::finish_resolution(const std::shared_ptr<Pending>& pending, c
   c.dnssec_status = static_cast<eventlog::DnssecStatus>(result.validation);
   if (result.rcode == Rcode::SERVFAIL) {
     stats_.servfail.fetch_add(1, std::memory_order_relaxed);
-    if (pending->stale_available &&
-        answer_from_cache(c, cache::StalePolicy::allow_stale, pending->responder))
-      return;
+    if (pending->stale_available && answer_stale(c, pending->responder)) return;
   }
   if (length == 0) {
     respond_error(c, Rcode::SERVFAIL, pending->responder, result.ede ? &*result.ede : nullptr);

@@ -195,15 +195,23 @@ class QueryPipeline final : public transports::QueryHandler {
     TimerService::TimerId stale_timer = 0;
   };
 
-  // Answers from the cache into `responder`; false on a miss.
+  // Answers from the cache into `responder`; false on a miss. `address`:
+  // the client's, for the subnet of a prefetch (ECS).
   bool answer_from_cache(const Client& client, cache::StalePolicy policy, transports::Responder& responder,
-                         bool* stale_available = nullptr);
+                         bool* stale_available = nullptr, const ClientAddress* address = nullptr);
+  // RFC 8767: stale data for the client, from the shared answer cache or,
+  // with ECS, the scoped one.
+  bool answer_stale(const Client& client, transports::Responder& responder);
+  // Releases the refresh claim a prefetch or a stale answer took.
+  void release_refresh(const Client& client);
   // Answers at once (SERVFAIL, stale data, or nothing) a miss whose zone
   // the walker knows would fail (Walker::quick_failure): no walker state,
   // no allocation. False when the walker must be asked.
   bool fail_fast(const Client& client, transports::Responder& responder, bool stale_available);
   void resolve(const Client& client, transports::Responder responder, bool stale_available);
-  void start_refresh(const Client& client);
+  // A prefetch, sent with `subnet` (ECS: the client's for a shared
+  // answer, the entry's for a scoped one).
+  void start_refresh(const Client& client, const std::optional<wire::ClientSubnetOption>& subnet);
   void on_resolved(const std::shared_ptr<Pending>& pending, const ResolutionResult& result);
   // Renders a result as a cacheable wire answer (no OPT) into buffer_ and
   // stores it; returns its length, 0 if it could not be rendered.
@@ -256,7 +264,13 @@ class QueryPipeline final : public transports::QueryHandler {
   // After a miss in the shared cache: the client's subnet (from its
   // address unless its option decided), then an answer for that subnet (or
   // for clients without one) from the ECS-scoped cache.
-  bool answer_for_subnet(Client& client, const ClientAddress* address, transports::Responder& responder);
+  bool answer_for_subnet(Client& client, const ClientAddress* address, transports::Responder& responder,
+                         bool* stale_available);
+  // The ECS-scoped cache's answer for the client's decided subnet.
+  bool answer_scoped(const Client& client, cache::StalePolicy policy, transports::Responder& responder,
+                     bool* stale_available);
+  // The subnet the client's question goes with (decided or from its address).
+  std::optional<wire::ClientSubnetOption> subnet_for(const Client& client, const ClientAddress* address) const;
   // The subnet sent for this client, from its address unless already
   // decided (a miss, a policy CNAME chase).
   void decide_subnet(Client& client, const ClientAddress* address) const;

@@ -42,9 +42,15 @@ bool QueryPipeline::take_client_subnet(Client& c, const wire::ParsedQuery& q, co
   return true;
 }
 
+std::optional<wire::ClientSubnetOption> QueryPipeline::subnet_for(const Client& c, const ClientAddress* address) const {
+  if (c.ecs_decided) return c.subnet;
+  if (address == nullptr || !ecs_.enabled()) return std::nullopt;
+  return ecs_.for_address(*address);
+}
+
 void QueryPipeline::decide_subnet(Client& c, const ClientAddress* address) const {
   if (c.ecs_decided || !ecs_.enabled()) return;
-  if (address != nullptr) c.subnet = ecs_.for_address(*address);
+  c.subnet = subnet_for(c, address);
   c.ecs_decided = true;
 }
 
@@ -52,15 +58,23 @@ uint8_t QueryPipeline::answer_scope(const Client& c, const ResolutionResult& res
   return result.ecs_scope > 0 && c.subnet ? std::min(result.ecs_scope, c.subnet->source_prefix) : uint8_t{0};
 }
 
-bool QueryPipeline::answer_for_subnet(Client& c, const ClientAddress* address, Responder& responder) {
+bool QueryPipeline::answer_for_subnet(Client& c, const ClientAddress* address, Responder& responder,
+                                      bool* stale_available) {
   decide_subnet(c, address);
+  return answer_scoped(c, cache::StalePolicy::fresh_only, responder, stale_available);
+}
+
+bool QueryPipeline::answer_scoped(const Client& c, cache::StalePolicy policy, Responder& responder,
+                                  bool* stale_available) {
   cache::AnswerKey key{c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag};
   size_t length = 0;
   cache::AnswerHit hit;
   uint8_t scope = 0;
   if (!cache_.scoped_answers().lookup(key, subnet_key(c.subnet), c.query_header.id, c.qname,
-                                      timers_.wall_seconds(), buffer_, length, hit, scope))
+                                      timers_.wall_seconds(), buffer_, length, hit, scope, policy)) {
+    if (stale_available && hit.stale_available) *stale_available = true;
     return false;
+  }
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   defences_.count(&DefenceStats::ecs_scoped_hits);
   if (settings_.rebinding && settings_.rebinding->enabled() &&
@@ -69,15 +83,36 @@ bool QueryPipeline::answer_for_subnet(Client& c, const ClientAddress* address, R
     refuse_rebinding(c, responder);
     return true;
   }
-  c.cache_status = eventlog::CacheStatus::hit;
+  c.cache_status = hit.freshness == cache::Freshness::stale          ? eventlog::CacheStatus::stale
+                   : hit.freshness == cache::Freshness::prefetch_due ? eventlog::CacheStatus::prefetch
+                                                                     : eventlog::CacheStatus::hit;
   c.ecs_answer_scope = scope;
   wire::ExtendedErrorOption hit_ede;
   const wire::ExtendedErrorOption* ede = nullptr;
-  if (hit.info_ede) {
+  if (hit.freshness == cache::Freshness::stale) {
+    stats_.stale_served.fetch_add(1, std::memory_order_relaxed);
+    hit_ede.info_code = static_cast<uint16_t>(hit.stale_ede());
+    ede = &hit_ede;
+  } else if (hit.info_ede) {
     hit_ede.info_code = static_cast<uint16_t>(*hit.info_ede);
     ede = &hit_ede;
   }
   deliver(c, length, responder, hit.status == cache::DnssecStatus::secure, ede);
+  if (hit.freshness == cache::Freshness::prefetch_due && hit.refresh_claimed && settings_.prefetch) {
+    // The entry serves the clients of its scope: it is refreshed with the
+    // client's subnet cut to that scope (none for the subnet-less default
+    // answer), so the new answer replaces it for all of them.
+    std::optional<wire::ClientSubnetOption> entry_subnet;
+    wire::ClientSubnetOption cut;
+    if (c.subnet && scope > 0 &&
+        wire::ClientSubnetOption::from_address(
+            c.subnet->family,
+            std::span<const uint8_t>(c.subnet->address.data(),
+                                     c.subnet->family == wire::ClientSubnetOption::kFamilyIPv4 ? 4 : 16),
+            scope, 0, cut) == wire::WireError::ok)
+      entry_subnet = cut;
+    start_refresh(c, entry_subnet);
+  }
   return true;
 }
 

@@ -213,8 +213,7 @@ bool QueryPipeline::apply_response_policy(const std::shared_ptr<Pending>& pendin
         return true;
       }
       // Dropped, refused, TC or chased: nothing to store.
-      if (pending->stale_available || pending->refresh)
-        cache_.answers().finish_refresh({c.qname, c.qtype, c.qclass, c.dnssec_ok, c.query_header.cd(), c.view_tag});
+      if (pending->stale_available || pending->refresh) release_refresh(c);
       if (pending->responder) answer_from_policy(c, a, pending->responder);
       return true;
     }

@@ -262,3 +262,76 @@ TEST_CASE("pipeline ECS: DNS64's A question carries the client's subnet; the syn
   CHECK(f.subnets_seen.size() == asked);
   CHECK(f.defence_stats.ecs_scoped_hits.load() == 1);
 }
+
+namespace {
+
+std::optional<uint16_t> ede_of(const wire::Message& m) {
+  if (!m.edns) return std::nullopt;
+  const wire::EdnsOption* o = m.edns->find(wire::EdnsOptionCode::ExtendedError);
+  if (!o || o->data.size() < 2) return std::nullopt;
+  return static_cast<uint16_t>(o->data[0] << 8 | o->data[1]);
+}
+
+void silence_example_com(EcsFixture& f) {
+  ScriptedReply silent;
+  silent.behaviour = Behaviour::silent;
+  for (auto server : {net::example_com_1, net::example_com_2})
+    f.network.on(server, "www.example.com.", RRType::A, silent);
+}
+
+}  // namespace
+
+TEST_CASE("pipeline ECS: a scoped answer is served stale when its refresh fails (RFC 8767)", "[pipeline][ecs]") {
+  EcsFixture f;
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.7.10")) == 7);
+  f.loop.run_for(std::chrono::seconds(310));  // www's TTL is 300
+  silence_example_com(f);
+  auto m = f.ask(QuerySpec{}, "198.18.7.20");
+  CHECK(last_octet(m) == 7);
+  CHECK(ede_of(*m) == static_cast<uint16_t>(wire::EdeCode::StaleAnswer));
+  CHECK(m->answer.back().ttl == 30);  // stale_answer_ttl
+  CHECK(f.stats.stale_served.load() == 1);
+  // Another subnet has no stale answer of its own: SERVFAIL, not 7's.
+  auto other = f.ask(QuerySpec{}, "198.18.9.10");
+  REQUIRE(other);
+  CHECK(other->rcode() == Rcode::SERVFAIL);
+}
+
+TEST_CASE("pipeline ECS: a scoped answer is prefetched with its subnet and keeps serving it", "[pipeline][ecs]") {
+  EcsFixture f;
+  f.scope = 16;
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.7.10")) == 7);
+  const size_t asked = f.subnets_seen.size();
+  f.loop.run_for(std::chrono::seconds(285));  // in the last 10 % of 300 s
+  // A client of another /24 of the /16 triggers the prefetch: it goes with
+  // the entry's subnet (the /16), so its answer serves the whole /16.
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.200.10")) == 7);
+  f.loop.run_for(std::chrono::seconds(1));
+  REQUIRE(f.subnets_seen.size() == asked + 1);
+  CHECK(f.subnets_seen.back() == "198.18.0/16");
+  CHECK(f.stats.prefetches.load() == 1);
+  f.loop.run_for(std::chrono::seconds(100));  // the old entry would have expired
+  const size_t sent = f.network.sent().size();
+  auto m = f.ask(QuerySpec{}, "198.18.3.10");
+  CHECK(last_octet(m) == 0);  // the /16's refreshed answer (the hook answers with the third octet sent)
+  CHECK(f.network.sent().size() == sent);
+  CHECK(m->answer.back().ttl > 150);  // renewed at 286 s: about 200 left
+}
+
+TEST_CASE("pipeline ECS: a shared answer of an ECS zone is prefetched with the client's subnet", "[pipeline][ecs]") {
+  EcsFixture f;
+  f.scope = 0;  // the server says the answer holds for everyone
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.7.10")) == 7);
+  CHECK(f.cache.stats().answers.entries == 1);
+  f.loop.run_for(std::chrono::seconds(285));
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.9.10")) == 7);
+  f.loop.run_for(std::chrono::seconds(1));
+  CHECK(f.stats.prefetches.load() == 1);
+  // Without the subnet the zone would give its default answer, which must
+  // not be cached for subnet clients: the shared entry would not be renewed.
+  CHECK(f.subnets_seen.back() == "198.18.9/24");
+  f.loop.run_for(std::chrono::seconds(100));
+  const size_t sent = f.network.sent().size();
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.11.10")) == 9);  // the refreshed shared answer
+  CHECK(f.network.sent().size() == sent);
+}
