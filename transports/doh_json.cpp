@@ -1,5 +1,8 @@
 #include "transports/doh_json.h"
 
+#include <arpa/inet.h>
+
+#include <array>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -115,6 +118,32 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+bool parse_client_subnet_parameter(std::string_view text, wire::ClientSubnetOption& out) {
+  const size_t slash = text.find('/');
+  const std::string address(text.substr(0, slash));
+  std::array<uint8_t, 16> bytes{};
+  uint16_t family = 0;
+  size_t width = 0;
+  if (address.size() <= 15 && inet_pton(AF_INET, address.c_str(), bytes.data()) == 1) {
+    family = wire::ClientSubnetOption::kFamilyIPv4;
+    width = 4;
+  } else if (address.size() <= 45 && inet_pton(AF_INET6, address.c_str(), bytes.data()) == 1) {
+    family = wire::ClientSubnetOption::kFamilyIPv6;
+    width = 16;
+  } else {
+    return false;
+  }
+  unsigned prefix = static_cast<unsigned>(width * 8);
+  if (slash != std::string_view::npos) {
+    std::string_view length = text.substr(slash + 1);
+    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), prefix);
+    if (length.empty() || ec != std::errc() || end != length.data() + length.size() || prefix > width * 8)
+      return false;
+  }
+  return wire::ClientSubnetOption::from_address(family, std::span<const uint8_t>(bytes.data(), width),
+                                                static_cast<uint8_t>(prefix), 0, out) == wire::WireError::ok;
+}
+
 DohJsonQuery parse_json_query(std::string_view path) {
   auto raw_name = query_parameter(path, "name");
   if (!raw_name || raw_name->empty()) return reject("missing name parameter");
@@ -132,6 +161,14 @@ DohJsonQuery parse_json_query(std::string_view path) {
   if (!cd) return reject("cd parameter must be 0, 1, false or true");
   auto dnssec_ok = flag_parameter(path, "do");
   if (!dnssec_ok) return reject("do parameter must be 0, 1, false or true");
+  std::optional<wire::ClientSubnetOption> subnet;
+  if (auto raw = query_parameter(path, "edns_client_subnet"); raw && !raw->empty()) {
+    auto decoded = percent_decode(*raw);
+    wire::ClientSubnetOption parsed;
+    if (!decoded || !parse_client_subnet_parameter(*decoded, parsed))
+      return reject("edns_client_subnet parameter must be an IPv4 or IPv6 address with an optional /prefix");
+    subnet = parsed;
+  }
 
   wire::Message message;
   try {
@@ -144,6 +181,7 @@ DohJsonQuery parse_json_query(std::string_view path) {
   wire::Edns edns;
   edns.udp_payload_size = 65535;
   edns.set_dnssec_ok(*dnssec_ok);
+  if (subnet) edns.options.push_back(wire::encode(*subnet));
   message.edns = edns;
 
   DohJsonQuery out;
@@ -178,6 +216,16 @@ std::optional<std::string> dns_json_from_answer(std::span<const uint8_t> answer)
   append_records(out, "Authority", m.authority);
   append_records(out, "Additional", m.additional);
   if (m.edns) {
+    if (const wire::EdnsOption* ecs = m.edns->find(wire::EdnsOptionCode::ClientSubnet)) {
+      wire::ClientSubnetOption echoed;
+      char text[INET6_ADDRSTRLEN] = {};
+      if (wire::decode_client_subnet(ecs->data, echoed) == wire::WireError::ok &&
+          inet_ntop(echoed.family == wire::ClientSubnetOption::kFamilyIPv4 ? AF_INET : AF_INET6,
+                    echoed.address.data(), text, sizeof text) != nullptr) {
+        out += ",\"edns_client_subnet\":";
+        append_json_string(out, fmt::format("{}/{}", text, echoed.scope_prefix));
+      }
+    }
     std::vector<std::string> comments;
     for (const auto& option : m.edns->options) {
       if (option.code != static_cast<uint16_t>(wire::EdnsOptionCode::ExtendedError)) continue;

@@ -9,14 +9,21 @@
 //   cd     1/true: checking disabled (CD bit)
 //   do     1/true: DNSSEC records wanted (EDNS DO bit)
 //   ct     application/dns-message: answer in wire format instead of JSON
-//   edns_client_subnet, random_padding: accepted and ignored
+//   edns_client_subnet  "ADDRESS[/PREFIX]" (IPv4 or IPv6, %-escapes decoded;
+//          no prefix: the whole address; bits past the prefix are cleared):
+//          sent as the query's ECS option (RFC 7871), which the pipeline
+//          treats as any client's own option (honoured from trusted
+//          clients, or a prefix of 0, "do not reveal", from anyone)
+//   random_padding: accepted and ignored
 //
 // The answer, in Google's layout:
 //   {"Status":0,"TC":false,"RD":true,"RA":true,"AD":true,"CD":false,
 //    "Question":[{"name":"example.com.","type":1}],
 //    "Answer":[{"name":"example.com.","type":1,"TTL":300,"data":"192.0.2.1"}],
 //    "Authority":[...],"Additional":[...],"Comment":["EDE(6): DNSSEC Bogus"]}
-// (sections only when not empty; Comment lists Extended DNS Errors.)
+// (sections only when not empty; Comment lists Extended DNS Errors;
+// "edns_client_subnet":"ADDRESS/SCOPE" when the answer echoes an ECS option,
+// as Google shows it.)
 #pragma once
 
 #include <cstdint>
@@ -25,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "wire/edns.h"
 
 namespace sextant::transports {
 
@@ -39,6 +48,11 @@ struct DohJsonQuery {
 
 // Reads the parameters of `path` (the request target, "/resolve?name=...").
 DohJsonQuery parse_json_query(std::string_view path);
+
+// The edns_client_subnet value (decoded): "192.0.2.1", "198.51.100.0/24",
+// "2001:db8::/56", "0.0.0.0/0". False when it is not an address with an
+// optional prefix length that fits its family.
+bool parse_client_subnet_parameter(std::string_view text, wire::ClientSubnetOption& out);
 
 // The JSON text for a DNS answer; nullopt when `answer` does not parse.
 std::optional<std::string> dns_json_from_answer(std::span<const uint8_t> answer);

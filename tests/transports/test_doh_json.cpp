@@ -219,3 +219,68 @@ TEST_CASE("doh response: HTTP/2 and HTTP/3 header fields", "[doh]") {
   const DohHeaderFields without(bare, "");
   CHECK(without.fields() == Fields{{":status", "200"}, {"access-control-allow-origin", "*"}, {"content-length", "0"}});
 }
+
+namespace {
+
+std::optional<wire::ClientSubnetOption> subnet_of(const DohJsonQuery& q) {
+  REQUIRE(q.status == 200);
+  wire::Message m = parsed(q.query);
+  REQUIRE(m.edns);
+  const wire::EdnsOption* o = m.edns->find(wire::EdnsOptionCode::ClientSubnet);
+  if (!o) return std::nullopt;
+  wire::ClientSubnetOption s;
+  REQUIRE(wire::decode_client_subnet(o->data, s) == wire::WireError::ok);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("doh json: edns_client_subnet becomes the query's ECS option", "[doh][json][ecs]") {
+  auto v4 = subnet_of(parse_json_query("/resolve?name=a.example&edns_client_subnet=198.51.100.77/24"));
+  REQUIRE(v4);
+  CHECK(v4->family == wire::ClientSubnetOption::kFamilyIPv4);
+  CHECK(v4->source_prefix == 24);
+  CHECK(v4->scope_prefix == 0);
+  CHECK(v4->address == std::array<uint8_t, 16>{198, 51, 100, 0});  // bits past the prefix cleared
+  auto whole = subnet_of(parse_json_query("/resolve?name=a.example&edns_client_subnet=198.51.100.77"));
+  REQUIRE(whole);
+  CHECK(whole->source_prefix == 32);
+  auto v6 = subnet_of(parse_json_query("/resolve?name=a.example&edns_client_subnet=2001%3Adb8%3A1%3A2%3A%3A1%2F48"));
+  REQUIRE(v6);
+  CHECK(v6->family == wire::ClientSubnetOption::kFamilyIPv6);
+  CHECK(v6->source_prefix == 48);
+  CHECK(v6->address[5] == 1);
+  CHECK(v6->address[6] == 0);
+  auto none = subnet_of(parse_json_query("/resolve?name=a.example&edns_client_subnet=0.0.0.0/0"));
+  REQUIRE(none);
+  CHECK(none->source_prefix == 0);  // "do not reveal my subnet" (RFC 7871 §7.1.2)
+  CHECK_FALSE(subnet_of(parse_json_query("/resolve?name=a.example&edns_client_subnet=")));
+  CHECK_FALSE(subnet_of(parse_json_query("/resolve?name=a.example")));
+}
+
+TEST_CASE("doh json: a bad edns_client_subnet is 400", "[doh][json][ecs]") {
+  for (const char* value : {"x", "1.2.3", "1.2.3.4/33", "1.2.3.4/", "1.2.3.4/-1", "1.2.3.4/24/8", "1.2.3.4/ 24",
+                            "::1/129", "1.2.3.4%2", "1.2.3.4/2a", "256.1.1.1/8", "1.2.3.4/99999999999",
+                            "[::1]/64"}) {
+    INFO(value);
+    auto q = parse_json_query(std::string("/resolve?name=a.example&edns_client_subnet=") + value);
+    CHECK(q.status == 400);
+    CHECK(q.reason.find("edns_client_subnet") != std::string_view::npos);
+    CHECK(q.query.empty());
+  }
+}
+
+TEST_CASE("doh json: the answer shows the ECS option it echoes, with its scope", "[doh][json][ecs]") {
+  wire::Message m;
+  m.header.set_qr(true);
+  m.questions.push_back({wire::Name::from_text("a.example."), wire::RRType::A, wire::RRClass::IN});
+  wire::Edns edns;
+  wire::ClientSubnetOption s;
+  uint8_t address[4] = {198, 51, 100, 0};
+  REQUIRE(wire::ClientSubnetOption::from_address(1, address, 24, 16, s) == wire::WireError::ok);
+  edns.options.push_back(wire::encode(s));
+  m.edns = edns;
+  auto json = dns_json_from_answer(built(m));
+  REQUIRE(json);
+  CHECK(json->find(",\"edns_client_subnet\":\"198.51.100.0/16\"") != std::string::npos);
+}
