@@ -16,7 +16,13 @@ it gets>, scope /24; 198.51.100.254 without the option):
 - +subnet=0.0.0.0/0 (RFC 7871 §7.1.2): no subnet sent, the default answer;
 - a malformed option: FORMERR;
 - a zone that is not listed (cookies.faults.test.) never sees an ECS option;
-- the counters; and with ECS off (the default) nothing is sent.
+- the counters; and with ECS off (the default) nothing is sent;
+- the DoH JSON API's edns_client_subnet (curl over cleartext HTTP/1.1):
+  from the trusted client, that subnet's answer and
+  "edns_client_subnet":"ADDRESS/24"; from another client, ignored (its own
+  /24's answer, scope 0); a bad value: HTTP 400;
+- a local-data CNAME into the ecs zone: its target is resolved with each
+  client's subnet.
 
 Bounded: a few dozen queries, seconds.
 """
@@ -25,6 +31,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import json
 
 import dns.edns
 import dns.message
@@ -183,6 +191,54 @@ def test_off(binary, results):
         finish_daemon(results, daemon)
 
 
+def curl_json(doh_port, source, query):
+    """(HTTP status, parsed JSON or None) of one JSON API request."""
+    argv = ["curl", "-sS", "--http1.1", "--max-time", "10", "--interface", source,
+            "-H", "accept: application/dns-json", "-w", "\n%{http_code}",
+            "http://127.0.0.1:%d/resolve?%s" % (doh_port, query)]
+    code, out = run(argv)
+    body, _, status = out.rpartition("\n")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    return status.strip(), doc, out
+
+
+def test_json_api(binary, results):
+    common.fakectl("reset")
+    daemon, socket_path = daemon_with(binary, CONFIG + "policy:\n  local-data: ['shop.corp. 60 CNAME %s']\n" % NAME)
+    doh_port = common.free_port()
+    with open(daemon.config) as f:
+        text = f.read()
+    with open(daemon.config, "w") as f:
+        f.write(text.replace("server:\n", "server:\n  doh:\n    listen: [\"127.0.0.1@%d\"]\n"
+                             "    h2c: true\n    json: true\n" % doh_port, 1))
+    with daemon:
+        common.wait_until_answering("127.0.0.1", daemon.port, 10)
+        status, doc, out = curl_json(doh_port, TRUSTED, "name=%s&edns_client_subnet=203.0.117.9/24" % NAME)
+        results.check(status == "200" and doc is not None
+                      and [a["data"] for a in doc.get("Answer", [])] == ["198.51.100.117"]
+                      and doc.get("edns_client_subnet") == "203.0.117.0/24",
+                      "JSON API edns_client_subnet from a trusted client: that subnet's answer, scope 24", out[-800:])
+        results.check(subnets_seen(NAME)[-1:] == ["203.0.117.0/24"], "fakeauth got the parameter's subnet",
+                      str(subnets_seen(NAME)))
+        status, doc, out = curl_json(doh_port, CLIENT_B, "name=%s&edns_client_subnet=203.0.118.0%%2F24" % NAME)
+        results.check(status == "200" and doc is not None
+                      and [a["data"] for a in doc.get("Answer", [])] == ["198.51.100.%d" % third_octet(CLIENT_B)]
+                      and doc.get("edns_client_subnet") == "203.0.118.0/0",
+                      "JSON API edns_client_subnet from an untrusted client: ignored, scope 0", out[-800:])
+        status, doc, out = curl_json(doh_port, TRUSTED, "name=%s&edns_client_subnet=203.0.117.9/33" % NAME)
+        results.check(status == "400", "a bad edns_client_subnet: HTTP 400", out[-800:])
+
+        for client in (CLIENT_A1, CLIENT_B):
+            reply = ask(daemon.port, "shop.corp.", client)
+            results.check(common.answer_addresses(reply) == ["198.51.100.%d" % third_octet(client)],
+                          "a local-data CNAME's target resolved with the client's subnet (%s)" % client,
+                          reply.to_text())
+        finish_daemon(results, daemon)
+
+
 def main(argv):
     if len(argv) != 1:
         print(__doc__.strip(), file=sys.stderr)
@@ -190,6 +246,7 @@ def main(argv):
     results = common.Results("ecs")
     test_on(argv[0], results)
     test_off(argv[0], results)
+    test_json_api(argv[0], results)
     return results.finish()
 
 
