@@ -195,6 +195,21 @@ def build():
             [(rate("sextant_rate_limited_total", "action"), "rate limit {{action}}"),
              (rate("sextant_cookie_queries_total", "verdict"), "cookie {{verdict}}"),
              (rate("sextant_rebinding_total", "action"), "rebinding {{action}}")], "ops")
+    L.panel("timeseries", "EDNS Client Subnet",
+            "ECS (ecs.*, off by default): queries sent upstream with a client subnet, replies scoped to it "
+            "(kept out of the shared caches), replies that did not echo our option (dropped); clients' own "
+            "options by what they got (used: trusted or /0; ignored: untrusted; formerr).",
+            [(rate("sextant_walker_ecs_queries_total"), "sent with a subnet"),
+             (rate("sextant_walker_ecs_scoped_answers_total"), "scoped replies"),
+             (rate("sextant_walker_ecs_mismatches_total"), "mismatched replies"),
+             (rate("sextant_ecs_client_options_total", "action"), "client option {{action}}")], "ops")
+    L.panel("timeseries", "ECS-scoped cache",
+            "The store of answers for one client subnet: hits (fresh and stale), stale hits (RFC 8767), "
+            "prefetches (refreshed with the entry's subnet) and misses; its bytes are on the cache memory panel.",
+            [(rate("sextant_cache_hits_total", extra='store="ecs_answers"'), "hits"),
+             (rate("sextant_cache_stale_hits_total", extra='store="ecs_answers"'), "stale hits"),
+             (rate("sextant_cache_prefetches_total", extra='store="ecs_answers"'), "prefetches"),
+             (rate("sextant_cache_misses_total", extra='store="ecs_answers"'), "misses")], "ops")
 
     L.row("Process")
     L.panel("stat", "Uptime", "Seconds since each instance started.",
