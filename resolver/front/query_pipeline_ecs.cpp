@@ -75,14 +75,9 @@ bool QueryPipeline::answer_scoped(const Client& c, cache::StalePolicy policy, Re
     if (stale_available && hit.stale_available) *stale_available = true;
     return false;
   }
+  if (needs_rescreening(c, length)) return false;
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   defences_.count(&DefenceStats::ecs_scoped_hits);
-  if (settings_.rebinding && settings_.rebinding->enabled() &&
-      (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
-      !settings_.rebinding->answer_is_clean({buffer_.data(), length}, walker_.options().configured.get())) {
-    refuse_rebinding(c, responder);
-    return true;
-  }
   c.cache_status = hit.freshness == cache::Freshness::stale          ? eventlog::CacheStatus::stale
                    : hit.freshness == cache::Freshness::prefetch_due ? eventlog::CacheStatus::prefetch
                                                                      : eventlog::CacheStatus::hit;
