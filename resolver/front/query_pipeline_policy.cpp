@@ -209,7 +209,13 @@ bool QueryPipeline::apply_response_policy(const std::shared_ptr<Pending>& pendin
         !(a.disposition == policy::Disposition::tcp_only && c.transport != transports::Transport::udp)) {
       stats_.policy_rewrites.fetch_add(1, std::memory_order_relaxed);
       if (a.disposition == policy::Disposition::answer && !a.chase) {
-        finish_resolution(pending, result_from(c.qname, a), a.negative_ttl);  // stored under the view's tag
+        // Stored under the view's tag and, when the rewritten answer held
+        // for some clients only (ECS), by its scope: the rewrite was decided
+        // by that answer.
+        ResolutionResult rewritten = result_from(c.qname, a);
+        rewritten.ecs_scope = result.ecs_scope;
+        rewritten.ecs_withheld = result.ecs_withheld;
+        finish_resolution(pending, rewritten, a.negative_ttl);
         return true;
       }
       // Dropped, refused, TC or chased: nothing to store.
@@ -270,7 +276,10 @@ void QueryPipeline::synthesise_dns64(const std::shared_ptr<Pending>& pending, co
                         client.policy_note.set(r.match);
                         count_policy(client, r.match);
                         if (r.disposition == policy::Disposition::answer && !r.chase) {
-                          finish_resolution(pending, result_from(client.qname, r), r.negative_ttl);
+                          ResolutionResult rewritten = result_from(client.qname, r);
+                          rewritten.ecs_scope = std::max(base->ecs_scope, a.ecs_scope);
+                          rewritten.ecs_withheld = base->ecs_withheld || a.ecs_withheld;
+                          finish_resolution(pending, rewritten, r.negative_ttl);
                         } else if (pending->responder) {
                           answer_from_policy(client, r, pending->responder);
                         }

@@ -4,6 +4,11 @@
 // prefix 0, malformed options, and unlisted zones in the shared cache.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include "pipeline_fixture.h"
 #include "resolver/config/config.h"
 #include "resolver/policy/policy_builder.h"
@@ -334,4 +339,24 @@ TEST_CASE("pipeline ECS: a shared answer of an ECS zone is prefetched with the c
   const size_t sent = f.network.sent().size();
   CHECK(last_octet(f.ask(QuerySpec{}, "198.18.11.10")) == 9);  // the refreshed shared answer
   CHECK(f.network.sent().size() == sent);
+}
+
+TEST_CASE("pipeline ECS: an RPZ response-IP rewrite of a scoped answer is stored by scope", "[pipeline][ecs]") {
+  EcsFixture f;
+  char dir_template[] = "/tmp/sextant-ecs-rpz-XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string zone = dir + "/ip.rpz";
+  std::ofstream(zone) << "$ORIGIN rpz.test.\n@ 300 SOA ns h 1 1 1 1 1\n32.7.113.0.203.rpz-ip CNAME .\n";
+  f.p().set_policy(policy_from("policy:\n  rpz: [{file: " + zone + "}]\n"));
+  // The /7 subnet's answer (203.0.113.7) is blocked: NXDOMAIN for that
+  // subnet only; another subnet's answer stands.
+  auto blocked = f.ask(QuerySpec{}, "198.18.7.10");
+  REQUIRE(blocked);
+  CHECK(blocked->rcode() == Rcode::NXDOMAIN);
+  CHECK(last_octet(f.ask(QuerySpec{}, "198.18.9.10")) == 9);
+  auto again = f.ask(QuerySpec{}, "198.18.7.20");
+  REQUIRE(again);
+  CHECK(again->rcode() == Rcode::NXDOMAIN);
+  std::remove(zone.c_str());
+  rmdir(dir.c_str());
 }
