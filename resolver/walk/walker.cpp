@@ -364,7 +364,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   const bool all_dead = !usable.empty() && every_usable_dead;
   const bool zone_full = limits.max_outstanding_per_zone != 0 &&
                          outstanding_.for_zone(q.cut.zone) >= limits.max_outstanding_per_zone &&
-                         all_struggling(usable, now);
+                         zone_struggling(q.cut.zone, usable, now);
   // A zone at its cap still lets a probe through: its answer is what can
   // revive the zone.
   if (zone_full) {

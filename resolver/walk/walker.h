@@ -41,6 +41,7 @@
 #include "resolver/walk/upstream_network.h"
 #include "resolver/walk/upstream_reasons.h"
 #include "resolver/walk/walk_trace.h"
+#include "resolver/walk/zone_outcomes.h"
 #include "wire/message.h"
 #include "wire/message_builder.h"
 
@@ -123,6 +124,7 @@ class Walker {
   QuickFailure quick_failure(const wire::Question& question);
   // Queries in flight upstream, per zone and server.
   const OutstandingQueries& outstanding() const noexcept { return outstanding_; }
+  const ZoneOutcomes& zone_outcomes() const noexcept { return zone_outcomes_; }
 
   size_t in_flight() const noexcept { return resolutions_.size(); }
   const WalkerStats& stats() const noexcept { return stats_; }
@@ -225,6 +227,13 @@ class Walker {
   bool answered_since_sent(const SubQuery& q) const;
   // Every one of `servers` struggling (false for an empty list).
   bool all_struggling(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
+  // The per-zone cap's test: every one of `servers` struggling and the
+  // zone's recent replies mostly fruitless (zone_outcomes.h).
+  bool zone_struggling(const wire::Name& zone, const std::vector<ServerAddress>& servers,
+                       TimerService::TimePoint now) const;
+  // Tells the zone's outcome window what a reply (or its absence) was.
+  void note_zone_outcome(const wire::Name& zone, ZoneOutcomes::Outcome outcome);
+  void note_zone_outcome(const wire::Name& zone, ResponseKind kind);
   void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
   void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);
   void child_finished(Resolution& r, SubQuery& child);
@@ -403,6 +412,7 @@ class Walker {
   std::unordered_map<wire::Name, AuthFailureMemo, wire::NameHash> auth_failure_memory_;
   ZoneServersMemo struggling_zones_;  // struggling and found at the per-zone cap
   OutstandingQueries outstanding_;
+  ZoneOutcomes zone_outcomes_{options_.limits.zone_outcomes};  // what each zone answered lately
 
   std::optional<ZoneCut> primed_root_;
   TimerService::TimePoint primed_until_{};
