@@ -231,9 +231,11 @@ class Walker {
   // zone's recent replies mostly fruitless (zone_outcomes.h).
   bool zone_struggling(const wire::Name& zone, const std::vector<ServerAddress>& servers,
                        TimerService::TimePoint now) const;
-  // Tells the zone's outcome window what a reply (or its absence) was.
+  // Tells the zone's outcome window what a reply (or its absence) was; a
+  // packet counts as failed when its retransmission timer fires, and its
+  // late reply takes that back.
   void note_zone_outcome(const wire::Name& zone, ZoneOutcomes::Outcome outcome);
-  void note_zone_outcome(const wire::Name& zone, ResponseKind kind);
+  void note_zone_reply(const Attempt& a, ResponseKind kind);
   void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
   void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);
   void child_finished(Resolution& r, SubQuery& child);

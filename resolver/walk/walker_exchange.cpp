@@ -209,6 +209,7 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
+  note_zone_outcome(it->zone, ZoneOutcomes::Outcome::failed);
   // Still listening (and holding its socket), but no longer one of the
   // zone's queries in flight (outstanding_queries.h).
   if (it->zone_counted) {
@@ -265,8 +266,8 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   }
   switch (reply.status) {
     case UpstreamReply::Status::timeout:
-      note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
       if (!a.overdue) {
+        note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
         servers_.on_timeout(a.server, now, a.sent_at);
         ++stats_.upstream_timeouts;
         ++q.tally.timeouts;
@@ -280,7 +281,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
       try_next();
       return;
     case UpstreamReply::Status::network_error:
-      note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
+      if (!a.overdue) note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
       servers_.on_network_error(a.server, now);
       ++q.tally.network_errors;
       exclude_server(q, a.server);
@@ -462,7 +463,7 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   request.max_chain_links = options_.limits.max_cname_hops;
   request.from_recursive = q.cut.forward;
   ClassifiedResponse classified = classify_response(request);
-  note_zone_outcome(a.zone, classified.kind);
+  note_zone_reply(a, classified.kind);
   restore_owner_case(classified, a.asked_name);
   if (r.trace) trace_line(r, &q, fmt::format("judged as {}", describe_classified(classified)));
   handle_classified(r, q, a, msg, std::move(classified));

@@ -66,18 +66,19 @@ void Walker::note_zone_outcome(const Name& zone, ZoneOutcomes::Outcome outcome) 
   zone_outcomes_.record(zone, outcome, timers_.now());
 }
 
-void Walker::note_zone_outcome(const Name& zone, ResponseKind kind) {
+void Walker::note_zone_reply(const Attempt& a, ResponseKind kind) {
   using Outcome = ZoneOutcomes::Outcome;
+  if (a.overdue) zone_outcomes_.retract(a.zone, Outcome::failed, timers_.now());
   switch (kind) {
-    case ResponseKind::nxdomain: return note_zone_outcome(zone, Outcome::nxdomain);
+    case ResponseKind::nxdomain: return note_zone_outcome(a.zone, Outcome::nxdomain);
     case ResponseKind::lame:
-    case ResponseKind::server_error: return note_zone_outcome(zone, Outcome::failed);
+    case ResponseKind::server_error: return note_zone_outcome(a.zone, Outcome::failed);
     case ResponseKind::answer:
     case ResponseKind::nodata:
     case ResponseKind::referral:
     case ResponseKind::chase:
     case ResponseKind::cname_loop:
-    case ResponseKind::dname_overflow: return note_zone_outcome(zone, Outcome::fruitful);
+    case ResponseKind::dname_overflow: return note_zone_outcome(a.zone, Outcome::fruitful);
   }
 }
 

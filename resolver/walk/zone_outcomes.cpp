@@ -47,6 +47,18 @@ void ZoneOutcomes::record(const wire::Name& zone, Outcome outcome, TimePoint now
   }
 }
 
+void ZoneOutcomes::retract(const wire::Name& zone, Outcome outcome, TimePoint now) {
+  auto it = zones_.find(zone);
+  if (it == zones_.end()) return;
+  Entry& e = it->second;
+  e.tally = decayed(e, now);
+  if (now > e.at) e.at = now;
+  double& count = outcome == Outcome::fruitful   ? e.tally.fruitful
+                  : outcome == Outcome::nxdomain ? e.tally.nxdomain
+                                                 : e.tally.failed;
+  count = count > 1 ? count - 1 : 0;
+}
+
 ZoneOutcomes::Tally ZoneOutcomes::tally(const wire::Name& zone, TimePoint now) const {
   auto it = zones_.find(zone);
   return it == zones_.end() ? Tally{} : decayed(it->second, now);

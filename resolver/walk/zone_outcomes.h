@@ -1,7 +1,8 @@
 // What each zone cut's servers have been answering lately, for the per-zone
 // cap (walker_shedding.cpp): a decaying tally of fruitful replies (data,
 // NODATA, referrals) against fruitless ones (NXDOMAIN, error rcodes, lame
-// replies, exchanges that ended with no reply at all).
+// replies, network errors, packets with no reply within their
+// retransmission timeout, taken back if a late answer comes).
 //
 // Slowness alone does not tell a flood from a busy zone: a zone filled with
 // thousands of real names at once answers as slowly as one flooded with
@@ -47,12 +48,17 @@ class ZoneOutcomes {
   enum class Outcome : uint8_t {
     fruitful,   // an answer, NODATA, a referral, a CNAME/DNAME to follow
     nxdomain,   // the name does not exist
-    failed,     // error rcode, lame reply, no reply within the exchange timeout
+    failed,     // error rcode, lame reply, network error, no reply within the RTO
   };
 
   explicit ZoneOutcomes(ZoneOutcomePolicy policy = {}) : policy_(policy) {}
 
   void record(const wire::Name& zone, Outcome outcome, TimePoint now);
+  // Takes back one outcome recorded earlier (never below zero): a packet
+  // whose retransmission timer fired counts as failed at once, and when
+  // its late answer comes after all, the failure is taken back and the
+  // answer recorded.
+  void retract(const wire::Name& zone, Outcome outcome, TimePoint now);
 
   // The decayed tallies as of `now` (all zero for a zone never recorded).
   struct Tally {

@@ -118,3 +118,22 @@ TEST_CASE("zone outcomes: the table is bounded and drops faded zones first",
   }
   CHECK(w.size() <= ZoneOutcomes::kMaxZones);
 }
+
+TEST_CASE("zone outcomes: a late answer takes back its packet's timeout", "[walker][zone_outcomes]") {
+  ZoneOutcomes w;
+  // A busy zone whose every packet outlives its retransmission timer but
+  // is answered: each timeout is taken back when the answer comes.
+  for (int i = 0; i < 40; ++i) {
+    w.record(zone, Outcome::failed, t0);
+    w.retract(zone, Outcome::failed, t0);
+    w.record(zone, Outcome::fruitful, t0);
+  }
+  CHECK(w.tally(zone, t0).failed == Approx(0));
+  CHECK(w.tally(zone, t0).fruitful == Approx(40));
+  CHECK_FALSE(w.mostly_fruitless(zone, t0));
+  // Never below zero, and nothing for a zone never recorded.
+  w.retract(zone, Outcome::nxdomain, t0);
+  CHECK(w.tally(zone, t0).nxdomain == 0);
+  w.retract(wire::Name::from_text("other.test."), Outcome::failed, t0);
+  CHECK(w.size() == 1);
+}
