@@ -171,9 +171,10 @@ const std::vector<Setting>& settings() {
        bind_uint(&Config::max_queries_per_zone, 0, 1000000)},
       {"resolver.max-queries-per-server", "800",
        "Queries in flight to one struggling authoritative server address (timing out or slower "
-       "than 200 ms; all zones together, every open socket), per worker (a worker has 1,024 "
-       "upstream sockets); a server at its cap is skipped, and a question with no other server "
-       "fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
+       "than 200 ms, and the zone asked of it mostly fruitless as for "
+       "`resolver.max-queries-per-zone`; all zones together, every open socket), per worker (a "
+       "worker has 1,024 upstream sockets); a server at its cap is skipped, and a question with "
+       "no other server fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
        bind_uint(&Config::max_queries_per_server, 0, 1000000)},
       {"resolver.over-limit", "servfail",
        "What a question over `resolver.max-queries-per-zone` or `-per-server` gets: `servfail` "

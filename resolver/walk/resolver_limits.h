@@ -49,7 +49,8 @@ struct WalkerLimits {
   // answered lately was mostly fruitless (NXDOMAIN, errors, no reply:
   // zone_outcomes.h), so that a busy zone answering real names slowly is
   // not turned away while a flood of random names is. Only struggling
-  // servers and zones are capped: a burst of a thousand new names all asks
+  // servers and zones are capped (a server, when it struggles and the zone
+  // asked of it is mostly fruitless): a burst of a thousand new names all asks
   // the root and the TLD at once, and must not fail for it (the worker's
   // upstream socket budget still bounds it).
   uint32_t max_outstanding_per_zone = 100;

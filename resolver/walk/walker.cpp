@@ -347,7 +347,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       if (tries >= max_tries) continue;
       if (limits.max_outstanding_per_server != 0 &&
           outstanding_.for_server(address) >= limits.max_outstanding_per_server &&
-          struggling(address, now)) {
+          server_struggling(address, q.cut.zone, now)) {
         if (!dead) server_full = true;
         continue;
       }

@@ -227,6 +227,10 @@ class Walker {
   bool answered_since_sent(const SubQuery& q) const;
   // Every one of `servers` struggling (false for an empty list).
   bool all_struggling(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
+  // The per-server cap's test, asking `address` about `zone`: the server
+  // struggling and the zone's recent replies mostly fruitless.
+  bool server_struggling(const ServerAddress& address, const wire::Name& zone,
+                         TimerService::TimePoint now) const;
   // The per-zone cap's test: every one of `servers` struggling and the
   // zone's recent replies mostly fruitless (zone_outcomes.h).
   bool zone_struggling(const wire::Name& zone, const std::vector<ServerAddress>& servers,

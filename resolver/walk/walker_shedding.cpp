@@ -62,6 +62,14 @@ bool Walker::zone_struggling(const Name& zone, const std::vector<ServerAddress>&
   return all_struggling(servers, now) && zone_outcomes_.mostly_fruitless(zone, now);
 }
 
+bool Walker::server_struggling(const ServerAddress& address, const Name& zone,
+                               TimerService::TimePoint now) const {
+  // The same for one server: a server answering a busy zone's real names
+  // may hold most of the worker's sockets (the socket budget still bounds
+  // it); a flood spread over many zones of one server is fruitless in each.
+  return struggling(address, now) && zone_outcomes_.mostly_fruitless(zone, now);
+}
+
 void Walker::note_zone_outcome(const Name& zone, ZoneOutcomes::Outcome outcome) {
   zone_outcomes_.record(zone, outcome, timers_.now());
 }

@@ -526,6 +526,7 @@ TEST_CASE("flood: a busy zone answering real names slowly is not capped",
           "[walker][flood][limits]") {
   Fixture f;
   f.options.limits.max_outstanding_per_zone = 100;
+  f.options.limits.max_outstanding_per_server = 150;  // its one server: neither cap applies
   auto names = [&](std::string_view prefix, int count) {
     std::vector<std::string> out;
     for (int i = 0; i < count; ++i) {
@@ -545,6 +546,7 @@ TEST_CASE("flood: a busy zone answering real names slowly is not capped",
   REQUIRE(f.w().servers().find(address(net::example_net))->srtt >= f.options.limits.struggling_rtt);
   CHECK(f.resolve_burst(names("second", 300), results, Rcode::NOERROR) == 300);
   CHECK(f.w().stats().over_limit_zone == 0);
+  CHECK(f.w().stats().over_limit_server == 0);
   CHECK_FALSE(f.w().zone_outcomes().mostly_fruitless(wire::Name::from_text("example.net."), f.loop.now()));
 }
 
