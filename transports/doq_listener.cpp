@@ -162,9 +162,8 @@ class DoqApplication final : public QuicApplication {
     stream.waiting = false;
     --pending_;
     auto& counters = connection_.counters();
-    if (stream.cancelled) {
-      // The client no longer wants it.
-    } else if (answer.size() > 65535 || answer.size() < 12) {
+    // A stream the client cancelled is no longer waiting: it never gets here.
+    if (answer.size() > 65535 || answer.size() < 12) {
       counters.add(counters.errors);
       to_shutdown_.emplace_back(it->first, DoqError::internal_error);
     } else {
@@ -185,7 +184,7 @@ class DoqApplication final : public QuicApplication {
     --pending_;
     // The resolver will not answer: reset the stream instead of leaving the
     // client to time out.
-    if (!it->second.cancelled) to_shutdown_.emplace_back(it->first, DoqError::request_cancelled);
+    to_shutdown_.emplace_back(it->first, DoqError::request_cancelled);
   }
 
  private:
@@ -202,11 +201,21 @@ class DoqApplication final : public QuicApplication {
     bool credited = false;   // those octets were given back (extend_max_offset)
   };
 
+  // The client reset the stream or asked us to stop sending. A query with
+  // the resolver stops counting at once (eviction, the idle timer and
+  // shutdown look at pending()), not only when ngtcp2 closes the stream
+  // after our own reset is acknowledged; its answer, when it comes, is
+  // dropped in deliver() and nothing is written to the stream.
   void cancel(int64_t stream_id) {
     auto it = streams_.find(stream_id);
     if (it == streams_.end() || it->second.cancelled) return;
-    it->second.cancelled = true;
-    if (it->second.response.empty()) to_shutdown_.emplace_back(stream_id, DoqError::request_cancelled);
+    auto& stream = it->second;
+    stream.cancelled = true;
+    if (stream.waiting) {
+      stream.waiting = false;
+      --pending_;
+    }
+    if (stream.response.empty()) to_shutdown_.emplace_back(stream_id, DoqError::request_cancelled);
   }
 
   void queue_send(int64_t stream_id, Stream& stream) {

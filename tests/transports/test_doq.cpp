@@ -141,6 +141,34 @@ TEST_CASE("DoQ handles a stream reset while the resolver works", "[doq]") {
   CHECK_FALSE(client.peer_closed());
 }
 
+TEST_CASE("DoQ: a stream reset after dispatch stops counting before its answer", "[doq][limits]") {
+  // One connection per worker and a resolver that takes 1.5 s: the reset
+  // query must not keep its connection busy until the answer comes. (ngtcp2
+  // 0.12 tells the server nothing when a client stops a stream whose query
+  // it has wholly received; the stream closes, and stops counting, once the
+  // client acknowledges the server's RESET_STREAM, one round trip later.)
+  auto config = DoqFixture::test_config();
+  config.max_connections = 1;
+  DoqFixture f(config, 1500);
+  DoqTestClient first = f.client();
+  REQUIRE(first.handshake());
+  int64_t slow = first.send_query(make_query("slow.example", 1, 0));
+  first.wait_streams(200);  // the query reaches the server and is dispatched
+  REQUIRE(f.handler.handled >= 1);
+  first.reset(slow);
+  first.pump(200);
+  auto before = snapshot(transport_counters(Transport::doq));
+  DoqTestClient second = f.client();
+  CHECK(second.handshake(1000));
+  auto after = snapshot(transport_counters(Transport::doq));
+  CHECK(after.evicted_idle >= before.evicted_idle + 1);
+  CHECK(after.connections_refused == before.connections_refused);
+  auto query = make_query("after.example", 1, 0);
+  int64_t id = second.send_query(query);
+  second.wait_streams(3000);
+  CHECK(is_echo_answer(second.answer(id), query));
+}
+
 TEST_CASE("DoQ refuses a client without the doq ALPN and accepts doq-i11", "[doq]") {
   DoqFixture f;
   auto before = snapshot(transport_counters(Transport::doq));
