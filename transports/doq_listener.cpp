@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "transports/quic_internal.h"
 #include "transports/quic_server.h"
 #include "transports/transport_metrics.h"
 
@@ -41,7 +42,7 @@ class DoqApplication final : public QuicApplication {
       protocol_error_ = true;
       return 0;
     }
-    streams_.try_emplace(stream_id);
+    streams_.try_emplace(stream_id).first->second.opened_at = quic_now();
     return 0;
   }
 
@@ -155,6 +156,16 @@ class DoqApplication final : public QuicApplication {
 
   size_t pending() const override { return pending_; }
 
+  // A scan of the open streams (at most server.doq.max-streams); most
+  // connections have none or a few.
+  uint64_t oldest_partial_request() const override {
+    uint64_t oldest = 0;
+    for (const auto& [id, stream] : streams_) {
+      if (!stream.fin && !stream.cancelled && (oldest == 0 || stream.opened_at < oldest)) oldest = stream.opened_at;
+    }
+    return oldest;
+  }
+
   void deliver(uint64_t token, std::span<const uint8_t> answer) override {
     auto it = streams_.find(static_cast<int64_t>(token));
     if (it == streams_.end() || !it->second.waiting) return;
@@ -197,6 +208,7 @@ class DoqApplication final : public QuicApplication {
     std::vector<uint8_t> response;  // must stay put until acknowledged (ngtcp2 does not copy)
     size_t sent = 0;
     bool queued = false;
+    uint64_t opened_at = 0;  // quic_now() when the client opened it (request timeout)
     size_t received = 0;     // octets taken from the connection's flow-control window
     bool credited = false;   // those octets were given back (extend_max_offset)
   };
