@@ -25,7 +25,9 @@ doq      a daemon with DoQ (max-streams 8), 60 connections per worker (2
          soon as sent leave the connection usable; 50 idle DoQ connections
          (after 10) raise the RSS by a measured amount per connection
          (printed, bounded), and 100 more make the server evict the oldest
-         idle ones (counted), every newcomer's handshake succeeding.
+         idle ones (counted), every newcomer's handshake succeeding. Then
+         (tcp-idle-timeout 1.5 s) half a query without FIN on a connection
+         kept busy by complete queries is closed at the idle timeout.
 While each attack runs, a client over UDP and one over DoT (127.0.0.1) ask
 a local-data name every 50 ms: every question must be answered.
 
@@ -409,6 +411,24 @@ def doq_test(binary, tool, results):
         results.check(evicted >= 40 and still_open <= 120,
                       "full DoQ server: the oldest idle connections are evicted (counted), at most 120 held",
                       "evicted %d, still open %d" % (evicted, still_open))
+        finish(results, t)
+
+    # Half a query that never ends, on a connection kept busy by complete
+    # ones: closed at the idle timeout (ngtcp2's own idle timer would never
+    # fire), counted as a request timeout.
+    with Target(binary, "  tcp-idle-timeout: 1500ms\n", "") as t:
+        before = t.stats()
+        with Watcher(t) as w:
+            r = doq_attack(tool, t, "trickle", "127.0.4.4", 8)
+            w.check(results, "a DoQ stream that never finishes on a busy connection")
+        print("unfinished stream on a busy connection:", r)
+        results.check(r.get("closed_after_ms", -1) > 0 and r.get("closed_after_ms") < 4000 and
+                      r.get("answered", 0) >= 3 and r.get("close_code") == 0,
+                      "a DoQ stream without its FIN: the connection is closed (DOQ_NO_ERROR) at the 1.5 s idle "
+                      "timeout, its complete queries answered meanwhile", str(r))
+        moved = counter(t.stats(), "sextant_encrypted_request_timeouts_total", "doq") - \
+            counter(before, "sextant_encrypted_request_timeouts_total", "doq")
+        results.check(moved >= 1, "DoQ request timeout counted", str(moved))
         finish(results, t)
 
 

@@ -13,6 +13,10 @@
 //     COUNT streams, each a whole query reset as soon as it is sent (the
 //     QUIC form of HTTP/2's rapid reset), as fast as the stream limit lets;
 //     then one more query on the same connection.
+//   doq_attack PORT CAFILE NAME trickle SOURCE SECONDS
+//     one stream with half a query and no FIN, while a complete query goes
+//     out every 200 ms on other streams (QUIC itself stays busy), for at
+//     most SECONDS: prints when the server closed the connection.
 //   doq_attack PORT CAFILE NAME idle COUNT SOURCE...
 //     COUNT connections (handshake, then silence), round-robin over the
 //     SOURCE addresses; prints "ready", waits for a line on stdin (the test
@@ -138,6 +142,30 @@ int flood(uint16_t port, const std::string& ca, const std::string& name, const s
   return 0;
 }
 
+int trickle(uint16_t port, const std::string& ca, const std::string& name, const std::string& source, long seconds) {
+  DoqTestClient client(port, {"doq"}, ca, nullptr, source);
+  if (!client.handshake()) {
+    std::printf("handshake 0\n");
+    return 0;
+  }
+  auto query = make_query(name);
+  std::vector<uint8_t> half = {static_cast<uint8_t>(query.size() >> 8), static_cast<uint8_t>(query.size())};
+  half.insert(half.end(), query.begin(), query.begin() + 6);
+  client.send(half, false);
+  const auto started = std::chrono::steady_clock::now();
+  long answered_queries = 0;
+  while (!client.peer_closed() && std::chrono::steady_clock::now() - started < std::chrono::seconds(seconds)) {
+    int64_t id = client.send_query(query);
+    client.pump(200);
+    answered_queries += id >= 0 && answered(client, id) ? 1 : 0;
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  std::printf("answered %ld\nclosed_after_ms %lld\n", answered_queries,
+              client.peer_closed() ? static_cast<long long>(elapsed.count()) : -1LL);
+  print_close(client);
+  return 0;
+}
+
 int idle(uint16_t port, const std::string& ca, long count, const std::vector<std::string>& sources) {
   std::vector<std::unique_ptr<DoqTestClient>> clients;
   long failed = 0;
@@ -172,6 +200,7 @@ int main(int argc, char** argv) {
   const std::string ca = argv[2], name = argv[3], mode = argv[4];
   if (mode == "unfinished" && argc == 7) return unfinished(port, ca, name, argv[5], argv[6]);
   if (mode == "flood" && argc == 7) return flood(port, ca, name, argv[5], std::atol(argv[6]));
+  if (mode == "trickle" && argc == 7) return trickle(port, ca, name, argv[5], std::atol(argv[6]));
   if (mode == "idle" && argc >= 7) {
     return idle(port, ca, std::atol(argv[5]), std::vector<std::string>(argv + 6, argv + argc));
   }
