@@ -26,6 +26,7 @@ class DohHttp2Application final : public StreamApplication, private DohHttp2Host
   void deliver(uint64_t token, std::span<const uint8_t> answer) override { session_->deliver(token, answer); }
   void abandon(uint64_t token) override { session_->abandon(token); }
   size_t pending() const override { return session_->pending(); }
+  size_t library_buffered() const override { return session_->library_buffered(); }
   bool partial_request() const override { return session_->partial_request(); }
   void on_drain() override { session_->drain(); }
 

@@ -108,6 +108,10 @@ class NgHttp2Session final : public DohHttp2Session {
   size_t pending() const override { return pending_; }
   size_t streams() const override { return streams_.size(); }
   size_t buffered() const override { return buffered_; }
+  size_t library_buffered() const override {
+    return nghttp2_session_get_hd_inflate_dynamic_table_size(session_) +
+           nghttp2_session_get_hd_deflate_dynamic_table_size(session_);
+  }
 
   // A stream whose request has begun (HEADERS seen) but not ended.
   bool partial_request() const override {

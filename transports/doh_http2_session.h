@@ -66,6 +66,9 @@ class DohHttp2Session {
   virtual void drain() = 0;
   // Octets of request bodies held across streams.
   virtual size_t buffered() const = 0;
+  // Octets nghttp2 holds in its HPACK tables (the client sizes its own
+  // side's, up to our SETTINGS_HEADER_TABLE_SIZE).
+  virtual size_t library_buffered() const = 0;
 };
 
 std::unique_ptr<DohHttp2Session> make_doh_http2_memory_session(DohHttp2Host& host, DohHttp2Settings settings);
