@@ -291,7 +291,9 @@ void StreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
 // timers allow), and the application library's share (HTTP/2's HPACK
 // tables). OpenSSL allocates its record buffer while a record is incomplete
 // and releases it when idle (SSL_MODE_RELEASE_BUFFERS) but does not say how
-// much of it is filled: a whole record's buffer is counted.
+// much of it is filled: a whole record's buffer is counted. Recounted after
+// each read (a few calls that read fields) and at close, not per answer:
+// answers change only HPACK's encoder table, counted at the next read.
 void StreamConnection::account_library_buffers() {
   constexpr size_t kTlsRecordBuffer = SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_ENCRYPTED_LENGTH;
   size_t now = 0;
@@ -512,7 +514,6 @@ void StreamConnection::deliver(uint64_t token, std::span<const uint8_t> answer) 
   if (state_ != State::open || !app_) return;
   app_->deliver(token, answer);
   touch();
-  account_library_buffers();
   if (server_ && server_->shutting_down_ && state_ == State::open && app_->pending() == 0) close(true);
 }
 
