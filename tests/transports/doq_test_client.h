@@ -46,9 +46,10 @@ class DoqTestClient {
   // With `resume`, the session is resumed from that ticket, and 0-RTT keys
   // are installed (queries sent before handshake() go as 0-RTT).
   // `source`: an IPv4 loopback address to send from (tests that play many
-  // clients), or empty for the kernel's choice.
+  // clients), or empty for the kernel's choice. `idle_timeout_s`: our QUIC
+  // max_idle_timeout (the lower of both sides' applies).
   DoqTestClient(uint16_t port, std::vector<std::string> alpn = {"doq"}, const std::string& ca_file = "",
-                const Resumption* resume = nullptr, const std::string& source = "")
+                const Resumption* resume = nullptr, const std::string& source = "", unsigned idle_timeout_s = 5)
       : alpn_(std::move(alpn)) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (!source.empty()) {
@@ -138,7 +139,7 @@ class DoqTestClient {
     ngtcp2_transport_params_default(&params);
     params.initial_max_stream_data_bidi_local = 256 * 1024;
     params.initial_max_data = 1 << 20;
-    params.max_idle_timeout = 5 * NGTCP2_SECONDS;
+    params.max_idle_timeout = idle_timeout_s * NGTCP2_SECONDS;
     ngtcp2_path path = make_path();
     ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings, &params, nullptr, this);
     ngtcp2_conn_set_tls_native_handle(conn_, session_);
