@@ -411,13 +411,8 @@ bool QueryPipeline::answer_from_cache(const Client& c, cache::StalePolicy policy
     if (stale_available) *stale_available = hit.stale_available;
     return false;
   }
+  if (needs_rescreening(c, length)) return false;
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  if (settings_.rebinding && settings_.rebinding->enabled() &&
-      (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
-      !settings_.rebinding->answer_is_clean({buffer_.data(), length}, walker_.options().configured.get())) {
-    refuse_rebinding(c, responder);
-    return true;
-  }
   c.cache_status = hit.freshness == cache::Freshness::stale          ? eventlog::CacheStatus::stale
                    : hit.freshness == cache::Freshness::prefetch_due ? eventlog::CacheStatus::prefetch
                                                                      : eventlog::CacheStatus::hit;
@@ -550,6 +545,16 @@ const ResolutionResult* QueryPipeline::screen(const ResolutionResult& result, Re
       return nullptr;
   }
   return &result;
+}
+
+bool QueryPipeline::needs_rescreening(const Client& c, size_t length) const {
+  // A stored answer with a private address is either the policy's own (an
+  // RPZ response-IP rewrite: never screened) or was stored before rebinding
+  // protection or its private zones changed by a reload. The cache cannot
+  // tell which, so it is not served: the miss path decides again.
+  return settings_.rebinding && settings_.rebinding->enabled() &&
+         (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
+         !settings_.rebinding->answer_is_clean({buffer_.data(), length}, walker_.options().configured.get());
 }
 
 void QueryPipeline::refuse_rebinding(const Client& c, Responder& responder) {

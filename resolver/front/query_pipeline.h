@@ -214,6 +214,7 @@ class QueryPipeline final : public transports::QueryHandler {
   // Rebinding protection on a resolution's result: the result to use (the
   // given one, or `scratch` filtered), or null when it must be refused.
   const ResolutionResult* screen(const ResolutionResult& result, ResolutionResult& scratch);
+  bool needs_rescreening(const Client& client, size_t stored_length) const;
   void refuse_rebinding(const Client& client, transports::Responder& responder);
 
   // Policy (query_pipeline_policy.cpp). The query stage: true when the

@@ -51,14 +51,9 @@ bool QueryPipeline::answer_for_subnet(Client& c, const ClientAddress* address, R
   if (!cache_.scoped_answers().lookup(key, subnet_key(c.subnet), c.query_header.id, c.qname,
                                       timers_.wall_seconds(), buffer_, length, hit, scope))
     return false;
+  if (needs_rescreening(c, length)) return false;
   stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   defences_.count(&DefenceStats::ecs_scoped_hits);
-  if (settings_.rebinding && settings_.rebinding->enabled() &&
-      (c.qtype == wire::RRType::A || c.qtype == wire::RRType::AAAA || c.qtype == wire::RRType::ANY) &&
-      !settings_.rebinding->answer_is_clean({buffer_.data(), length}, walker_.options().configured.get())) {
-    refuse_rebinding(c, responder);
-    return true;
-  }
   c.cache_status = eventlog::CacheStatus::hit;
   c.ecs_answer_scope = scope;
   wire::ExtendedErrorOption hit_ede;

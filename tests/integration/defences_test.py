@@ -222,6 +222,22 @@ def test_rebinding(binary, results):
                               "%s: %s.%s in a stub zone keeps its private address" % (round_, label, REBIND),
                               reply.to_text())
         finish_daemon(results, daemon)
+    # What the policy writes is the operator's own, on a hit as on a miss: an
+    # RPZ response-IP rewrite and a QNAME trigger to a private address.
+    workdir = tempfile.mkdtemp(prefix="sextant-defences-rpz-")
+    rpz = os.path.join(workdir, "private.rpz")
+    with open(rpz, "w") as f:
+        f.write("$ORIGIN rpz.private.\n$TTL 300\n@ SOA ns.rpz.private. admin.rpz.private. 1 3600 600 86400 60\n"
+                "@ NS ns.rpz.private.\n32.45.2.0.192.rpz-ip A 10.20.30.40\nmixed.%s A 10.20.30.41\n"
+                % REBIND.rstrip("."))
+    daemon, _ = daemon_with(binary, "rebinding:\n  enabled: true\npolicy:\n  rpz:\n    - {file: %s}\n" % rpz)
+    with daemon:
+        for round_ in ("miss", "hit"):
+            for name, want in (("public." + REBIND, "10.20.30.40"), ("mixed." + REBIND, "10.20.30.41")):
+                reply = common.udp_query(common.make_query(name, "A"), "127.0.0.1", daemon.port)
+                results.check(reply.rcode() == dns.rcode.NOERROR and common.answer_addresses(reply) == [want],
+                              "%s: RPZ local data %s for %s is not screened" % (round_, want, name), reply.to_text())
+        finish_daemon(results, daemon)
 
 
 # ---- rate limiting ---------------------------------------------------------
