@@ -214,15 +214,18 @@ class Walker {
   // scope (after `failed_server` if it timed out).
   struct EndedExchange {
     Walker& walker;
-    uint64_t attempt = 0;
+    const Attempt& sent;
     std::vector<InflightWaiter> waiters;
     std::optional<ServerAddress> failed_server;
     ~EndedExchange();
   };
   void deliver_shared_reply(EndedExchange& ended, const Attempt& a, const wire::Message& msg,
                             const ClassifiedResponse& c);
-  void restart_waiters(uint64_t attempt, std::vector<InflightWaiter> waiters,
+  void restart_waiters(const Attempt& sent, std::vector<InflightWaiter> waiters,
                        std::optional<ServerAddress> failed_server);
+  // `q` still asks what packet `a` asked, at the same cut (a query that
+  // moved on meanwhile ignores the packet's late reply).
+  static bool still_asks(const SubQuery& q, const Attempt& a);
 
   // Events.
   void on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply);

@@ -176,7 +176,7 @@ void Walker::cancel_attempt(Attempt& a) {
   release_attempt(a);
   if (a.leads_exchange) {
     a.leads_exchange = false;
-    EndedExchange ended{*this, a.id, inflight_.end(a.id), std::nullopt};  // they ask themselves
+    EndedExchange ended{*this, a, inflight_.end(a.id), std::nullopt};  // they ask themselves
   }
 }
 
@@ -224,7 +224,7 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
     // Requests waiting for this packet ask for themselves, as this one does
     // (and still take its late reply).
     if (auto waiters = inflight_.overdue(it->id); !waiters.empty()) {
-      restart_waiters(it->id, std::move(waiters), it->server);
+      restart_waiters(*it, std::move(waiters), it->server);
     }
   }
   if (q.cut.forward && is_stream(it->protocol)) {
@@ -262,7 +262,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   const auto now = timers_.now();
   // Requests waiting for this packet: handed the reply if it passes the
   // checks below (handle_message), else they ask for themselves.
-  EndedExchange shared{*this, a.id, {}, std::nullopt};
+  EndedExchange shared{*this, a, {}, std::nullopt};
   if (a.leads_exchange) shared.waiters = inflight_.end(a.id);
   a.leads_exchange = false;
   if (reply.status == UpstreamReply::Status::timeout) shared.failed_server = a.server;

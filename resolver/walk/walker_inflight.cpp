@@ -128,7 +128,12 @@ void Walker::lead_inflight(const Resolution& r, const SubQuery& q, Attempt& a) {
 }
 
 Walker::EndedExchange::~EndedExchange() {
-  if (!waiters.empty()) walker.restart_waiters(attempt, std::move(waiters), failed_server);
+  if (!waiters.empty()) walker.restart_waiters(sent, std::move(waiters), failed_server);
+}
+
+bool Walker::still_asks(const SubQuery& q, const Attempt& a) {
+  const wire::RRType type = q.qmin.minimising() ? QnameMinimiser::kMinimisedType : q.question.type;
+  return type == a.sent_type && q.cut.zone == a.zone && q.qmin.asked_name() == a.asked_name;
 }
 
 void Walker::deliver_shared_reply(EndedExchange& ended, const Attempt& a, const wire::Message& msg,
@@ -141,11 +146,12 @@ void Walker::deliver_shared_reply(EndedExchange& ended, const Attempt& a, const 
     Resolution* r = find_resolution(w.resolution);
     if (!r || r->finished) continue;
     SubQuery& q = *r->queries[w.query];
-    if (q.joined_exchange != ended.attempt) continue;
+    if (q.joined_exchange != a.id) continue;
     q.joined_exchange = 0;
     // (A waiter sent back at the packet's retransmission timeout may have
-    // packets of its own out: like the sender, it takes the late reply.)
-    if (q.reported || q.state != QueryState::wait) continue;
+    // packets of its own out: like the sender, it takes the late reply,
+    // unless it moved on meanwhile.)
+    if (q.reported || q.state != QueryState::wait || !still_asks(q, a)) continue;
     Attempt copy;
     copy.server = a.server;
     copy.protocol = a.protocol;
@@ -172,9 +178,13 @@ void Walker::deliver_shared_reply(EndedExchange& ended, const Attempt& a, const 
   }
 }
 
-void Walker::restart_waiters(uint64_t attempt, std::vector<InflightWaiter> waiters,
+void Walker::restart_waiters(const Attempt& sent, std::vector<InflightWaiter> waiters,
                              std::optional<ServerAddress> failed_server) {
-  defer([this, attempt, waiters = std::move(waiters), failed_server] {
+  Attempt asked;  // what it asked, for still_asks()
+  asked.zone = sent.zone;
+  asked.asked_name = sent.asked_name;
+  asked.sent_type = sent.sent_type;
+  defer([this, attempt = sent.id, asked = std::move(asked), waiters = std::move(waiters), failed_server] {
     // Overdue: they ask for themselves but still take a late reply to it.
     const bool listening = inflight_.state(attempt) != InflightQuestions::State::closed;
     for (const InflightWaiter& w : waiters) {
@@ -184,6 +194,10 @@ void Walker::restart_waiters(uint64_t attempt, std::vector<InflightWaiter> waite
       if (q.joined_exchange != attempt) continue;
       if (!listening) q.joined_exchange = 0;
       if (q.reported || q.state != QueryState::wait || !q.attempts.empty()) continue;
+      if (!still_asks(q, asked)) {
+        q.joined_exchange = 0;
+        continue;
+      }
       ++q.shared_failures;
       ++stats_.shared_question_retries;
       if (failed_server) {
