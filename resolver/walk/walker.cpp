@@ -33,6 +33,8 @@
 //   walker_trust_prefetch.cpp  DNSKEY sets fetched beside the walk; DS/DNSKEY
 //                          fetches shared by the worker's concurrent requests
 //   walker_upstream_reasons.cpp  why each upstream query is sent (counters)
+//   walker_inflight.cpp    identical upstream questions in flight shared by
+//                          the worker's concurrent requests
 #include "resolver/walk/walker.h"
 
 #include <fmt/format.h>
@@ -128,6 +130,7 @@ Walker::Walker(UpstreamNetwork& network, TimerService& timers, WalkerOptions opt
 
 Walker::~Walker() {
   *alive_ = false;
+  inflight_.clear();  // nobody is left to wait
   auto cancel_plan = [&](Resolution& r) {
     timers_.cancel(r.deadline_timer);
     for (auto& q : r.queries) cancel_all_attempts(*q);
@@ -308,6 +311,12 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     fail_query(r, q, EdeCode::NoReachableAuthority, "resolution deadline reached");
     return;
   }
+  // Another request is asking these servers the very same question right
+  // now: wait for its reply (walker_inflight.cpp).
+  if (join_inflight(r, q)) {
+    q.state = QueryState::wait;
+    return;
+  }
   const WalkerLimits& limits = options_.limits;
   std::vector<ServerCandidate> candidates;
   // Every address we could ask at all (tries and caps aside), and whether
@@ -411,7 +420,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   // before it reads the answers already waiting in the sockets, so a slow
   // but live server can look dead for a moment. A server that stopped
   // answering fails its questions at once.
-  if (!q.attempts.empty() && (!all_dead || answered_since_sent(q))) {
+  if ((!q.attempts.empty() || waits_on_shared(q)) && (!all_dead || answered_since_sent(q))) {
     q.state = QueryState::wait;
     return;
   }
