@@ -328,6 +328,11 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   bool server_full = false;
   // Held down, but its hold-down is over and no query probes it yet.
   std::vector<ServerAddress> probe_due;
+  // A question that waited for another request's identical packet, which
+  // then ended without a reply for it, was let in when it joined: its own
+  // packet stands in for the retransmission it waited on, so the caps (which
+  // turn away new questions) do not fail it now.
+  const bool admitted_waiter = q.shared_failures > 0 && q.cut.sends == 0;
   for (const auto& ns : q.cut.servers) {
     for (const auto& address : ns.addresses) {
       if ((address.is_ipv6() && !options_.use_ipv6) || (!address.is_ipv6() && !options_.use_ipv4)) {
@@ -354,7 +359,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       const uint32_t max_tries =
           q.cut.forward && is_stream(ns.protocol) ? 1 : limits.max_tries_per_server;
       if (tries >= max_tries) continue;
-      if (limits.max_outstanding_per_server != 0 &&
+      if (limits.max_outstanding_per_server != 0 && !admitted_waiter &&
           outstanding_.for_server(address) >= limits.max_outstanding_per_server &&
           server_struggling(address, q.cut.zone, now)) {
         if (!dead) server_full = true;
@@ -371,7 +376,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   avoid_bogus_servers(q.cut.zone, candidates, now);
 
   const bool all_dead = !usable.empty() && every_usable_dead;
-  const bool zone_full = limits.max_outstanding_per_zone != 0 &&
+  const bool zone_full = limits.max_outstanding_per_zone != 0 && !admitted_waiter &&
                          outstanding_.for_zone(q.cut.zone) >= limits.max_outstanding_per_zone &&
                          zone_struggling(q.cut.zone, usable, now);
   // A zone at its cap still lets a probe through: its answer is what can
