@@ -15,7 +15,9 @@ Per resolver and round, two fresh server processes (empty caches):
      until the lab is quiet, counted by type (a packet capture on lo,
      bench/upstream_capture.py: the same count for every resolver).
 For Sextant, its own counters of upstream queries by reason are printed too
-(/metrics: sextant_walker_upstream_queries_by_reason_total).
+(/metrics: sextant_walker_upstream_queries_by_reason_total), and the walk
+steps that sent nothing because another request's identical query was in
+flight (sextant_walker_shared_queries_total, "(shared, not sent)").
 
 Printed: the medians over the rounds (and every round's value), ratios
 against each peer, and the issue's goals (first validated answer <= 75 ms,
@@ -103,8 +105,13 @@ def sextant_reasons(metrics_port):
             text = r.read().decode()
     except OSError:
         return {}
-    return {m.group(1): int(float(m.group(2))) for m in re.finditer(
+    reasons = {m.group(1): int(float(m.group(2))) for m in re.finditer(
         r'^sextant_walker_upstream_queries_by_reason_total\{reason="([^"]+)"\} (\S+)$', text, re.M)}
+    # Not sent: steps that took the reply of another request's identical query.
+    shared = re.search(r'^sextant_walker_shared_queries_total (\S+)$', text, re.M)
+    if shared:
+        reasons["(shared, not sent)"] = int(float(shared.group(1)))
+    return reasons
 
 
 class Runner:

@@ -12,8 +12,12 @@ the connection limits cost the queries, Sextant beside Unbound in the same run.
 2. Cached-answer DoT and DoH queries per server CPU-second (dnsperf, -c
    connections kept open), Sextant with the limits at their defaults, Sextant
    with the per-client cap off (max-connections-per-client: 0), and Unbound.
+3. RSS per idle DoQ connection (Sextant only: no DoQ server in Debian 12 to
+   compare with; set beside its own DoT figure and Unbound's): --doq N
+   connections that finish their QUIC handshake and stay silent, held by
+   tests/tools/doq_attack (built with the project, `make doq_attack`).
 
-    bench/idle_connections.py [--sextant CMD] [--connections 10000] [--seconds 5] [--rounds 2]
+    bench/idle_connections.py [--sextant CMD] [--connections 10000] [--doq 2000] [--seconds 5] [--rounds 2]
 """
 
 import argparse
@@ -22,6 +26,7 @@ import resource
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,13 +46,16 @@ def parse_arguments():
     parser.add_argument("--seconds", type=int, default=5, help="length of one dnsperf round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per transport and server")
     parser.add_argument("--clients", type=int, default=8, help="dnsperf -c")
+    parser.add_argument("--doq", type=int, default=2000, help="idle DoQ connections (0: skip)")
+    parser.add_argument("--doq-attack", default=str(B.REPO / "build" / "release" / "tests" / "integration" /
+                                                    "doq_attack"), help="tests/tools/doq_attack's binary")
     return parser.parse_args()
 
 
-def sources(count, per_address):
+def sources(count, per_address, first=100):
     addresses = []
     for i in range((count + per_address - 1) // per_address):
-        addresses.append("127.0.%d.%d" % (100 + i // 250, 1 + i % 250))
+        addresses.append("127.0.%d.%d" % (first + i // 250, 1 + i % 250))
     return addresses
 
 
@@ -82,6 +90,33 @@ def idle_rss(server, port, cafile, args, qname, count):
     return (after - before) / max(1, alive), alive, fresh
 
 
+def idle_doq_rss(server, port, cafile, args, qname):
+    """(RSS growth per held DoQ connection in octets, connections held)."""
+    time.sleep(1.0)
+    before = B.rss_bytes(server.pid)
+    tool = subprocess.Popen([args.doq_attack, str(port), cafile, qname.rstrip("."), "idle", str(args.doq)]
+                            + sources(args.doq, args.per_address, first=110),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    report = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = tool.stdout.readline()
+        if not line or line.strip() == "ready":
+            break
+        key, _, value = line.partition(" ")
+        report[key] = int(value)
+    time.sleep(2.0)
+    after = B.rss_bytes(server.pid)
+    rest, _ = tool.communicate("\n", timeout=120)
+    for line in rest.splitlines():
+        key, _, value = line.partition(" ")
+        report[key] = int(value)
+    held = report.get("still_open", 0)
+    B.log("%s: %d idle DoQ connections held (%d handshakes failed), RSS %d -> %d KiB"
+          % (server.name, held, report.get("handshake_failures", -1), before // 1024, after // 1024))
+    return (after - before) / max(1, held), held
+
+
 def main():
     args = B.apply_common_arguments(parse_arguments())
     pin_cpu = not args.no_pin
@@ -107,7 +142,7 @@ def main():
                                               hold + "  max-connections-per-client: 0\n")):
         d = tmp / label.replace(" ", "_").replace(",", "")
         d.mkdir()
-        listeners = B.Listeners.pick(dot=True, doh=True)
+        listeners = B.Listeners.pick(dot=True, doh=True, doq=args.doq > 0 and not label.endswith("cap off"))
         variants.append((label, B.sextant_server(args.sextant, d, listeners, cert, key, pin_cpu,
                                                  name=d.name, server_extra=extra, optional_encrypted=False),
                          listeners))
@@ -141,11 +176,23 @@ def main():
         server.start()
         warm = B.dnsperf(listeners.udp_tcp, names_file, runs=1, max_qps=2000, pin_cpu=pin_cpu, wall_limit=120)
         B.log("%s warm-up: %d/%d NOERROR" % (label, warm.noerror, args.names))
+        # DoQ first: after the TLS connections close, their freed heap would
+        # absorb the QUIC connections without any RSS growth.
+        doq_row = None
+        if listeners.doq and os.path.exists(args.doq_attack):
+            octets, held = idle_doq_rss(server, listeners.doq, str(cert), args, qname)
+            per_connection[label + " DoQ"] = octets
+            doq_row = [label + " (DoQ)", "%d" % held, B.fmt_number(octets / 1024.0, 1, " KiB"),
+                       B.fmt_number(octets * held / 1024.0 / 1024.0, 1, " MiB"), "-"]
+        elif listeners.doq:
+            B.log("no %s: skipping the idle DoQ connections (make doq_attack)" % args.doq_attack)
         octets, alive, fresh = idle_rss(server, listeners.dot, str(cert), args, qname, count)
         per_connection[label] = octets
         rows_rss.append([label, "%d" % alive, B.fmt_number(octets / 1024.0, 1, " KiB"),
                          B.fmt_number(octets * alive / 1024.0 / 1024.0, 1, " MiB"),
                          "yes" if fresh else "NO"])
+        if doq_row:
+            rows_rss.append(doq_row)
         server.stop()
     lab.check_still_up()
 
@@ -180,6 +227,12 @@ def main():
     if "unbound" in per_connection and per_connection["unbound"] > 0:
         print("Sextant / Unbound RSS per idle connection: %s"
               % B.ratio(per_connection["sextant"], per_connection["unbound"]))
+    if "sextant DoQ" in per_connection:
+        print("Sextant DoQ / Sextant DoT RSS per idle connection: %s"
+              % B.ratio(per_connection["sextant DoQ"], per_connection["sextant"]))
+        if per_connection.get("unbound", 0) > 0:
+            print("Sextant DoQ / Unbound DoT RSS per idle connection: %s"
+                  % B.ratio(per_connection["sextant DoQ"], per_connection["unbound"]))
     print()
     print(B.table(["transport"] + [label for label, _, _ in variants] +
                   ["limits on / cap off", "Sextant / Unbound"],

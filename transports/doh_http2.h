@@ -1,7 +1,6 @@
-// DNS over HTTPS on HTTP/2 (RFC 8484 over RFC 9113): an nghttp2 server
-// session per connection. Each stream carries one request; the rules of
-// what is valid and what each error gets are doh_request.h's, shared with
-// HTTP/1.1 and HTTP/3.
+// DNS over HTTPS on HTTP/2 (RFC 8484 over RFC 9113) on a StreamConnection:
+// the nghttp2 session of doh_http2_session.h, with the connection's octets
+// and the worker's query handler.
 #pragma once
 
 #include <memory>

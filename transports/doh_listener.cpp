@@ -56,6 +56,7 @@ class DohProtocolSelector final : public StreamApplication {
     if (session_) session_->abandon(token);
   }
   size_t pending() const override { return session_ ? session_->pending() : 0; }
+  size_t library_buffered() const override { return session_ ? session_->library_buffered() : 0; }
   bool partial_request() const override { return session_ ? session_->partial_request() : !sniffed_.empty(); }
   void on_closing() override {
     if (session_) session_->on_closing();

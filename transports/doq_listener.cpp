@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "transports/quic_internal.h"
 #include "transports/quic_server.h"
 #include "transports/transport_metrics.h"
 
@@ -41,7 +42,7 @@ class DoqApplication final : public QuicApplication {
       protocol_error_ = true;
       return 0;
     }
-    streams_.try_emplace(stream_id);
+    streams_.try_emplace(stream_id).first->second.opened_at = quic_now();
     return 0;
   }
 
@@ -155,6 +156,16 @@ class DoqApplication final : public QuicApplication {
 
   size_t pending() const override { return pending_; }
 
+  // A scan of the open streams (at most server.doq.max-streams); most
+  // connections have none or a few.
+  uint64_t oldest_partial_request() const override {
+    uint64_t oldest = 0;
+    for (const auto& [id, stream] : streams_) {
+      if (!stream.fin && !stream.cancelled && (oldest == 0 || stream.opened_at < oldest)) oldest = stream.opened_at;
+    }
+    return oldest;
+  }
+
   void deliver(uint64_t token, std::span<const uint8_t> answer) override {
     auto it = streams_.find(static_cast<int64_t>(token));
     if (it == streams_.end() || !it->second.waiting) return;
@@ -162,9 +173,8 @@ class DoqApplication final : public QuicApplication {
     stream.waiting = false;
     --pending_;
     auto& counters = connection_.counters();
-    if (stream.cancelled) {
-      // The client no longer wants it.
-    } else if (answer.size() > 65535 || answer.size() < 12) {
+    // A stream the client cancelled is no longer waiting: it never gets here.
+    if (answer.size() > 65535 || answer.size() < 12) {
       counters.add(counters.errors);
       to_shutdown_.emplace_back(it->first, DoqError::internal_error);
     } else {
@@ -185,7 +195,7 @@ class DoqApplication final : public QuicApplication {
     --pending_;
     // The resolver will not answer: reset the stream instead of leaving the
     // client to time out.
-    if (!it->second.cancelled) to_shutdown_.emplace_back(it->first, DoqError::request_cancelled);
+    to_shutdown_.emplace_back(it->first, DoqError::request_cancelled);
   }
 
  private:
@@ -198,15 +208,26 @@ class DoqApplication final : public QuicApplication {
     std::vector<uint8_t> response;  // must stay put until acknowledged (ngtcp2 does not copy)
     size_t sent = 0;
     bool queued = false;
+    uint64_t opened_at = 0;  // quic_now() when the client opened it (request timeout)
     size_t received = 0;     // octets taken from the connection's flow-control window
     bool credited = false;   // those octets were given back (extend_max_offset)
   };
 
+  // The client reset the stream or asked us to stop sending. A query with
+  // the resolver stops counting at once (eviction, the idle timer and
+  // shutdown look at pending()), not only when ngtcp2 closes the stream
+  // after our own reset is acknowledged; its answer, when it comes, is
+  // dropped in deliver() and nothing is written to the stream.
   void cancel(int64_t stream_id) {
     auto it = streams_.find(stream_id);
     if (it == streams_.end() || it->second.cancelled) return;
-    it->second.cancelled = true;
-    if (it->second.response.empty()) to_shutdown_.emplace_back(stream_id, DoqError::request_cancelled);
+    auto& stream = it->second;
+    stream.cancelled = true;
+    if (stream.waiting) {
+      stream.waiting = false;
+      --pending_;
+    }
+    if (stream.response.empty()) to_shutdown_.emplace_back(stream_id, DoqError::request_cancelled);
   }
 
   void queue_send(int64_t stream_id, Stream& stream) {

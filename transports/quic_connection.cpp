@@ -2,6 +2,7 @@
 
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -250,15 +251,33 @@ void QuicConnection::write_packets() {
 void QuicConnection::schedule_timer() {
   if (state_ == State::closed) return;
   ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(conn_);
+  if (state_ == State::open && app_) {
+    if (uint64_t since = app_->oldest_partial_request()) {
+      expiry = std::min<ngtcp2_tstamp>(expiry, since + server_->config().idle_timeout_ms * NGTCP2_MILLISECONDS);
+    }
+  }
   ngtcp2_tstamp current = quic_now();
   uint64_t ms = expiry <= current ? 0 : (expiry - current + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
   uv_timer_start(
       &timer_, [](uv_timer_t* t) { static_cast<QuicConnection*>(t->data)->on_timer(); }, ms, 0);
 }
 
+// A request begun more than the idle timeout ago and still incomplete (a
+// DoQ stream without its FIN): ngtcp2's idle timer restarts with every
+// packet, so a client sending ACKs or PINGs would hold it forever.
+bool QuicConnection::request_timed_out(uint64_t now) {
+  const uint64_t since = app_ ? app_->oldest_partial_request() : 0;
+  if (since == 0 || now < since + server_->config().idle_timeout_ms * NGTCP2_MILLISECONDS) return false;
+  auto& counters = server_->counters();
+  counters.add(counters.request_timeouts);
+  close_with_app_error(app_->no_error_code());
+  return true;
+}
+
 void QuicConnection::on_timer() {
   switch (state_) {
     case State::open: {
+      if (handshake_done_ && request_timed_out(quic_now())) return;
       int rc = ngtcp2_conn_handle_expiry(conn_, quic_now());
       if (rc != 0) {
         if (rc == NGTCP2_ERR_IDLE_CLOSE) {

@@ -82,6 +82,10 @@ class QuicApplication {
 
   // Requests with the resolver (shutdown and the idle timer wait for them).
   virtual size_t pending() const = 0;
+  // When (quic_now()) the oldest request still incomplete began, 0 if none:
+  // one not complete within the idle timeout closes the connection (a
+  // request timeout), however busily the client keeps QUIC itself alive.
+  virtual uint64_t oldest_partial_request() const { return 0; }
   virtual void deliver(uint64_t token, std::span<const uint8_t> answer) = 0;
   virtual void abandon(uint64_t token) = 0;
 };
@@ -136,6 +140,7 @@ class QuicConnection final : public ResponseChannel {
   void write_packets();
   void schedule_timer();
   void on_timer();
+  bool request_timed_out(uint64_t now);
   void handle_error(int liberr);
   void start_closing(const ngtcp2_connection_close_error& error);
   void start_draining();

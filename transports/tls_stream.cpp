@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -281,6 +282,36 @@ void StreamConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
       close(true);
     }
   }
+  account_library_buffers();
+}
+
+// The buffered-bytes gauge also counts what the libraries hold: ciphertext
+// still in the read BIO, plaintext OpenSSL decrypted and we have not read,
+// an unfinished TLS record (a client can leave one there as long as the
+// timers allow), and the application library's share (HTTP/2's HPACK
+// tables). OpenSSL allocates its record buffer while a record is incomplete
+// and releases it when idle (SSL_MODE_RELEASE_BUFFERS) but does not say how
+// much of it is filled: a whole record's buffer is counted. Recounted after
+// each read (a few calls that read fields) and at close, not per answer:
+// answers change only HPACK's encoder table, counted at the next read.
+void StreamConnection::account_library_buffers() {
+  constexpr size_t kTlsRecordBuffer = SSL3_RT_HEADER_LENGTH + SSL3_RT_MAX_ENCRYPTED_LENGTH;
+  size_t now = 0;
+  if (state_ != State::closed) {
+    if (read_bio_) now += BIO_ctrl_pending(read_bio_);
+    if (ssl_) {
+      const int plain = SSL_pending(ssl_);
+      now += static_cast<size_t>(std::max(0, plain));
+      if (plain <= 0 && SSL_has_pending(ssl_)) now += kTlsRecordBuffer;
+    }
+    if (app_) now += app_->library_buffered();
+  }
+  if (now > library_buffered_) {
+    buffer_grew(*counters_, now - library_buffered_);
+  } else if (now < library_buffered_) {
+    buffer_shrank(*counters_, library_buffered_ - now);
+  }
+  library_buffered_ = now;
 }
 
 bool StreamConnection::consume_proxy_header(std::span<const uint8_t>& data) {
@@ -462,6 +493,7 @@ void StreamConnection::close(bool graceful) {
     }
   }
   state_ = State::closed;
+  account_library_buffers();  // back to zero
   auto on_close = [](uv_handle_t* h) { static_cast<StreamConnection*>(h->data)->on_handle_closed(); };
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);

@@ -82,6 +82,10 @@ class StreamApplication {
   virtual bool partial_request() const { return false; }
   // The listener is shutting down: stop taking new requests (e.g. GOAWAY).
   virtual void on_drain() {}
+  // Octets the protocol library holds for this connection beyond what the
+  // application counts itself (HTTP/2: the HPACK tables), for the
+  // buffered-bytes gauge.
+  virtual size_t library_buffered() const { return 0; }
 };
 
 class StreamServer;
@@ -149,6 +153,7 @@ class StreamConnection final : public ResponseChannel {
   void update_reading();
   void on_handle_closed();
   void finish_handshake();
+  void account_library_buffers();
 
   StreamServer* server_;  // null once the connection has left the server
   WorkerContext worker_;
@@ -175,6 +180,7 @@ class StreamConnection final : public ResponseChannel {
   sockaddr_storage tcp_peer_{};
   sockaddr_storage local_{};
   ClientSlot client_slot_;            // this connection's share of the per-client cap
+  size_t library_buffered_ = 0;       // OpenSSL's and the application library's octets, as last counted
   StreamConnection* prev_ = nullptr;  // server's intrusive list, most recently active first
   StreamConnection* next_ = nullptr;
 };

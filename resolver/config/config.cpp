@@ -160,16 +160,21 @@ const std::vector<Setting>& settings() {
        "Domains whose authoritative servers are configured (walked from them, RD=0); see the blocks below.",
        config_zones::apply_stub_zones},
       {"resolver.max-queries-per-zone", "100",
-       "Queries in flight to one struggling zone (every server it has held down, timing out, or "
-       "slower than 200 ms), per worker. A question that would go over it is not queued: it gets "
-       "SERVFAIL at once (see `resolver.over-limit`), so a flood of names under one dead or slow "
-       "zone cannot take every upstream socket. Zones that answer are not capped by zone. 0: no cap.",
+       "Queries in flight to one struggling zone, per worker. A zone struggles when every server "
+       "it has is held down, timing out or slower than 200 ms, and what it answered lately (a "
+       "window halving every 5 s, at least 16 replies) was mostly fruitless: more than half "
+       "NXDOMAIN, error rcodes, lame replies or no reply at all, as a random-subdomain flood gets. "
+       "A question that would go over it is not queued: it gets SERVFAIL at once (see "
+       "`resolver.over-limit`), so a flood of names under one dead or slow zone cannot take every "
+       "upstream socket. A slow zone that answers real names with data, and any zone that answers "
+       "fast, is not capped by zone. 0: no cap.",
        bind_uint(&Config::max_queries_per_zone, 0, 1000000)},
       {"resolver.max-queries-per-server", "800",
        "Queries in flight to one struggling authoritative server address (timing out or slower "
-       "than 200 ms; all zones together, every open socket), per worker (a worker has 1,024 "
-       "upstream sockets); a server at its cap is skipped, and a question with no other server "
-       "fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
+       "than 200 ms, and the zone asked of it mostly fruitless as for "
+       "`resolver.max-queries-per-zone`; all zones together, every open socket), per worker (a "
+       "worker has 1,024 upstream sockets); a server at its cap is skipped, and a question with "
+       "no other server fails like one over `resolver.max-queries-per-zone`. 0: no cap.",
        bind_uint(&Config::max_queries_per_server, 0, 1000000)},
       {"resolver.over-limit", "servfail",
        "What a question over `resolver.max-queries-per-zone` or `-per-server` gets: `servfail` "

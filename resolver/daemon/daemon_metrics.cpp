@@ -26,6 +26,10 @@ const WalkerRow kWalkerRows[] = {
      "Client questions that joined an identical resolution already in flight."},
     {&WalkerStats::upstream_queries, "sextant_walker_upstream_queries_total",
      "Queries the walker sent to authoritative servers."},
+    {&WalkerStats::shared_questions, "sextant_walker_shared_queries_total",
+     "Walk steps that took the reply of another request's identical query in flight instead of sending."},
+    {&WalkerStats::shared_question_retries, "sextant_walker_shared_query_retries_total",
+     "Walk steps whose shared query timed out or failed: asked again themselves."},
     {&WalkerStats::upstream_timeouts, "sextant_walker_upstream_timeouts_total",
      "Retransmission timers that fired."},
     {&WalkerStats::spoofed_dropped, "sextant_walker_mismatched_replies_total",
@@ -197,14 +201,18 @@ void report_encrypted(MetricsReport& r, const DaemonSnapshot& s) {
   each("sextant_encrypted_handshake_timeouts_total", "Connections closed at server.handshake-timeout.", false,
        [](const Snap& c) { return c.handshake_timeouts; });
   each("sextant_encrypted_request_timeouts_total",
-       "Connections closed at the idle timeout with a request begun but not complete (slow headers).", false,
+       "Connections closed at the idle timeout with a request begun but not complete (slow headers, a "
+       "DoQ stream without its end).",
+       false,
        [](const Snap& c) { return c.request_timeouts; });
   each("sextant_encrypted_flood_closes_total",
        "HTTP/2 connections ended (GOAWAY ENHANCE_YOUR_CALM) for PING/SETTINGS/PRIORITY frames or stream "
        "resets over their budget.",
        false, [](const Snap& c) { return c.flood_closes; });
   each("sextant_encrypted_buffered_bytes",
-       "Memory held for connections: output not yet on the socket, HTTP/2 request bodies.", true,
+       "Memory held for connections: output not yet on the socket, HTTP/2 request bodies and HPACK "
+       "tables, unfinished TLS records.",
+       true,
        [](const Snap& c) { return c.buffered_bytes; });
   each("sextant_encrypted_connections", "Open connections.", true, [](const Snap& c) { return c.connections_active; });
   each("sextant_encrypted_handshakes_total", "Completed TLS handshakes.", false,

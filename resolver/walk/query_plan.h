@@ -99,6 +99,11 @@ struct Attempt {
   bool counted = false;
   bool zone_counted = false;
   wire::Name zone;
+  // Identical questions in flight (walker_inflight.cpp): other requests may
+  // wait for this packet's reply; a copy handed to one of them says whether
+  // the sender already stored the reply in the cache.
+  bool leads_exchange = false;
+  bool remembered = false;
 };
 
 enum class QueryKind : uint8_t {
@@ -179,6 +184,10 @@ struct SubQuery {
   bool after_sibling = false;
   // What the last packet asked (name, type, cut): the same again is a retry.
   uint64_t last_sent_key = 0;
+  // Waiting for another request's identical packet (its attempt id), and
+  // how many such shared packets failed it (walker_inflight.cpp).
+  uint64_t joined_exchange = 0;
+  uint8_t shared_failures = 0;
 
   // For priming: the root cut learned from the answer.
   std::optional<ZoneCut> primed_root;

@@ -12,6 +12,7 @@
 #include "dnssec/validation_budget.h"
 #include "dnssec/verdict_cache.h"
 #include "resolver/walk/server_address.h"
+#include "resolver/walk/zone_outcomes.h"
 #include "wire/name.h"
 
 namespace sextant::resolver {
@@ -43,14 +44,19 @@ struct WalkerLimits {
   // fetches-per-server). 0 = no cap.
   //
   // A server struggles when it is held down, timed out without an answer
-  // since, or answers slower than `struggling_rtt`; a zone, when every
-  // server it has that we could ask struggles. Only struggling servers and
-  // zones are capped: a burst of a thousand new names all asks the root and
-  // the TLD at once, and must not fail for it (the worker's upstream socket
-  // budget still bounds it).
+  // since, or answers slower than `struggling_rtt`. A zone struggles when
+  // every server it has that we could ask struggles AND what the zone
+  // answered lately was mostly fruitless (NXDOMAIN, errors, no reply:
+  // zone_outcomes.h), so that a busy zone answering real names slowly is
+  // not turned away while a flood of random names is. Only struggling
+  // servers and zones are capped (a server, when it struggles and the zone
+  // asked of it is mostly fruitless): a burst of a thousand new names all asks
+  // the root and the TLD at once, and must not fail for it (the worker's
+  // upstream socket budget still bounds it).
   uint32_t max_outstanding_per_zone = 100;
   uint32_t max_outstanding_per_server = 800;
   std::chrono::milliseconds struggling_rtt{200};
+  ZoneOutcomePolicy zone_outcomes;
   bool drop_over_limit = false;
 };
 

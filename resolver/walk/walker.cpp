@@ -33,6 +33,8 @@
 //   walker_trust_prefetch.cpp  DNSKEY sets fetched beside the walk; DS/DNSKEY
 //                          fetches shared by the worker's concurrent requests
 //   walker_upstream_reasons.cpp  why each upstream query is sent (counters)
+//   walker_inflight.cpp    identical upstream questions in flight shared by
+//                          the worker's concurrent requests
 #include "resolver/walk/walker.h"
 
 #include <fmt/format.h>
@@ -128,6 +130,7 @@ Walker::Walker(UpstreamNetwork& network, TimerService& timers, WalkerOptions opt
 
 Walker::~Walker() {
   *alive_ = false;
+  inflight_.clear();  // nobody is left to wait
   auto cancel_plan = [&](Resolution& r) {
     timers_.cancel(r.deadline_timer);
     for (auto& q : r.queries) cancel_all_attempts(*q);
@@ -308,6 +311,12 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
     fail_query(r, q, EdeCode::NoReachableAuthority, "resolution deadline reached");
     return;
   }
+  // Another request is asking these servers the very same question right
+  // now: wait for its reply (walker_inflight.cpp).
+  if (join_inflight(r, q)) {
+    q.state = QueryState::wait;
+    return;
+  }
   const WalkerLimits& limits = options_.limits;
   std::vector<ServerCandidate> candidates;
   // Every address we could ask at all (tries and caps aside), and whether
@@ -319,6 +328,11 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   bool server_full = false;
   // Held down, but its hold-down is over and no query probes it yet.
   std::vector<ServerAddress> probe_due;
+  // A question that waited for another request's identical packet, which
+  // then ended without a reply for it, was let in when it joined: its own
+  // packet stands in for the retransmission it waited on, so the caps (which
+  // turn away new questions) do not fail it now.
+  const bool admitted_waiter = q.shared_failures > 0 && q.cut.sends == 0;
   for (const auto& ns : q.cut.servers) {
     for (const auto& address : ns.addresses) {
       if ((address.is_ipv6() && !options_.use_ipv6) || (!address.is_ipv6() && !options_.use_ipv4)) {
@@ -345,9 +359,9 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
       const uint32_t max_tries =
           q.cut.forward && is_stream(ns.protocol) ? 1 : limits.max_tries_per_server;
       if (tries >= max_tries) continue;
-      if (limits.max_outstanding_per_server != 0 &&
+      if (limits.max_outstanding_per_server != 0 && !admitted_waiter &&
           outstanding_.for_server(address) >= limits.max_outstanding_per_server &&
-          struggling(address, now)) {
+          server_struggling(address, q.cut.zone, now)) {
         if (!dead) server_full = true;
         continue;
       }
@@ -362,9 +376,9 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   avoid_bogus_servers(q.cut.zone, candidates, now);
 
   const bool all_dead = !usable.empty() && every_usable_dead;
-  const bool zone_full = limits.max_outstanding_per_zone != 0 &&
+  const bool zone_full = limits.max_outstanding_per_zone != 0 && !admitted_waiter &&
                          outstanding_.for_zone(q.cut.zone) >= limits.max_outstanding_per_zone &&
-                         all_struggling(usable, now);
+                         zone_struggling(q.cut.zone, usable, now);
   // A zone at its cap still lets a probe through: its answer is what can
   // revive the zone.
   if (zone_full) {
@@ -411,7 +425,7 @@ void Walker::state_send(Resolution& r, SubQuery& q) {
   // before it reads the answers already waiting in the sockets, so a slow
   // but live server can look dead for a moment. A server that stopped
   // answering fails its questions at once.
-  if (!q.attempts.empty() && (!all_dead || answered_since_sent(q))) {
+  if ((!q.attempts.empty() || waits_on_shared(q)) && (!all_dead || answered_since_sent(q))) {
     q.state = QueryState::wait;
     return;
   }

@@ -28,6 +28,7 @@
 #include "cache/cache.h"
 #include "resolver/walk/configured_zones.h"
 #include "resolver/walk/denial_memory.h"
+#include "resolver/walk/inflight_questions.h"
 #include "resolver/walk/zone_servers_memo.h"
 #include "resolver/walk/outstanding_queries.h"
 #include "resolver/walk/query_plan.h"
@@ -41,6 +42,7 @@
 #include "resolver/walk/upstream_network.h"
 #include "resolver/walk/upstream_reasons.h"
 #include "resolver/walk/walk_trace.h"
+#include "resolver/walk/zone_outcomes.h"
 #include "wire/message.h"
 #include "wire/message_builder.h"
 
@@ -86,6 +88,11 @@ struct WalkerStats {
   uint64_t glueless_limited = 0;    // NS names left unresolved by the NXNS caps
   // upstream_queries again, by why each was sent (upstream_reasons.h).
   UpstreamReasonCounts upstream_by_reason{};
+  // Identical questions in flight (walker_inflight.cpp): walk steps that
+  // took the reply of another request's identical query instead of sending
+  // their own, and those whose shared query failed (they asked themselves).
+  uint64_t shared_questions = 0;
+  uint64_t shared_question_retries = 0;
 };
 
 class Walker {
@@ -123,6 +130,7 @@ class Walker {
   QuickFailure quick_failure(const wire::Question& question);
   // Queries in flight upstream, per zone and server.
   const OutstandingQueries& outstanding() const noexcept { return outstanding_; }
+  const ZoneOutcomes& zone_outcomes() const noexcept { return zone_outcomes_; }
 
   size_t in_flight() const noexcept { return resolutions_.size(); }
   const WalkerStats& stats() const noexcept { return stats_; }
@@ -195,13 +203,40 @@ class Walker {
   void cancel_all_attempts(SubQuery& q);
   bool has_live_attempts(const SubQuery& q) const;
 
+  // Identical questions in flight, shared between this worker's requests
+  // (walker_inflight.cpp, inflight_questions.h).
+  std::optional<InflightKey> inflight_key(const Resolution& r, const SubQuery& q) const;
+  // True when `q` now waits for another request's identical query.
+  bool join_inflight(Resolution& r, SubQuery& q);
+  // `q` still listens for the reply to another request's packet.
+  bool waits_on_shared(const SubQuery& q) const;
+  void lead_inflight(const Resolution& r, const SubQuery& q, Attempt& a);
+  // The waiters of a packet that stopped being shared: handed its reply
+  // (deliver), or else sent to ask for themselves when this goes out of
+  // scope (after `failed_server` if it timed out).
+  struct EndedExchange {
+    Walker& walker;
+    const Attempt& sent;
+    std::vector<InflightWaiter> waiters;
+    std::optional<ServerAddress> failed_server;
+    ~EndedExchange();
+  };
+  void deliver_shared_reply(EndedExchange& ended, const Attempt& a, const wire::Message& msg,
+                            const ClassifiedResponse& c);
+  void restart_waiters(const Attempt& sent, std::vector<InflightWaiter> waiters,
+                       std::optional<ServerAddress> failed_server);
+  // `q` still asks what packet `a` asked, at the same cut (a query that
+  // moved on meanwhile ignores the packet's late reply).
+  static bool still_asks(const SubQuery& q, const Attempt& a);
+
   // Events.
   void on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply);
   void on_rto(QueryRef ref, uint64_t attempt_id);
   void on_deadline(uint64_t resolution_id);
   // `case_echoed`: the question came back in the exact 0x20 case sent.
+  // `shared`: the requests waiting for this packet's reply, if any.
   void handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg,
-                      bool case_echoed);
+                      bool case_echoed, EndedExchange* shared = nullptr);
   void handle_classified(Resolution& r, SubQuery& q, const Attempt& a, const wire::Message& msg,
                          ClassifiedResponse&& c);
 
@@ -225,6 +260,19 @@ class Walker {
   bool answered_since_sent(const SubQuery& q) const;
   // Every one of `servers` struggling (false for an empty list).
   bool all_struggling(const std::vector<ServerAddress>& servers, TimerService::TimePoint now) const;
+  // The per-server cap's test, asking `address` about `zone`: the server
+  // struggling and the zone's recent replies mostly fruitless.
+  bool server_struggling(const ServerAddress& address, const wire::Name& zone,
+                         TimerService::TimePoint now) const;
+  // The per-zone cap's test: every one of `servers` struggling and the
+  // zone's recent replies mostly fruitless (zone_outcomes.h).
+  bool zone_struggling(const wire::Name& zone, const std::vector<ServerAddress>& servers,
+                       TimerService::TimePoint now) const;
+  // Tells the zone's outcome window what a reply (or its absence) was; a
+  // packet counts as failed when its retransmission timer fires, and its
+  // late reply takes that back.
+  void note_zone_outcome(const wire::Name& zone, ZoneOutcomes::Outcome outcome);
+  void note_zone_reply(const Attempt& a, ResponseKind kind);
   void fail_held_down(Resolution& r, SubQuery& q, std::vector<ServerAddress> servers);
   void fail_over_limit(Resolution& r, SubQuery& q, bool per_zone);
   void child_finished(Resolution& r, SubQuery& child);
@@ -380,6 +428,8 @@ class Walker {
     std::vector<QueryRef> joined;
   };
   std::array<std::unordered_map<wire::Name, SharedKeyFetch, wire::NameHash>, 2> shared_key_fetches_;
+  // Upstream packets other requests may wait for (walker_inflight.cpp).
+  InflightQuestions inflight_;
 
   // Servers that answered a zone's questions with data that failed
   // validation, avoided for that zone while others are left, for
@@ -403,6 +453,7 @@ class Walker {
   std::unordered_map<wire::Name, AuthFailureMemo, wire::NameHash> auth_failure_memory_;
   ZoneServersMemo struggling_zones_;  // struggling and found at the per-zone cap
   OutstandingQueries outstanding_;
+  ZoneOutcomes zone_outcomes_{options_.limits.zone_outcomes};  // what each zone answered lately
 
   std::optional<ZoneCut> primed_root_;
   TimerService::TimePoint primed_until_{};

@@ -149,6 +149,7 @@ bool Walker::send_attempt(Resolution& r, SubQuery& q, const ServerAddress& serve
   a.counted = a.zone_counted = true;
   outstanding_.add_server(a.server);
   outstanding_.add_zone(a.zone);
+  lead_inflight(r, q, a);  // other requests may wait for this packet's reply
   q.attempts.push_back(a);
   // The network may not call back synchronously, but keep the vector
   // entry fully set up before handing out ids, whatever it does.
@@ -173,6 +174,10 @@ void Walker::cancel_attempt(Attempt& a) {
   a.network_id = 0;
   a.rto_timer = 0;
   release_attempt(a);
+  if (a.leads_exchange) {
+    a.leads_exchange = false;
+    EndedExchange ended{*this, a, inflight_.end(a.id), std::nullopt};  // they ask themselves
+  }
 }
 
 void Walker::release_attempt(Attempt& a) {
@@ -209,11 +214,19 @@ void Walker::on_rto(QueryRef ref, uint64_t attempt_id) {
   if (it == q.attempts.end() || it->overdue) return;
   it->rto_timer = 0;
   it->overdue = true;
+  note_zone_outcome(it->zone, ZoneOutcomes::Outcome::failed);
   // Still listening (and holding its socket), but no longer one of the
   // zone's queries in flight (outstanding_queries.h).
   if (it->zone_counted) {
     it->zone_counted = false;
     outstanding_.remove_zone(it->zone);
+  }
+  if (it->leads_exchange) {
+    // Requests waiting for this packet ask for themselves, as this one does
+    // (and still take its late reply).
+    if (auto waiters = inflight_.overdue(it->id); !waiters.empty()) {
+      restart_waiters(*it, std::move(waiters), it->server);
+    }
   }
   if (q.cut.forward && is_stream(it->protocol)) {
     it->timeout_deferred = true;  // a queue behind other queries is no dead upstream
@@ -248,6 +261,12 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   if (a.rto_timer) timers_.cancel(a.rto_timer);
   a.rto_timer = 0;
   const auto now = timers_.now();
+  // Requests waiting for this packet: handed the reply if it passes the
+  // checks below (handle_message), else they ask for themselves.
+  EndedExchange shared{*this, a, {}, std::nullopt};
+  if (a.leads_exchange) shared.waiters = inflight_.end(a.id);
+  a.leads_exchange = false;
+  if (reply.status == UpstreamReply::Status::timeout) shared.failed_server = a.server;
 
   auto try_next = [&] {
     if (q.state == QueryState::wait && !has_live_attempts(q)) {
@@ -266,6 +285,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
   switch (reply.status) {
     case UpstreamReply::Status::timeout:
       if (!a.overdue) {
+        note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
         servers_.on_timeout(a.server, now, a.sent_at);
         ++stats_.upstream_timeouts;
         ++q.tally.timeouts;
@@ -279,6 +299,7 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
       try_next();
       return;
     case UpstreamReply::Status::network_error:
+      if (!a.overdue) note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
       servers_.on_network_error(a.server, now);
       ++q.tally.network_errors;
       exclude_server(q, a.server);
@@ -330,11 +351,11 @@ void Walker::on_reply(QueryRef ref, uint64_t attempt_id, UpstreamReply&& reply) 
     try_next();
     return;
   }
-  handle_message(*r, q, a, msg, question_case.echoed_exactly);
+  handle_message(*r, q, a, msg, question_case.echoed_exactly, &shared);
 }
 
 void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::Message& msg,
-                            bool case_echoed) {
+                            bool case_echoed, EndedExchange* shared) {
   const auto now = timers_.now();
   const Rcode rcode = msg.rcode();
   auto resend = [&](UpstreamProtocol protocol, bool edns) {
@@ -460,8 +481,15 @@ void Walker::handle_message(Resolution& r, SubQuery& q, Attempt& a, const wire::
   request.max_chain_links = options_.limits.max_cname_hops;
   request.from_recursive = q.cut.forward;
   ClassifiedResponse classified = classify_response(request);
+  note_zone_reply(a, classified.kind);
   restore_owner_case(classified, a.asked_name);
   if (r.trace) trace_line(r, &q, fmt::format("judged as {}", describe_classified(classified)));
+  if (shared && !shared->waiters.empty()) {
+    ClassifiedResponse copy = classified;
+    handle_classified(r, q, a, msg, std::move(classified));
+    deliver_shared_reply(*shared, a, msg, copy);
+    return;
+  }
   handle_classified(r, q, a, msg, std::move(classified));
   (void)try_next;
 }

@@ -28,6 +28,7 @@ void Walker::on_deadline(uint64_t resolution_id) {
     for (auto& a : sub->attempts) {
       if (a.overdue || now < a.rto_due) continue;
       a.overdue = true;
+      note_zone_outcome(a.zone, ZoneOutcomes::Outcome::failed);
       servers_.on_timeout(a.server, now, a.sent_at);
       ++stats_.upstream_timeouts;
       ++sub->tally.timeouts;

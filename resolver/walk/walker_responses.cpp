@@ -26,7 +26,8 @@ using walker_detail::kMaxNameServersPerCut;
 
 void Walker::handle_classified(Resolution& r, SubQuery& q, const Attempt& a,
                                const wire::Message& msg, ClassifiedResponse&& c) {
-  if (!a.minimised || c.kind == ResponseKind::referral) remember_response(r, q, a, msg, c);
+  // (A reply shared by another request's query was stored by that one.)
+  if ((!a.minimised || c.kind == ResponseKind::referral) && !a.remembered) remember_response(r, q, a, msg, c);
   for (auto* sets : {&c.chain, &c.answers}) {
     for (auto& set : *sets) clamp_received_ttl(set, options_.min_ttl, options_.max_ttl);
   }

@@ -1,8 +1,10 @@
 // Flood defences (random-subdomain / "water torture" floods): questions for
 // a zone whose every server is held down fail at once with SERVFAIL and
-// EDE 22, without a packet; queries in flight to a struggling zone (dead,
-// timing out or slow) and to one server are capped, and a question over a
-// cap fails at once instead of waiting for a socket. quick_failure() finds both before a question gets any walker
+// EDE 22, without a packet; queries in flight to a struggling zone (its
+// servers held down, timing out or slow, and its recent replies mostly
+// NXDOMAIN or none: zone_outcomes.h) and to one struggling server are
+// capped, and a question over a cap fails at once instead of waiting for a
+// socket. quick_failure() finds both before a question gets any walker
 // state, so that such a failure costs about what a cache hit costs.
 //
 // The hold-downs themselves are the server-state table's
@@ -50,6 +52,42 @@ bool Walker::all_struggling(const std::vector<ServerAddress>& servers,
   if (servers.empty()) return false;
   return std::all_of(servers.begin(), servers.end(),
                      [&](const ServerAddress& a) { return struggling(a, now); });
+}
+
+bool Walker::zone_struggling(const Name& zone, const std::vector<ServerAddress>& servers,
+                             TimerService::TimePoint now) const {
+  // Slow is not enough: a zone filled with real names at once is slow too.
+  // Its replies tell a busy zone (data) from a flooded one (NXDOMAIN for
+  // random names, or no reply at all).
+  return all_struggling(servers, now) && zone_outcomes_.mostly_fruitless(zone, now);
+}
+
+bool Walker::server_struggling(const ServerAddress& address, const Name& zone,
+                               TimerService::TimePoint now) const {
+  // The same for one server: a server answering a busy zone's real names
+  // may hold most of the worker's sockets (the socket budget still bounds
+  // it); a flood spread over many zones of one server is fruitless in each.
+  return struggling(address, now) && zone_outcomes_.mostly_fruitless(zone, now);
+}
+
+void Walker::note_zone_outcome(const Name& zone, ZoneOutcomes::Outcome outcome) {
+  zone_outcomes_.record(zone, outcome, timers_.now());
+}
+
+void Walker::note_zone_reply(const Attempt& a, ResponseKind kind) {
+  using Outcome = ZoneOutcomes::Outcome;
+  if (a.overdue) zone_outcomes_.retract(a.zone, Outcome::failed, timers_.now());
+  switch (kind) {
+    case ResponseKind::nxdomain: return note_zone_outcome(a.zone, Outcome::nxdomain);
+    case ResponseKind::lame:
+    case ResponseKind::server_error: return note_zone_outcome(a.zone, Outcome::failed);
+    case ResponseKind::answer:
+    case ResponseKind::nodata:
+    case ResponseKind::referral:
+    case ResponseKind::chase:
+    case ResponseKind::cname_loop:
+    case ResponseKind::dname_overflow: return note_zone_outcome(a.zone, Outcome::fruitful);
+  }
 }
 
 Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {
@@ -101,7 +139,7 @@ Walker::QuickFailure Walker::quick_failure(const wire::Question& question) {
       const std::optional<ServerState> s = servers_.find(a);
       return s && s->dead && !servers_.is_dead(a, now);
     });
-    if (!probe_due && all_struggling(*struggling, now)) {
+    if (!probe_due && zone_struggling(zone, *struggling, now)) {
       ++stats_.over_limit_zone;
       out.kind = QuickFailure::Kind::over_limit;
       out.zone = zone;

@@ -25,6 +25,7 @@ TARGETS="
 fuzz_http_head    corpus-http       2048
 fuzz_doh_http1    corpus-doh-http1  4096
 fuzz_doh_json     corpus-doh-json   2048
+fuzz_doh_http2    corpus-doh-http2  12288
 fuzz_proxy_v2     corpus-proxy      1200
 fuzz_config_zones corpus-config     1024 -timeout=10
 fuzz_cache_snapshot corpus-snapshot 8192

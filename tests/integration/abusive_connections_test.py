@@ -3,7 +3,7 @@
 real sockets against short-lived daemons of the test's own (local data, no
 upstream needed), with the attack clients of tests/tools/connection_attacks.py:
 
-  abusive_connections_test.py SEXTANT_BINARY [attacks|idle]
+  abusive_connections_test.py SEXTANT_BINARY [attacks|idle|doq DOQ_ATTACK_BINARY]
 
 attacks  a daemon with DoT and DoH, handshake-timeout 1 s, tcp-idle-timeout
          1.5 s: HTTP/2 rapid reset (CVE-2023-44487), a PING flood and a
@@ -17,6 +17,17 @@ idle     a daemon with max-connections-per-client 20 and 300 connections per
          addresses raise the RSS by a measured amount per connection (printed,
          bounded); 500 more make the server evict the oldest idle ones
          (counted) instead of refusing newcomers.
+doq      a daemon with DoQ (max-streams 8), 60 connections per worker (2
+         workers), with the ngtcp2 attack client tests/tools/doq_attack.cpp:
+         streams that never finish fill the stream limit and no more, the
+         connection stays open, another client is answered, and once they
+         are reset the same connection is answered; 2,000 streams reset as
+         soon as sent leave the connection usable; 50 idle DoQ connections
+         (after 10) raise the RSS by a measured amount per connection
+         (printed, bounded), and 100 more make the server evict the oldest
+         idle ones (counted), every newcomer's handshake succeeding. Then
+         (tcp-idle-timeout 1.5 s) half a query without FIN on a connection
+         kept busy by complete queries is closed at the idle timeout.
 While each attack runs, a client over UDP and one over DoT (127.0.0.1) ask
 a local-data name every 50 ms: every question must be answered.
 
@@ -51,7 +62,7 @@ def counter(s, name, transport):
 class Target:
     """A daemon with DoT and DoH on free ports, a certificate, local data."""
 
-    def __init__(self, binary, server_extra):
+    def __init__(self, binary, server_extra, doq_extra=None):
         self.binary = binary
         self.daemon = common.Daemon(binary)
         self.dir = self.daemon.dir
@@ -62,6 +73,9 @@ class Target:
         self.socket_path = os.path.join(self.dir, "control.sock")
         self.dot_port = common.free_port()
         self.doh_port = common.free_port()
+        self.doq_port = common.free_port()
+        if doq_extra is not None:
+            server_extra += "  doq:\n    listen: [\"127.0.0.1@%d\"]\n%s" % (self.doq_port, doq_extra)
         # No lab needed: the only name asked is local data, and the root
         # "server" is a loopback address where nothing listens.
         hints = os.path.join(self.dir, "root.hints")
@@ -294,6 +308,133 @@ def idle_test(binary, results):
         finish(results, t)
 
 
+def doq_attack(tool, t, *args, stdin=None):
+    """Runs tests/tools/doq_attack against the target's DoQ port; its
+    "key value" lines as a dict of ints."""
+    p = subprocess.run([tool, str(t.doq_port), t.cafile, NAME.rstrip(".")] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=60, input=stdin)
+    if p.returncode != 0:
+        raise common.TestFailure("doq_attack %s: exit %d: %s" % (args[0], p.returncode, p.stderr[-500:]))
+    return parse_attack_output(p.stdout)
+
+
+def parse_attack_output(text):
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+class IdleDoq:
+    """doq_attack idle in the background: holds `count` DoQ connections
+    from `sources` until release() (then counts those still open)."""
+
+    def __init__(self, tool, t, count, sources):
+        self.process = subprocess.Popen([tool, str(t.doq_port), t.cafile, NAME.rstrip("."), "idle", str(count)]
+                                        + sources, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line or line.strip() == "ready":
+                break
+            self.lines.append(line)
+        self.result = parse_attack_output("".join(self.lines))
+
+    def release(self):
+        try:
+            rest, _ = self.process.communicate("\n", timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            rest, _ = self.process.communicate()
+        self.result.update(parse_attack_output(rest))
+        return self.result
+
+
+def doq_test(binary, tool, results):
+    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0").lstrip(":")
+    server = ("  max-connections-per-client: 20\n"
+              "  tcp-connections-per-worker: 60\n"
+              "  tcp-idle-timeout: 60s\n")
+    with Target(binary, server, "    max-streams: 8\n") as t:
+        before = t.stats()
+        with Watcher(t) as w:
+            r = doq_attack(tool, t, "unfinished", "127.0.4.1", "127.0.4.2")
+            w.check(results, "DoQ streams that never finish")
+        print("unfinished streams:", r)
+        results.check(r.get("stream_limit") == 8 and r.get("opened") == 8 and r.get("streams_left_after") == 0,
+                      "unfinished DoQ streams: the server's limit (max-streams 8) holds, no more credit", str(r))
+        results.check(r.get("alive_while_held") == 1 and r.get("other_client_answered") == 1,
+                      "unfinished DoQ streams: the connection stays open, another DoQ client is answered", str(r))
+        results.check(r.get("credit_back") == 1 and r.get("same_connection_answered") == 1,
+                      "reset unfinished DoQ streams: their credit comes back, the connection answers", str(r))
+
+        with Watcher(t) as w:
+            r = doq_attack(tool, t, "flood", "127.0.4.3", 2000)
+            w.check(results, "2,000 DoQ streams reset as soon as sent")
+        print("DoQ reset flood:", r)
+        results.check(r.get("reset_streams") == 2000 and r.get("after_flood_answered") == 1 and r.get("closed") == 0,
+                      "2,000 DoQ streams reset at once: all taken within the limit, the connection still answers",
+                      str(r))
+
+        # Ten first, so that one-time allocations (the workers' first QUIC
+        # handshakes) do not count as the connections' RSS.
+        warm = IdleDoq(tool, t, 10, ["127.0.5.1", "127.0.5.2"])
+        time.sleep(0.3)
+        rss_before = t.rss_kib()
+        # Accepted, not the open-connections gauge: the earlier parts'
+        # connections leave at their idle timeout meanwhile.
+        accepted_before = counter(t.stats(), "sextant_encrypted_connections_total", "doq")
+        active_before = counter(t.stats(), "sextant_encrypted_connections", "doq")
+        first = IdleDoq(tool, t, 50, ["127.0.5.%d" % i for i in range(3, 8)])
+        time.sleep(0.3)
+        rss_after = t.rss_kib()
+        active = counter(t.stats(), "sextant_encrypted_connections_total", "doq") - accepted_before
+        per_connection = (rss_after - rss_before) * 1024.0 / max(1, active)
+        print("RSS: %d KiB with %d idle DoQ connections, %d KiB with %d more: %.0f octets per connection "
+              "(sanitizer build)" % (rss_before, active_before, rss_after, active, per_connection))
+        results.check(first.result.get("handshakes") == 50 and active == 50, "50 more idle DoQ connections held",
+                      "%s, active %d" % (first.result, active))
+        # ASan's redzones inflate this several times over a release build's.
+        results.check(per_connection < 256 * 1024, "RSS per idle DoQ connection under 256 KiB (sanitizer build)",
+                      "%.0f" % per_connection)
+        with Watcher(t) as w:
+            second = IdleDoq(tool, t, 100, ["127.0.6.%d" % i for i in range(1, 11)])
+            w.check(results, "100 more idle DoQ connections over the 120 the server holds")
+        held = [c.release() for c in (warm, first, second)]
+        s = t.stats()
+        evicted = counter(s, "sextant_encrypted_connections_evicted_total", "doq") - \
+            counter(before, "sextant_encrypted_connections_evicted_total", "doq")
+        still_open = sum(h.get("still_open", 999) for h in held)
+        print("idle DoQ: %s, evicted %d" % (held, evicted))
+        results.check(held[2].get("handshakes") == 100 and held[2].get("handshake_failures") == 0,
+                      "full DoQ server: every newcomer's handshake succeeds", str(held[2]))
+        results.check(evicted >= 40 and still_open <= 120,
+                      "full DoQ server: the oldest idle connections are evicted (counted), at most 120 held",
+                      "evicted %d, still open %d" % (evicted, still_open))
+        finish(results, t)
+
+    # Half a query that never ends, on a connection kept busy by complete
+    # ones: closed at the idle timeout (ngtcp2's own idle timer would never
+    # fire), counted as a request timeout.
+    with Target(binary, "  tcp-idle-timeout: 1500ms\n", "") as t:
+        before = t.stats()
+        with Watcher(t) as w:
+            r = doq_attack(tool, t, "trickle", "127.0.4.4", 8)
+            w.check(results, "a DoQ stream that never finishes on a busy connection")
+        print("unfinished stream on a busy connection:", r)
+        results.check(r.get("closed_after_ms", -1) > 0 and r.get("closed_after_ms") < 4000 and
+                      r.get("answered", 0) >= 3 and r.get("close_code") == 0,
+                      "a DoQ stream without its FIN: the connection is closed (DOQ_NO_ERROR) at the 1.5 s idle "
+                      "timeout, its complete queries answered meanwhile", str(r))
+        moved = counter(t.stats(), "sextant_encrypted_request_timeouts_total", "doq") - \
+            counter(before, "sextant_encrypted_request_timeouts_total", "doq")
+        results.check(moved >= 1, "DoQ request timeout counted", str(moved))
+        finish(results, t)
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -306,6 +447,8 @@ def main(argv):
             attacks_test(binary, results)
         elif part == "idle":
             idle_test(binary, results)
+        elif part == "doq" and len(argv) > 3:
+            doq_test(binary, argv[3], results)
         else:
             print("unknown part %s" % part)
             return 2

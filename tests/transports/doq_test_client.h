@@ -5,6 +5,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -44,10 +45,19 @@ class DoqTestClient {
 
   // With `resume`, the session is resumed from that ticket, and 0-RTT keys
   // are installed (queries sent before handshake() go as 0-RTT).
+  // `source`: an IPv4 loopback address to send from (tests that play many
+  // clients), or empty for the kernel's choice. `idle_timeout_s`: our QUIC
+  // max_idle_timeout (the lower of both sides' applies).
   DoqTestClient(uint16_t port, std::vector<std::string> alpn = {"doq"}, const std::string& ca_file = "",
-                const Resumption* resume = nullptr)
+                const Resumption* resume = nullptr, const std::string& source = "", unsigned idle_timeout_s = 5)
       : alpn_(std::move(alpn)) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (!source.empty()) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+    }
     sockaddr_in remote{};
     remote.sin_family = AF_INET;
     remote.sin_port = htons(port);
@@ -129,7 +139,7 @@ class DoqTestClient {
     ngtcp2_transport_params_default(&params);
     params.initial_max_stream_data_bidi_local = 256 * 1024;
     params.initial_max_data = 1 << 20;
-    params.max_idle_timeout = 5 * NGTCP2_SECONDS;
+    params.max_idle_timeout = idle_timeout_s * NGTCP2_SECONDS;
     ngtcp2_path path = make_path();
     ngtcp2_conn_client_new(&conn_, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings, &params, nullptr, this);
     ngtcp2_conn_set_tls_native_handle(conn_, session_);
@@ -194,6 +204,11 @@ class DoqTestClient {
   bool wait_closed(unsigned timeout_ms = 3000) {
     return run_until([] { return false; }, timeout_ms), closed_;
   }
+  // Runs the connection (sends, reads, timers) for `timeout_ms`; false once
+  // it has ended.
+  bool pump(unsigned timeout_ms) { return !wait_closed(timeout_ms); }
+  // Streams the server still lets us open (its MAX_STREAMS minus ours).
+  uint64_t streams_left() const { return ngtcp2_conn_get_streams_bidi_left(conn_); }
   // The CONNECTION_CLOSE the server sent, if any.
   bool peer_closed() const { return closed_; }
   ngtcp2_connection_close_error close_error() {

@@ -155,6 +155,17 @@ class H2TestClient {
     }
     return false;
   }
+  // Sends what is queued, then takes in whatever the peer has sent, without
+  // waiting (a peer in memory). False if the peer closed or sent garbage.
+  bool exchange() {
+    if (!flush()) return false;
+    uint8_t buffer[16384];
+    ssize_t n;
+    while ((n = receive_(buffer, sizeof buffer)) > 0) {
+      if (nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n)) < 0) return false;
+    }
+    return n != 0 && flush();
+  }
   bool flush() {
     const uint8_t* data;
     ssize_t n;

@@ -141,6 +141,65 @@ TEST_CASE("DoQ handles a stream reset while the resolver works", "[doq]") {
   CHECK_FALSE(client.peer_closed());
 }
 
+TEST_CASE("DoQ: a stream reset after dispatch stops counting before its answer", "[doq][limits]") {
+  // One connection per worker and a resolver that takes 1.5 s: the reset
+  // query must not keep its connection busy until the answer comes. (ngtcp2
+  // 0.12 tells the server nothing when a client stops a stream whose query
+  // it has wholly received; the stream closes, and stops counting, once the
+  // client acknowledges the server's RESET_STREAM, one round trip later.)
+  auto config = DoqFixture::test_config();
+  config.max_connections = 1;
+  DoqFixture f(config, 1500);
+  DoqTestClient first = f.client();
+  REQUIRE(first.handshake());
+  int64_t slow = first.send_query(make_query("slow.example", 1, 0));
+  first.wait_streams(200);  // the query reaches the server and is dispatched
+  REQUIRE(f.handler.handled >= 1);
+  first.reset(slow);
+  first.pump(200);
+  auto before = snapshot(transport_counters(Transport::doq));
+  DoqTestClient second = f.client();
+  CHECK(second.handshake(1000));
+  auto after = snapshot(transport_counters(Transport::doq));
+  CHECK(after.evicted_idle >= before.evicted_idle + 1);
+  CHECK(after.connections_refused == before.connections_refused);
+  auto query = make_query("after.example", 1, 0);
+  int64_t id = second.send_query(query);
+  second.wait_streams(3000);
+  CHECK(is_echo_answer(second.answer(id), query));
+}
+
+TEST_CASE("DoQ closes a connection whose stream never finishes, however busy the client keeps it", "[doq][limits]") {
+  // The client keeps QUIC alive with a complete query every 100 ms, but one
+  // stream carries half a query and no FIN: at the idle timeout after that
+  // stream opened, the connection is closed and a request timeout counted.
+  // (Before, ngtcp2's idle timer, restarted by every packet, held it open.)
+  auto config = DoqFixture::test_config();
+  config.idle_timeout_ms = 600;
+  DoqFixture f(config);
+  auto before = snapshot(transport_counters(Transport::doq));
+  DoqTestClient client = f.client();
+  REQUIRE(client.handshake());
+  auto query = make_query("half.example", 1, 0);
+  std::vector<uint8_t> half = {0, static_cast<uint8_t>(query.size())};
+  half.insert(half.end(), query.begin(), query.begin() + 6);
+  REQUIRE(client.send(half, false) >= 0);
+  int answered = 0;
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20 && !client.peer_closed(); ++i) {
+    auto q = make_query("busy.example", 1, 0);
+    int64_t id = client.send_query(q);
+    client.pump(100);
+    answered += is_echo_answer(client.answer(id), q) ? 1 : 0;
+  }
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(client.peer_closed());
+  CHECK(client.close_error().error_code == static_cast<uint64_t>(DoqError::no_error));
+  CHECK(elapsed < std::chrono::milliseconds(1500));
+  CHECK(answered >= 2);  // the complete queries were answered meanwhile
+  CHECK(snapshot(transport_counters(Transport::doq)).request_timeouts >= before.request_timeouts + 1);
+}
+
 TEST_CASE("DoQ refuses a client without the doq ALPN and accepts doq-i11", "[doq]") {
   DoqFixture f;
   auto before = snapshot(transport_counters(Transport::doq));

@@ -225,3 +225,37 @@ TEST_CASE("DoH over HTTP/2: answered requests earn back the flood budget", "[doh
   auto after = snapshot(transport_counters(Transport::doh));
   CHECK(after.flood_closes == before.flood_closes);
 }
+
+TEST_CASE("DoT: an unfinished TLS record counts in the buffered-bytes gauge until the connection ends",
+          "[dot][limits]") {
+  DotFixture f;
+  const uint64_t before = snapshot(transport_counters(Transport::dot)).buffered_bytes;
+  {
+    TlsTestClient client(f.port(), f.client_options());
+    REQUIRE(client.handshake_ok());
+    // A record header announcing 16,000 octets, then 5,000 of them: OpenSSL
+    // keeps them in the read BIO waiting for the rest.
+    std::vector<uint8_t> partial = {0x17, 0x03, 0x03, 16000 >> 8, 16000 & 0xff};
+    partial.resize(5 + 5000, 0x42);
+    REQUIRE(::send(client.fd(), partial.data(), partial.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(partial.size()));
+    CHECK(eventually([&] { return snapshot(transport_counters(Transport::dot)).buffered_bytes >= before + 5000; }));
+  }
+  CHECK(eventually([&] { return snapshot(transport_counters(Transport::dot)).buffered_bytes <= before; }));
+}
+
+TEST_CASE("DoH over HTTP/2: the HPACK tables count in the buffered-bytes gauge", "[doh][limits]") {
+  DohFixture f;
+  const uint64_t before = snapshot(transport_counters(Transport::doh)).buffered_bytes;
+  {
+    TlsTestClient tls(f.port(), f.client_options());
+    REQUIRE(tls.handshake_ok());
+    H2TestClient h2(tls_sender(tls), tls_receiver(tls));
+    // nghttp2's client indexes the header: the server's decoder keeps it.
+    int32_t id = h2.submit("GET", "/dns-query?dns=" + base64url(make_query("hpack.example", 1, 0)),
+                           {{"x-padding", std::string(3000, 'p')}});
+    REQUIRE(h2.run());
+    CHECK(h2.responses[id].status == 200);
+    CHECK(eventually([&] { return snapshot(transport_counters(Transport::doh)).buffered_bytes >= before + 3000; }));
+  }
+  CHECK(eventually([&] { return snapshot(transport_counters(Transport::doh)).buffered_bytes <= before; }));
+}
