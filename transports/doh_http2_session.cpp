@@ -16,8 +16,6 @@ namespace sextant::transports {
 
 namespace {
 
-constexpr size_t kMaxPathLength = 96 * 1024;  // a 65535-octet GET query is 87380 characters
-constexpr size_t kMaxHeaderValue = 4096;       // content-type, x-forwarded-for
 // Request bodies buffered at once on one connection (all streams): with 100
 // streams of 64 KiB a client could otherwise pin 6.5 MB per connection.
 constexpr size_t kMaxBufferedBodies = 512 * 1024;
@@ -150,21 +148,10 @@ class NgHttp2Session final : public DohHttp2Session {
     if (it == s->streams_.end()) return 0;
     std::string_view key(reinterpret_cast<const char*>(name), namelen);
     std::string_view text(reinterpret_cast<const char*>(value), valuelen);
-    auto& request = it->second.request;
-    if (key == ":method") {
-      request.method.assign(text.substr(0, 16));
-    } else if (key == ":path") {
-      if (text.size() > kMaxPathLength) {
-        request.path_too_long = true;
-      } else {
-        request.path.assign(text);
-      }
-    } else if (key == "content-type") {
-      request.content_type.assign(text.substr(0, kMaxHeaderValue));
-    } else if (key == "x-forwarded-for") {
+    if (!it->second.request.take_header(key, text) && key == "x-forwarded-for") {
       // Several header lines are one comma-separated list.
       auto& xff = it->second.forwarded_for;
-      if (xff.size() + text.size() < kMaxHeaderValue) {
+      if (xff.size() + text.size() < DohHttpRequest::kMaxHeaderValue) {
         if (!xff.empty()) xff += ',';
         xff.append(text);
       }

@@ -14,8 +14,6 @@ namespace sextant::transports {
 
 namespace {
 
-constexpr size_t kMaxPathLength = 96 * 1024;  // as on HTTP/2: a 65535-octet GET query is 87380 characters
-constexpr size_t kMaxHeaderValue = 4096;
 constexpr uint64_t kMaxFieldSection = 128 * 1024;
 // Request bodies held at once on one connection (all streams), as on HTTP/2.
 constexpr size_t kMaxBufferedBodies = 512 * 1024;
@@ -225,18 +223,7 @@ class DohHttp3Application final : public QuicApplication {
     nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
     std::string_view key(reinterpret_cast<const char*>(n.base), n.len);
     std::string_view text(reinterpret_cast<const char*>(v.base), v.len);
-    auto& request = it->second.request;
-    if (key == ":method") {
-      request.method.assign(text.substr(0, 16));
-    } else if (key == ":path") {
-      if (text.size() > kMaxPathLength) {
-        request.path_too_long = true;
-      } else {
-        request.path.assign(text);
-      }
-    } else if (key == "content-type") {
-      request.content_type.assign(text.substr(0, kMaxHeaderValue));
-    }
+    it->second.request.take_header(key, text);
     return 0;
   }
 

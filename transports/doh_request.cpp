@@ -72,6 +72,23 @@ std::optional<std::string_view> query_parameter(std::string_view path, std::stri
   return std::nullopt;
 }
 
+bool DohHttpRequest::take_header(std::string_view name, std::string_view value) {
+  if (name == ":method") {
+    method.assign(value.substr(0, 16));
+  } else if (name == ":path") {
+    if (value.size() > kMaxPathLength) {
+      path_too_long = true;
+    } else {
+      path.assign(value);
+    }
+  } else if (name == "content-type") {
+    content_type.assign(value.substr(0, kMaxHeaderValue));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 bool is_dns_message_content_type(std::string_view value) noexcept {
   auto semicolon = value.find(';');
   std::string_view type = value.substr(0, semicolon);

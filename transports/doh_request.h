@@ -38,6 +38,12 @@ struct DohHttpRequest {
   std::vector<uint8_t> body;      // at most kMaxDnsMessageSize octets kept
   bool body_too_large = false;    // more arrived than kMaxDnsMessageSize
   bool path_too_long = false;     // :path beyond what the server keeps
+
+  static constexpr size_t kMaxPathLength = 96 * 1024;  // a 65535-octet GET query is 87380 characters
+  static constexpr size_t kMaxHeaderValue = 4096;      // content-type, x-forwarded-for
+  // Keeps the header fields DoH reads (:method, :path, content-type) within
+  // the bounds above, for HTTP/2 and HTTP/3 alike; false for any other name.
+  bool take_header(std::string_view name, std::string_view value);
 };
 
 struct DohValidation {
